@@ -1,0 +1,34 @@
+# erechnung: two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-deps
+
+.PHONY: install artifacts demo test bench-validate clean
+
+install: $(STAMP) artifacts
+
+# The virtual environment and the project (editable, with its test extras); redone when pyproject changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+# Official artifacts into xsd/ (from ERECHNUNG_ARTIFACTS_MIRROR or ../shared/conformance, else downloaded),
+# every file checked against its pinned sha256.
+artifacts: $(STAMP)
+	$(PY) -m erechnung.artifacts install
+
+demo: install
+	$(PY) -m erechnung.demo
+
+test: install
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+bench-validate: install
+	$(PY) bench/bench_validate.py
+
+clean:
+	rm -rf $(VENV) out reports build dist

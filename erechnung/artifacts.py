@@ -1,0 +1,201 @@
+"""Install the official artifacts (schemas, Schematron, KoSIT scenarios, test instances) into ``xsd/``.
+
+The pinned manifests in ``xsd/`` name every file with its sha256. Files come from a mirror folder
+(``ERECHNUNG_ARTIFACTS_MIRROR``, default ``../shared/conformance`` when it exists) or, failing that, from
+the official release archives; every file is checked against its sha256 either way, and a wrong or missing
+file stops the install with a message naming it. Several bundles install side by side, one folder each,
+so that an invoice can be validated against the bundle in force on its issue date.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import shutil
+import sys
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+XSD_DIR = Path(os.environ.get("ERECHNUNG_XSD_DIR", PROJECT_ROOT / "xsd"))
+CASES_MANIFEST = "cases.tsv"
+CASES_DIR_NAME = "cases"
+
+
+class ArtifactError(Exception):
+    """An official artifact is missing, unreachable or not the pinned file."""
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    target: str
+    sha256: str
+    mirror: str
+    official: str
+
+
+@dataclass(frozen=True)
+class Bundle:
+    name: str
+    valid_from: date
+    manifest: str
+    description: str
+
+    @property
+    def directory(self) -> Path:
+        return XSD_DIR / self.name
+
+    @property
+    def scenarios(self) -> Path:
+        return self.directory / "scenarios.xml"
+
+
+def read_manifest(path: Path) -> list[ManifestEntry]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [ManifestEntry(r["target"], r["sha256"], r["mirror"], r["official"])
+                for r in csv.DictReader(fh, delimiter="\t")]
+
+
+def bundles(xsd_dir: Path | None = None) -> list[Bundle]:
+    """The bundles named in ``xsd/bundles.tsv``, oldest first."""
+    with ((xsd_dir or XSD_DIR) / "bundles.tsv").open(encoding="utf-8", newline="") as fh:
+        rows = [Bundle(r["bundle"], date.fromisoformat(r["valid_from"]), r["manifest"], r["description"])
+                for r in csv.DictReader(fh, delimiter="\t")]
+    return sorted(rows, key=lambda b: b.valid_from)
+
+
+def bundle_in_force(on: date | None = None) -> Bundle:
+    """The bundle in force on ``on`` (the invoice's issue date); the newest one when no date is given.
+
+    A date before the oldest installed bundle gets the oldest one: older rule sets are not shipped.
+    """
+    all_bundles = bundles()
+    if on is None:
+        return all_bundles[-1]
+    eligible = [b for b in all_bundles if b.valid_from <= on]
+    return eligible[-1] if eligible else all_bundles[0]
+
+
+def cases_dir() -> Path:
+    return XSD_DIR / CASES_DIR_NAME
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def default_mirror() -> Path | None:
+    env = os.environ.get("ERECHNUNG_ARTIFACTS_MIRROR")
+    if env is not None:
+        return Path(env) if env else None
+    candidate = PROJECT_ROOT.parent / "shared" / "conformance"
+    return candidate if candidate.is_dir() else None
+
+
+class _ArchiveCache:
+    """Downloads each official archive once per install and reads members (``a.zip!b.zip!c``) from it."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self._zips: dict[str, zipfile.ZipFile] = {}
+
+    def _download(self, url: str) -> Path:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.cache_dir / hashlib.sha256(url.encode()).hexdigest()[:24]
+        if not dest.exists():
+            tmp = dest.with_suffix(".part")
+            try:
+                with urllib.request.urlopen(url, timeout=120) as resp, tmp.open("wb") as out:
+                    shutil.copyfileobj(resp, out)
+            except OSError as exc:
+                raise ArtifactError(f"cannot download {url}: {exc}") from exc
+            tmp.replace(dest)
+        return dest
+
+    def read(self, official: str) -> bytes:
+        url, *members = official.split("!")
+        if not members:
+            return self._download(url).read_bytes()
+        key = url
+        if key not in self._zips:
+            self._zips[key] = zipfile.ZipFile(self._download(url))
+        archive = self._zips[key]
+        for i, member in enumerate(members):
+            try:
+                data = archive.read(member)
+            except KeyError:
+                raise ArtifactError(f"{member} is not in the official archive {url}") from None
+            if i == len(members) - 1:
+                return data
+            key = f"{key}!{member}"
+            if key not in self._zips:
+                self._zips[key] = zipfile.ZipFile(io.BytesIO(data))
+            archive = self._zips[key]
+        raise AssertionError("unreachable")
+
+
+def install_manifest(entries: list[ManifestEntry], dest: Path, mirror: Path | None,
+                     archives: _ArchiveCache, log=print) -> tuple[int, int]:
+    """Put every entry under ``dest``; returns (files copied or downloaded, files already right)."""
+    fetched = kept = 0
+    for e in entries:
+        target = dest / e.target
+        if target.is_file() and sha256_of(target) == e.sha256:
+            kept += 1
+            continue
+        source = mirror / e.mirror if mirror else None
+        if source is not None and source.is_file():
+            data, origin = source.read_bytes(), str(source)
+        elif e.official:
+            data, origin = archives.read(e.official), e.official
+        else:
+            where = f"in the mirror {mirror}" if mirror else "(no mirror configured)"
+            raise ArtifactError(f"{e.target}: not found {where} and no official download is known for it. "
+                                f"Set ERECHNUNG_ARTIFACTS_MIRROR to a folder that holds {e.mirror}.")
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != e.sha256:
+            raise ArtifactError(f"{e.target}: sha256 {actual} from {origin} does not match the pinned "
+                                f"{e.sha256}. The source is not the pinned release; fix the mirror or the manifest.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        fetched += 1
+    return fetched, kept
+
+
+def install(mirror: Path | None = None, with_cases: bool = True, log=print) -> None:
+    mirror = mirror if mirror is not None else default_mirror()
+    archives = _ArchiveCache(XSD_DIR / ".downloads")
+    log(f"official artifacts from {mirror or 'the official release archives'}")
+    for b in bundles():
+        fetched, kept = install_manifest(read_manifest(XSD_DIR / b.manifest), b.directory, mirror, archives, log)
+        log(f"  bundle {b.name}: {fetched} installed, {kept} already in place")
+    if with_cases:
+        fetched, kept = install_manifest(read_manifest(XSD_DIR / CASES_MANIFEST), cases_dir(), mirror, archives, log)
+        log(f"  test instances: {fetched} installed, {kept} already in place")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] != ["install"]:
+        print("usage: python -m erechnung.artifacts install [--no-cases]", file=sys.stderr)
+        return 2
+    try:
+        install(with_cases="--no-cases" not in argv)
+    except ArtifactError as exc:
+        print(f"artifact install failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -45,9 +45,11 @@ class Bundle:
     manifest: str
     description: str
 
+    root: Path = XSD_DIR
+
     @property
     def directory(self) -> Path:
-        return XSD_DIR / self.name
+        return self.root / self.name
 
     @property
     def scenarios(self) -> Path:
@@ -62,18 +64,19 @@ def read_manifest(path: Path) -> list[ManifestEntry]:
 
 def bundles(xsd_dir: Path | None = None) -> list[Bundle]:
     """The bundles named in ``xsd/bundles.tsv``, oldest first."""
-    with ((xsd_dir or XSD_DIR) / "bundles.tsv").open(encoding="utf-8", newline="") as fh:
-        rows = [Bundle(r["bundle"], date.fromisoformat(r["valid_from"]), r["manifest"], r["description"])
+    root = xsd_dir or XSD_DIR
+    with (root / "bundles.tsv").open(encoding="utf-8", newline="") as fh:
+        rows = [Bundle(r["bundle"], date.fromisoformat(r["valid_from"]), r["manifest"], r["description"], root)
                 for r in csv.DictReader(fh, delimiter="\t")]
     return sorted(rows, key=lambda b: b.valid_from)
 
 
-def bundle_in_force(on: date | None = None) -> Bundle:
+def bundle_in_force(on: date | None = None, xsd_dir: Path | None = None) -> Bundle:
     """The bundle in force on ``on`` (the invoice's issue date); the newest one when no date is given.
 
     A date before the oldest installed bundle gets the oldest one: older rule sets are not shipped.
     """
-    all_bundles = bundles()
+    all_bundles = bundles(xsd_dir)
     if on is None:
         return all_bundles[-1]
     eligible = [b for b in all_bundles if b.valid_from <= on]
@@ -172,15 +175,18 @@ def install_manifest(entries: list[ManifestEntry], dest: Path, mirror: Path | No
     return fetched, kept
 
 
-def install(mirror: Path | None = None, with_cases: bool = True, log=print) -> None:
+def install(mirror: Path | None = None, with_cases: bool = True, log=print, xsd_dir: Path | None = None) -> None:
+    """Install every bundle named in ``bundles.tsv`` (side by side) and, optionally, the test instances."""
+    root = xsd_dir or XSD_DIR
     mirror = mirror if mirror is not None else default_mirror()
-    archives = _ArchiveCache(XSD_DIR / ".downloads")
+    archives = _ArchiveCache(root / ".downloads")
     log(f"official artifacts from {mirror or 'the official release archives'}")
-    for b in bundles():
-        fetched, kept = install_manifest(read_manifest(XSD_DIR / b.manifest), b.directory, mirror, archives, log)
+    for b in bundles(root):
+        fetched, kept = install_manifest(read_manifest(root / b.manifest), b.directory, mirror, archives, log)
         log(f"  bundle {b.name}: {fetched} installed, {kept} already in place")
     if with_cases:
-        fetched, kept = install_manifest(read_manifest(XSD_DIR / CASES_MANIFEST), cases_dir(), mirror, archives, log)
+        fetched, kept = install_manifest(read_manifest(root / CASES_MANIFEST), root / CASES_DIR_NAME, mirror,
+                                         archives, log)
         log(f"  test instances: {fetched} installed, {kept} already in place")
 
 

@@ -4,7 +4,8 @@ from .invoice import (
     Attachment, Buyer, Classification, Contact, CreditTransfer, Delivery, DirectDebit, DocumentAllowance,
     DocumentCharge, DocumentTotals, ElectronicAddress, Identifier, Invoice, InvoiceLine, Item, ItemAttribute,
     LineAllowance, LineCharge, LineVat, Note, Payee, PaymentCard, PaymentInstructions, Period, PostalAddress,
-    PrecedingInvoice, PriceDetails, ProcessControl, Seller, SupportingDocument, TaxRepresentative, VatBreakdown,
+    PrecedingInvoice, PriceDetails, ProcessControl, Seller, SupportingDocument, TaxRepresentative, ThirdPartyPayment,
+    VatBreakdown,
 )
 from .terms import Frozen, terms_of
 
@@ -13,5 +14,6 @@ __all__ = [
     "DocumentAllowance", "DocumentCharge", "DocumentTotals", "ElectronicAddress", "Frozen", "Identifier",
     "Invoice", "InvoiceLine", "Item", "ItemAttribute", "LineAllowance", "LineCharge", "LineVat", "Note", "Payee",
     "PaymentCard", "PaymentInstructions", "Period", "PostalAddress", "PrecedingInvoice", "PriceDetails",
-    "ProcessControl", "Seller", "SupportingDocument", "TaxRepresentative", "VatBreakdown", "VatCategory", "terms_of",
+    "ProcessControl", "Seller", "SupportingDocument", "TaxRepresentative", "ThirdPartyPayment",
+    "VatBreakdown", "VatCategory", "terms_of",
 ]

@@ -176,6 +176,14 @@ class PaymentInstructions(Frozen):
     direct_debit: DirectDebit | None = bg("BG-19", "DIRECT DEBIT", None)
 
 
+class ThirdPartyPayment(Frozen):
+    """BG-DEX-09 THIRD PARTY PAYMENT (XRechnung extension): an amount a third party was paid, part of BT-115."""
+
+    payment_type: str = bt("BT-DEX-001", "Third party payment type")
+    amount: Decimal = bt("BT-DEX-002", "Third party payment amount")
+    description: str = bt("BT-DEX-003", "Third party payment description")
+
+
 # --------------------------------------------------------------------------------------------- allowances, charges
 
 
@@ -374,6 +382,10 @@ class Invoice(Frozen):
         "BG-16", "PAYMENT INSTRUCTIONS", (),
         # EN 16931 has one BG-16; CII may repeat SpecifiedTradeSettlementPaymentMeans (one per account),
         # so the model keeps every occurrence to stay lossless.
+    )
+    third_party_payments: tuple[ThirdPartyPayment, ...] = bg(
+        "BG-DEX-09", "THIRD PARTY PAYMENT", (),
+        # XRechnung extension only; BR-DEX-09 adds their amounts to the amount due (BT-115).
     )
     allowances: tuple[DocumentAllowance, ...] = bg("BG-20", "DOCUMENT LEVEL ALLOWANCES", ())
     charges: tuple[DocumentCharge, ...] = bg("BG-21", "DOCUMENT LEVEL CHARGES", ())

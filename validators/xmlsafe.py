@@ -1,0 +1,141 @@
+"""The gate every document passes before anything else looks at it: hostile or broken input stops here.
+
+What the gate guarantees (so that Saxon and the XSD validator only ever see a plain, bounded tree):
+
+- no network access and no external entities, ever: lxml parser with ``no_network=True``, ``load_dtd=False``,
+  ``resolve_entities=False``;
+- no document type declaration at all: a ``<!DOCTYPE`` in the prolog is refused before parsing, as the KoSIT
+  validator's secure parser does (it sets ``http://apache.org/xml/features/disallow-doctype-decl``). That also
+  removes entity expansion attacks (billion laughs, quadratic blow-up) and XXE, which all need a DTD;
+- bounded size (``Limits.max_bytes``, checked before parsing) and bounded element nesting
+  (``Limits.max_depth``, counted while parsing, so a hostile document stops at the first element too deep);
+- empty input, non-XML input and truncated XML are refused with a reason a clerk can read.
+
+Each refusal is a :class:`ValidationInputError` with a stable ``code``
+(``xml-empty``, ``xml-too-large``, ``xml-doctype-forbidden``, ``xml-not-wellformed``, ``xml-too-deep``).
+"""
+from __future__ import annotations
+
+import codecs
+import io
+from dataclasses import dataclass
+
+from lxml import etree
+
+from erechnung.errors import ErechnungError
+
+#: Default upper bound of a document's size. The largest XRechnung documents seen in practice carry a few MB of
+#: base64 attachments; 20 MB leaves room and keeps memory per worker bounded.
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+#: Default upper bound of element nesting. UBL and CII invoices nest about 10 deep; extensions a few more.
+DEFAULT_MAX_DEPTH = 200
+
+
+class ValidationInputError(ErechnungError):
+    """The bytes handed in are not a document we may process; ``code`` says why, ``problem`` in plain words."""
+
+    def __init__(self, code: str, problem: str, *, line: int | None = None, column: int | None = None,
+                 fix: str | None = None) -> None:
+        self.code, self.problem, self.line, self.column, self.fix = code, problem, line, column, fix
+        where = f" (line {line}, column {column})" if line else ""
+        super().__init__(f"{problem}{where}" + (f" - {fix}" if fix else ""))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of the gate. Both are checked before the document reaches XSD or Schematron."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+
+
+def _decode_prolog(head: bytes) -> str:
+    """The first bytes as text, good enough to read the prolog (XML 1.0 appendix F: autodetection by BOM or
+    by the first characters); undecodable bytes are replaced, the parser judges them later."""
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                     (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            return head[len(bom):].decode(enc, errors="replace")
+    if head.startswith(b"<\x00"):
+        return head.decode("utf-16-le", errors="replace")
+    if head.startswith(b"\x00<"):
+        return head.decode("utf-16-be", errors="replace")
+    return head.decode("latin-1")
+
+
+def has_doctype(data: bytes, scan_bytes: int = 64 * 1024) -> bool:
+    """True when the prolog (what precedes the root element) holds a document type declaration.
+
+    Only the prolog is read (XML 1.0 production ``prolog``: XML declaration, comments, processing instructions,
+    white space and at most one ``doctypedecl``), so the text ``<!DOCTYPE`` inside an element's content, a comment
+    or a CDATA section later in the document is not mistaken for one.
+    """
+    text = _decode_prolog(data[:scan_bytes])
+    pos, n = 0, len(text)
+    while pos < n:
+        while pos < n and text[pos] in " \t\r\n":
+            pos += 1
+        if text.startswith("<?", pos):
+            end = text.find("?>", pos + 2)
+        elif text.startswith("<!--", pos):
+            end = text.find("-->", pos + 4)
+        elif text.startswith("<!DOCTYPE", pos) or text.startswith("<!doctype", pos):
+            return True
+        else:
+            return False
+        if end < 0:  # prolog longer than the scanned part: be safe, let the parser-level check decide
+            return "<!DOCTYPE" in text[pos:]
+        pos = end + 2
+    return False
+
+
+def parse_untrusted(data: bytes, limits: Limits = Limits()) -> etree._ElementTree:
+    """Parse ``data`` into an lxml tree, or raise :class:`ValidationInputError`.
+
+    The tree keeps line numbers (``sourceline``), so XSD and Schematron findings can point at lines.
+    ``huge_tree`` is on only to allow large text nodes (base64 attachments above libxml2's 10 MB text limit);
+    the protections it switches off concern entity expansion, which cannot happen without a DTD, and depth,
+    which is enforced here instead.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"document must be bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > limits.max_bytes:
+        raise ValidationInputError(
+            "xml-too-large", f"the document has {len(data):,} bytes, more than the limit of {limits.max_bytes:,}",
+            fix="send attachments separately or ask the operator to raise the size limit")
+    if not data.strip(b" \t\r\n\x00"):
+        raise ValidationInputError("xml-empty", "the document is empty", fix="send the invoice XML file itself")
+    if has_doctype(data):
+        raise ValidationInputError(
+            "xml-doctype-forbidden",
+            "the document contains a document type declaration (<!DOCTYPE ...>), which e-invoices must not have",
+            fix="remove the DOCTYPE declaration; XRechnung documents are described by XML Schema only")
+    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False,
+                             no_network=True, load_dtd=False, dtd_validation=False, huge_tree=True,
+                             remove_comments=False, remove_pis=False)
+    depth = 0
+    try:
+        for event, element in events:
+            if event == "start":
+                depth += 1
+                if depth > limits.max_depth:
+                    raise ValidationInputError(
+                        "xml-too-deep", f"elements are nested more than {limits.max_depth} levels deep",
+                        line=element.sourceline, fix="check the exporting system; invoices nest about 10 levels")
+            else:
+                depth -= 1
+    except etree.XMLSyntaxError as exc:
+        line, column = (exc.position if exc.position else (None, None))
+        raise ValidationInputError(
+            "xml-not-wellformed", f"the document is not well-formed XML: {exc.msg}", line=line, column=column,
+            fix="the file is damaged, truncated or not an XML file") from None
+    root = events.root
+    if root is None:
+        raise ValidationInputError("xml-not-wellformed", "the document has no root element",
+                                   fix="the file is damaged, truncated or not an XML file")
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
+        raise ValidationInputError("xml-doctype-forbidden",
+                                   "the document contains a document type declaration, which e-invoices must not have")
+    return tree

@@ -53,8 +53,7 @@ def write_ubl(invoice: Invoice) -> bytes:
     if invoice.delivery is not None:
         _delivery(root, invoice.delivery)                              # BG-13
     _payment_instructions(doc, invoice)                                # BG-16
-    _sub(root, CAC, "PaymentTerms", children=[(CBC, "Note", invoice.payment_terms)],
-         when=invoice.payment_terms is not None)                       # BT-20
+    _payment_terms(root, invoice)                                      # BT-20
     _third_party_payments(doc, invoice)                                # BG-DEX-09
     for allowance in invoice.allowances:                               # BG-20
         _document_allowance_charge(doc, root, allowance, charge=False)
@@ -410,6 +409,12 @@ def _direct_debit(means: etree._Element, instructions: PaymentInstructions) -> N
         _cbc(mandate, "ID", debit.mandate_reference)
         if debit.debited_account_id is not None:
             _el(_el(mandate, CAC, "PayerFinancialAccount"), CBC, "ID", debit.debited_account_id)
+
+
+def _payment_terms(root: etree._Element, invoice: Invoice) -> None:
+    """BT-20 as cac:PaymentTerms/cbc:Note (XRechnung's #SKONTO# lines travel inside it as written)."""
+    _sub(root, CAC, "PaymentTerms", children=[(CBC, "Note", invoice.payment_terms)],
+         when=invoice.payment_terms is not None)
 
 
 def _third_party_payments(doc: _Document, invoice: Invoice) -> None:

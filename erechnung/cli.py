@@ -1,0 +1,160 @@
+"""The ``erechnung`` command line. Each command is a thin layer over a plain function.
+
+``erechnung validate [--json] [--report-dir DIR] [--workers N] [--bundle NAME|auto] PATH...``
+exits 0 when every document is accepted, 1 when any is rejected, 2 on usage errors (a missing path, no XML
+files found, a bad option).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Iterable, Iterator, List, Optional
+
+import typer
+
+app = typer.Typer(name="erechnung", add_completion=False, no_args_is_help=True,
+                  help="E-invoices for a municipality: validate (KoSIT-equivalent) and more.")
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+@app.callback()
+def _root() -> None:
+    """E-invoices for a municipality: validate (KoSIT-equivalent) and more."""
+
+
+class UsageError(Exception):
+    """The command line names nothing we can validate."""
+
+
+def collect_files(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, folders searched recursively for ``*.xml`` (any case), sorted, each file once; raises
+    UsageError when a path does not exist or nothing is found."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() == ".xml"))
+        else:
+            raise UsageError(f"{p}: no such file or folder")
+    if not files:
+        raise UsageError("no XML files found in " + ", ".join(str(p) for p in paths))
+    unique: dict[Path, Path] = {}
+    for f in files:  # a file named and also found in a named folder is validated once
+        unique.setdefault(f.resolve(), f)
+    return list(unique.values())
+
+
+def _results(files: list[Path], workers: int, bundle: Optional[str]) -> Iterator:
+    from validators.engine import ValidationResult, Validator
+
+    if workers > 1:
+        from validators.parallel import iter_validate  # spawn workers, one warm Validator each
+
+        for f, r in zip(files, iter_validate([str(f) for f in files], workers, bundle=bundle)):
+            yield f, (r if isinstance(r, ValidationResult) else _as_result(r, str(f)))
+        return
+    validator = Validator.for_bundle(bundle)
+    for f in files:
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            data = None
+            yield f, _as_result(None, str(f), f"cannot read the file: {exc.strerror or exc}")
+        if data is not None:
+            yield f, validator.validate(data, str(f))
+
+
+def _as_result(other, name: str, problem: str | None = None):
+    """A ValidationResult (reject, internal-error) for a document that has none (unreadable, worker failure)."""
+    from validators.engine import ValidationResult
+    from validators.steps import Message, StepResult
+
+    text = problem or "; ".join(getattr(m, "text", str(m)) for m in getattr(other, "messages", ())) or "failed"
+    msg = Message(step="val-engine", id="val-engine.1", code=getattr(other, "reason", "internal-error"),
+                  level="error", custom_level="error", text=text)
+    return ValidationResult(name=name, verdict="reject", reason="internal-error", scenario=None, bundle="",
+                            messages=(msg,), steps=(StepResult("val-engine", "xml", (), (msg,), status="crashed"),))
+
+
+def json_line(path: Path, result) -> str:
+    """One line of ``--json`` output: the result's JSON with the path it was read from."""
+    d = result.to_json_dict()
+    return json.dumps({"path": str(path), **{k: v for k, v in d.items() if k != "name"}}, ensure_ascii=False)
+
+
+def run_validate(paths: List[Path], *, as_json: bool = False, report_dir: Optional[Path] = None,
+                 workers: int = 1, bundle: Optional[str] = None, out=None) -> int:
+    """The ``validate`` command as a function: returns the exit code."""
+    from rich.console import Console
+    from rich.table import Table
+
+    out = out or sys.stdout
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
+    err = Console(stderr=True, highlight=False)
+    try:
+        files = collect_files(paths)
+    except UsageError as exc:
+        err.print(f"[red]Error:[/red] {exc}")
+        return EXIT_USAGE
+    results = []
+    table = None
+    if not as_json:
+        table = Table(title=None, show_lines=False)
+        for col in ("Datei", "Bewertung", "Szenario", "Fehler", "Warn.", "Erste Fehler"):
+            table.add_column(col, overflow="fold")
+    try:
+        for f, r in _results(files, workers, bundle):
+            results.append(r)
+            if as_json:
+                out.write(json_line(f, r) + "\n")
+                out.flush()
+            else:
+                first = "; ".join(f"{m.code}" for m in r.errors[:4]) + (" …" if len(r.errors) > 4 else "")
+                table.add_row(str(f), "[green]accept[/green]" if r.accepted else "[red]reject[/red]",
+                              r.scenario or f"– ({r.reason})", str(len(r.errors)), str(len(r.warnings)), first)
+    except ValueError as exc:  # e.g. an unknown --bundle
+        err.print(f"[red]Error:[/red] {exc}")
+        return EXIT_USAGE
+    accepted = sum(r.accepted for r in results)
+    if not as_json:
+        console.print(table)
+        console.print(f"{len(results)} Dokument(e): {accepted} angenommen, {len(results) - accepted} zurückgewiesen")
+    if report_dir is not None:
+        from validators.report import write_reports
+
+        written = write_reports(results, report_dir)
+        (err if as_json else console).print(f"Berichte: {written.directory} (Zusammenfassung: "
+                                            f"{written.summary_html.name}, {written.summary_json.name})")
+    return EXIT_OK if accepted == len(results) else EXIT_REJECTED
+
+
+@app.command("validate")
+def validate_command(
+    paths: List[Path] = typer.Argument(..., help="XML files or folders (searched recursively for *.xml)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per document per line on stdout."),
+    report_dir: Optional[Path] = typer.Option(None, "--report-dir", file_okay=False,
+                                              help="Write per-document XML+HTML reports and the run summary here."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (spawned) for large runs."),
+    bundle: Optional[str] = typer.Option(None, "--bundle",
+                                         help="Rule bundle name, or 'auto' for the one in force on the issue date "
+                                              "(default: the newest installed)."),
+) -> None:
+    """Validate e-invoices exactly as the KoSIT validator does (accept/reject per document)."""
+    raise typer.Exit(run_validate(paths, as_json=as_json, report_dir=report_dir, workers=workers, bundle=bundle))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Console entry point (``erechnung = "erechnung.cli:main"``)."""
+    try:
+        app(args=argv, prog_name="erechnung")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

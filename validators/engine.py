@@ -173,7 +173,12 @@ class Validator:
 
     @property
     def bundles(self) -> list[str]:
+        """Names of the bundles this Validator holds, oldest first."""
         return [c.bundle for c in self._configs]
+
+    def scenario_set(self, bundle: str | None = None) -> ScenarioSet:
+        """The scenarios of ``bundle`` (default: the newest this Validator holds)."""
+        return self._config(bundle).scenarios
 
     def warm_up(self) -> dict[str, float]:
         """Compile every stylesheet and schema of every bundle now; returns seconds per resource."""

@@ -193,6 +193,14 @@ def br_co_16(tax_inclusive: Decimal, prepaid: Decimal | None = None, rounding: D
     return tax_inclusive - (prepaid or ZERO) + (rounding or ZERO)
 
 
+def br_dex_09(tax_inclusive: Decimal, prepaid: Decimal | None, rounding: Decimal | None,
+              third_party_amounts: Iterable[Decimal]) -> Decimal:
+    """BR-DEX-09 (XRechnung extension, in place of BR-CO-16 when third party payments BG-DEX-09 exist): Amount due
+    for payment (BT-115) = Invoice total amount with VAT (BT-112) - Paid amount (BT-113) + Rounding amount
+    (BT-114) + Σ Third party payment amount (BT-DEX-002)."""
+    return br_co_16(tax_inclusive, prepaid, rounding) + sum(third_party_amounts, ZERO)
+
+
 def br_co_17(taxable: Decimal, rate: Decimal | None, currency: str = "EUR") -> Decimal:
     """BR-CO-17: VAT category tax amount (BT-117) = VAT category taxable amount (BT-116) x (VAT category rate
     (BT-119) / 100), rounded to two decimals.
@@ -625,7 +633,10 @@ def complete(draft: Invoice | Mapping[str, Any], *, prepaid_amount: Any = None, 
     tax_exclusive = br_co_13(line_net_total, allowance_total, charge_total)
     tax_amount = br_co_14(b.tax_amount for b in breakdown)
     tax_inclusive = br_co_15(tax_exclusive, tax_amount)
-    payable = br_co_16(tax_inclusive, prepaid, rounding)
+    third_party = [_stated_amount(_fields(p).get("amount"), currency, "BT-DEX-002", "third party payment")
+                   for p in fields.get("third_party_payments") or ()]
+    payable = (br_dex_09(tax_inclusive, prepaid, rounding, third_party) if third_party
+               else br_co_16(tax_inclusive, prepaid, rounding))
 
     tax_currency = fields.get("tax_currency_code")
     in_tax_currency = (tax_amount_in_tax_currency if tax_amount_in_tax_currency is not None
@@ -744,6 +755,16 @@ def br_co_16_holds(payable: Decimal | None, tax_inclusive: Decimal | None, prepa
     if rounding is None:
         return payable == due
     return xpath_round2(payable - rounding) == due
+
+
+def br_dex_09_holds(payable: Decimal | None, tax_inclusive: Decimal | None, prepaid: Decimal | None,
+                    rounding: Decimal | None, third_party_amounts: Iterable[Decimal]) -> bool:
+    """BR-DEX-09 as the XRechnung Schematron (UBL) tests it: ``round((BT-115 - BT-114) * 100) div 100 =
+    round((BT-112 - BT-113 + Σ BT-DEX-002) * 100) div 100``, absent amounts counting 0."""
+    if payable is None or tax_inclusive is None:
+        return False
+    return xpath_round2(payable - (rounding or ZERO)) == xpath_round2(
+        tax_inclusive - (prepaid or ZERO) + sum(third_party_amounts, ZERO))
 
 
 def _rate_tolerance_holds(taxable: Decimal, tax: Decimal, rate: Decimal, strict: bool) -> bool:
@@ -905,16 +926,27 @@ def check(invoice: Invoice, syntax: Syntax | None = None) -> list[Finding]:
                lambda s: br_co_15_holds(t.tax_inclusive_amount, t.tax_exclusive_amount, t.tax_amount, s,
                                         same_currency_totals),
                inclusive, t.tax_inclusive_amount)
-        payable = None if t.tax_inclusive_amount is None else br_co_16(t.tax_inclusive_amount, t.prepaid_amount,
-                                                                        t.rounding_amount)
-        report("BR-CO-16", "BT-115", "BG-22 Document totals",
-               f"Amount due for payment is {_money(t.payable_amount)}, but BT-112 - BT-113 + BT-114 = "
-               f"{_money(payable)}",
-               lambda s: br_co_16_holds(t.payable_amount, t.tax_inclusive_amount, t.prepaid_amount,
-                                        t.rounding_amount, s),
-               payable, t.payable_amount)
+        third_party = [p.amount for p in getattr(invoice, "third_party_payments", None) or ()]
+        if third_party:   # XRechnung extension: BR-DEX-09 replaces BR-CO-16 (downgraded there by scenarios.xml)
+            payable = (None if t.tax_inclusive_amount is None
+                       else br_dex_09(t.tax_inclusive_amount, t.prepaid_amount, t.rounding_amount, third_party))
+            report("BR-DEX-09", "BT-115", "BG-22 Document totals",
+                   f"Amount due for payment is {_money(t.payable_amount)}, but BT-112 - BT-113 + BT-114 + third party "
+                   f"payments (BT-DEX-002) = {_money(payable)}",
+                   lambda s: s == "cii" or br_dex_09_holds(t.payable_amount, t.tax_inclusive_amount, t.prepaid_amount,
+                                                            t.rounding_amount, third_party),
+                   payable, t.payable_amount)
+        else:
+            payable = None if t.tax_inclusive_amount is None else br_co_16(t.tax_inclusive_amount, t.prepaid_amount,
+                                                                            t.rounding_amount)
+            report("BR-CO-16", "BT-115", "BG-22 Document totals",
+                   f"Amount due for payment is {_money(t.payable_amount)}, but BT-112 - BT-113 + BT-114 = "
+                   f"{_money(payable)}",
+                   lambda s: br_co_16_holds(t.payable_amount, t.tax_inclusive_amount, t.prepaid_amount,
+                                            t.rounding_amount, s),
+                   payable, t.payable_amount)
 
-    if lines and not breakdowns:
+    if not breakdowns:
         report("BR-CO-18", "BG-23", "BG-23 VAT breakdown", "the invoice has no VAT breakdown; it needs at least one",
                lambda s: False)
 

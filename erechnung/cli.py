@@ -51,7 +51,10 @@ def _results(files: list[Path], workers: int, bundle: Optional[str]) -> Iterator
     from validators.engine import ValidationResult, Validator
 
     if workers > 1:
-        from validators.parallel import iter_validate  # spawn workers, one warm Validator each
+        try:
+            from validators.parallel import iter_validate  # spawn workers, one warm Validator each
+        except ImportError as exc:
+            raise UsageError(f"--workers needs validators.parallel, which is not available ({exc})") from exc
 
         for f, r in zip(files, iter_validate([str(f) for f in files], workers, bundle=bundle)):
             yield f, (r if isinstance(r, ValidationResult) else _as_result(r, str(f)))
@@ -115,7 +118,7 @@ def run_validate(paths: List[Path], *, as_json: bool = False, report_dir: Option
                 first = "; ".join(f"{m.code}" for m in r.errors[:4]) + (" …" if len(r.errors) > 4 else "")
                 table.add_row(str(f), "[green]accept[/green]" if r.accepted else "[red]reject[/red]",
                               r.scenario or f"– ({r.reason})", str(len(r.errors)), str(len(r.warnings)), first)
-    except ValueError as exc:  # e.g. an unknown --bundle
+    except (ValueError, UsageError) as exc:  # e.g. an unknown --bundle
         err.print(f"[red]Error:[/red] {exc}")
         return EXIT_USAGE
     accepted = sum(r.accepted for r in results)

@@ -18,6 +18,7 @@ are compiled on first use and cached for the process (``validators.runtime``).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -301,8 +302,6 @@ class Validator:
     def _result(self, name: str, data: bytes, config: _Config, scenario: Scenario | None,
                 steps: list[StepResult], reason: str | None, timestamp: datetime, started: float,
                 document_data: etree._Element | None = None) -> ValidationResult:
-        import hashlib
-
         sha = hashlib.sha256(data).digest()
         report = build_report(engine_name=ENGINE_NAME, engine_info=self._engine_info(config), timestamp=timestamp,
                               sha256=sha, reference=name, scenario=scenario, steps=steps,

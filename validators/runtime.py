@@ -72,8 +72,10 @@ def saxon():
 def xslt(path: Path):
     """The compiled stylesheet at ``path`` (``PyXsltExecutable``), compiled once per process."""
     st = _state()
-    key = str(Path(path).resolve())
-    executable = st.xslt.get(key)
+    executable = st.xslt.get(str(path))
+    if executable is None:
+        key = str(Path(path).resolve())
+        executable = st.xslt.get(key)
     if executable is None:
         saxon()
         if not Path(key).is_file():
@@ -84,7 +86,7 @@ def xslt(path: Path):
         except Exception as exc:
             raise ResourceCompileError(f"stylesheet {key} does not compile: {exc}") from exc
         st.compile_seconds[key] = time.perf_counter() - started
-        st.xslt[key] = executable
+        st.xslt[key] = st.xslt[str(path)] = executable
     return executable
 
 
@@ -106,6 +108,9 @@ def xml_schema(paths: tuple[Path, ...]) -> etree.XMLSchema:
     Schema documents are read from the installed bundle only; the parser has no network access.
     """
     st = _state()
+    schema = st.xsd.get(tuple(str(p) for p in paths))
+    if schema is not None:
+        return schema
     key = tuple(str(Path(p).resolve()) for p in paths)
     schema = st.xsd.get(key)
     if schema is None:
@@ -121,6 +126,7 @@ def xml_schema(paths: tuple[Path, ...]) -> etree.XMLSchema:
             raise ResourceCompileError(f"XML Schema {', '.join(key)} does not compile: {exc}") from exc
         st.compile_seconds[" + ".join(key)] = time.perf_counter() - started
         st.xsd[key] = schema
+    st.xsd[tuple(str(p) for p in paths)] = schema
     return schema
 
 

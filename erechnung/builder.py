@@ -48,18 +48,22 @@ class BuildError(ErechnungError, ValueError):
 def municipality(name: str, *, street: str, post_code: str, city: str, contact_name: str, contact_phone: str,
                  contact_email: str, electronic_address: str, electronic_address_scheme: str = "EM",
                  vat_id: str | None = None, tax_number: str | None = None, country_code: str = "DE",
+                 identifier: str | None = None, identifier_scheme: str | None = None,
                  legal_registration_id: str | None = None, trading_name: str | None = None) -> Seller:
     """BG-4 the municipality as seller, with everything XRechnung requires of it.
 
     BT-27 name, BG-5 address (BT-35, BT-38 and BT-37 required by BR-DE-3/4), BG-6 contact (BT-41/42/43 required
     by BR-DE-2/5/6/7), BT-34 electronic address (required, with its EAS scheme), BT-31 VAT identifier
     (``DE123456789``) and/or BT-32 tax number (``Steuernummer``; at least one is needed for taxed items, BR-DE-16).
+    BT-29 seller identifier (e.g. the Amtlicher Gemeindeschlüssel or a GLN with scheme ``0088``) or BT-30 lets
+    the buyer identify the municipality when no VAT identifier may be shown (BR-CO-26 with BR-O-02).
     """
     _required(name=("BT-27", name), post_code=("BT-38", post_code), city=("BT-37", city),
               contact_name=("BT-41", contact_name), contact_phone=("BT-42", contact_phone),
               contact_email=("BT-43", contact_email), electronic_address=("BT-34", electronic_address))
     return Seller(
         name=name, trading_name=trading_name, vat_id=vat_id or None, tax_registration_id=tax_number or None,
+        identifiers=(Identifier(value=identifier, scheme_id=identifier_scheme),) if identifier else (),
         legal_registration_id=Identifier(value=legal_registration_id) if legal_registration_id else None,
         electronic_address=ElectronicAddress(value=electronic_address, scheme_id=electronic_address_scheme),
         address=PostalAddress(line1=street or None, post_code=post_code, city=city, country_code=country_code),
@@ -222,6 +226,10 @@ def build_invoice(*, number: str, issue_date: date, seller: Seller, buyer: Buyer
     if VatCategory.NOT_SUBJECT in categories:
         seller = seller.model_copy(update={"vat_id": None})
         buyer = buyer.model_copy(update={"vat_id": None})
+        if not (seller.identifiers or seller.legal_registration_id):
+            raise BuildError("BT-29/BT-30: an invoice not subject to VAT must not show the VAT identifier (BR-O-02), "
+                             "so the municipality needs a seller identifier (BT-29, e.g. its Amtlicher "
+                             "Gemeindeschlüssel) or legal registration identifier (BT-30) instead (BR-CO-26)")
     elif categories & _TAX_ID_CATEGORIES and not (seller.vat_id or seller.tax_registration_id):
         raise BuildError("BT-31/BT-32: invoicing taxed items needs the municipality's VAT identifier or tax number "
                          "(BR-DE-16)")

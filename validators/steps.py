@@ -6,7 +6,6 @@ order of scenarios.xml; a message's id is its step id, a dot and its position (`
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -66,7 +65,6 @@ class Document:
 
     def __init__(self, name: str, data: bytes, tree: etree._ElementTree) -> None:
         self.name, self.data, self.tree = name, data, tree
-        self.sha256 = hashlib.sha256(data).digest()
         self._xdm = None
 
     @property
@@ -160,7 +158,7 @@ _STEP = re.compile(
     r"""/(?:
         \*:(?P<local>[\w.\-]+)\[namespace-uri\(\)='(?P<ns>[^']*)'\](?:\[(?P<pos>\d+)\])?    # /*:Name[namespace-uri()='ns'][n]
       | Q\{(?P<qns>[^}]*)\}(?P<qlocal>[\w.\-]+)(?:\[(?P<qpos>\d+)\])?                     # /Q{ns}Name[n]
-      | (?P<plain>[\w.\-]+)(?:\[(?P<ppos>\d+)\])?                                         # /Name[n] (no namespace)
+      | (?P<plain>[\w.\-]+)(?![\w.\-]*\()(?:\[(?P<ppos>\d+)\])?                          # /Name[n] (no namespace)
       | @(?P<attr>[^/\[]+)                                                                # /@attr (the end)
       | [^/]+                                                                             # text(), comment() ...
     )""", re.VERBOSE)

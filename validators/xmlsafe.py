@@ -63,30 +63,37 @@ def _decode_prolog(head: bytes) -> str:
     return head.decode("latin-1")
 
 
-def has_doctype(data: bytes, scan_bytes: int = 64 * 1024) -> bool:
+def has_doctype(data: bytes, window: int = 64 * 1024) -> bool:
     """True when the prolog (what precedes the root element) holds a document type declaration.
 
     Only the prolog is read (XML 1.0 production ``prolog``: XML declaration, comments, processing instructions,
     white space and at most one ``doctypedecl``), so the text ``<!DOCTYPE`` inside an element's content, a comment
-    or a CDATA section later in the document is not mistaken for one.
+    or a CDATA section later in the document is not mistaken for one. The prolog is read in a growing window, so
+    a long prolog (say 100 kB of comments) cannot hide a DOCTYPE behind it.
     """
-    text = _decode_prolog(data[:scan_bytes])
-    pos, n = 0, len(text)
-    while pos < n:
-        while pos < n and text[pos] in " \t\r\n":
-            pos += 1
-        if text.startswith("<?", pos):
-            end = text.find("?>", pos + 2)
-        elif text.startswith("<!--", pos):
-            end = text.find("-->", pos + 4)
-        elif text.startswith("<!DOCTYPE", pos) or text.startswith("<!doctype", pos):
-            return True
-        else:
+    while True:
+        text = _decode_prolog(data[:window])
+        complete = window >= len(data)
+        pos, n = 0, len(text)
+        while True:
+            while pos < n and text[pos] in " \t\r\n":
+                pos += 1
+            if text.startswith("<!DOCTYPE", pos) or text.startswith("<!doctype", pos):
+                return True
+            if text.startswith("<?", pos):
+                end, skip = text.find("?>", pos + 2), 2
+            elif text.startswith("<!--", pos):
+                end, skip = text.find("-->", pos + 4), 3
+            elif pos >= n or n - pos < len("<!DOCTYPE"):
+                end, skip = -1, 0  # ran out of text while still in the prolog
+            else:
+                return False  # the root element (or garbage) begins: no DOCTYPE
+            if end < 0:
+                break
+            pos = end + skip
+        if complete:
             return False
-        if end < 0:  # prolog longer than the scanned part: be safe, let the parser-level check decide
-            return "<!DOCTYPE" in text[pos:]
-        pos = end + 2
-    return False
+        window *= 4
 
 
 def parse_untrusted(data: bytes, limits: Limits = Limits()) -> etree._ElementTree:

@@ -168,3 +168,20 @@ def test_a_forked_child_gets_a_clear_error_instead_of_a_broken_saxon(validator):
     os.close(read)
     os.waitpid(pid, 0)
     assert answer == b"ForkedRuntimeError"
+
+
+@pytest.mark.parametrize("location, line", [
+    ("/Q{u}a[1]/Q{u}b[1]/Q{u}c[1]", 3),                                   # SchXslt form
+    ("/*:a[namespace-uri()='u'][1]/*:b[namespace-uri()='u'][2]", 4),      # ISO skeleton form
+    ("/Q{u}a[1]/Q{u}b[1]/Q{u}c[1]/@x", 3),                                # attribute: its element's line
+    ("/Q{u}a[1]/Q{u}b[1]/text()[1]", 2),
+    ("/Q{u}a[1]/Q{u}b[3]", None),                                         # no such element
+    ("not a path", None),
+])
+def test_svrl_locations_resolve_to_source_lines(location, line):
+    from lxml import etree
+
+    from validators.steps import line_of
+
+    tree = etree.fromstring(b'<a xmlns="u">\n<b>\n<c x="1">t</c></b>\n<b/></a>').getroottree()
+    assert line_of(tree, location) == line

@@ -57,6 +57,9 @@ HOSTILE = {
                          "xml-doctype-forbidden"),
     "doctype-after-comment-and-pi": (b'<?xml version="1.0"?><!-- c --><?pi x?>\n<!DOCTYPE a []><a/>',
                                      "xml-doctype-forbidden"),
+    "billion-laughs-behind-a-long-prolog": (b'<?xml version="1.0"?><!--' + b"x" * 300_000 + b"-->"
+                                            + BILLION_LAUGHS[BILLION_LAUGHS.index(b"<!DOCTYPE"):],
+                                            "xml-doctype-forbidden"),
     "doctype-utf16": ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>'
                       .encode("utf-16"), "xml-doctype-forbidden"),
     "absurd-nesting": (b"<a>" * 200_000 + b"</a>" * 200_000, "xml-too-deep"),

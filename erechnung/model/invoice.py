@@ -357,6 +357,8 @@ class Invoice(Frozen):
     tax_currency_code: str | None = bt("BT-6", "VAT accounting currency code", None)
     tax_point_date: date | None = bt("BT-7", "Value added tax point date", None)
     tax_point_date_code: str | None = bt("BT-8", "Value added tax point date code", None)
+    # BT-8 holds EN 16931's UNTDID 2005 code (3, 35, 432), as UBL writes it; CII's UNTDID 2475 code (5, 29, 72)
+    # is mapped by the CII reader and writer, so one meaning has one value whatever the syntax.
     due_date: date | None = bt("BT-9", "Payment due date", None)
     buyer_reference: str | None = bt("BT-10", "Buyer reference (Leitweg-ID)", None)
     project_reference: str | None = bt("BT-11", "Project reference", None)

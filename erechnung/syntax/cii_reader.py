@@ -31,7 +31,7 @@ from ..model import (
     VatCategory,
 )
 from ..model.codes import DIRECT_DEBIT_MEANS
-from .cii_writer import INVOICED_OBJECT, QDT, RAM, RSM, TENDER_OR_LOT, UDT
+from .cii_writer import INVOICED_OBJECT, QDT, RAM, RSM, TAX_POINT_DATE_CODE_FROM_CII, TENDER_OR_LOT, UDT
 
 NS = {"rsm": RSM, "ram": RAM, "qdt": QDT, "udt": UDT}
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
@@ -210,7 +210,7 @@ def _invoice(root: etree._Element) -> Invoice:
         currency_code=_required_text(settlement, "ram:InvoiceCurrencyCode", "BT-5", "invoice currency code").strip(),
         tax_currency_code=_stripped(_text(settlement, "ram:TaxCurrencyCode")),
         tax_point_date=next(filter(None, (_date(t, "ram:TaxPointDate", "BT-7") for t in header_taxes)), None),
-        tax_point_date_code=next(filter(None, (_text(t, "ram:DueDateTypeCode") for t in header_taxes)), None),
+        tax_point_date_code=_tax_point_date_code(header_taxes),
         due_date=next(filter(None, (_date(t, "ram:DueDateDateTime", "BT-9") for t in terms)), None),
         buyer_reference=_text(agreement, "ram:BuyerReference"),
         project_reference=_text(agreement, "ram:SpecifiedProcuringProject/ram:ID"),
@@ -243,6 +243,12 @@ def _invoice(root: etree._Element) -> Invoice:
                                    if _type_code(d) not in (TENDER_OR_LOT, INVOICED_OBJECT)),
         lines=tuple(_line(item) for item in _findall(transaction, "ram:IncludedSupplyChainTradeLineItem")),
     )
+
+
+def _tax_point_date_code(header_taxes: list[etree._Element]) -> str | None:
+    """BT-8 as the model holds it: the UNTDID 2005 code for CII's UNTDID 2475 one (5 -> 3, 29 -> 35, 72 -> 432)."""
+    code = next(filter(None, (_text(t, "ram:DueDateTypeCode") for t in header_taxes)), None)
+    return None if code is None else TAX_POINT_DATE_CODE_FROM_CII.get(code.strip(), code)
 
 
 def _stripped(text: str | None) -> str | None:

@@ -7,7 +7,7 @@ written exactly as the model holds them (plain decimal notation, never through f
 
 Where CII has one place for what the model keeps per payment instruction (BT-83 remittance information,
 BT-89 mandate, BT-90 creditor id), the writer takes the first value; BT-7 and BT-8, which CII keeps in a VAT
-breakdown, go into the first one.
+breakdown, go into the first one; BT-8 is mapped from UNTDID 2005 to the UNTDID 2475 code CII uses.
 """
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ VAT = "VAT"
 SUPPORTING_DOCUMENT = "916"  # UNTDID 1001 "related document" (BG-24)
 TENDER_OR_LOT = "50"         # BT-17
 INVOICED_OBJECT = "130"      # BT-18, BT-128
+
+#: BT-8 value added tax point date code: the model holds EN 16931's UNTDID 2005 code (as UBL writes it), CII
+#: codes the same three meanings with UNTDID 2475 (BR-CL-06 of the CEN UBL and CII Schematron): invoice date,
+#: delivery date, paid-to date. A code outside the list travels unchanged (BR-CL-06 then rejects it).
+TAX_POINT_DATE_CODE_TO_CII = {"3": "5", "35": "29", "432": "72"}
+TAX_POINT_DATE_CODE_FROM_CII = {cii: en for en, cii in TAX_POINT_DATE_CODE_TO_CII.items()}
 
 T = TypeVar("T")
 
@@ -551,7 +557,8 @@ def _vat_breakdown(settlement: etree._Element, breakdown: VatBreakdown, invoice:
         etree.SubElement(date_element, f"{{{UDT}}}DateString", format=DATE_FORMAT).text = \
             _yyyymmdd(invoice.tax_point_date)
     if invoice is not None and invoice.tax_point_date_code is not None:
-        _ram(tax, "DueDateTypeCode", invoice.tax_point_date_code)
+        code = invoice.tax_point_date_code
+        _ram(tax, "DueDateTypeCode", TAX_POINT_DATE_CODE_TO_CII.get(code.strip(), code))
     if breakdown.rate is not None:
         _ram(tax, "RateApplicablePercent", _number(breakdown.rate))
 

@@ -217,7 +217,7 @@ def _everything() -> Invoice:
     remittance = "RF18 5390 0754 7034"
     return Invoice(
         number="R-2024-1", issue_date=date(2024, 1, 31), type_code="380", currency_code="EUR",
-        tax_currency_code="USD", tax_point_date=date(2024, 1, 30), tax_point_date_code="5", due_date=date(2024, 2, 29),
+        tax_currency_code="USD", tax_point_date=date(2024, 1, 30), tax_point_date_code="3", due_date=date(2024, 2, 29),
         buyer_reference="04011000-12345-67", project_reference="P-1", contract_reference="V-1",
         purchase_order_reference="B-1", sales_order_reference="A-1", receiving_advice_reference="W-1",
         despatch_advice_reference="L-1", tender_or_lot_reference="Los 2",
@@ -325,6 +325,16 @@ def test_tax_point_date_is_written_once_in_the_first_vat_breakdown() -> None:
     root = etree.fromstring(write_cii(_everything()))
     taxes = root.xpath("//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax", namespaces=NSMAP)
     assert [len(t.xpath("ram:TaxPointDate", namespaces=NSMAP)) for t in taxes] == [1, 0]  # CII-SR-461
+
+
+@pytest.mark.parametrize(("untdid_2005", "untdid_2475"), [("3", "5"), ("35", "29"), ("432", "72")])
+def test_tax_point_date_code_is_untdid_2005_in_the_model_and_2475_in_cii(untdid_2005: str, untdid_2475: str) -> None:
+    """BT-8: EN 16931 (and UBL) code it with UNTDID 2005, CII with UNTDID 2475 (BR-CL-06 of each syntax)."""
+    invoice = _everything().model_copy(update={"tax_point_date": None, "tax_point_date_code": untdid_2005})
+    written = write_cii(invoice)
+    root = etree.fromstring(written)
+    assert root.xpath("string(//ram:DueDateTypeCode)", namespaces=NSMAP) == untdid_2475
+    assert read_invoice(written).tax_point_date_code == untdid_2005
 
 
 def test_amounts_are_written_as_given_never_through_float() -> None:

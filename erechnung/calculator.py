@@ -441,7 +441,9 @@ def vat_breakdown(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAll
     for category, rate in groups:
         prefix = RULE_PREFIX[category]
         if category in PER_RATE_CATEGORIES:
-            assert rate is not None
+            if rate is None:
+                raise CalculationError(f"BT-152/BT-96/BT-103: an item of category {category.value} "
+                                       f"({CATEGORY_NAMES[category]}) has no VAT rate ({prefix}-05/06/07)")
             taxable = _TAXABLE_RULES[category](lines, allowances, charges, rate)
             tax = _RATED_TAX_RULES[category](taxable, rate, currency)
             breakdown_rate: Decimal | None = rate
@@ -535,9 +537,9 @@ def _line(draft: Any, index: int, currency: str) -> InvoiceLine:
                                f"state a negative quantity or a line allowance instead")
     quantity = _decimal(fields.get("quantity"), "BT-129", where)
     allowances = tuple(a if isinstance(a, LineAllowance) else LineAllowance.model_validate(a)
-                       for a in fields.get("allowances", ()))
+                       for a in fields.get("allowances") or ())
     charges = tuple(c if isinstance(c, LineCharge) else LineCharge.model_validate(c)
-                    for c in fields.get("charges", ()))
+                    for c in fields.get("charges") or ())
     for item, term in [(a, "BT-136") for a in allowances] + [(c, "BT-141") for c in charges]:
         _stated_amount(item.amount, currency, term, where)
     net = bt_131(quantity, price, allowances, charges, currency)
@@ -712,11 +714,13 @@ def br_co_12_holds(charge_total: Decimal | None, charge_amounts: Iterable[Decima
 
 
 def br_co_13_holds(tax_exclusive: Decimal | None, line_net_total: Decimal | None,
-                   allowance_total: Decimal | None, charge_total: Decimal | None) -> bool:
+                   allowance_total: Decimal | None, charge_total: Decimal | None, syntax: Syntax = "ubl") -> bool:
     """BR-CO-13: ``BT-109 = round((BT-106 - BT-107 + BT-108) * 100) div 100`` with absent BT-107/BT-108 left
-    out (UBL compares BT-109 = BT-106 unrounded when both are absent; CII rounds; equal for 2-decimal amounts)."""
+    out; when both are absent UBL compares ``BT-109 = BT-106`` unrounded, CII still rounds."""
     if line_net_total is None:
         return False
+    if syntax == "ubl" and allowance_total is None and charge_total is None:
+        return _eq(tax_exclusive, line_net_total)
     return _eq(tax_exclusive, xpath_round2(line_net_total - (allowance_total or ZERO) + (charge_total or ZERO)))
 
 
@@ -906,7 +910,8 @@ def check(invoice: Invoice, syntax: Syntax | None = None) -> list[Finding]:
         report("BR-CO-13", "BT-109", "BG-22 Document totals",
                f"Invoice total amount without VAT is {_money(t.tax_exclusive_amount)}, but BT-106 - BT-107 + BT-108 "
                f"= {_money(exclusive)}",
-               lambda s: br_co_13_holds(t.tax_exclusive_amount, t.line_net_total, t.allowance_total, t.charge_total),
+               lambda s: br_co_13_holds(t.tax_exclusive_amount, t.line_net_total, t.allowance_total, t.charge_total,
+                                        s),
                exclusive, t.tax_exclusive_amount)
         tax_sum = br_co_14(b.tax_amount for b in breakdowns if b.tax_amount is not None)
         report("BR-CO-14", "BT-110", "BG-22 Document totals",

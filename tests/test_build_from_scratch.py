@@ -24,9 +24,9 @@ D = Decimal
 
 STADT = municipality(
     "Stadt Musterstadt", street="Rathausplatz 1", post_code="12345", city="Musterstadt",
-    vat_id="DE123456789", tax_number="12/345/67890", identifier="AGS 09 1 62 000", contact_name="Stadtkasse, Frau Beispiel",
-    contact_phone="+49 1234 56-789", contact_email="stadtkasse@musterstadt.de",
-    electronic_address="e-rechnung@musterstadt.de")
+    vat_id="DE123456789", tax_number="12/345/67890", identifier="AGS 09 1 62 000",
+    contact_name="Stadtkasse, Frau Beispiel", contact_phone="+49 1234 56-789",
+    contact_email="stadtkasse@musterstadt.de", electronic_address="e-rechnung@musterstadt.de")
 FIRMA = customer("Muster Bau GmbH", street="Industriestraße 7", post_code="12349", city="Musterstadt",
                  electronic_address="buchhaltung@musterbau.de", vat_id="DE987654321")
 LANDKREIS = customer("Landkreis Beispiel, Kämmerei", street="Kreishaus 3", post_code="12400", city="Beispielstadt",
@@ -125,7 +125,8 @@ def test_waste_fee_is_not_subject_to_vat_and_carries_no_vat_identifier():
     invoice = waste_fee()
     [vat] = invoice.vat_breakdown
     assert (vat.category, vat.rate, vat.tax_amount) == (VatCategory.NOT_SUBJECT, D("0"), D("0.00"))
-    assert vat.exemption_reason == "Nicht steuerbar (hoheitliche Tätigkeit)" and vat.exemption_reason_code == "VATEX-EU-O"
+    assert vat.exemption_reason == "Nicht steuerbar (hoheitliche Tätigkeit)"
+    assert vat.exemption_reason_code == "VATEX-EU-O"
     assert all(line.vat.rate is None for line in invoice.lines)
     assert invoice.seller.vat_id is None and invoice.buyer.vat_id is None            # BR-O-02
     assert invoice.seller.tax_registration_id == "12/345/67890"

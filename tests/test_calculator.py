@@ -11,7 +11,6 @@ import csv
 import re
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -606,10 +605,10 @@ def _ubl_fragment(doc: Any) -> Invoice:
     allowances, charges = [], []
     for ac in doc.xpath("cac:AllowanceCharge", namespaces=NS):
         is_charge = _txt(ac, "cbc:ChargeIndicator") == "true"
-        (charges if is_charge else allowances).append((DocumentCharge if is_charge else DocumentAllowance)
-                                                      .model_construct(amount=_dec(ac, "cbc:Amount"),
-                                                                       vat_category=_txt(ac, "cac:TaxCategory/cbc:ID"),
-                                                                       vat_rate=_dec(ac, "cac:TaxCategory/cbc:Percent")))
+        model = DocumentCharge if is_charge else DocumentAllowance
+        (charges if is_charge else allowances).append(model.model_construct(
+            amount=_dec(ac, "cbc:Amount"), vat_category=_txt(ac, "cac:TaxCategory/cbc:ID"),
+            vat_rate=_dec(ac, "cac:TaxCategory/cbc:Percent")))
     currency = _txt(doc, "cbc:DocumentCurrencyCode")
     amounts = [(t.get("currencyID"), _dec(t, ".")) for t in doc.xpath("cac:TaxTotal/cbc:TaxAmount", namespaces=NS)]
     tax_amount, in_tax_currency, tax_currency = _split_tax_totals(amounts, currency, _txt(doc, "cbc:TaxCurrencyCode"))
@@ -645,8 +644,8 @@ def _cii_fragment(doc: Any) -> Invoice:
     allowances, charges = [], []
     for ac in settlement.xpath("ram:SpecifiedTradeAllowanceCharge", namespaces=NS):
         is_charge = _txt(ac, "ram:ChargeIndicator/udt:Indicator") == "true"
-        (charges if is_charge else allowances).append((DocumentCharge if is_charge else DocumentAllowance)
-                                                      .model_construct(
+        model = DocumentCharge if is_charge else DocumentAllowance
+        (charges if is_charge else allowances).append(model.model_construct(
             amount=_dec(ac, "ram:ActualAmount"), vat_category=_txt(ac, "ram:CategoryTradeTax/ram:CategoryCode"),
             vat_rate=_dec(ac, "ram:CategoryTradeTax/ram:RateApplicablePercent")))
     currency = _txt(settlement, "ram:InvoiceCurrencyCode")

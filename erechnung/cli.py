@@ -48,6 +48,9 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def _results(files: list[Path], workers: int, bundle: Optional[str]) -> Iterator:
+    """``(file, result)`` pairs in file order. Set-up problems (unknown bundle, artifacts not installed,
+    no parallel module) raise here, before the first document, as UsageError."""
+    from erechnung.errors import ErechnungError
     from validators.engine import ValidationResult, Validator
 
     if workers > 1:
@@ -55,19 +58,21 @@ def _results(files: list[Path], workers: int, bundle: Optional[str]) -> Iterator
             from validators.parallel import iter_validate  # spawn workers, one warm Validator each
         except ImportError as exc:
             raise UsageError(f"--workers needs validators.parallel, which is not available ({exc})") from exc
+        stream = iter_validate([str(f) for f in files], workers, bundle=bundle)
+        return ((f, r if isinstance(r, ValidationResult) else _as_result(r, str(f))) for f, r in zip(files, stream))
+    try:
+        validator = Validator.for_bundle(bundle)
+    except (ValueError, ErechnungError, OSError) as exc:
+        raise UsageError(f"cannot set up the validator: {exc}") from exc
+    return ((f, _validate_one(validator, f)) for f in files)
 
-        for f, r in zip(files, iter_validate([str(f) for f in files], workers, bundle=bundle)):
-            yield f, (r if isinstance(r, ValidationResult) else _as_result(r, str(f)))
-        return
-    validator = Validator.for_bundle(bundle)
-    for f in files:
-        try:
-            data = f.read_bytes()
-        except OSError as exc:
-            data = None
-            yield f, _as_result(None, str(f), f"cannot read the file: {exc.strerror or exc}")
-        if data is not None:
-            yield f, validator.validate(data, str(f))
+
+def _validate_one(validator, f: Path):
+    try:
+        data = f.read_bytes()
+    except OSError as exc:
+        return _as_result(None, str(f), f"cannot read the file: {exc.strerror or exc}")
+    return validator.validate(data, str(f))
 
 
 def _as_result(other, name: str, problem: str | None = None):
@@ -109,7 +114,12 @@ def run_validate(paths: List[Path], *, as_json: bool = False, report_dir: Option
         for col in ("Datei", "Bewertung", "Szenario", "Fehler", "Warn.", "Erste Fehler"):
             table.add_column(col, overflow="fold")
     try:
-        for f, r in _results(files, workers, bundle):
+        stream = _results(files, workers, bundle)
+    except UsageError as exc:
+        err.print(f"[red]Error:[/red] {exc}")
+        return EXIT_USAGE
+    try:
+        for f, r in stream:
             results.append(r)
             if as_json:
                 out.write(json_line(f, r) + "\n")
@@ -118,7 +128,7 @@ def run_validate(paths: List[Path], *, as_json: bool = False, report_dir: Option
                 first = "; ".join(f"{m.code}" for m in r.errors[:4]) + (" …" if len(r.errors) > 4 else "")
                 table.add_row(str(f), "[green]accept[/green]" if r.accepted else "[red]reject[/red]",
                               r.scenario or f"– ({r.reason})", str(len(r.errors)), str(len(r.warnings)), first)
-    except (ValueError, UsageError) as exc:  # e.g. an unknown --bundle
+    except RuntimeError as exc:  # validators.parallel.WorkerSetupError: a worker could not build its Validator
         err.print(f"[red]Error:[/red] {exc}")
         return EXIT_USAGE
     accepted = sum(r.accepted for r in results)

@@ -197,12 +197,12 @@ class Validator:
     def validate(self, data: bytes, name: str = "<bytes>", *, bundle: str | None = None) -> ValidationResult:
         """Validate one document. ``bundle``: None (this Validator's default: the newest bundle, or per document
         when built with ``auto``), ``"auto"`` (the bundle in force on the invoice's issue date), or a bundle
-        name. Never raises for a bad document: every failure is a ``reject`` result."""
+        name (ValueError if this Validator does not hold it). Never raises for a bad document: every failure while
+        validating is a ``reject`` result."""
         started = time.perf_counter()
         timestamp = datetime.now(timezone.utc).replace(microsecond=0)
-        config = self._configs[-1]
+        config = self._config(bundle)  # an unknown bundle name is the caller's mistake: ValueError
         try:
-            config = self._config(bundle)
             return self._validate(bytes(data), name, config, bundle == AUTO or (bundle is None and self.auto),
                                   timestamp, started)
         except Exception as exc:  # the promise: never a traceback, never an accept after a failure

@@ -106,3 +106,9 @@ def test_the_app_has_room_for_more_commands():
     """`validate` is a subcommand (not the whole app), so `convert` and others can be added next to it."""
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0 and "validate" in result.output
+
+
+def test_an_unknown_bundle_is_a_usage_error(tmp_path):
+    folder = _copy(ACCEPT[:1], tmp_path)
+    result = CliRunner().invoke(app, ["validate", "--bundle", "xrechnung-0.0.0", str(folder)])
+    assert result.exit_code == 2 and "not installed" in result.output

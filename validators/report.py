@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from lxml import etree
 from lxml.html import builder as E
 from lxml.html import tostring as html_tostring
 

@@ -238,6 +238,7 @@ class Validator:
                                                              line=exc.line, column=exc.column),))
             return self._result(name, data, config, None, [gate], exc.code, timestamp, started)
         document = Document(name, data, tree)
+        document.xdm  # built here, so a Saxon failure is an internal error, not "no scenario matched"
         wellformed = StepResult("val-xml", "xml", ())
 
         selection = self._select(config, document)

@@ -185,3 +185,12 @@ def test_svrl_locations_resolve_to_source_lines(location, line):
 
     tree = etree.fromstring(b'<a xmlns="u">\n<b>\n<c x="1">t</c></b>\n<b/></a>').getroottree()
     assert line_of(tree, location) == line
+
+
+def test_a_saxon_parse_failure_is_an_internal_error_not_no_scenario(monkeypatch, validator):
+    def broken(text):
+        raise RuntimeError("Saxon could not build the tree")
+
+    monkeypatch.setattr(runtime, "parse_xdm", broken)
+    result = validator.validate(_data(ACCEPTED_UBL), "a.xml")
+    assert (result.verdict, result.reason) == ("reject", "internal-error")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from pydantic import model_validator
+
 from .codes import CREDIT_NOTE_TYPE_CODES, VatCategory
 from .terms import Frozen, bg, bt
 
@@ -292,6 +294,19 @@ class PriceDetails(Frozen):
     base_quantity: Decimal | None = bt("BT-149", "Item price base quantity", None)
     base_quantity_unit_code: str | None = bt("BT-150", "Item price base quantity unit of measure code", None)
 
+    @model_validator(mode="after")
+    def _one_form_of_discount_and_gross_price(self) -> PriceDetails:
+        """BT-146 = BT-148 - BT-147 (PEPPOL-EN16931-R046), so with the net price either of the other two gives
+        the third. UBL cannot state a gross price without a discount (its price allowance needs an amount), CII
+        cannot state a discount without a gross price (it is an allowance on the gross price). So that one price
+        has one model whatever syntax it came in: a discount without a gross price gets BT-148 = BT-146 + BT-147,
+        and a zero discount is no discount."""
+        if self.discount is not None and self.gross_price is None:
+            object.__setattr__(self, "gross_price", self.net_price + self.discount)  # frozen: set once, here
+        if self.discount is not None and self.discount == 0:
+            object.__setattr__(self, "discount", None)
+        return self
+
 
 class LineVat(Frozen):
     """BG-30 LINE VAT INFORMATION."""
@@ -395,6 +410,19 @@ class Invoice(Frozen):
     vat_breakdown: tuple[VatBreakdown, ...] = bg("BG-23", "VAT BREAKDOWN")
     supporting_documents: tuple[SupportingDocument, ...] = bg("BG-24", "ADDITIONAL SUPPORTING DOCUMENTS", ())
     lines: tuple[InvoiceLine, ...] = bg("BG-25", "INVOICE LINE")
+
+    @model_validator(mode="after")
+    def _no_vat_is_a_vat_total_of_zero(self) -> Invoice:
+        """BT-110 left out where the VAT breakdown has no VAT at all is BT-110 = 0: CII may leave it out, UBL
+        cannot (cac:TaxTotal/cbc:TaxAmount is mandatory and holds BG-23), and BR-CO-14, BR-CO-15 and
+        PEPPOL-EN16931-R053/R055 treat both alike (R055 only while BT-111 is not negative). A missing BT-110
+        beside VAT in the breakdown stays missing: there BR-CO-15 of CII tells the two apart."""
+        totals = self.totals
+        if totals.tax_amount is None and self.vat_breakdown and (totals.tax_amount_in_tax_currency or 0) >= 0:
+            vat = sum((breakdown.tax_amount for breakdown in self.vat_breakdown), Decimal(0))
+            if vat == 0:
+                object.__setattr__(self, "totals", totals.model_copy(update={"tax_amount": vat}))  # frozen: once
+        return self
 
     @property
     def is_credit_note(self) -> bool:

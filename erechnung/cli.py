@@ -159,6 +159,50 @@ def validate_command(
     raise typer.Exit(run_validate(paths, as_json=as_json, report_dir=report_dir, workers=workers, bundle=bundle))
 
 
+def run_convert(input_path: Path, to: str, output: Optional[Path] = None, out=None) -> int:
+    """The ``convert`` command as a function: returns the exit code (0 done, 1 unreadable/unwritable, 2 usage)."""
+    from .convert import TARGETS, convert
+    from .errors import ErechnungError
+
+    err = sys.stderr
+    if to not in TARGETS:
+        print(f"Error: --to must be one of {', '.join(TARGETS)}, not {to!r}", file=err)
+        return EXIT_USAGE
+    try:
+        data = input_path.read_bytes()
+    except OSError as exc:
+        print(f"Error: cannot read {input_path}: {exc.strerror or exc}", file=err)
+        return EXIT_USAGE
+    try:
+        result = convert(data, to)  # type: ignore[arg-type]
+    except ErechnungError as exc:
+        print(f"{input_path}: cannot convert to {to}: {exc}", file=err)
+        return EXIT_REJECTED
+    if output is None:
+        target = out or sys.stdout
+        if hasattr(target, "buffer"):
+            target.buffer.write(result)
+            target.flush()
+        else:
+            target.write(result.decode("utf-8"))
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(result)
+        print(f"{input_path} -> {output} ({to})", file=err)
+    return EXIT_OK
+
+
+@app.command("convert")
+def convert_command(
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="UBL or CII XML, or the model as JSON."),
+    to: str = typer.Option(..., "--to", help="ubl (Invoice or CreditNote by BT-3), cii, or json (the model)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", dir_okay=False,
+                                          help="Write here instead of stdout."),
+) -> None:
+    """Convert an invoice between UBL, CII and the canonical EN 16931 model as JSON."""
+    raise typer.Exit(run_convert(input_path, to, output))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``erechnung = "erechnung.cli:main"``)."""
     try:

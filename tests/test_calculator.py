@@ -684,21 +684,11 @@ def test_check_agrees_with_official_unit_tests(row: dict[str, str]):
                                                        f" -> {[str(f) for f in findings]}"
 
 
-#: Official documents the model cannot represent for BR-CO-14/15: they test TaxTotals stated twice in one
-#: currency or in a third currency, and the model holds one BT-110 and one BT-111.
-BEYOND_THE_MODEL = {
-    "cases/validator-configuration-xrechnung/src/test/cen-unit-test/ubl-br-co-15-no-multiple-bt-110-allowed-test.xml",
-    "cases/xrechnung-schematron/test/instances/cii/cii-peppol-en16931-r053-2-negative-test.xml",
-    "cases/xrechnung-schematron/test/instances/cii/cii-peppol-en16931-r054-2-negative-test.xml",
-}
-
-
 def _observed() -> list[Any]:
     with (CASES / "OBSERVED_KOSIT_EMULATION.tsv").open(encoding="utf-8", newline="") as fh:
         rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["scenario"] not in ("no scenario",
                                                                                        "not well-formed")]
-    return [pytest.param(r, id=r["path"], marks=[pytest.mark.xfail(strict=True, reason="beyond the model")]
-                         if r["path"] in BEYOND_THE_MODEL else []) for r in rows]
+    return [pytest.param(r, id=r["path"]) for r in rows]
 
 
 @pytest.mark.parametrize("row", _observed())

@@ -518,6 +518,25 @@ def _vat_breakdown(tax: etree._Element) -> VatBreakdown:
     )
 
 
+def _one_vat_total_per_currency(summation: etree._Element, invoice_currency: str, tax_currency: str | None) -> None:
+    """EN 16931 has one BT-110 (in BT-5) and one BT-111 (in BT-6); more ``TaxTotalAmount``s than that, or one
+    in a third currency, have no single meaning and are refused rather than read with one picked at random."""
+    amounts = _findall(summation, "ram:TaxTotalAmount")
+    allowed = {invoice_currency, tax_currency} - {None, ""}
+    currencies = [(e.get("currencyID") or "").strip() for e in amounts]
+    for element, currency in zip(amounts, currencies):
+        if currency and currency not in allowed:
+            raise DocumentReadError(f"a total VAT amount is stated in {currency}, which is neither the invoice "
+                                    f"currency nor the VAT accounting currency", term="BT-110/BT-111",
+                                    location=_where(element), fix="state BT-110 in BT-5 and BT-111 only in BT-6")
+    limit = 1 if tax_currency in (None, "", invoice_currency) else 2
+    if len(amounts) > limit or len(set(currencies)) < len(currencies):
+        raise DocumentReadError(f"the total VAT amount is stated {len(amounts)} times; EN 16931 allows it once in "
+                                f"the invoice currency (BT-110) and once in the VAT accounting currency (BT-111)",
+                                term="BT-110/BT-111", location=_where(summation, "ram:TaxTotalAmount"),
+                                fix="send one ram:TaxTotalAmount per currency")
+
+
 def _totals(settlement: etree._Element) -> DocumentTotals:
     """BG-22; of the ``TaxTotalAmount``s the one in the VAT accounting currency (BT-6) is BT-111."""
     summation = _require(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation", "BG-22",
@@ -525,6 +544,7 @@ def _totals(settlement: etree._Element) -> DocumentTotals:
     invoice_currency = (_text(settlement, "ram:InvoiceCurrencyCode") or "").strip()
     tax_currency = _stripped(_text(settlement, "ram:TaxCurrencyCode"))
     tax_amount = tax_amount_in_tax_currency = None
+    _one_vat_total_per_currency(summation, invoice_currency, tax_currency)
     for element in _findall(summation, "ram:TaxTotalAmount"):
         currency = (element.get("currencyID") or "").strip()
         if tax_amount is None and not (currency == tax_currency and tax_currency != invoice_currency):

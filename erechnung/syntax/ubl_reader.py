@@ -541,6 +541,7 @@ def _document_charge(at: _At) -> DocumentCharge:
 def _tax_totals(doc: _At) -> tuple[_At | None, _At | None]:
     """(the cac:TaxTotal with BT-110 and the breakdown, the one with BT-111 in the VAT accounting currency)."""
     totals = doc.all("cac:TaxTotal")
+    _one_vat_total_per_currency(doc, totals)
     main = next((at for at in totals if at.one("cac:TaxSubtotal") is not None), None)
     if main is None:
         tax_currency = doc.text("cbc:TaxCurrencyCode")
@@ -548,6 +549,28 @@ def _tax_totals(doc: _At) -> tuple[_At | None, _At | None]:
                      or at.attribute("cbc:TaxAmount", "currencyID") != tax_currency), None)
     rest = [at for at in totals if main is None or at.element is not main.element]
     return main, (rest[0] if rest else None)
+
+
+def _one_vat_total_per_currency(doc: _At, totals: list[_At]) -> None:
+    """EN 16931 has one BT-110 (in the invoice currency BT-5) and one BT-111 (in the VAT accounting currency
+    BT-6); a document that states more, or one in a third currency, has no single meaning, so it is refused
+    rather than read with one of them picked at random (cf. UBL-SR-... / BR-CO-15 unit tests of CEN)."""
+    invoice_currency, tax_currency = doc.text("cbc:DocumentCurrencyCode"), doc.text("cbc:TaxCurrencyCode")
+    allowed = {invoice_currency, tax_currency} - {None}
+    seen: dict[str | None, int] = {}
+    for at in totals:
+        currency = at.attribute("cbc:TaxAmount", "currencyID")
+        seen[currency] = seen.get(currency, 0) + 1
+        if currency not in allowed:
+            raise DocumentReadError(f"a total VAT amount is stated in {currency}, which is neither the invoice "
+                                    f"currency nor the VAT accounting currency", term="BT-110/BT-111",
+                                    location=at.path, fix="state BT-110 in BT-5 and BT-111 only in BT-6")
+    limit = 1 if tax_currency in (None, invoice_currency) else 2
+    if len(totals) > limit or any(n > 1 for n in seen.values()):
+        raise DocumentReadError(f"the total VAT amount is stated {len(totals)} times; EN 16931 allows it once in "
+                                f"the invoice currency (BT-110) and once in the VAT accounting currency (BT-111)",
+                                term="BT-110/BT-111", location=f"{doc.path}/cac:TaxTotal",
+                                fix="send one cac:TaxTotal per currency")
 
 
 def _document_totals(doc: _At) -> DocumentTotals:

@@ -30,5 +30,9 @@ class UnknownSyntaxError(DocumentReadError):
     """The document is neither a UBL 2.1 Invoice/CreditNote nor a CII D16B CrossIndustryInvoice."""
 
 
+class DocumentWriteError(ErechnungError, ValueError):
+    """The invoice holds something the target syntax cannot carry (the message names the term and the way out)."""
+
+
 class CalculationError(ErechnungError):
     """The invoice's lines, allowances and charges cannot give consistent totals (BR-CO-*)."""

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from lxml import etree
 
-from ..errors import ErechnungError
+from ..errors import DocumentWriteError
 from ..model import (
     Buyer, Classification, Contact, CreditTransfer, Delivery, DocumentAllowance, DocumentCharge, DocumentTotals,
     ElectronicAddress, Identifier, Invoice, InvoiceLine, Item, LineAllowance, LineCharge, Payee,
@@ -48,7 +48,7 @@ TAX_POINT_DATE_CODE_FROM_CII = {cii: en for en, cii in TAX_POINT_DATE_CODE_TO_CI
 T = TypeVar("T")
 
 
-class CiiWriteError(ErechnungError, ValueError):
+class CiiWriteError(DocumentWriteError):
     """The invoice holds something the CII D16B syntax cannot carry."""
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from ..errors import DocumentWriteError
 from ..model import (
     Buyer, Contact, Delivery, DocumentAllowance, DocumentCharge, Identifier, Invoice, InvoiceLine, Item,
     LineAllowance, LineCharge, Payee, PaymentInstructions, Period, PostalAddress, PriceDetails, Seller,
@@ -370,7 +371,7 @@ def _payment_instructions(doc: _Document, invoice: Invoice) -> None:
     in a CreditNote each also carries BT-9 as cbc:PaymentDueDate, the only place UBL has for it there."""
     due_date = invoice.due_date if doc.credit_note else None
     if due_date is not None and not invoice.payment_instructions:
-        raise ValueError("BT-9 Payment due date: a UBL CreditNote carries it in cac:PaymentMeans, so the credit "
+        raise DocumentWriteError("BT-9 Payment due date: a UBL CreditNote carries it in cac:PaymentMeans, so the credit "
                          "note needs a payment instruction (BG-16) to keep it")
     for instructions in invoice.payment_instructions:
         transfers = instructions.credit_transfers or (None,)
@@ -420,7 +421,7 @@ def _payment_terms(root: etree._Element, invoice: Invoice) -> None:
 def _third_party_payments(doc: _Document, invoice: Invoice) -> None:
     """BG-DEX-09 (XRechnung extension) as cac:PrepaidPayment, which only the UBL Invoice has."""
     if invoice.third_party_payments and doc.credit_note:
-        raise ValueError("BG-DEX-09 Third party payment: a UBL CreditNote has no cac:PrepaidPayment to carry it")
+        raise DocumentWriteError("BG-DEX-09 Third party payment: a UBL CreditNote has no cac:PrepaidPayment to carry it")
     for payment in invoice.third_party_payments:
         element = _el(doc.root, CAC, "PrepaidPayment")
         _cbc(element, "ID", payment.payment_type)                                       # BT-DEX-001

@@ -116,8 +116,8 @@ def test_a_reused_pool_reports_peak_rss_per_worker(sample):
 
 
 def test_auto_chunksize_sends_several_documents_per_task():
-    assert auto_chunksize(2000, 2) == 32
-    assert auto_chunksize(20, 2) == 3
+    assert auto_chunksize(2000, 2) == 16
+    assert auto_chunksize(20, 2) == 2
     assert auto_chunksize(1, 8) == 1
     assert auto_chunksize(None, 2) >= 8
 

@@ -153,6 +153,32 @@ def vm_hwm_kb(pid: int) -> int | None:
     return None
 
 
+class SaxonOnly:
+    """The ceiling of any engine built on saxonche: per document only what the proxy does (parse into a Saxon
+    tree, run the same XSLTs, SVRL as a string), nothing else; run in the same kind of pool as ours."""
+
+    def __init__(self, xslts_by_name: dict[str, list[str]]) -> None:
+        self.xslts_by_name = xslts_by_name
+
+    def warm_up(self) -> None:
+        from validators import runtime
+        for paths in self.xslts_by_name.values():
+            for p in paths:
+                runtime.xslt(Path(p))
+
+    def validate(self, data: bytes, name: str) -> tuple[str, int]:
+        from validators import runtime
+        node = runtime.parse_xdm(data.decode("utf-8"))
+        size = 0
+        for p in self.xslts_by_name[name]:
+            size += len(runtime.xslt(Path(p)).transform_to_string(xdm_node=node))
+        return name, size  # plain data: a class defined here would not unpickle in this (__main__) process
+
+
+def saxon_only_factory(xslts_by_name: dict[str, list[str]]) -> SaxonOnly:
+    return SaxonOnly(xslts_by_name)
+
+
 def schematron_xslts(result) -> list[str]:
     """The Schematron XSLTs our engine ran for a document, in pipeline order (absolute paths)."""
     return [str(Path(r.path).resolve()) for s in result.steps if s.kind == "schematron" and s.status == "ran"
@@ -178,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--proxy-warmup-passes", type=int, default=3,
                     help="minimum untimed JIT warm-up passes of the proxy (more until two passes agree within 3 %%)")
     ap.add_argument("--proxy-warmup-max", type=int, default=10, help="maximum untimed warm-up passes of the proxy")
+    ap.add_argument("--no-ceiling", action="store_true",
+                    help="skip the saxonche-only pool (the ceiling of any engine built on saxonche)")
     ap.add_argument("--json", type=Path, default=PROJECT_ROOT / "out" / "bench-validate.json")
     args = ap.parse_args(argv)
 
@@ -202,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         for (name, data), (_, _, scenario) in zip(distinct, cases):
             by_scenario.setdefault(scenario, (name, data))
         t0 = time.perf_counter()
+        ceiling = None
         pool = ValidationPool(workers, warmup=list(by_scenario.values())).start()
         ours_start_s = time.perf_counter() - t0
         try:
@@ -224,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
                     fh.write("\t".join([path, *xslts[i % len(distinct)]]) + "\n")
 
             # -- the proxy: start, compile, warm up -------------------------------------------------------------
+            if not args.no_ceiling:
+                ceiling = ValidationPool(workers, bundle={name: x for (name, _), x in zip(distinct, xslts)},
+                                         validator_factory=saxon_only_factory).start()
+                ceiling.validate_many(items, args.chunksize)  # its warm-up pass
+
             proxy = Proxy(build, manifest, workers)
             # JIT warm-up until two consecutive untimed passes agree within 3 % (at least the minimum, at most
             # the maximum number of passes): a KoSIT daemon in production runs fully warm, so the proxy should too.
@@ -248,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
                 timed_results = pool.validate_many(items, args.chunksize)
                 ours_s = time.perf_counter() - t0
                 busy = pool.busy_seconds - busy0
+                ceiling_s = None
+                if ceiling is not None:
+                    t0 = time.perf_counter()
+                    ceiling.validate_many(items, args.chunksize)
+                    ceiling_s = time.perf_counter() - t0
                 p = proxy.ask("pass")
                 rnd = {"ours_s": ours_s, "ours_docs_per_s": len(items) / ours_s,
                        # share of the workers' wall time spent inside Validator.validate; the rest is IPC,
@@ -259,9 +298,15 @@ def main(argv: list[str] | None = None) -> int:
                        "proxy_docs_with_error_asserts": p["docs_with_error_asserts"],
                        "proxy_messages": p["messages"], "load_average_1m": os.getloadavg()[0]}
                 rnd["ratio"] = rnd["ours_docs_per_s"] / rnd["proxy_docs_per_s"]
+                if ceiling_s is not None:
+                    rnd["saxonche_only_docs_per_s"] = len(items) / ceiling_s
+                    rnd["saxonche_only_ratio"] = rnd["saxonche_only_docs_per_s"] / rnd["proxy_docs_per_s"]
                 rounds.append(rnd)
                 log(f"round {r + 1}: ours {rnd['ours_docs_per_s']:.1f} docs/s, proxy {rnd['proxy_docs_per_s']:.1f} "
-                    f"docs/s, ratio {rnd['ratio']:.2f} (load {rnd['load_average_1m']:.2f})")
+                    f"docs/s, ratio {rnd['ratio']:.2f}"
+                    + (f"; saxonche alone {rnd['saxonche_only_docs_per_s']:.1f} docs/s, ratio "
+                       f"{rnd['saxonche_only_ratio']:.2f}" if ceiling_s is not None else "")
+                    + f" (load {rnd['load_average_1m']:.2f})")
             proxy_final = proxy.quit()
 
             timed_not_accepted = sum(r.verdict != "accept" for r in timed_results)
@@ -275,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
             setup_s = dict(pool.setup_seconds)
         finally:
             pool.close()
+            if ceiling is not None:
+                ceiling.close()
     finally:
         shutil.rmtree(build, ignore_errors=True)
 
@@ -284,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     proxy_ms = statistics.median(r["proxy_ms_per_doc_per_thread"] for r in rounds)
     proxy_dps = statistics.median(r["proxy_docs_per_s"] for r in rounds)
     ratio = ours_dps / proxy_dps
+    ceiling_dps = (statistics.median(r["saxonche_only_docs_per_s"] for r in rounds)
+                   if "saxonche_only_docs_per_s" in rounds[0] else None)
     peak_mb = max(worker_rss.values()) / 1024
     figures = {
         "documents": len(items), "distinct_documents": len(cases), "repeats": repeats, "workers": workers,
@@ -313,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_docs_per_s": proxy_warm["warmup_docs_per_s"],
             "vm_hwm_mb": proxy_final["vm_hwm_mb"],
         },
+        "saxonche_only": None if ceiling_dps is None else {
+            "what": "same pool, per document only: Saxon parse + the same XSLTs (saxonche), SVRL as a string",
+            "docs_per_s": ceiling_dps, "ratio_vs_proxy": ceiling_dps / proxy_dps},
         "rounds": rounds,
         "ratio": ratio,
         "bars": {"ratio_min": RATIO_BAR, "ratio_ok": ratio >= RATIO_BAR,
@@ -327,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"workers:                   {workers} processes (ours) / {p['threads']} threads (proxy)")
     log(f"ours:                      {ours_dps:.1f} docs/s (median of {len(rounds)} rounds)")
     log(f"proxy:                     {proxy_dps:.1f} docs/s (median of {len(rounds)} rounds)")
+    if ceiling_dps is not None:
+        log(f"saxonche alone:            {ceiling_dps:.1f} docs/s (parse + the same XSLTs, nothing else, same pool): "
+            f"ratio {ceiling_dps / proxy_dps:.2f}, the ceiling of any engine that runs the XSLTs in saxonche")
     log(f"cost per document:         ours {ours_ms:.2f} ms in Validator.validate per worker process, proxy "
         f"{proxy_ms:.2f} ms per thread; workers busy {100 * utilization:.1f} % of the timed wall time "
         f"(the rest is validators.parallel: IPC, pickling, waiting)")

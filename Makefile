@@ -4,9 +4,15 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts demo test bench-validate clean
+.PHONY: install artifacts system-tools demo test bench-validate clean
 
-install: $(STAMP) artifacts
+install: $(STAMP) artifacts system-tools
+
+# Debian tools the tests use on generated PDFs (pdftoppm renders page 1 as PNG); installed when missing.
+system-tools:
+	@command -v pdftoppm >/dev/null 2>&1 || { echo "installing poppler-utils (pdftoppm)"; \
+	  (apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null) || \
+	  echo "warning: could not install poppler-utils; run as root or install it yourself"; }
 
 # The virtual environment and the project (editable, with its test extras); redone when pyproject changes.
 $(STAMP): pyproject.toml

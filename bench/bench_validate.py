@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                                                               "default os.cpu_count()")
     ap.add_argument("--chunksize", type=int, default=None, help="documents per task (default: automatic)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating timed passes per side (median is used)")
-    ap.add_argument("--proxy-warmup-passes", type=int, default=3,
+    ap.add_argument("--proxy-warmup-passes", type=int, default=5,
                     help="minimum untimed JIT warm-up passes of the proxy (more until two passes agree within 3 %%)")
     ap.add_argument("--proxy-warmup-max", type=int, default=10, help="maximum untimed warm-up passes of the proxy")
     ap.add_argument("--no-ceiling", action="store_true",

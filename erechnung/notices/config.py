@@ -1,0 +1,162 @@
+"""The wording of notices as configuration: ``notices.toml`` in the municipality's design folder.
+
+The file sits beside ``design.toml`` and ``texts.toml`` (``erechnung/documents/templates/default`` by default,
+or the folder ``ERECHNUNG_DESIGN`` names), so one folder holds everything a municipality restyles or rewords.
+
+Per notice kind the file holds the title, the procedural law (which chooses the automation note), the
+Rechtsbehelfsbelehrung and further remarks; ``[court]`` names the court for appeals and ``[payment]`` the
+VAT exemption reason of the embedded claim and the default term of payment. Texts carry placeholders
+(``{authority}``, ``{authority_address}``, ``{court}``, ...) that are filled from the notice; an unknown
+placeholder is an error at assessment time, never a gap in a letter.
+"""
+from __future__ import annotations
+
+import os
+import string
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from .model import Authority, NoticeError, NoticeKind
+
+#: The placeholders a text may use (filled by ``NoticeConfig.placeholders``).
+PLACEHOLDERS = frozenset({"authority", "authority_head", "office", "authority_address", "authority_email", "court",
+                          "court_address"})
+
+
+@dataclass(frozen=True)
+class KindTexts:
+    """What configuration says about one notice kind."""
+
+    title: str
+    procedure: str
+    appeal: str
+    remarks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NoticeConfig:
+    """The parsed ``notices.toml``."""
+
+    court: str
+    court_address: str
+    vat_exemption_reason: str
+    due_days: int
+    payment_hint: str
+    automation_notes: Mapping[str, str]
+    kinds: Mapping[NoticeKind, KindTexts]
+    source: str
+
+    def texts(self, kind: NoticeKind) -> KindTexts:
+        try:
+            return self.kinds[kind]
+        except KeyError:
+            raise NoticeError(f"no [kinds.{kind.value}] section", field=self.source,
+                              fix="add the title, procedure and appeal text for this notice kind") from None
+
+    def placeholders(self, authority: Authority) -> dict[str, str]:
+        """The values placeholders stand for, for notices of ``authority``."""
+        a = authority.address
+        return {
+            "authority": authority.name, "authority_head": authority.head or authority.name,
+            "office": authority.office, "authority_address": f"{a.street}, {a.post_code} {a.city}",
+            "authority_email": authority.email or "", "court": self.court, "court_address": self.court_address,
+        }
+
+    def fill(self, text: str, authority: Authority, where: str) -> str:
+        """``text`` with its placeholders filled (checked when the file was loaded)."""
+        _check_placeholders(text, self.source, where)
+        return text.format_map(self.placeholders(authority))
+
+    def appeal(self, kind: NoticeKind, authority: Authority) -> str:
+        """The Rechtsbehelfsbelehrung of ``kind``, filled in for ``authority``."""
+        return self.fill(self.texts(kind).appeal, authority, f"[kinds.{kind.value}] appeal")
+
+    def remarks(self, kind: NoticeKind, authority: Authority) -> tuple[str, ...]:
+        return tuple(self.fill(r, authority, f"[kinds.{kind.value}] remarks")
+                     for r in self.texts(kind).remarks)
+
+    def automation_note(self, kind: NoticeKind, authority: Authority) -> str:
+        procedure = self.texts(kind).procedure
+        return self.fill(self.automation_notes[procedure], authority, f"[automation_notes] {procedure}")
+
+
+def _check_placeholders(text: str, source: str, where: str) -> None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise NoticeError(f"{where}: {exc}", field=source, fix="write a literal brace as {{ or }}") from None
+    for name in sorted(names - PLACEHOLDERS):
+        raise NoticeError(f"{where}: unknown placeholder {{{name}}}", field=source,
+                          fix="use one of " + ", ".join("{" + k + "}" for k in sorted(PLACEHOLDERS)))
+
+
+def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
+    def need(table: Mapping[str, Any], key: str, where: str) -> Any:
+        if key not in table:
+            raise NoticeError(f"{where}: {key} is missing", field=source)
+        return table[key]
+
+    kinds: dict[NoticeKind, KindTexts] = {}
+    for name, table in data.get("kinds", {}).items():
+        try:
+            kind = NoticeKind(name)
+        except ValueError:
+            raise NoticeError(f"[kinds.{name}] is no notice kind", field=source,
+                              fix="use one of " + ", ".join(k.value for k in NoticeKind)) from None
+        where = f"[kinds.{name}]"
+        kinds[kind] = KindTexts(title=need(table, "title", where), procedure=need(table, "procedure", where),
+                                appeal=need(table, "appeal", where).strip(),
+                                remarks=tuple(table.get("remarks", ())))
+    court, payment = need(data, "court", "top level"), need(data, "payment", "top level")
+    notes = dict(data.get("automation_notes", {}))
+    for kind, texts in kinds.items():
+        where = f"[kinds.{kind.value}]"
+        _check_placeholders(texts.appeal, source, f"{where} appeal")
+        for remark in texts.remarks:
+            _check_placeholders(remark, source, f"{where} remarks")
+        if texts.procedure not in notes:
+            raise NoticeError(f"{where} procedure {texts.procedure!r} has no text in [automation_notes]",
+                              field=source, fix="add it or use one of " + ", ".join(notes))
+    for key, note in notes.items():
+        _check_placeholders(note, source, f"[automation_notes] {key}")
+    return NoticeConfig(
+        court=need(court, "name", "[court]"), court_address=need(court, "address", "[court]"),
+        vat_exemption_reason=need(payment, "vat_exemption_reason", "[payment]"),
+        due_days=int(payment.get("due_days", 30)), payment_hint=payment.get("hint", ""),
+        automation_notes=notes, kinds=kinds, source=source)
+
+
+def parse_config(text: str, source: str = "notices.toml") -> NoticeConfig:
+    """A configuration from TOML text (tests and callers with their own storage)."""
+    try:
+        return _parse(tomllib.loads(text), source)
+    except tomllib.TOMLDecodeError as exc:
+        raise NoticeError(f"not valid TOML: {exc}", field=source) from exc
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int) -> NoticeConfig:
+    return parse_config(path.read_text(encoding="utf-8"), str(path))
+
+
+def config_file(path: Path | str | None = None) -> Path:
+    """The notices.toml to use: ``path`` (a folder or the file), else beside the design in use
+    (``$ERECHNUNG_DESIGN``, a folder or its design.toml), else the built-in default design folder."""
+    from ..documents.design import DEFAULT_DIR, ENV_VARIABLE
+
+    where = Path(path or os.environ.get(ENV_VARIABLE) or DEFAULT_DIR).expanduser()
+    if where.is_dir():
+        return where / "notices.toml"
+    return where if where.name == "notices.toml" or path else where.parent / "notices.toml"
+
+
+def load_config(path: Path | str | None = None) -> NoticeConfig:
+    """The notice configuration (see ``config_file``), read and checked once per change of the file."""
+    file = config_file(path)
+    try:
+        return _load(file.resolve(), file.stat().st_mtime_ns)
+    except OSError as exc:
+        raise NoticeError(f"cannot read the notice configuration: {exc.strerror or exc}", field=str(file)) from exc

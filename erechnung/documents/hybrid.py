@@ -1,0 +1,112 @@
+"""Hybrid invoices (ZUGFeRD 2.3 / Factur-X 1.07): the readable PDF/A-3 with the invoice's CII inside.
+
+``make_hybrid(invoice, profile="EN16931"|"XRECHNUNG", design=None) -> bytes`` renders the invoice, writes its
+CII and embeds it (``factur-x.xml`` for EN 16931, ``xrechnung.xml`` for XRECHNUNG). For profile EN16931 the
+CII states BT-24 ``urn:cen.eu:en16931:2017`` (Factur-X's EN 16931 guideline); for XRECHNUNG the invoice's
+XRechnung BT-24 stays.
+
+``extract_invoice_xml(pdf_bytes) -> (filename, xml_bytes, profile)`` reads the embedded XML back from any
+ZUGFeRD 2.x / Factur-X / XRechnung-in-PDF file (the profile from the XMP's ``fx:ConformanceLevel``, else from
+the XML's guideline identifier).
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import pikepdf
+from lxml import etree
+
+from ..errors import DocumentReadError
+from .embed import FACTURX_NAMESPACE, INVOICE_FILENAMES, PROFILES
+
+#: BT-24 of a CII in Factur-X profile EN 16931 (the guideline ``GuidelineSpecifiedDocumentContextParameter``).
+EN16931_GUIDELINE = "urn:cen.eu:en16931:2017"
+_CONFORMANCE_TO_PROFILE = {p.conformance_level.upper(): p.name for p in PROFILES.values()} | {
+    "EN16931": "EN16931", "COMFORT": "EN16931", "BASICWL": "BASICWL", "XRECHNUNG": "XRECHNUNG"}
+
+
+def extract_invoice_xml(pdf_bytes: bytes) -> tuple[str, bytes, str]:
+    """The embedded invoice of a hybrid PDF: (file name, XML bytes, profile such as ``EN16931``).
+
+    Raises DocumentReadError when the data is no PDF or carries no invoice XML."""
+    try:
+        pdf = pikepdf.open(io.BytesIO(pdf_bytes))
+    except pikepdf.PasswordError:
+        raise DocumentReadError("the PDF is encrypted, so its invoice XML cannot be read",
+                                fix="send the hybrid invoice without a password") from None
+    except pikepdf.PdfError as exc:
+        raise DocumentReadError(f"not a readable PDF: {exc}", fix="send the PDF/A-3 hybrid invoice itself") from None
+    with pdf:
+        files = _embedded(pdf)
+        xmp = _xmp(pdf)
+        named = _fx(xmp, "DocumentFileName")
+        candidates = [n for n in (named, *INVOICE_FILENAMES) if n and n in files]
+        if not candidates:
+            candidates = [n for n in files if n.lower().endswith(".xml")]
+        if not candidates:
+            listed = ", ".join(sorted(files)) or "none"
+            raise DocumentReadError(f"the PDF carries no invoice XML (embedded files: {listed})",
+                                    fix="send a ZUGFeRD/Factur-X/XRechnung PDF with factur-x.xml or xrechnung.xml "
+                                        "embedded, or the invoice XML itself")
+        name = candidates[0]
+        xml = files[name].read_bytes()
+    level = (_fx(xmp, "ConformanceLevel") or "").strip().upper()
+    profile = _CONFORMANCE_TO_PROFILE.get(level) or _CONFORMANCE_TO_PROFILE.get(level.replace(" ", "")) \
+        or profile_of_xml(xml)
+    return name, xml, profile
+
+
+def profile_of_xml(xml: bytes) -> str:
+    """The profile a CII's guideline identifier (BT-24) names; ``XRECHNUNG`` for XRechnung, ``EN16931``
+    for the plain EN 16931 URN and anything unknown that claims EN 16931 compliance."""
+    match = re.search(rb"<(?:\w+:)?GuidelineSpecifiedDocumentContextParameter>\s*<(?:\w+:)?ID[^>]*>([^<]*)<", xml) \
+        or re.search(rb"<(?:\w+:)?CustomizationID[^>]*>([^<]*)<", xml)
+    guideline = match.group(1).decode("utf-8", "replace").strip() if match else ""
+    if "xrechnung" in guideline:
+        return "XRECHNUNG"
+    for level, name in (("minimum", "MINIMUM"), ("basicwl", "BASICWL"), ("basic", "BASIC"),
+                        ("extended", "EXTENDED")):
+        if guideline.endswith(f"factur-x.eu:1p0:{level}"):
+            return name
+    return "EN16931"
+
+
+def _embedded(pdf: pikepdf.Pdf) -> dict[str, pikepdf.Stream]:
+    """File name -> embedded file stream, from the EmbeddedFiles name tree and the catalog's /AF."""
+    specs = []
+    if "/Names" in pdf.Root and "/EmbeddedFiles" in pdf.Root.Names:
+        specs.extend(spec for _, spec in pikepdf.NameTree(pdf.Root.Names.EmbeddedFiles).items())
+    specs.extend(pdf.Root.get("/AF", pikepdf.Array()))
+    files: dict[str, pikepdf.Stream] = {}
+    for spec in specs:
+        if not isinstance(spec, pikepdf.Dictionary) or "/EF" not in spec:
+            continue
+        name = str(spec.get("/UF", spec.get("/F", "")))
+        stream = spec.EF.get("/F", spec.EF.get("/UF"))
+        if name and isinstance(stream, pikepdf.Stream):
+            files.setdefault(name, stream)
+    return files
+
+
+def _xmp(pdf: pikepdf.Pdf) -> etree._Element | None:
+    meta = pdf.Root.get("/Metadata")
+    if not isinstance(meta, pikepdf.Stream):
+        return None
+    try:
+        return etree.fromstring(meta.read_bytes(), etree.XMLParser(resolve_entities=False, no_network=True))
+    except (etree.XMLSyntaxError, pikepdf.PdfError):
+        return None
+
+
+def _fx(xmp: etree._Element | None, name: str) -> str | None:
+    if xmp is None:
+        return None
+    for ns in (FACTURX_NAMESPACE, "urn:zugferd:pdfa:CrossIndustryDocument:invoice:2p0#",
+               "urn:ferd:pdfa:CrossIndustryDocument:invoice:1p0#"):
+        for element in xmp.iter(f"{{{ns}}}{name}"):
+            return (element.text or "").strip()
+        for desc in xmp.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description"):
+            if desc.get(f"{{{ns}}}{name}") is not None:
+                return desc.get(f"{{{ns}}}{name}")
+    return None

@@ -5,6 +5,7 @@ boto3), started once per test process on a port the OS picks and stopped at the 
 """
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pytest
@@ -17,6 +18,7 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """``http://127.0.0.1:<port>`` of a moto S3 server running for this test process."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the test output
     server_mod = pytest.importorskip("moto.server", reason="moto[s3] with flask and flask-cors is not installed")
     server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # port 0: a free one
     server.start()

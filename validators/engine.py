@@ -29,7 +29,7 @@ from typing import Any, Sequence
 from lxml import etree
 
 from erechnung import artifacts
-from validators import runtime
+from validators import pdf, runtime
 from validators.scenarios import Scenario, ScenarioSet
 from validators.steps import (Document, Message, SchematronStep, Step, StepResult, XmlSchemaStep,
                               with_custom_levels)
@@ -58,6 +58,10 @@ class ValidationResult:
     timestamp: str = ""
     duration_ms: float = 0.0
     report: bytes = field(default=b"", repr=False)
+    #: where the validated XML came from when it was not the file itself: for a hybrid PDF (validators.pdf)
+    #: ("container", "pdf"), ("embedded", attachment name), ("profile", ...), ("guideline", BT-24),
+    #: ("declared_profile", XMP ConformanceLevel); shown in the JSON and the HTML report
+    source: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -92,7 +96,7 @@ class ValidationResult:
                 "document": dict(self.document),
                 "steps": [{"id": s.id, "kind": s.kind, "status": s.status, "valid": s.valid,
                            "resources": [r.location for r in s.resources]} for s in self.steps],
-                "duration_ms": round(self.duration_ms, 2)}
+                "duration_ms": round(self.duration_ms, 2), **dict(self.source)}
 
 
 @dataclass(frozen=True)
@@ -198,15 +202,31 @@ class Validator:
         """Validate one document. ``bundle``: None (this Validator's default: the newest bundle, or per document
         when built with ``auto``), ``"auto"`` (the bundle in force on the invoice's issue date), or a bundle
         name (ValueError if this Validator does not hold it). Never raises for a bad document: every failure while
-        validating is a ``reject`` result."""
+        validating is a ``reject`` result.
+
+        A PDF (by header, or a name ending in .pdf) is a hybrid invoice: ``validators.pdf`` takes its embedded XML
+        and validates that with the Factur-X profile scenarios (``pdf_scenarios``) or, for XRechnung, these."""
         started = time.perf_counter()
         timestamp = datetime.now(timezone.utc).replace(microsecond=0)
         config = self._config(bundle)  # an unknown bundle name is the caller's mistake: ValueError
         try:
+            if pdf.is_pdf(data, name):
+                return pdf.validate_pdf(self, data, name, bundle=bundle)
             return self._validate(bytes(data), name, config, bundle == AUTO or (bundle is None and self.auto),
                                   timestamp, started)
         except Exception as exc:  # the promise: never a traceback, never an accept after a failure
             return self._internal_error(data, name, config, timestamp, started, exc)
+
+    def pdf_scenarios(self, bundle: str | None = None) -> "Validator":
+        """The Validator for invoices embedded in PDFs: the Factur-X profile scenarios (``validators.pdf.
+        PDF_SCENARIOS``, KoSIT format) with resources from ``bundle``'s folder; built on first use."""
+        config = self._config(bundle)
+        cache = self.__dict__.setdefault("_pdf_validators", {})
+        if config.bundle not in cache:
+            cache[config.bundle] = Validator.from_scenarios(
+                pdf.PDF_SCENARIOS, config.scenarios.repository, name=config.bundle, valid_from=config.valid_from,
+                limits=self.limits, keep_raw=self.keep_raw)
+        return cache[config.bundle]
 
     def _config(self, bundle: str | None) -> _Config:
         if bundle is None or bundle == AUTO:
@@ -224,8 +244,16 @@ class Validator:
         return eligible[-1] if eligible else self._configs[0]
 
     def _select(self, config: _Config, document: Document):
-        return config.scenarios.select(
-            lambda s: runtime.effective_boolean(s.match, document.xdm, s.namespaces))
+        """Scenario selection as KoSIT ``ScenarioRepository.selectScenario``: every scenario's ``match`` is
+        evaluated on the document; a match that fails to evaluate (or to compile) is no match; exactly one match
+        selects that scenario, none or several select none (``ScenarioSet.select_matched``).
+
+        All the ``match`` expressions of a scenarios file are compiled once per process into one stylesheet
+        (``runtime.xpath_tests``) and evaluated in one call: evaluating them one by one with saxonche's XPath
+        processor compiled each expression again for every document and leaked memory on every call.
+        """
+        tests = runtime.xpath_tests(config.scenarios.match_tests, errors_are_false=True)
+        return config.scenarios.select_matched(tests.true_indices(document.xdm))
 
     def _validate(self, data: bytes, name: str, config: _Config, auto: bool, timestamp: datetime,
                   started: float) -> ValidationResult:
@@ -315,8 +343,7 @@ class Validator:
             if crashed:
                 verdict, reason = "reject", "internal-error"
             elif scenario.accept_match:
-                node = runtime.parse_xdm(etree.tostring(report, encoding="unicode"))
-                ok = runtime.effective_boolean(scenario.accept_match, node, scenario.namespaces)
+                ok = accept_match(scenario, report)
                 verdict = "accept" if ok and not skipped else "reject"
             else:
                 # KoSIT ComputeAcceptanceAction without acceptMatch: schema-valid and no Schematron finding
@@ -353,6 +380,33 @@ class Validator:
                                     bundle=config.bundle, messages=(message,), steps=(step,),
                                     timestamp=timestamp.isoformat(),
                                     duration_ms=(time.perf_counter() - started) * 1000)
+
+
+#: An XPath that is nothing but a location path of element name tests with numeric predicates
+#: (``/rep:report/rep:assessment[1]/rep:accept[1]``): it selects the same nodes in XPath 1.0 as in XPath 3.1,
+#: and its effective boolean value (a non-empty node set) is the same in both.
+_NAME = r"(?:[A-Za-z_][\w.\-]*:)?(?:[A-Za-z_][\w.\-]*|\*)"
+_PLAIN_PATH = re.compile(rf"(?://?{_NAME}(?:\[[1-9][0-9]*\])*)+")
+
+
+def accept_match(scenario: Scenario, report: etree._Element) -> bool:
+    """The scenario's ``acceptMatch`` on the VARL report, as KoSIT ``ComputeAcceptanceAction`` evaluates it
+    (effective boolean value, the report document as context); an expression that cannot be evaluated raises
+    (the document is then rejected as an internal error, never accepted).
+
+    A plain location path (the form KoSIT's configurations use) is evaluated by lxml on the report element just
+    built, where it means the same as in XPath 3.1; any other expression is evaluated by Saxon on the report
+    serialized and parsed again, compiled once per process (``runtime.xpath_tests``).
+    """
+    expression = scenario.accept_match
+    if _PLAIN_PATH.fullmatch(expression):
+        try:
+            return bool(report.getroottree().xpath(expression, namespaces=dict(scenario.namespaces)))
+        except etree.XPathError:  # e.g. an undeclared prefix: Saxon says what is wrong
+            pass
+    node = runtime.parse_xdm(etree.tostring(report, encoding="unicode"))
+    tests = runtime.xpath_tests(((expression, scenario.namespaces),), errors_are_false=False)
+    return tests.true_indices(node) == {0}
 
 
 def _crashed(step: Step, exc: BaseException) -> StepResult:

@@ -40,7 +40,18 @@ REASON_DE = {
     "xml-doctype-forbidden": "Die Datei enthält eine DOCTYPE-Deklaration; das ist in E-Rechnungen nicht zulässig.",
     "xml-not-wellformed": "Die Datei ist kein wohlgeformtes XML (beschädigt, abgeschnitten oder kein XML).",
     "xml-too-deep": "Die Datei ist zu tief verschachtelt.",
+    "pdf-unreadable": ("Die Datei ist kein lesbares PDF (beschädigt, verschlüsselt oder gar kein PDF); eine "
+                       "eingebettete Rechnung kann nicht entnommen werden."),
+    "pdf-too-large": "Das PDF oder die darin eingebettete Rechnung überschreitet die zulässige Größe.",
+    "pdf-no-embedded-invoice": ("Das PDF enthält keine eingebettete E-Rechnung (factur-x.xml, xrechnung.xml, "
+                                "zugferd-invoice.xml); ein PDF allein ist keine E-Rechnung."),
+    "pdf-profile-mismatch": ("Das PDF (XMP-Metadaten bzw. Name des Anhangs) gibt ein anderes Profil an als die "
+                             "eingebettete Rechnung selbst (Spezifikationskennung BT-24)."),
 }
+SOURCE_DE = {"container": "Behälter", "pdf_sha256": "SHA-256 des PDF", "embedded": "Eingebettete Rechnungsdatei",
+             "profile": "Profil laut Rechnung", "guideline": "Spezifikationskennung (BT-24)",
+             "declared_profile": "Profil laut PDF (XMP ConformanceLevel)"}
+CONTAINER_DE = {"pdf": "PDF (hybride Rechnung, Factur-X/ZUGFeRD)"}
 DOCUMENT_DATA_DE = {"seller": "Rechnungssteller", "id": "Rechnungsnummer", "issueDate": "Rechnungsdatum"}
 STATUS_DE = {"ran": "durchgeführt", "skipped": "übersprungen", "crashed": "abgebrochen (interner Fehler)"}
 
@@ -85,6 +96,8 @@ def document_html(result: ValidationResult) -> bytes:
     facts = [("Datei", result.name), ("Prüfzeitpunkt", result.timestamp or "–"),
              ("Regelwerk (Bundle)", result.bundle), ("Prüfszenario", result.scenario or "keines"),
              ("SHA-256", result.sha256 or "–")]
+    facts += [(SOURCE_DE.get(k, k), CONTAINER_DE.get(v, v) if k == "container" else v)
+              for k, v in result.source if v]
     facts += [(DOCUMENT_DATA_DE.get(k, k), v) for k, v in data.items()]
     counts = Counter(m.custom_level for m in result.messages)
     steps_rows = [E.TR(E.TD(s.id), E.TD(", ".join(r.name or r.location for r in s.resources) or "XML-Prüfung"),

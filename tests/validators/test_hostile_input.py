@@ -43,7 +43,8 @@ HOSTILE = {
     "empty": (b"", "xml-empty"),
     "only-whitespace": (b"  \n\t \r\n", "xml-empty"),
     "binary-not-xml": (bytes(range(256)) * 64, "xml-not-wellformed"),
-    "pdf-not-xml": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "xml-not-wellformed"),
+    # a PDF is a hybrid invoice (validators.pdf); this one is broken (no trailer)
+    "broken-pdf": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "pdf-unreadable"),
     "plain-text": (b"Rechnung Nr. 4711 ueber 12,50 EUR", "xml-not-wellformed"),
     "truncated": (UBL_HEAD + b"<cbc:ID>4711</cbc:I", "xml-not-wellformed"),
     "two-roots": (b"<a/><b/>", "xml-not-wellformed"),

@@ -29,18 +29,18 @@ class UsageError(Exception):
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, folders searched recursively for ``*.xml`` (any case), sorted, each file once; raises
-    UsageError when a path does not exist or nothing is found."""
+    """Files as given, folders searched recursively for ``*.xml`` and ``*.pdf`` (hybrid invoices; any case), sorted,
+    each file once; raises UsageError when a path does not exist or nothing is found."""
     files: list[Path] = []
     for p in paths:
         if p.is_file():
             files.append(p)
         elif p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() == ".xml"))
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in (".xml", ".pdf")))
         else:
             raise UsageError(f"{p}: no such file or folder")
     if not files:
-        raise UsageError("no XML files found in " + ", ".join(str(p) for p in paths))
+        raise UsageError("no XML files or PDFs found in " + ", ".join(str(p) for p in paths))
     unique: dict[Path, Path] = {}
     for f in files:  # a file named and also found in a named folder is validated once
         unique.setdefault(f.resolve(), f)
@@ -146,7 +146,8 @@ def run_validate(paths: List[Path], *, as_json: bool = False, report_dir: Option
 
 @app.command("validate")
 def validate_command(
-    paths: List[Path] = typer.Argument(..., help="XML files or folders (searched recursively for *.xml)."),
+    paths: List[Path] = typer.Argument(..., help="XML or PDF (Factur-X/ZUGFeRD) files, or folders (searched recursively "
+                                                  "for *.xml and *.pdf)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per document per line on stdout."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", file_okay=False,
                                               help="Write per-document XML+HTML reports and the run summary here."),

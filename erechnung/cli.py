@@ -204,6 +204,44 @@ def convert_command(
     raise typer.Exit(run_convert(input_path, to, output))
 
 
+def run_show(input_path: Path, html: Path, *, with_report: bool = False, lang: str = "de") -> int:
+    """The ``show`` command as a function: 0 written, 1 the input cannot be shown, 2 usage (unreadable input)."""
+    from .errors import ErechnungError
+    from .view import LANGUAGES, show
+
+    err = sys.stderr
+    if lang not in LANGUAGES:
+        print(f"Error: --lang must be one of {', '.join(LANGUAGES)}, not {lang!r}", file=err)
+        return EXIT_USAGE
+    if not input_path.is_file():
+        print(f"Error: {input_path}: no such file", file=err)
+        return EXIT_USAGE
+    try:
+        shown = show(input_path, html, with_report=with_report, lang=lang)
+    except ErechnungError as exc:
+        print(f"{input_path}: cannot be shown: {exc}", file=err)
+        return EXIT_REJECTED
+    except OSError as exc:
+        print(f"Error: {exc.strerror or exc}: {exc.filename or ''}", file=err)
+        return EXIT_USAGE
+    what = f" ({shown.embedded})" if shown.embedded else ""
+    verdict = f", Prüfergebnis: {shown.result.verdict} ({shown.result.reason})" if shown.result else ""
+    print(f"{input_path}{what} -> {shown.output}{verdict}", file=err)
+    return EXIT_OK
+
+
+@app.command("show")
+def show_command(
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="UBL or CII XML, or a Factur-X/ZUGFeRD PDF."),
+    html: Path = typer.Option(..., "--html", dir_okay=False, help="Write the HTML page here."),
+    with_report: bool = typer.Option(False, "--with-report", help="Validate too and show the findings above the "
+                                                                   "invoice."),
+    lang: str = typer.Option("de", "--lang", help="Language of the page: de or en."),
+) -> None:
+    """Render an invoice readably (official XRechnung visualization), optionally with its validation findings."""
+    raise typer.Exit(run_show(input_path, html, with_report=with_report, lang=lang))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``erechnung = "erechnung.cli:main"``)."""
     try:

@@ -1,0 +1,111 @@
+"""Connecting to the state database and bringing its schema up to date.
+
+``make_engine(url)`` for SQLite (the default, ``sqlite:///var/erechnung.db``, or ``ERECHNUNG_DB``) or
+PostgreSQL (``postgresql+psycopg://user@host/db``; a plain ``postgresql://`` URL uses psycopg 3).
+
+SQLite is opened in WAL mode with foreign keys on, and every transaction begins with ``BEGIN IMMEDIATE``: it
+takes the database's write lock at its start, so transactions that read and then write (number allocation,
+claims) are serialized instead of failing with "database is locked" at their first write. Waiting for the
+lock is bounded by ``busy_timeout`` (30 s).
+
+``migrate(url_or_engine)`` runs the Alembic migrations in ``migrations/`` up to the newest, under a lock
+(PostgreSQL advisory lock; SQLite's write lock), so several processes starting at once migrate once.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///var/erechnung.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x65526563  # 'eRec': the PostgreSQL advisory lock key taken while migrating
+BUSY_TIMEOUT_S = 30
+#: Alembic's version table, named for this project so a database shared with other tools cannot collide.
+VERSION_TABLE = "erechnung_schema_version"
+
+
+def database_url(url: str | None = None) -> str:
+    """``url``, else ``ERECHNUNG_DB``, else the SQLite default."""
+    return url or os.environ.get("ERECHNUNG_DB") or DEFAULT_URL
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """An engine for the state database (see the module docstring for what is set up per dialect)."""
+    u = make_url(database_url(url))
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False, **kwargs.pop("connect_args", {})}
+        engine = create_engine(u, connect_args=connect_args, **kwargs)
+        _sqlite_setup(engine, in_memory=not u.database or u.database == ":memory:")
+        return engine
+    if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    return create_engine(u, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_setup(engine: Engine, *, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # no implicit BEGIN by sqlite3: we issue our own
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA synchronous=NORMAL" if not in_memory else "PRAGMA synchronous=OFF")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (``expire_on_commit=False``)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """``with transaction(engine) as s: ...``: one transaction, committed at the end, rolled back on error."""
+    with session_factory(engine)() as session, session.begin():
+        yield session
+
+
+def _alembic_config(connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (default: the newest). Safe to call at every start."""
+    from alembic import command
+
+    engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            command.upgrade(_alembic_config(connection), revision)
+    finally:
+        if engine is not url_or_engine:
+            engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema's revision as recorded in the database (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()

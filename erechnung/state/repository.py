@@ -1,0 +1,526 @@
+"""What the flows do with the state database: plain functions taking a Session, no Prefect.
+
+Transactions belong to the caller (``with transaction(engine) as s: ...``): a function here flushes but never
+commits, so that what must happen together does (a document, its number and its records' status in one
+transaction). Where a function must tolerate a concurrent writer it uses a savepoint and the database's
+unique constraints, never a read-then-write race.
+
+Guarantees:
+
+* **Exactly once per batch**: a batch is identified by (department, sha256); dropping the same file twice
+  gives ``duplicate`` the second time. A claimed batch carries a lease (``lease_until``) that the worker
+  renews with :func:`heartbeat`; after a crash the lease runs out and :func:`claim_batch` lets another worker
+  take it over (``resumed``), the old worker's heartbeat then fails.
+* **Exactly once per document**: the idempotency key is UNIQUE; :func:`create_document` with a key that
+  exists returns the existing document (``created=False``) and allocates no number, so re-running a batch
+  after a crash, or running the same batch twice, yields each document once.
+* **Gap-free numbers**: :func:`allocate_number` locks the number range row (``SELECT ... FOR UPDATE`` on
+  PostgreSQL; on SQLite every transaction holds the write lock from ``BEGIN IMMEDIATE``) and increments it in
+  the caller's transaction: a number is consumed only if the transaction that creates the document commits.
+  Keep that transaction short: it serializes document creation per number range.
+* **Idempotent records**: a record is once per (batch, first row); recording it again is a no-op.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, Literal, Mapping, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from erechnung.errors import ErechnungError
+
+from .schema import (ArchiveItem, Batch, Document, NumberRange, Quarantine, Recipient, Record, Run, utcnow)
+
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class StateError(ErechnungError):
+    """The state database refuses an operation (unknown document, a state change that is not allowed)."""
+
+
+def _insert(session: Session, model):
+    """The dialect's INSERT (with ON CONFLICT support) for ``model``."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover
+        raise StateError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")
+    return insert(model)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or utcnow()
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Datetimes read back through the ORM identity map may be naive on SQLite: make them aware UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+# ================================================================================================ runs
+
+
+def start_run(session: Session, run_id: str | None = None, *, now: datetime | None = None) -> Run:
+    """Record the start of a pipeline run (``run_id`` defaults to a new UUID)."""
+    run = Run(id=run_id or str(uuid.uuid4()), started_at=_now(now), status="running", counts={})
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(session: Session, run_id: str, counts: Mapping[str, int], *, status: str = "finished",
+               now: datetime | None = None) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise StateError(f"run {run_id}: unknown")
+    run.finished_at, run.status, run.counts = _now(now), status, dict(counts)
+    session.flush()
+    return run
+
+
+# ============================================================================================= batches
+
+
+@dataclass(frozen=True)
+class BatchClaim:
+    """The outcome of :func:`claim_batch`.
+
+    ``outcome``: ``claimed`` (first time), ``resumed`` (taken over after the previous worker's lease ran
+    out, or re-claimed by the same worker), ``duplicate`` (this file was processed before: do nothing but
+    remove it from the inbox), ``busy`` (another worker holds a live lease).
+    """
+
+    batch: Batch
+    outcome: Literal["claimed", "resumed", "duplicate", "busy"]
+
+    @property
+    def mine(self) -> bool:
+        """Whether the caller now holds the batch and must process it."""
+        return self.outcome in ("claimed", "resumed")
+
+
+def claim_batch(session: Session, *, department: str, source_key: str, sha256: str, worker: str,
+                lease: timedelta = DEFAULT_LEASE, size: int | None = None, run_id: str | None = None,
+                received_at: datetime | None = None, now: datetime | None = None) -> BatchClaim:
+    """Claim the batch (department, sha256) for ``worker`` (see :class:`BatchClaim`). Commit promptly: the
+    claim is visible to other workers only then."""
+    now = _now(now)
+    inserted = session.execute(
+        _insert(session, Batch).values(
+            department=department, source_key=source_key, sha256=sha256, size=size, run_id=run_id,
+            received_at=received_at or now, claimed_at=now, claimed_by=worker, lease_until=now + lease,
+            attempts=1, status="claimed", record_count=0, documented_count=0, quarantined_count=0,
+            document_count=0,
+        ).on_conflict_do_nothing(index_elements=["department", "sha256"]).returning(Batch.id)
+    ).first() is not None  # (an INSERT's rowcount is -1 on psycopg when SQLAlchemy adds RETURNING itself)
+    batch = session.execute(select(Batch).where(Batch.department == department, Batch.sha256 == sha256)
+                            .execution_options(populate_existing=True)).scalar_one()
+    if inserted:
+        return BatchClaim(batch, "claimed")
+    if batch.status != "claimed":
+        return BatchClaim(batch, "duplicate")
+    # Compare-and-set: take the batch over only if nobody renewed or took it meanwhile.
+    condition = (Batch.claimed_by == worker) | (Batch.lease_until < now) | (Batch.lease_until.is_(None))
+    taken = session.execute(
+        update(Batch).where(Batch.id == batch.id, Batch.status == "claimed", condition)
+        .values(claimed_by=worker, claimed_at=now, lease_until=now + lease, attempts=Batch.attempts + 1,
+                run_id=run_id if run_id is not None else Batch.run_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    session.refresh(batch)
+    return BatchClaim(batch, "resumed" if taken else "busy")
+
+
+def heartbeat(session: Session, batch_id: int, worker: str, *, lease: timedelta = DEFAULT_LEASE,
+              now: datetime | None = None) -> bool:
+    """Renew ``worker``'s lease; ``False`` when the worker no longer holds the batch (it was taken over after
+    its lease ran out, or is finished): the worker must then stop working on it."""
+    now = _now(now)
+    return session.execute(
+        update(Batch).where(Batch.id == batch_id, Batch.claimed_by == worker, Batch.status == "claimed")
+        .values(lease_until=now + lease).execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
+def finish_batch(session: Session, batch_id: int, worker: str, *, status: Literal["done", "failed"] = "done",
+                 now: datetime | None = None) -> bool:
+    """Mark the batch done (or failed) with counts taken from its records and documents; ``False`` when
+    ``worker`` no longer holds it."""
+    if status not in ("done", "failed"):
+        raise StateError(f"finish_batch: status must be done or failed, not {status!r}")
+    counts = batch_counts(session, batch_id)
+    done = session.execute(
+        update(Batch).where(Batch.id == batch_id, Batch.claimed_by == worker, Batch.status == "claimed")
+        .values(status=status, finished_at=_now(now), lease_until=None, **counts)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    return done
+
+
+def batch_counts(session: Session, batch_id: int) -> dict[str, int]:
+    """``record_count``, ``documented_count``, ``quarantined_count``, ``document_count`` of a batch."""
+    by_status = dict(session.execute(select(Record.status, func.count()).where(Record.batch_id == batch_id)
+                                     .group_by(Record.status)).all())
+    documents = session.execute(select(func.count()).select_from(Document)
+                                .where(Document.batch_id == batch_id)).scalar_one()
+    return {"record_count": sum(by_status.values()), "documented_count": by_status.get("documented", 0),
+            "quarantined_count": by_status.get("quarantined", 0), "document_count": documents}
+
+
+def expired_batches(session: Session, *, now: datetime | None = None) -> list[Batch]:
+    """Claimed batches whose lease ran out: their worker crashed; claim them again to resume."""
+    return list(session.execute(select(Batch).where(Batch.status == "claimed", Batch.lease_until < _now(now))
+                                .order_by(Batch.id)).scalars())
+
+
+def get_batch(session: Session, batch_id: int) -> Batch:
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    if batch is None:
+        raise StateError(f"batch {batch_id}: unknown")
+    return batch
+
+
+# ======================================================================================= number ranges
+
+
+@dataclass(frozen=True)
+class AllocatedNumber:
+    department: str
+    prefix: str
+    value: int
+    number: str  # prefix + value, zero-padded to the range's width: RE-2026-000042
+
+
+def ensure_number_range(session: Session, department: str, prefix: str, *, width: int = 6,
+                        start: int = 1) -> None:
+    """Create the range (department, prefix) if it does not exist (an existing one is left unchanged)."""
+    session.execute(_insert(session, NumberRange).values(department=department, prefix=prefix,
+                                                          next_value=start, width=width)
+                    .on_conflict_do_nothing(index_elements=["department", "prefix"]))
+
+
+def allocate_number(session: Session, department: str, prefix: str, *, width: int = 6) -> AllocatedNumber:
+    """The next number of the range (created on first use with ``width`` digits), consumed only if the
+    caller's transaction commits (see the module docstring)."""
+    ensure_number_range(session, department, prefix, width=width)
+    rng = session.execute(select(NumberRange).where(NumberRange.department == department,
+                                                    NumberRange.prefix == prefix)
+                          .with_for_update().execution_options(populate_existing=True)).scalar_one()
+    value = rng.next_value
+    rng.next_value = value + 1
+    session.flush()
+    return AllocatedNumber(department, prefix, value, f"{prefix}{value:0{rng.width}d}")
+
+
+# ============================================================================================ documents
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    document: Document
+    created: bool  # False: the idempotency key existed, this is the document created before
+
+
+def idempotency_key(*parts: object) -> str:
+    """A key from parts (``department``, ``batch sha256``, ``group key``...), joined with ``:``."""
+    return ":".join(str(p) for p in parts)
+
+
+def find_document(session: Session, key: str) -> Document | None:
+    return session.execute(select(Document).where(Document.idempotency_key == key)
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def create_document(session: Session, *, idempotency_key: str, department: str, kind: str, format: str,
+                    number_prefix: str | None = None, number: str | None = None, number_width: int = 6,
+                    recipient_ref: str | None = None, issue_date: date | None = None,
+                    batch_id: int | None = None, rows: Sequence[tuple[int, int]] = (),
+                    state: str = "numbered", sha256: str | None = None, verdict: str | None = None,
+                    report_sha256: str | None = None, now: datetime | None = None) -> DocumentResult:
+    """Create a document once per ``idempotency_key``, in the caller's transaction, together with its number
+    (allocated from ``number_prefix``, or ``number`` as given, e.g. for passthrough documents) and the
+    records of its batch rows (``rows``: (first, last) pairs) marked ``documented``.
+
+    A second call with the same key returns the existing document and changes nothing."""
+    if number_prefix is not None and number is not None:
+        raise StateError("create_document: give number_prefix (allocate) or number (as given), not both")
+    existing = find_document(session, idempotency_key)
+    if existing is not None:
+        return DocumentResult(existing, False)
+    try:
+        with session.begin_nested():  # a concurrent creator of the same key: undo our number, take theirs
+            if number_prefix is not None:
+                # Lock the range first, then look again: a concurrent creator of this key that held the lock
+                # has committed by now, and we must not consume a number for a document that exists.
+                allocated = allocate_number(session, department, number_prefix, width=number_width)
+                existing = find_document(session, idempotency_key)
+                if existing is not None:
+                    raise _AlreadyThere(existing)
+                number = allocated.number
+            now = _now(now)
+            doc = Document(idempotency_key=idempotency_key, department=department, number=number, kind=kind,
+                           format=format, recipient_ref=recipient_ref, issue_date=issue_date, batch_id=batch_id,
+                           state=state, sha256=sha256, verdict=verdict, report_sha256=report_sha256,
+                           created_at=now, updated_at=now)
+            session.add(doc)
+            session.flush()
+            for first, last in rows:
+                if batch_id is None:
+                    raise StateError("create_document: rows need the batch_id they belong to")
+                session.add(Record(batch_id=batch_id, row_first=first, row_last=last, status="documented",
+                                   document_id=doc.id))
+            session.flush()
+    except _AlreadyThere as there:
+        return DocumentResult(there.document, False)
+    except IntegrityError:
+        existing = find_document(session, idempotency_key)
+        if existing is None:
+            raise  # another constraint (a number given twice, rows recorded before): the caller's error
+        return DocumentResult(existing, False)
+    return DocumentResult(doc, True)
+
+
+class _AlreadyThere(Exception):
+    def __init__(self, document: Document) -> None:
+        self.document = document
+
+
+#: Allowed state changes; a change to the state a document already has is a no-op.
+TRANSITIONS = {"numbered": {"rendered", "rejected"}, "rendered": {"rejected", "archived"},
+               "rejected": set(), "archived": {"handed_over"}, "handed_over": set()}
+
+
+def _document(session: Session, document_id: int) -> Document:
+    doc = session.get(Document, document_id, populate_existing=True, with_for_update=True)
+    if doc is None:
+        raise StateError(f"document {document_id}: unknown")
+    return doc
+
+
+def _move(doc: Document, state: str) -> bool:
+    if doc.state == state:
+        return False
+    if state not in TRANSITIONS[doc.state]:
+        raise StateError(f"document {doc.id} ({doc.number or doc.idempotency_key}): cannot go from {doc.state} "
+                         f"to {state}")
+    doc.state = state
+    return True
+
+
+def record_rendered(session: Session, document_id: int, *, sha256: str, verdict: str,
+                    report_sha256: str | None = None, now: datetime | None = None) -> Document:
+    """The rendered document's hash and the validator's verdict (``accept`` -> rendered, ``reject`` ->
+    rejected). Repeating it with the same values is a no-op."""
+    doc = _document(session, document_id)
+    if doc.state in ("archived", "handed_over"):
+        if doc.sha256 != sha256:
+            raise StateError(f"document {doc.id}: already {doc.state} as {doc.sha256}, cannot become {sha256}")
+        return doc
+    _move(doc, "rendered" if verdict == "accept" else "rejected")
+    doc.sha256, doc.verdict, doc.report_sha256, doc.updated_at = sha256, verdict, report_sha256, _now(now)
+    session.flush()
+    return doc
+
+
+def mark_archived(session: Session, document_id: int, *, now: datetime | None = None) -> Document:
+    """A rendered document is in the archive (a rejected one keeps its state and gets ``archived_at``)."""
+    doc = _document(session, document_id)
+    now = _now(now)
+    if doc.state == "rejected":
+        doc.archived_at = _aware(doc.archived_at) or now
+    elif doc.state != "handed_over" and _move(doc, "archived"):
+        doc.archived_at, doc.updated_at = now, now
+    session.flush()
+    return doc
+
+
+def mark_handed_over(session: Session, document_id: int, *, now: datetime | None = None) -> Document:
+    """The archived document was handed to its channel (only archived documents are handed over)."""
+    doc = _document(session, document_id)
+    if _move(doc, "handed_over"):
+        doc.handed_over_at = doc.updated_at = _now(now)
+    session.flush()
+    return doc
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One line of ``erechnung documents``."""
+
+    id: int
+    department: str
+    number: str | None
+    kind: str
+    format: str
+    verdict: str | None
+    sha256: str | None
+    state: str
+    recipient_ref: str | None
+    issue_date: date | None
+    batch_id: int | None
+    created_at: datetime
+
+    def to_json_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["issue_date"] = self.issue_date.isoformat() if self.issue_date else None
+        d["created_at"] = self.created_at.isoformat()
+        return d
+
+
+def list_documents(session: Session, *, department: str | None = None, state: str | None = None,
+                   batch_id: int | None = None) -> list[DocumentRow]:
+    """Documents in creation order, optionally of one department, state or batch."""
+    q = select(Document).order_by(Document.id)
+    if department is not None:
+        q = q.where(Document.department == department)
+    if state is not None:
+        q = q.where(Document.state == state)
+    if batch_id is not None:
+        q = q.where(Document.batch_id == batch_id)
+    return [DocumentRow(d.id, d.department, d.number, d.kind, d.format, d.verdict, d.sha256, d.state,
+                        d.recipient_ref, d.issue_date, d.batch_id, _aware(d.created_at))
+            for d in session.execute(q).scalars()]
+
+
+# ========================================================================================== quarantine
+
+
+def _problem(p: Any) -> dict[str, Any]:
+    """A problem as a dict: a RecordError (``as_dict``), a mapping, or an object with the same attributes."""
+    if hasattr(p, "as_dict"):
+        d = p.as_dict()
+    elif isinstance(p, Mapping):
+        d = dict(p)
+    else:
+        d = {k: getattr(p, k, None) for k in ("row", "column", "value", "problem", "fix")}
+    if not d.get("problem") or not d.get("fix"):
+        raise StateError(f"a quarantine problem needs 'problem' and 'fix': {d!r}")
+    return d
+
+
+def record_quarantine(session: Session, batch_id: int, row_first: int, row_last: int | None,
+                      problems: Iterable[Any]) -> bool:
+    """Quarantine rows ``row_first``..``row_last`` of a batch with their problems (RecordError or mappings
+    with row, column, value, problem, fix). ``False`` when these rows were recorded before (no-op)."""
+    items = [_problem(p) for p in problems]
+    if not items:
+        raise StateError("record_quarantine: at least one problem is needed")
+    row_last = row_first if row_last is None else row_last
+    if session.execute(select(Record.id).where(Record.batch_id == batch_id, Record.row_first == row_first)
+                       ).first() is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(Record(batch_id=batch_id, row_first=row_first, row_last=row_last, status="quarantined",
+                               reason=json.loads(json.dumps(items, default=str))))
+            for p in items:
+                row = p.get("row")
+                session.add(Quarantine(batch_id=batch_id, row=row if row is not None else row_first,
+                                       column=p.get("column"),
+                                       value=None if p.get("value") is None else str(p.get("value")),
+                                       problem=str(p["problem"]), fix=str(p["fix"])))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def record_batch_problems(session: Session, batch_id: int, problems: Iterable[Any]) -> int:
+    """Problems with the batch as a whole (nothing of it could be read): quarantine rows without a row.
+    Idempotent: problems already recorded for the batch are not added again. Returns how many were added."""
+    have = {(q.column, q.value, q.problem) for q in session.execute(
+        select(Quarantine).where(Quarantine.batch_id == batch_id, Quarantine.row.is_(None))).scalars()}
+    added = 0
+    for p in map(_problem, problems):
+        value = None if p.get("value") is None else str(p.get("value"))
+        if (p.get("column"), value, str(p["problem"])) in have:
+            continue
+        session.add(Quarantine(batch_id=batch_id, row=None, column=p.get("column"), value=value,
+                               problem=str(p["problem"]), fix=str(p["fix"])))
+        added += 1
+    session.flush()
+    return added
+
+
+def quarantine_of(session: Session, batch_id: int) -> list[Quarantine]:
+    """The batch's problems, batch-wide ones first, then by row (the error report's order)."""
+    return list(session.execute(select(Quarantine).where(Quarantine.batch_id == batch_id)
+                                .order_by(Quarantine.row.is_not(None), Quarantine.row, Quarantine.id)).scalars())
+
+
+def records_of(session: Session, batch_id: int) -> list[Record]:
+    return list(session.execute(select(Record).where(Record.batch_id == batch_id)
+                                .order_by(Record.row_first)).scalars())
+
+
+# ============================================================================================== archive
+
+
+def index_archived(session: Session, item: Any, *, document_id: int | None = None,
+                   batch_id: int | None = None) -> bool:
+    """Record an :class:`erechnung.archive.ArchivedItem` in the archive index (once per sha256; ``False``
+    when it was indexed before)."""
+    meta = item.to_meta()
+    return session.execute(
+        _insert(session, ArchiveItem).values(
+            sha256=item.sha256, kind=str(item.kind), department=item.department, media_type=item.media_type,
+            size=item.size, document_id=document_id, batch_id=batch_id, retention_until=item.retention_until,
+            archived_at=utcnow(), meta=meta,
+        ).on_conflict_do_nothing(index_elements=["sha256"]).returning(ArchiveItem.sha256)
+    ).first() is not None
+
+
+def archived_items(session: Session, *, document_id: int | None = None,
+                   batch_id: int | None = None) -> list[ArchiveItem]:
+    q = select(ArchiveItem).order_by(ArchiveItem.archived_at, ArchiveItem.sha256)
+    if document_id is not None:
+        q = q.where(ArchiveItem.document_id == document_id)
+    if batch_id is not None:
+        q = q.where(ArchiveItem.batch_id == batch_id)
+    return list(session.execute(q).scalars())
+
+
+# =========================================================================================== recipients
+
+
+def _recipient_data(data: Any) -> dict[str, Any]:
+    if hasattr(data, "model_dump"):  # the intake's pydantic recipient model
+        return data.model_dump(mode="json")
+    return json.loads(json.dumps(dict(data), default=str))
+
+
+def upsert_recipient(session: Session, department: str, ref: str, data: Any, *,
+                     name: str | None = None) -> Recipient:
+    """Store a recipient of the department's register (its fields as JSON: a pydantic model or a mapping),
+    replacing what was stored under (department, ref)."""
+    fields = _recipient_data(data)
+    name = name if name is not None else fields.get("name")
+    session.execute(_insert(session, Recipient).values(department=department, ref=ref, name=name, data=fields,
+                                                        updated_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["department", "ref"]))
+    rec = session.execute(select(Recipient).where(Recipient.department == department, Recipient.ref == ref)
+                          .with_for_update().execution_options(populate_existing=True)).scalar_one()
+    rec.name, rec.data, rec.updated_at = name, fields, utcnow()
+    session.flush()
+    return rec
+
+
+def get_recipient(session: Session, department: str, ref: str) -> Recipient | None:
+    return session.execute(select(Recipient).where(Recipient.department == department, Recipient.ref == ref)
+                           ).scalar_one_or_none()
+
+
+def list_recipients(session: Session, department: str | None = None) -> list[Recipient]:
+    q = select(Recipient).order_by(Recipient.department, Recipient.ref)
+    if department is not None:
+        q = q.where(Recipient.department == department)
+    return list(session.execute(q).scalars())

@@ -242,6 +242,18 @@ def show_command(
     raise typer.Exit(run_show(input_path, html, with_report=with_report, lang=lang))
 
 
+@app.command("documents")
+def documents_command(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per document per line on stdout."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB or "
+                                                         "sqlite:///var/erechnung.db)."),
+) -> None:
+    """List the documents in the state database (number, kind, format, verdict, sha256, state)."""
+    from .state.cli import run_documents
+
+    raise typer.Exit(run_documents(db, as_json=as_json))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``erechnung = "erechnung.cli:main"``)."""
     try:

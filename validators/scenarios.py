@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from lxml import etree
 
@@ -127,19 +127,31 @@ class ScenarioSet:
                    no_scenario_report=_resource(fallback, repository, scenarios_xml) if fallback is not None else None,
                    source=scenarios_xml, repository=repository)
 
+    @cached_property
+    def match_tests(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """Every scenario's ``match`` with its namespace declarations, in file order (for ``runtime.xpath_tests``)."""
+        return tuple((s.match, s.namespaces) for s in self.scenarios)
+
     def select(self, matches: Callable[[Scenario], bool]) -> Selection:
         """Select the scenario for a document; ``matches(scenario)`` evaluates its ``match`` on the document.
 
         An expression that cannot be evaluated counts as not matching (KoSIT ``ScenarioRepository.match``).
         """
-        hits: list[Scenario] = []
-        for scenario in self.scenarios:
+        hits: list[int] = []
+        for i, scenario in enumerate(self.scenarios):
             try:
                 ok = matches(scenario)
             except Exception:
                 ok = False
             if ok:
-                hits.append(scenario)
+                hits.append(i)
+        return self.select_matched(hits)
+
+    def select_matched(self, matched: Collection[int]) -> Selection:
+        """The selection when the scenarios at positions ``matched`` (0-based, file order) are those whose
+        ``match`` is true: exactly one selects it; none, or more than one, selects no scenario (KoSIT
+        ``ScenarioRepository.selectScenario``)."""
+        hits = [s for i, s in enumerate(self.scenarios) if i in matched]
         return Selection(hits[0] if len(hits) == 1 else None, tuple(s.name for s in hits))
 
     def resources(self) -> list[Resource]:

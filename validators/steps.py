@@ -70,8 +70,29 @@ class Document:
     @property
     def xdm(self):
         if self._xdm is None:
-            self._xdm = runtime.parse_xdm(etree.tostring(self.tree, encoding="unicode"))
+            text = self._original_text()
+            if text is not None:
+                try:
+                    self._xdm = runtime.parse_xdm(text)
+                except Exception:  # Saxon's parser refused what libxml2 accepted: give it libxml2's reading
+                    self._xdm = None
+            if self._xdm is None:
+                self._xdm = runtime.parse_xdm(etree.tostring(self.tree, encoding="unicode"))
         return self._xdm
+
+    def _original_text(self) -> str | None:
+        """The document's own text, when handing it to Saxon is certain to give the tree the gate saw: an XML 1.0
+        document in UTF-8 (declared or by default). Saves serializing the lxml tree again; anything else (another
+        encoding, XML 1.1, bytes that are not UTF-8) is serialized from the lxml tree, as before."""
+        info = self.tree.docinfo
+        if b"\x00" in self.data:  # UTF-16 or UTF-32 (libxml2 may still call it UTF-8); never in UTF-8 XML
+            return None
+        if (info.encoding or "UTF-8").upper().replace("_", "-") not in ("UTF-8", "UTF8") or info.xml_version != "1.0":
+            return None
+        try:
+            return self.data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
 
 
 class Step(Protocol):

@@ -127,6 +127,69 @@ def test_a_document_matched_by_two_scenarios_is_rejected_as_kosit_does(bundle, t
     assert (result.verdict, result.reason, result.scenario) == ("reject", "scenario-ambiguous", None)
 
 
+@pytest.mark.parametrize("failing", [
+    "xs:integer('not a number') = 1",      # a dynamic error
+    "exists(/undeclared:Invoice)",         # a static error: the prefix is not declared
+    "exists(/*) and",                      # a syntax error
+])
+def test_a_match_that_fails_is_no_match_and_the_others_still_count(bundle, tmp_path, failing):
+    """KoSIT ScenarioRepository.match: an expression that cannot be evaluated is false; the other scenarios
+    are still evaluated, so the document keeps its own scenario."""
+    def break_another(root):
+        _scenario(root, "EN16931 (CII)").find(f"{{{SCENARIOS_NS}}}match").text = failing
+
+    edited = _edited(bundle, tmp_path, break_another)
+    result = edited.validate(_case(STANDARD_UBL), STANDARD_UBL)
+    assert (result.verdict, result.scenario) == ("accept", "EN16931 XRechnung (UBL Invoice)")
+
+    def break_its_own(root):
+        _scenario(root, "EN16931 XRechnung (UBL Invoice)").find(f"{{{SCENARIOS_NS}}}match").text = failing
+
+    result = _edited(bundle, tmp_path, break_its_own).validate(_case(STANDARD_UBL), STANDARD_UBL)
+    assert (result.verdict, result.reason, result.scenario) == ("reject", "no-scenario", None)
+
+
+def test_a_match_that_fails_on_one_document_only_is_no_match_for_that_document(bundle, tmp_path):
+    """A dynamic error raised by the document's content makes the match false for that document only; ``xs`` is
+    usable without a declaration, as in Saxon's XPath processor."""
+    def fragile(root):
+        match = _scenario(root, "EN16931 XRechnung (UBL Invoice)").find(f"{{{SCENARIOS_NS}}}match")
+        match.text = f"xs:decimal(string(/invoice:Invoice/cbc:ID)) > 0 and ({match.text})"
+
+    edited = _edited(bundle, tmp_path, fragile)
+    numeric = _case(STANDARD_UBL)
+    assert b"<cbc:ID>123456</cbc:ID>" in numeric
+    assert edited.validate(numeric, STANDARD_UBL).scenario == "EN16931 XRechnung (UBL Invoice)"
+    letters = numeric.replace(b"<cbc:ID>123456</cbc:ID>", b"<cbc:ID>ABC</cbc:ID>", 1)
+    result = edited.validate(letters, "letters.xml")
+    assert (result.reason, result.scenario) == ("no-scenario", None)
+
+
+@pytest.mark.parametrize("accept_match", ["error()", "/rep:report/undeclared:accept"])
+def test_an_accept_match_that_fails_rejects_as_an_internal_error(bundle, tmp_path, accept_match):
+    def broken(root):
+        _scenario(root, "EN16931 XRechnung (UBL Invoice)").find(f"{{{SCENARIOS_NS}}}acceptMatch").text = accept_match
+
+    result = _edited(bundle, tmp_path, broken).validate(_case(STANDARD_UBL), STANDARD_UBL)
+    assert (result.verdict, result.reason) == ("reject", "internal-error")
+
+
+@pytest.mark.parametrize("accept_match, verdict", [
+    ("/rep:report/rep:assessment[1]/rep:accept[1]", "accept"),      # a plain path: evaluated by lxml
+    ("//rep:accept", "accept"),
+    ("/rep:report/rep:assessment[1]/rep:reject[1]", "reject"),
+    ("exists(/rep:report/rep:assessment/rep:accept)", "accept"),    # XPath 2: evaluated by Saxon
+    ("/rep:report/rep:assessment/rep:accept and true()", "accept"),
+    ("empty(/rep:report/rep:assessment/rep:accept)", "reject"),
+])
+def test_accept_match_means_the_same_in_either_evaluator(bundle, tmp_path, accept_match, verdict):
+    def set_accept(root):
+        _scenario(root, "EN16931 XRechnung (UBL Invoice)").find(f"{{{SCENARIOS_NS}}}acceptMatch").text = accept_match
+
+    result = _edited(bundle, tmp_path, set_accept).validate(_case(STANDARD_UBL), STANDARD_UBL)
+    assert result.verdict == verdict, accept_match
+
+
 def test_a_stricter_accept_match_in_the_file_is_obeyed(bundle, validator, tmp_path):
     """acceptMatch ``@valid='true'`` also refuses documents with warnings (report.xsd: valid means no error or
     warning in any step); the extension case has a UBL-CR-646 warning and is accepted by the shipped file."""

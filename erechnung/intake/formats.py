@@ -1,0 +1,442 @@
+"""Batch files into records: CSV, JSON, JSON Lines, XLSX, and finished documents (UBL/CII XML, ZUGFeRD PDF).
+
+``read_batch(data, name, ...)`` takes the file's bytes and name (storage is the caller's business) and returns a
+``Batch``: the records with their row numbers, and what was wrong. A file that cannot be read at all (not
+decodable, not JSON, not an Excel file, a truncated XLSX) gives ONE batch-level ``RecordError`` with the reason
+and no records, never a traceback. A row that cannot be read properly (more fields than the header, a JSON line
+that is not an object) is read as well as it can be and carries its problem, so that mapping quarantines its
+document and the rest of the batch goes on.
+
+Row numbers are what the clerk sees: CSV line (the header is line 1), Excel row, JSON Lines line, position of
+the record in a JSON list (1 = first).
+
+CSV encodings: ``utf-8`` (with or without BOM), ``windows-1252``, ``iso-8859-15``, or ``auto``: a UTF-8 BOM means
+UTF-8, bytes that are valid UTF-8 mean UTF-8, otherwise the single-byte code page is told by the bytes where the
+two differ: 0x80-0x9F are printable only in Windows-1252 (``€`` is 0x80 there); without them, 0xA4 (``€`` in
+ISO-8859-15, the rarely used ``¤`` in Windows-1252) means ISO-8859-15; anything else reads the same in both for
+German text and is taken as Windows-1252. The delimiter (``;``, ``,`` or tab) is configured or taken from the
+header line (the one of them it holds most often outside quotes).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from .records import Batch, RawRecord, RecordError
+
+Format = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf"]
+FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "xlsx", "xml", "pdf")
+ENCODINGS: tuple[str, ...] = ("utf-8", "windows-1252", "iso-8859-15", "auto")
+DELIMITERS: tuple[str, ...] = (";", ",", "\t", "auto")
+#: File name endings and the format they stand for.
+EXTENSIONS = {".csv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+              ".xlsx": "xlsx", ".xml": "xml", ".pdf": "pdf"}
+MAX_BYTES = 100 * 1024 * 1024
+
+
+def format_of(name: str) -> str | None:
+    """The format a file name stands for (``None`` when its ending is unknown)."""
+    return EXTENSIONS.get(PurePosixPath(name).suffix.lower())
+
+
+def read_batch(data: bytes, name: str, *, format: str | Iterable[str] | None = None, encoding: str = "auto",
+               delimiter: str = "auto") -> Batch:
+    """``data`` (the bytes of the file ``name``) as records.
+
+    ``format`` is the department's format, or several it may deliver (``("xlsx", "csv")``: the file name's
+    ending chooses); ``None`` takes it from the file name. ``encoding`` and ``delimiter`` apply to CSV.
+    """
+    allowed = (format,) if isinstance(format, str) else tuple(format or ())
+    by_name = format_of(name)
+    chosen = allowed[0] if len(allowed) == 1 else by_name
+    empty = Batch(name=name, format=chosen or "unknown")
+    if not chosen or (allowed and chosen not in allowed):
+        expected = " oder ".join(f".{f}" for f in (allowed or FORMATS))
+        return empty.failed(f"Dateiendung {PurePosixPath(name).suffix or '(keine)'} passt zu keinem erwarteten "
+                            f"Format", f"liefern Sie eine Datei mit der Endung {expected}")
+    if not data:
+        return empty.failed("die Datei ist leer", "liefern Sie die Datei erneut aus dem Fachverfahren")
+    if len(data) > MAX_BYTES:
+        return empty.failed(f"die Datei ist größer als {MAX_BYTES // 2**20} MB",
+                            "teilen Sie die Lieferung in mehrere Dateien auf")
+    wrong = _wrong_kind(data, chosen)
+    if wrong:
+        return empty.failed(*wrong)
+    try:
+        if chosen == "csv":
+            return _read_csv(data, empty, encoding, delimiter)
+        return {"json": _read_json, "jsonl": _read_jsonl, "xlsx": _read_xlsx, "xml": _read_xml,
+                "pdf": _read_pdf}[chosen](data, empty)
+    except RecursionError:
+        return empty.failed("die Datei ist zu tief verschachtelt", "liefern Sie flache Datensätze")
+
+
+def _wrong_kind(data: bytes, chosen: str) -> tuple[str, str] | None:
+    """The batch error for a file whose content is plainly another kind than its format."""
+    kinds = [(b"PK\x03\x04", "xlsx", "eine Excel-Datei (XLSX) oder ein ZIP-Archiv"),
+             (b"\xd0\xcf\x11\xe0", "xls", "eine alte Excel-Datei (.xls, Excel 97-2003)"),
+             (b"%PDF-", "pdf", "ein PDF")]
+    for magic, kind, what in kinds:
+        if data.startswith(magic) and kind != chosen:
+            if kind == "xls":
+                return (f"die Datei ist {what}", "speichern Sie sie in Excel als .xlsx (Excel-Arbeitsmappe)")
+            return (f"die Datei ist {what}, erwartet wird {chosen.upper()}",
+                    f"liefern Sie die Datei als {chosen.upper()} oder ändern Sie das Format der Abteilung")
+    return None
+
+
+# ============================================================================================== CSV
+
+
+def detect_encoding(data: bytes) -> str:
+    """``utf-8-sig``, ``utf-8``, ``windows-1252`` or ``iso-8859-15`` (see the module doc)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if re.search(rb"[\x80-\x9f]", data):
+        return "windows-1252"
+    if b"\xa4" in data:
+        return "iso-8859-15"
+    return "windows-1252"
+
+
+def _decode(data: bytes, encoding: str, batch: Batch) -> tuple[str, str] | Batch:
+    used = detect_encoding(data) if encoding == "auto" else ("utf-8-sig" if encoding == "utf-8" else encoding)
+    try:
+        return data.decode(used), used
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        byte = data[exc.start:exc.start + 1].hex().upper()
+        if used.startswith("utf-8"):
+            fix = ("speichern Sie die Datei als UTF-8, oder stellen Sie in der Konfiguration encoding = "
+                   "\"windows-1252\" (oder \"auto\") ein")
+        else:
+            fix = "prüfen Sie die Zeichenkodierung der Datei (UTF-8, Windows-1252 oder ISO-8859-15)"
+        return batch.failed(f"Byte 0x{byte} in Zeile {line} ist in der Kodierung {used} kein Zeichen", fix)
+    except LookupError:
+        return batch.failed(f"unbekannte Zeichenkodierung {encoding!r}", "utf-8, windows-1252, iso-8859-15 oder auto")
+
+
+def detect_delimiter(header: str) -> str | None:
+    counts = {d: 0 for d in (";", ",", "\t")}
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else None
+
+
+def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str) -> Batch:
+    if b"\x00" in data[:4096]:
+        return batch.failed("die Datei ist keine Textdatei (enthält Nullbytes; UTF-16?)",
+                            "exportieren Sie die Daten als CSV in UTF-8 oder Windows-1252")
+    decoded = _decode(data, encoding, batch)
+    if isinstance(decoded, Batch):
+        return decoded
+    text, used = decoded
+    used = "utf-8" if used == "utf-8-sig" else used
+    lines = text.splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return batch.failed("die Datei enthält keine Kopfzeile", "die erste Zeile muss die Spaltennamen enthalten")
+    sep = detect_delimiter(lines[first]) if delimiter == "auto" else delimiter
+    if sep is None:
+        return batch.failed("in der Kopfzeile ist kein Trennzeichen (; oder ,) zu finden",
+                            "die erste Zeile muss die Spaltennamen enthalten, getrennt durch ; oder ,")
+    reader = csv.reader(io.StringIO("".join(lines[first:]), newline=""), delimiter=sep, quotechar='"')
+    try:
+        rows = _numbered_rows(reader, first)
+        _, _, header = next(rows)
+        header = [h.strip() for h in header]
+        body = list(rows)
+    except csv.Error as exc:
+        return batch.failed(f"die CSV-Datei ist fehlerhaft: {exc}",
+                            "prüfen Sie Anführungszeichen in den Werten (ein Wert mit \" muss ganz in \" stehen)")
+    problem = _header_problem(header, [(n, row) for n, _, row in body])
+    if problem:
+        return batch.failed(*problem)
+    keep = [i for i, h in enumerate(header) if h]
+    columns = tuple(header[i] for i in keep)
+    records = []
+    for line_no, end, row in body:
+        if not any(v.strip() for v in row):
+            continue
+        problems: tuple[RecordError, ...] = ()
+        if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
+            problems = (RecordError(batch=batch.name, row=line_no, value=sep.join(row[len(header):]),
+                                    problem=f"die Zeile hat {len(row)} Felder, die Kopfzeile {len(header)}",
+                                    fix=f"ein Wert enthält wohl ein {sep!r} ohne Anführungszeichen "
+                                        f"(z. B. 1{sep}5 statt \"1{sep}5\"); prüfen Sie die Zeile"),)
+        fields = {header[i]: (row[i].strip() if i < len(row) else "") for i in keep}
+        raw_text = "".join(lines[line_no - 1:end]).rstrip("\r\n")
+        records.append(RawRecord(batch=batch.name, row=line_no, fields=fields, raw=raw_text, problems=problems))
+    return Batch(name=batch.name, format="csv", records=tuple(records),
+                 errors=tuple(p for r in records for p in r.problems), encoding=used,
+                 delimiter=sep, columns=columns)
+
+
+def _numbered_rows(reader: Any, offset: int) -> Iterator[tuple[int, int, list[str]]]:
+    """Rows with the lines they start and end on (a quoted value may span lines)."""
+    start = offset + 1
+    for row in reader:
+        yield start, offset + reader.line_num, row
+        start = offset + reader.line_num + 1
+
+
+def _header_problem(header: list[str], body: list[tuple[int, list[str]]]) -> tuple[str, str] | None:
+    seen: set[str] = set()
+    for i, name in enumerate(header):
+        if not name:
+            if any(i < len(row) and row[i].strip() for _, row in body):
+                return (f"Spalte {i + 1} hat keinen Namen in der Kopfzeile, aber Werte",
+                        "geben Sie jeder Spalte mit Werten einen Namen in der ersten Zeile")
+            continue
+        if name in seen:
+            return (f"die Spalte {name!r} steht zweimal in der Kopfzeile", "benennen Sie eine der beiden Spalten um")
+        seen.add(name)
+    if not seen:
+        return ("die Kopfzeile enthält keine Spaltennamen", "die erste Zeile muss die Spaltennamen enthalten")
+    return None
+
+
+# ============================================================================================== JSON
+
+
+def _canonical(value: Any) -> tuple[str, bool]:
+    """A JSON/Excel value as text, and whether it was typed (number, date, boolean) rather than text."""
+    if value is None:
+        return "", False
+    if isinstance(value, bool):
+        return ("true" if value else "false"), True
+    if isinstance(value, int):
+        return str(value), True
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return repr(value), True
+        return format(Decimal(repr(value)).normalize(), "f"), True
+    if isinstance(value, Decimal):
+        return format(value, "f"), True
+    if isinstance(value, datetime):
+        return (value.date().isoformat() if value.time() == time(0) else value.isoformat()), True
+    if isinstance(value, (date, time)):
+        return value.isoformat(), True
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str), True
+    return str(value).strip(), False
+
+
+def _flatten(obj: Mapping[str, Any], prefix: str = "") -> tuple[dict[str, str], frozenset[str]]:
+    """Nested objects as dotted keys (``{"buyer": {"name": ...}}`` -> ``buyer.name``); lists stay JSON text."""
+    fields: dict[str, str] = {}
+    native: set[str] = set()
+    for key, value in obj.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            sub, sub_native = _flatten(value, full + ".")
+            fields.update(sub)
+            native |= sub_native
+            continue
+        text, typed = _canonical(value)
+        fields[full] = text
+        if typed:
+            native.add(full)
+    return fields, frozenset(native)
+
+
+def _json_text(data: bytes, batch: Batch) -> str | Batch:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        return batch.failed(f"die Datei ist nicht UTF-8-kodiert (Byte 0x{data[exc.start]:02X} in Zeile {line})",
+                            "JSON muss UTF-8 sein: exportieren Sie die Datei erneut als UTF-8")
+
+
+def _object_record(batch: Batch, row: int, value: Any, raw: str) -> RawRecord:
+    if not isinstance(value, dict):
+        kind = {list: "eine Liste", str: "ein Text", int: "eine Zahl", Decimal: "eine Zahl",
+                bool: "ein Wahrheitswert", type(None): "null"}.get(type(value), type(value).__name__)
+        problem = RecordError(batch=batch.name, row=row, value=raw[:80], problem=f"der Datensatz ist {kind}, "
+                              "kein Objekt", fix="jeder Datensatz muss ein Objekt {\"Spalte\": \"Wert\", ...} sein")
+        return RawRecord(batch=batch.name, row=row, fields={}, raw=raw, problems=(problem,))
+    fields, native = _flatten(value)
+    return RawRecord(batch=batch.name, row=row, fields=fields, raw=raw, native=native)
+
+
+def _read_json(data: bytes, batch: Batch) -> Batch:
+    text = _json_text(data, batch)
+    if isinstance(text, Batch):
+        return text
+    try:
+        doc = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        return batch.failed(f"kein gültiges JSON: {exc.msg} (Zeile {exc.lineno}, Spalte {exc.colno})",
+                            "exportieren Sie die Datei erneut; sie ist unvollständig oder beschädigt")
+    items = doc.get("records") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        return batch.failed("das JSON enthält weder eine Liste von Datensätzen noch {\"records\": [...]}",
+                            "liefern Sie [ {...}, {...} ] oder {\"records\": [ {...}, {...} ]}")
+    records = tuple(_object_record(batch, i, item, json.dumps(item, ensure_ascii=False, default=str))
+                    for i, item in enumerate(items, start=1))
+    return Batch(name=batch.name, format="json", records=records, encoding="utf-8",
+                 errors=tuple(p for r in records for p in r.problems), columns=_columns(records))
+
+
+def _read_jsonl(data: bytes, batch: Batch) -> Batch:
+    text = _json_text(data, batch)
+    if isinstance(text, Batch):
+        return text
+    records = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            problem = RecordError(batch=batch.name, row=line_no, value=line[:80],
+                                  problem=f"die Zeile ist kein gültiges JSON: {exc.msg} (Zeichen {exc.colno})",
+                                  fix="jede Zeile muss ein vollständiges JSON-Objekt sein; prüfen Sie die Zeile")
+            records.append(RawRecord(batch=batch.name, row=line_no, fields={}, raw=line, problems=(problem,)))
+            continue
+        records.append(_object_record(batch, line_no, value, line))
+    if not records:
+        return batch.failed("die Datei enthält keine Datensätze", "jede Zeile muss ein JSON-Objekt sein")
+    return Batch(name=batch.name, format="jsonl", records=tuple(records), encoding="utf-8",
+                 errors=tuple(p for r in records for p in r.problems), columns=_columns(records))
+
+
+def _columns(records: Iterable[RawRecord]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for record in records:
+        seen.update(dict.fromkeys(record.fields))
+    return tuple(seen)
+
+
+# ============================================================================================== XLSX
+
+
+def _read_xlsx(data: bytes, batch: Batch) -> Batch:
+    """The first sheet; the first non-empty row is the header. Number and date cells come as Excel gives them
+    (canonical text, marked native); text cells as text; formulas as their last computed value."""
+    try:
+        import openpyxl
+    except ImportError:  # pragma: no cover - openpyxl is a dependency
+        return batch.failed("XLSX kann hier nicht gelesen werden (openpyxl fehlt)", "installieren Sie openpyxl")
+    import warnings
+    import zipfile
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it does not know
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            try:
+                sheet = book.worksheets[0]
+                rows = [(i, list(values)) for i, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
+            finally:
+                book.close()
+    except (zipfile.BadZipFile, KeyError, EOFError, OSError, ValueError, TypeError, IndexError,
+            AttributeError) as exc:
+        reason = "unvollständig oder beschädigt" if isinstance(exc, (zipfile.BadZipFile, EOFError)) else \
+            "keine lesbare Excel-Arbeitsmappe"
+        return batch.failed(f"die XLSX-Datei ist {reason} ({type(exc).__name__})",
+                            "speichern Sie die Datei in Excel erneut als .xlsx und liefern Sie sie noch einmal")
+    except Exception as exc:  # openpyxl raises its own errors for malformed parts
+        return batch.failed(f"die XLSX-Datei ist keine lesbare Excel-Arbeitsmappe ({type(exc).__name__})",
+                            "speichern Sie die Datei in Excel erneut als .xlsx und liefern Sie sie noch einmal")
+    filled = [(i, r) for i, r in rows if any(v not in (None, "") for v in r)]
+    if not filled:
+        return batch.failed("das erste Tabellenblatt ist leer", "die Daten gehören auf das erste Tabellenblatt")
+    header_row, header_values = filled[0]
+    header = [_canonical(v)[0] for v in header_values]
+    body = [(i, [_canonical(v) for v in r]) for i, r in filled[1:]]
+    problem = _header_problem(header, [(i, [t for t, _ in r]) for i, r in body])
+    if problem:
+        return batch.failed(*problem)
+    keep = [i for i, h in enumerate(header) if h]
+    records = []
+    for row_no, cells in body:
+        fields = {header[i]: (cells[i][0] if i < len(cells) else "") for i in keep}
+        native = frozenset(header[i] for i in keep if i < len(cells) and cells[i][1])
+        raw = "\t".join(t for t, _ in cells)
+        records.append(RawRecord(batch=batch.name, row=row_no, fields=fields, raw=raw, native=native))
+    return Batch(name=batch.name, format="xlsx", records=tuple(records), columns=tuple(header[i] for i in keep),
+                 details={"sheet": "1", "header_row": str(header_row)})
+
+
+# ============================================================================================== finished documents
+
+
+def _read_xml(data: bytes, batch: Batch) -> Batch:
+    """One record: the document itself, passed through for validation and delivery."""
+    from ..errors import DocumentReadError
+    from ..syntax import detect_syntax
+    from ..syntax.xml import parse
+
+    try:
+        root = parse(data)
+        syntax = detect_syntax(root)
+    except DocumentReadError as exc:
+        return batch.failed(f"kein UBL- oder CII-Rechnungsdokument: {exc.problem}",
+                            exc.fix or "liefern Sie die fertige XRechnung (UBL oder CII) als XML")
+    from lxml import etree
+
+    fields = {"syntax": syntax, "root": etree.QName(root).localname}
+    return Batch(name=batch.name, format="xml", records=(RawRecord(batch=batch.name, row=1, fields=fields,
+                                                                   raw=data),), columns=tuple(fields))
+
+
+def _read_pdf(data: bytes, batch: Batch) -> Batch:
+    """One record: the PDF, when it carries a ZUGFeRD/Factur-X/XRechnung XML (a plain PDF is no e-invoice)."""
+    xml_name, xml = embedded_xml(data)
+    if xml is None and xml_name:
+        return batch.failed(xml_name, "liefern Sie das PDF erneut aus dem Fachverfahren")
+    if xml is None:
+        return batch.failed("das PDF enthält keine eingebettete Rechnungs-XML (ZUGFeRD/Factur-X)",
+                            "ein reines PDF ist keine E-Rechnung: liefern Sie ZUGFeRD (ab Profil EN 16931) "
+                            "oder die XRechnung als XML")
+    fields = {"syntax": "cii", "embedded": xml_name or ""}
+    return Batch(name=batch.name, format="pdf", records=(RawRecord(batch=batch.name, row=1, fields=fields,
+                                                                   raw=data),), columns=tuple(fields))
+
+
+def embedded_xml(pdf: bytes) -> tuple[str | None, bytes | None]:
+    """(file name, XML) of the invoice embedded in a ZUGFeRD/Factur-X PDF, or (reason, None)."""
+    import logging
+
+    try:
+        from facturx import get_xml_from_pdf
+    except ImportError:  # pragma: no cover - factur-x is a dependency
+        return "ZUGFeRD kann hier nicht gelesen werden (factur-x fehlt)", None
+    logging.getLogger("factur-x").setLevel(logging.ERROR)
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    try:
+        name, xml = get_xml_from_pdf(pdf, check_xsd=False)
+    except Exception as exc:  # pypdf raises many kinds for broken PDFs
+        return f"das PDF ist beschädigt oder unvollständig ({type(exc).__name__})", None
+    return (name, xml) if xml else (None, None)
+
+
+def document_bytes(record: RawRecord) -> bytes:
+    """The invoice XML of a finished-document record (the XML itself, or the one embedded in the PDF)."""
+    if not isinstance(record.raw, bytes):
+        raise TypeError("not a finished-document record")
+    if record.raw.startswith(b"%PDF-"):
+        _, xml = embedded_xml(record.raw)
+        if xml is None:
+            raise ValueError("the PDF carries no invoice XML")
+        return xml
+    return record.raw

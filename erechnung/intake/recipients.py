@@ -1,0 +1,272 @@
+"""The recipient register: who gets documents, where, and how they want them.
+
+A recipient is found by the customer number (Personenkonto) the specialist systems put in their exports. It holds
+the kind of recipient (citizen, company, public body), name and postal address, the addresses of the electronic
+channels (e-mail, BundID postbox ``mailboxUuid``, ELSTER account, Leitweg-ID or Peppol participant for e-invoices),
+the channels in order of preference, and the consents some channels need (e-mail delivery of invoices; retrieval
+of notices by data transmission, § 41 Abs. 2a VwVfG). Delivery chooses the channel; the register only makes sure
+that every channel named has its address.
+
+Here the register is a frozen list with a lookup, importable from CSV with the same row errors as a batch; the
+state store persists it.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import field_validator, model_validator
+
+from ..model.terms import Frozen
+from . import values
+from .formats import read_batch
+from .records import RecordError
+
+
+class RecipientKind(StrEnum):
+    CITIZEN = "citizen"
+    COMPANY = "company"
+    PUBLIC_BODY = "public_body"
+
+
+class Channel(StrEnum):
+    BUNDID = "bundid"  # BundID postbox (mailboxUuid)
+    ELSTER = "elster"  # ELSTER (Mein ELSTER postbox, for tax notices)
+    EMAIL = "email"
+    PEPPOL = "peppol"  # e-invoice to a Leitweg-ID / Peppol participant
+    PRINT = "print"  # letter by post
+
+
+class Consent(StrEnum):
+    EMAIL_INVOICES = "email_invoices"  # invoices by e-mail
+    NOTICE_RETRIEVAL = "notice_retrieval"  # notices for retrieval by data transmission, § 41 Abs. 2a VwVfG
+
+
+class Recipient(Frozen):
+    customer_number: str
+    kind: RecipientKind = RecipientKind.CITIZEN
+    name: str
+    salutation: str | None = None
+    street: str
+    supplement: str | None = None
+    post_code: str
+    city: str
+    country_code: str = "DE"
+    email: str | None = None
+    bundid_postbox: str | None = None  # BundID mailboxUuid
+    elster_account: str | None = None
+    leitweg_id: str | None = None
+    peppol_id: str | None = None  # scheme:value, e.g. 0204:991-33333TEST-33 or 9930:DE123456789
+    vat_id: str | None = None
+    channels: tuple[Channel, ...] = (Channel.PRINT,)
+    consents: frozenset[Consent] = frozenset()
+
+    @field_validator("name", "street", "city", "customer_number")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _channels_have_addresses(self) -> Recipient:
+        for channel in self.channels:
+            need = _CHANNEL_ADDRESS[channel]
+            if need and not any(getattr(self, field) for field in need):
+                raise ValueError(f"channel {channel.value} needs {' or '.join(need)}")
+        return self
+
+    @property
+    def electronic_address(self) -> tuple[str, str] | None:
+        """BT-49 (value, EAS scheme): the Leitweg-ID (0204) of a public body, else the e-mail (EM)."""
+        if self.leitweg_id:
+            return self.leitweg_id, "0204"
+        if self.email:
+            return self.email, "EM"
+        return None
+
+
+_CHANNEL_ADDRESS: dict[Channel, tuple[str, ...]] = {
+    Channel.BUNDID: ("bundid_postbox",), Channel.ELSTER: ("elster_account",), Channel.EMAIL: ("email",),
+    Channel.PEPPOL: ("leitweg_id", "peppol_id"), Channel.PRINT: (),
+}
+
+
+@dataclass(frozen=True)
+class RecipientRegister:
+    """Recipients by customer number (frozen; ``with_`` gives a new register)."""
+
+    recipients: tuple[Recipient, ...] = ()
+
+    def __post_init__(self) -> None:
+        index: dict[str, Recipient] = {}
+        for r in self.recipients:
+            if r.customer_number in index:
+                raise ValueError(f"customer number {r.customer_number!r} twice in the register")
+            index[r.customer_number] = r
+        object.__setattr__(self, "_index", index)
+
+    def get(self, customer_number: str) -> Recipient | None:
+        return self._index.get(customer_number.strip())  # type: ignore[attr-defined]
+
+    def __contains__(self, customer_number: object) -> bool:
+        return isinstance(customer_number, str) and self.get(customer_number) is not None
+
+    def __len__(self) -> int:
+        return len(self.recipients)
+
+    def __iter__(self):
+        return iter(self.recipients)
+
+    def with_(self, *recipients: Recipient) -> RecipientRegister:
+        """A register with ``recipients`` added or replacing those with the same customer number."""
+        new = {r.customer_number: r for r in recipients}
+        kept = tuple(r for r in self.recipients if r.customer_number not in new)
+        return RecipientRegister(kept + tuple(new.values()))
+
+
+# ============================================================================================== CSV import
+
+#: CSV column -> field; German headers as the Finanzverfahren exports them, and the field names themselves.
+COLUMNS: Mapping[str, str] = {
+    "kundennummer": "customer_number", "personenkonto": "customer_number", "art": "kind",
+    "name": "name", "anrede": "salutation", "straße": "street", "strasse": "street", "adresszusatz": "supplement",
+    "plz": "post_code", "ort": "city", "land": "country_code", "e-mail": "email", "email": "email",
+    "bundid-postfach": "bundid_postbox", "bundid": "bundid_postbox", "mailboxuuid": "bundid_postbox",
+    "elster-konto": "elster_account", "elster": "elster_account", "leitweg-id": "leitweg_id",
+    "peppol-id": "peppol_id", "ust-idnr": "vat_id", "ust-idnr.": "vat_id", "kanäle": "channels",
+    "kanaele": "channels", "einwilligungen": "consents",
+    **{f: f for f in Recipient.model_fields},
+}
+_KINDS = {"bürger": "citizen", "buerger": "citizen", "bürgerin": "citizen", "privat": "citizen",
+          "unternehmen": "company", "firma": "company", "behörde": "public_body", "behoerde": "public_body",
+          "öffentliche stelle": "public_body", **{k.value: k.value for k in RecipientKind}}
+_CHANNELS = {"post": "print", "brief": "print", "druck": "print", "e-mail": "email", "mail": "email",
+             **{c.value: c.value for c in Channel}}
+_CONSENTS = {"e-mail-rechnung": "email_invoices", "abruf": "notice_retrieval", "abruf-bescheide": "notice_retrieval",
+             "§ 41 abs. 2a vwvfg": "notice_retrieval", **{c.value: c.value for c in Consent}}
+_LIST = re.compile(r"[,|/ ]+")
+
+_VALUE_CHECKS = {"post_code": None, "email": values.parse_email, "leitweg_id": values.parse_leitweg_id,
+                 "bundid_postbox": values.parse_uuid, "vat_id": values.parse_vat_id}
+
+
+@dataclass(frozen=True)
+class RecipientImport:
+    register: RecipientRegister
+    errors: tuple[RecordError, ...]
+
+
+def _codes(text: str, table: Mapping[str, str], what: str, column: str) -> list[str]:
+    out = []
+    for part in (p for p in _LIST.split(text.strip().lower()) if p):
+        if part not in table:
+            raise RecordError(column=column, value=text, problem=f"{part!r} ist kein bekannter Wert für {what}",
+                              fix="erlaubt: " + ", ".join(sorted(set(table.values()))))
+        out.append(table[part])
+    return out
+
+
+def recipient_from_fields(fields: Mapping[str, str], columns: Mapping[str, str] | None = None) -> Recipient:
+    """A recipient from text fields keyed by field name; ``columns`` names the column of each field for errors.
+    Raises RecordError (the first problem) or a list of them via ``RecipientProblems``."""
+    columns = columns or {f: f for f in fields}
+    errors: list[RecordError] = []
+    data: dict[str, Any] = {}
+    for field, text in fields.items():
+        text = text.strip()
+        column = columns.get(field, field)
+        if not text:
+            continue
+        try:
+            if field == "kind":
+                data[field] = _codes(text, _KINDS, "die Art", column)[0]
+            elif field == "channels":
+                data[field] = tuple(_codes(text, _CHANNELS, "die Kanäle", column))
+            elif field == "consents":
+                data[field] = frozenset(_codes(text, _CONSENTS, "die Einwilligungen", column))
+            elif field == "post_code":
+                data[field] = values.parse_post_code(text, fields.get("country_code", "").strip() or "DE")
+            elif field in _VALUE_CHECKS and _VALUE_CHECKS[field]:
+                data[field] = _VALUE_CHECKS[field](text)
+            else:
+                data[field] = text
+        except RecordError as exc:
+            errors.append(exc.at(column=column, value=text))
+    for required, what, whom in (("customer_number", "die Kundennummer", "die Kundennummer"),
+                                 ("name", "der Name", "den Namen"), ("street", "Straße und Hausnummer",
+                                                                     "Straße und Hausnummer"),
+                                 ("post_code", "die Postleitzahl", "die Postleitzahl"), ("city", "der Ort", "den Ort")):
+        if required not in data and not any(e.column == columns.get(required, required) for e in errors):
+            errors.append(RecordError(column=columns.get(required, required), value="",
+                                      problem=f"{what} fehlt", fix=f"tragen Sie {whom} des Empfängers ein"))
+    for channel in data.get("channels", ()):
+        need = _CHANNEL_ADDRESS[Channel(channel)]
+        if need and not any(data.get(f) for f in need) and not any(
+                e.column in (columns.get(f, f) for f in need) for e in errors):
+            what = " oder ".join(columns.get(f, f) for f in need)
+            errors.append(RecordError(column=columns.get("channels", "channels"), value=fields.get("channels", ""),
+                                      problem=f"der Kanal {channel} ist gewählt, aber {what} fehlt",
+                                      fix=f"tragen Sie {what} ein oder streichen Sie den Kanal"))
+    if errors:
+        raise RecipientProblems(errors)
+    try:
+        return Recipient.model_validate(data)
+    except ValueError as exc:  # pragma: no cover - every rule of the model is checked above
+        raise RecipientProblems([RecordError(problem=f"ungültige Angaben: {exc}", fix="prüfen Sie die Zeile")]) \
+            from None
+
+
+class RecipientProblems(RecordError):
+    """Several problems with one recipient (``errors``); the first is this error's own text."""
+
+    def __init__(self, errors: list[RecordError]) -> None:
+        self.errors = tuple(errors)
+        first = errors[0]
+        super().__init__(problem=first.problem, fix=first.fix, batch=first.batch, row=first.row,
+                         column=first.column, value=first.value)
+
+
+def import_recipients_csv(data: bytes, name: str = "empfaenger.csv", *, encoding: str = "auto",
+                          delimiter: str = "auto") -> RecipientImport:
+    """The register from a CSV (headers as in ``COLUMNS``: ``Kundennummer;Art;Name;Straße;PLZ;Ort;E-Mail;...``).
+    Every bad row is left out with its errors (row, column, value, problem, fix); the rest is imported."""
+    batch = read_batch(data, name, format="csv", encoding=encoding, delimiter=delimiter)
+    if not batch.ok:
+        return RecipientImport(RecipientRegister(), batch.errors)
+    unknown = [c for c in batch.columns if c.lower() not in COLUMNS]
+    if unknown:
+        return RecipientImport(RecipientRegister(), (RecordError(
+            batch=name, column=unknown[0], problem=f"unbekannte Spalte {unknown[0]!r}",
+            fix="erlaubt: Kundennummer, Art, Name, Anrede, Straße, Adresszusatz, PLZ, Ort, Land, E-Mail, "
+                "BundID-Postfach, ELSTER-Konto, Leitweg-ID, Peppol-ID, USt-IdNr, Kanäle, Einwilligungen"),))
+    field_of = {c: COLUMNS[c.lower()] for c in batch.columns}
+    columns = {f: c for c, f in field_of.items()}
+    recipients: list[Recipient] = []
+    seen: dict[str, int] = {}
+    errors: list[RecordError] = list(batch.errors)
+    for record in batch.records:
+        if record.problems:
+            continue
+        fields = {field_of[c]: v for c, v in record.fields.items()}
+        try:
+            recipient = recipient_from_fields(fields, columns)
+        except RecipientProblems as exc:
+            errors += [e.at(batch=name, row=record.row) for e in exc.errors]
+            continue
+        if recipient.customer_number in seen:
+            errors.append(RecordError(batch=name, row=record.row, column=columns["customer_number"],
+                                      value=recipient.customer_number,
+                                      problem=f"die Kundennummer steht schon in Zeile {seen[recipient.customer_number]}",
+                                      fix="jede Kundennummer darf nur einmal vorkommen"))
+            continue
+        seen[recipient.customer_number] = record.row
+        recipients.append(recipient)
+    return RecipientImport(RecipientRegister(tuple(recipients)), tuple(errors))
+
+
+def register_of(recipients: Iterable[Recipient]) -> RecipientRegister:
+    return RecipientRegister(tuple(recipients))

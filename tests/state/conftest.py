@@ -1,4 +1,5 @@
-"""State fixtures: every repository test runs on SQLite and on PostgreSQL.
+"""State fixtures: every repository test runs on SQLite and on PostgreSQL (this folder is a package, so this
+conftest does not shadow tests/conftest.py, which other tests import as ``conftest``).
 
 Each test process (xdist worker) migrates its own databases once: a SQLite file in a temporary folder and a
 PostgreSQL database ``erechnung_test_<random>`` created on the server at ``ERECHNUNG_TEST_POSTGRES`` (default

@@ -1,4 +1,5 @@
-"""Storage fixtures: every storage test runs on a local folder and on a real S3 server on loopback.
+"""Storage fixtures (this folder is a package, so this conftest does not shadow tests/conftest.py, which
+other tests import as ``conftest``): every storage test runs on a local folder and on a real S3 server on loopback.
 
 The S3 server is moto's ``ThreadedMotoServer`` (an S3 implementation speaking HTTP to boto3, not a mock of
 boto3), started once per test process on a port the OS picks and stopped at the end; each test gets its own bucket.
@@ -48,6 +49,19 @@ def s3_storage(s3_endpoint, client, *, object_lock_mode: str | None = None, pref
 
     bucket = make_bucket(client, object_lock=object_lock_mode is not None)
     return S3Storage(bucket, prefix, endpoint_url=s3_endpoint, object_lock_mode=object_lock_mode, **CREDENTIALS)
+
+
+@pytest.fixture
+def new_bucket(s3_client):
+    """``new_bucket(object_lock=False)``: the name of a new, empty bucket."""
+    return lambda object_lock=False: make_bucket(s3_client, object_lock=object_lock)
+
+
+@pytest.fixture
+def new_s3_storage(s3_endpoint, s3_client):
+    """``new_s3_storage(object_lock_mode=None)``: an S3Storage on a new bucket (with Object Lock if a mode is
+    given)."""
+    return lambda object_lock_mode=None: s3_storage(s3_endpoint, s3_client, object_lock_mode=object_lock_mode)
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -46,12 +46,10 @@ def test_adapter_refuses_the_delete_marker_that_would_hide_a_retained_object(loc
     assert list(st.list("archive/")) == ["archive/doc"]
 
 
-def test_s3_governance_retention_yields_only_to_an_explicit_bypass(s3_endpoint, s3_client):
+def test_s3_governance_retention_yields_only_to_an_explicit_bypass(new_s3_storage):
     """moto behaviour checked: a GOVERNANCE-locked version is refused to a plain versioned delete and deleted
     with BypassGovernanceRetention (the administrator's way out that COMPLIANCE does not have)."""
-    from tests.storage.conftest import s3_storage
-
-    st = s3_storage(s3_endpoint, s3_client, object_lock_mode="GOVERNANCE")
+    st = new_s3_storage(object_lock_mode="GOVERNANCE")
     st.put("archive/doc", b"notice", retention_until=FUTURE)
     full = st.prefix + "archive/doc"
     version = st.client.head_object(Bucket=st.bucket, Key=full)["VersionId"]
@@ -70,10 +68,8 @@ def test_retention_without_object_lock_is_still_enforced_by_the_adapter(storage)
 
 
 @pytest.fixture
-def s3(s3_endpoint, s3_client):
-    from tests.storage.conftest import s3_storage
-
-    return s3_storage(s3_endpoint, s3_client)
+def s3(new_s3_storage):
+    return new_s3_storage()
 
 
 def test_s3_server_honours_conditional_writes(s3):

@@ -149,13 +149,12 @@ def test_open_storage_chooses_the_adapter_by_url(tmp_path):
         open_storage("ftp://host/x")
 
 
-def test_open_storage_reads_s3_options_from_the_url(s3_endpoint, s3_client, monkeypatch):
+def test_open_storage_reads_s3_options_from_the_url(s3_endpoint, s3_client, new_bucket, monkeypatch):
     from erechnung.storage.s3 import S3Storage
-    from tests.storage.conftest import make_bucket
 
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(k, v)
-    bucket = make_bucket(s3_client, object_lock=True)
+    bucket = new_bucket(object_lock=True)
     st = open_storage(f"s3://{bucket}/tenant/a?endpoint_url={s3_endpoint}&region=eu-central-1&object_lock=governance")
     assert isinstance(st, S3Storage)
     assert (st.bucket, st.prefix, st.object_lock_mode) == (bucket, "tenant/a/", "GOVERNANCE")

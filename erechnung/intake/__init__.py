@@ -1,0 +1,37 @@
+"""Intake: a department's batch file in, documents (or the reasons why not) out. Domain code, no I/O frameworks:
+every function takes bytes and a name, storage is the caller's.
+
+The flows call, in this order::
+
+    config = load_config("config.toml")                  # every mistake at once (ConfigError.problems)
+    profiles = load_profiles(config)                      # the departments' mapping profiles
+    dep = config.department("standesamt")
+    batch = read_batch(data, name, format=dep.format, encoding=dep.encoding, delimiter=dep.delimiter)
+    mapped = map_batch(batch, dep, config, profiles[dep.id], recipients)
+    built = build_all(mapped.drafts, config, numbers=counter_store)
+    problems = mapped.errors + [e for q in built.quarantined for e in q.errors]
+    error_report_csv(problems), error_report_html(problems, department=dep.name)   # bytes for the drop zone
+
+Finished documents (``format`` xml or pdf) are read as one record each (``document_bytes(record)`` gives the XML)
+and go straight to validation.
+"""
+from .config import Config, ConfigError, ConfigProblem, Department, load_config, parse_config
+from .errors_report import error_report_csv, error_report_html
+from .formats import detect_encoding, document_bytes, read_batch
+from .mapping import (
+    BuildResult, CounterNumbers, DocumentDraft, DocumentRejected, MappingProfile, MappingResult, NumberSource,
+    Quarantined, build, build_all, load_profile, load_profiles, map_batch, parse_profile,
+)
+from .recipients import (
+    Channel, Consent, Recipient, RecipientImport, RecipientKind, RecipientRegister, import_recipients_csv,
+)
+from .records import Batch, RawRecord, RecordError
+
+__all__ = [
+    "Batch", "BuildResult", "Channel", "Config", "ConfigError", "ConfigProblem", "Consent", "CounterNumbers",
+    "Department", "DocumentDraft", "DocumentRejected", "MappingProfile", "MappingResult", "NumberSource",
+    "Quarantined", "RawRecord", "Recipient", "RecipientImport", "RecipientKind", "RecipientRegister",
+    "RecordError", "build", "build_all", "detect_encoding", "document_bytes", "error_report_csv",
+    "error_report_html", "import_recipients_csv", "load_config", "load_profile", "load_profiles", "map_batch",
+    "parse_config", "parse_profile", "read_batch",
+]

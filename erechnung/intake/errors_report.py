@@ -1,0 +1,88 @@
+"""The error report a department reads: one row per problem (Datei, Zeile, Spalte, Wert, Problem, Was tun).
+
+Two forms, both returned as bytes for the pipeline to put into the department's drop zone: CSV with ``;`` in UTF-8
+with BOM (so that Excel opens it with umlauts intact) and a small German HTML page (every value escaped).
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Iterable
+from datetime import datetime
+
+from .records import RecordError
+
+HEADERS = ("Datei", "Zeile", "Spalte", "Wert", "Problem", "Was tun")
+
+
+def _rows(errors: Iterable[RecordError]) -> list[tuple[str, str, str, str, str, str]]:
+    ordered = sorted(errors, key=lambda e: (e.batch or "", e.row if e.row is not None else -1))
+    return [(e.batch or "", "" if e.row is None else str(e.row), e.column or "",
+             "" if e.value is None else e.value, e.problem, e.fix) for e in ordered]
+
+
+def _csv_safe(value: str) -> str:
+    """A cell Excel will not run as a formula (CSV injection: =, +, -, @ at the start)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(value) else value
+
+
+def _is_number(value: str) -> bool:
+    return value.lstrip("+-").replace(",", "").replace(".", "").isdigit()
+
+
+def error_report_csv(errors: Iterable[RecordError]) -> bytes:
+    """The problems as CSV: ``;``-separated, UTF-8 with BOM, header row ``Datei;Zeile;Spalte;Wert;Problem;Was tun``."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(HEADERS)
+    for row in _rows(errors):
+        writer.writerow([_csv_safe(v) for v in row])
+    return out.getvalue().encode("utf-8-sig")
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+h1 { font-size: 1.4em; } p.summary { color: #444; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #ccc; padding: .4em .6em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; } td.wert { font-family: monospace; white-space: pre-wrap; }
+tr.datei td { background: #fff3f3; }
+"""
+
+
+def error_report_html(errors: Iterable[RecordError], *, title: str = "Fehlerbericht",
+                      department: str | None = None, created: datetime | None = None) -> bytes:
+    """The problems as a German HTML page, one table row per problem; everything from the data is escaped."""
+    rows = _rows(errors)
+    e = html.escape
+    when = (created or datetime.now()).strftime("%d.%m.%Y %H:%M")
+    files = sorted({r[0] for r in rows if r[0]})
+    heading = f"{title}{' – ' + department if department else ''}"
+    if rows:
+        summary = (f"{len(rows)} Problem{'e' if len(rows) != 1 else ''} in {len(files)} "
+                   f"Datei{'en' if len(files) != 1 else ''}. Betroffene Belege wurden nicht versandt; "
+                   "bitte korrigieren und die Datei (oder die betroffenen Zeilen) erneut liefern.")
+    else:
+        summary = "Keine Probleme: alle Belege wurden übernommen."
+    body = []
+    for r in rows:
+        css = ' class="datei"' if not r[1] else ""
+        body.append(f"<tr{css}><td>{e(r[0])}</td><td>{e(r[1] or 'ganze Datei')}</td><td>{e(r[2])}</td>"
+                    f"<td class=\"wert\">{e(r[3])}</td><td>{e(r[4])}</td><td>{e(r[5])}</td></tr>")
+    page = f"""<!DOCTYPE html>
+<html lang="de">
+<head><meta charset="utf-8"><title>{e(heading)}</title><style>{_STYLE}</style></head>
+<body>
+<h1>{e(heading)}</h1>
+<p class="summary">{e(summary)} Erstellt am {e(when)}.</p>
+<table>
+<thead><tr>{''.join(f'<th>{e(h)}</th>' for h in HEADERS)}</tr></thead>
+<tbody>
+{chr(10).join(body)}
+</tbody>
+</table>
+</body>
+</html>
+"""
+    return page.encode("utf-8")

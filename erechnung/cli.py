@@ -254,6 +254,11 @@ def documents_command(
     raise typer.Exit(run_documents(db, as_json=as_json))
 
 
+from .notices.cli import notice_app  # noqa: E402  (erechnung notice render|verify)
+
+app.add_typer(notice_app, name="notice")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``erechnung = "erechnung.cli:main"``)."""
     try:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..model.codes import EXEMPTION_REASON_CATEGORIES, VatCategory
 from . import values
-from .config import Config, ConfigError, ConfigProblem, Department, MAPPED_FORMATS, problems_from
+from .config import Config, ConfigError, ConfigProblem, Department, problems_from
 from .records import Batch, RawRecord, RecordError
 from .recipients import Recipient, RecipientProblems, RecipientRegister, recipient_from_fields
 
@@ -999,12 +999,8 @@ def _located(draft: DocumentDraft, exc: BaseException) -> RecordError:
     text = str(exc)
     if isinstance(exc, ValidationError):
         text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
-    column = None
-    for target, col in draft.columns.items():
-        name = target.split(".")[-1]
-        if re.search(rf"\b{re.escape(name)}\b", text):
-            column = col
-            break
+    field_name = getattr(exc, "field", None)  # NoticeError names the field (``assessment.dangerous_rate``)
+    column = draft.columns.get(field_name) if isinstance(field_name, str) else None
     return RecordError(batch=draft.batch, row=draft.rows[0], column=column,
                        problem=f"der Beleg lässt sich nicht erstellen: {text}",
                        fix="prüfen Sie die Angaben dieses Belegs in den Quelldaten")

@@ -146,8 +146,8 @@ def run_validate(paths: List[Path], *, as_json: bool = False, report_dir: Option
 
 @app.command("validate")
 def validate_command(
-    paths: List[Path] = typer.Argument(..., help="XML or PDF (Factur-X/ZUGFeRD) files, or folders (searched recursively "
-                                                  "for *.xml and *.pdf)."),
+    paths: List[Path] = typer.Argument(..., help="XML or PDF (Factur-X/ZUGFeRD) files, or folders (searched "
+                                                  "recursively for *.xml and *.pdf)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per document per line on stdout."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", file_okay=False,
                                               help="Write per-document XML+HTML reports and the run summary here."),

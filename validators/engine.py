@@ -130,6 +130,7 @@ class Validator:
         self.limits = limits or Limits()
         self.keep_raw = keep_raw
         self._pipelines: dict[tuple[str, str], list[Step]] = {}
+        self._pdf_validators: dict[str, Validator] = {}  # per bundle, see pdf_scenarios
 
     # ----------------------------------------------------------------------------------------------------------
     # construction
@@ -221,12 +222,11 @@ class Validator:
         """The Validator for invoices embedded in PDFs: the Factur-X profile scenarios (``validators.pdf.
         PDF_SCENARIOS``, KoSIT format) with resources from ``bundle``'s folder; built on first use."""
         config = self._config(bundle)
-        cache = self.__dict__.setdefault("_pdf_validators", {})
-        if config.bundle not in cache:
-            cache[config.bundle] = Validator.from_scenarios(
+        if config.bundle not in self._pdf_validators:
+            self._pdf_validators[config.bundle] = Validator.from_scenarios(
                 pdf.PDF_SCENARIOS, config.scenarios.repository, name=config.bundle, valid_from=config.valid_from,
                 limits=self.limits, keep_raw=self.keep_raw)
-        return cache[config.bundle]
+        return self._pdf_validators[config.bundle]
 
     def _config(self, bundle: str | None) -> _Config:
         if bundle is None or bundle == AUTO:

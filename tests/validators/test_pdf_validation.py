@@ -5,9 +5,11 @@ time, with a report that names the PDF and the embedded file.
 The expected verdict of each official sample is computed here independently and simply: the XML taken out of the
 PDF by the factur-x library, the profile's XSD via lxml, then the profile's compiled Schematron(s) via saxonche;
 any failed-assert with flag fatal/error or no flag means reject, and so does such a successful-report (the Factur-X
-Schematrons report "element not used in this profile" as ``<report test="true()">`` without flag). Which Schematrons a profile has is written out below
-(the same decision as ``validators/scenarios/facturx-1.09.xml``, stated again here on purpose); a document that is no
-Factur-X profile (XRechnung, UBL, ZUGFeRD 1.0) is expected to get what the bundle's KoSIT scenarios give its XML.
+Schematrons report "element not used in this profile" as ``<report test="true()">`` without flag). Which
+Schematrons a profile has is written out below (the same decision as ``validators/scenarios/facturx-1.09.xml``, stated
+again here on purpose); a document that is no Factur-X profile (XRechnung, UBL, ZUGFeRD 1.0) is expected to get what
+the bundle's KoSIT scenarios give its XML. Besides the official sample PDFs, every official sample XML is put into a
+PDF here (named and declared as its profile says) and checked the same way.
 """
 from __future__ import annotations
 

@@ -514,6 +514,23 @@ def upsert_recipient(session: Session, department: str, ref: str, data: Any, *,
     return rec
 
 
+def save_recipients(session: Session, department: str, recipients: Iterable[Any]) -> int:
+    """Persist the department's recipients (:class:`erechnung.intake.recipients.Recipient`, keyed by
+    customer number), replacing those stored under the same numbers. Returns how many were saved."""
+    count = 0
+    for r in recipients:
+        upsert_recipient(session, department, r.customer_number, r, name=r.name)
+        count += 1
+    return count
+
+
+def load_register(session: Session, department: str):
+    """The department's persisted recipients as an :class:`erechnung.intake.recipients.RecipientRegister`."""
+    from erechnung.intake.recipients import Recipient as RecipientModel, RecipientRegister
+
+    return RecipientRegister(tuple(RecipientModel.model_validate(r.data) for r in list_recipients(session, department)))
+
+
 def get_recipient(session: Session, department: str, ref: str) -> Recipient | None:
     return session.execute(select(Recipient).where(Recipient.department == department, Recipient.ref == ref)
                            ).scalar_one_or_none()

@@ -13,7 +13,9 @@ checks that the migrations and these classes describe the same tables.
 * ``quarantine``: one row per problem (row, column, value, problem, fix) for the clerk's error report.
 * ``number_ranges``: per (department, prefix) the next number to hand out.
 * ``archive_items``: the index of what the archive holds (sha256, kind, metadata).
-* ``recipients``: the persisted recipient register (the intake's recipient fields as JSON).
+* ``recipients``: the persisted recipient register: per (department, ref = customer number) the name and all
+  fields of :class:`erechnung.intake.recipients.Recipient` as JSON (``model_dump``), so a field added to the
+  model needs no migration.
 """
 from __future__ import annotations
 

@@ -284,6 +284,26 @@ def test_recipient_register_is_persisted_and_updated(engine):
         assert repo.get_recipient(s, "kasse", "K-2") is None
 
 
+def test_intake_recipient_register_round_trips_through_the_database(engine):
+    from erechnung.intake.recipients import Channel, Consent, Recipient, RecipientRegister
+
+    register = RecipientRegister((
+        Recipient(customer_number="100200", name="Erika Mustermann", street="Hauptstr. 1", post_code="12345",
+                  city="Musterstadt", email="erika@example.org", channels=(Channel.EMAIL, Channel.PRINT),
+                  consents=frozenset({Consent.EMAIL_INVOICES, Consent.NOTICE_RETRIEVAL})),
+        Recipient(customer_number="100300", kind="public_body", name="Landkreis", street="Amtsweg 2",
+                  post_code="54321", city="Kreisstadt", leitweg_id="04011000-1234-56", channels=(Channel.PEPPOL,)),
+    ))
+    with transaction(engine) as s:
+        assert repo.save_recipients(s, "kasse", register) == 2
+    with transaction(engine) as s:
+        loaded = repo.load_register(s, "kasse")
+        assert sorted(loaded.recipients, key=lambda r: r.customer_number) == list(register.recipients)
+        assert loaded.get("100200").consents == {Consent.EMAIL_INVOICES, Consent.NOTICE_RETRIEVAL}
+        assert repo.get_recipient(s, "kasse", "100300").name == "Landkreis"
+        assert len(repo.load_register(s, "bauamt")) == 0
+
+
 def test_run_is_recorded_with_its_counts(engine):
     with transaction(engine) as s:
         run = repo.start_run(s, "run-1", now=T0)
@@ -293,3 +313,22 @@ def test_run_is_recorded_with_its_counts(engine):
         done = repo.finish_run(s, "run-1", {"batches": 1, "documents": 0}, now=T0 + timedelta(minutes=2))
         assert (done.status, done.counts, done.started_at, done.finished_at) == \
             ("finished", {"batches": 1, "documents": 0}, T0, T0 + timedelta(minutes=2))
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_enforced(sqlite_url):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from erechnung.state import make_engine
+
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as c:
+            assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(IntegrityError):
+            with transaction(engine) as s:
+                s.execute(text("INSERT INTO records (batch_id, row_first, row_last, status) "
+                               "VALUES (999999, 1, 1, 'quarantined')"))
+    finally:
+        engine.dispose()

@@ -13,17 +13,66 @@ from __future__ import annotations
 
 import io
 import re
+from typing import TYPE_CHECKING
 
 import pikepdf
 from lxml import etree
 
-from ..errors import DocumentReadError
-from .embed import FACTURX_NAMESPACE, INVOICE_FILENAMES, PROFILES
+from ..errors import DocumentReadError, DocumentWriteError
+from ..model import Invoice
+from .embed import FACTURX_NAMESPACE, INVOICE_FILENAMES, PROFILES, invoice_attachment, profile as _profile
+
+if TYPE_CHECKING:
+    from .design import Design
 
 #: BT-24 of a CII in Factur-X profile EN 16931 (the guideline ``GuidelineSpecifiedDocumentContextParameter``).
 EN16931_GUIDELINE = "urn:cen.eu:en16931:2017"
 _CONFORMANCE_TO_PROFILE = {p.conformance_level.upper(): p.name for p in PROFILES.values()} | {
     "EN16931": "EN16931", "COMFORT": "EN16931", "BASICWL": "BASICWL", "XRECHNUNG": "XRECHNUNG"}
+
+
+#: The profiles ``make_hybrid`` writes: the CII is a full EN 16931 invoice in both.
+HYBRID_PROFILES = ("EN16931", "XRECHNUNG")
+#: Specification identifiers (BT-24) whose invoices are EN 16931 invoices as they stand, so that profile
+#: EN16931 may state ``urn:cen.eu:en16931:2017`` for them. The XRechnung extension and the CVD CIUS allow
+#: values EN 16931 does not (code lists, sub-invoice lines), so their invoices stay XRECHNUNG.
+EN16931_COMPLIANT = frozenset({EN16931_GUIDELINE, "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"})
+
+
+class HybridProfileError(DocumentWriteError):
+    """The invoice cannot be a hybrid in the requested profile (the message says which profile fits)."""
+
+
+def make_hybrid(invoice: Invoice, profile: str = "EN16931", design: Design | None = None) -> bytes:
+    """The hybrid invoice: the readable PDF/A-3 with the invoice's CII embedded in ``profile``.
+
+    Raises ``CiiWriteError`` (a DocumentWriteError naming the term) when the invoice holds what CII cannot
+    carry (BG-DEX-09 third-party payments, more than one BG-3 preceding invoice)."""
+    from ..syntax import write_invoice
+    from .design import load_design
+    from .invoice_pdf import draw_invoice, invoice_info
+    from .letter import letter_frame
+    from .pdfa import canvas_bytes, finish, new_canvas
+
+    p = _profile(profile)
+    if p.name not in HYBRID_PROFILES:
+        raise ValueError(f"profile {profile!r}: hybrids are made in {' or '.join(HYBRID_PROFILES)} (the model is a "
+                         "full EN 16931 invoice; MINIMUM to BASIC would drop data, EXTENDED adds none)")
+    if p.name == "EN16931" and invoice.process.specification not in EN16931_COMPLIANT:
+        raise HybridProfileError(
+            f"BT-24: the invoice follows {invoice.process.specification}, which allows what EN 16931 does not "
+            "(XRechnung extension or CVD code lists and structures), so it cannot be stated as a plain EN 16931 "
+            "invoice - make the hybrid in profile XRECHNUNG")
+    if p.name == "EN16931":
+        invoice = invoice.model_copy(update={"process": invoice.process.model_copy(
+            update={"specification": EN16931_GUIDELINE})})
+    xml = write_invoice(invoice, "cii")  # first: a CiiWriteError before any rendering
+    design = design or load_design()
+    info = invoice_info(invoice, p.name)
+    canvas = new_canvas(info, design)
+    draw_invoice(canvas, invoice, letter_frame(design))
+    attachment, schema = invoice_attachment(xml, p.name)
+    return finish(canvas_bytes(canvas), info, associated_files=[attachment], schemas=[schema])
 
 
 def extract_invoice_xml(pdf_bytes: bytes) -> tuple[str, bytes, str]:

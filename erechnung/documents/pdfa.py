@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import io
 import unicodedata
 import zlib
@@ -46,6 +47,7 @@ import pikepdf
 from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
@@ -74,7 +76,8 @@ class FontSet:
 
     def clean(self, text: str) -> str:
         """``text`` with only characters every font of the set has a glyph for: others become their base
-        letter (``ő`` -> ``o``) or ``?``, control characters a space (PDF/A forbids showing .notdef)."""
+        letter (``ő`` -> ``o``) or ``?``, control characters (newlines too) a space (PDF/A forbids showing
+        .notdef)."""
         if text.isascii() and text.isprintable():
             return text
         covered = self._covered
@@ -91,6 +94,42 @@ class FontSet:
                                and not unicodedata.combining(b))
                 out.append(base or "?")
         return "".join(out)
+
+
+_GAPS = re.compile(r"[ \t\r\f\v]+")  # not the no-break space: "1.234,56\u00a0€" stays on one line
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """``text`` in lines no wider than ``width`` (words kept whole where they fit, newlines kept, runs of
+    spaces collapsed); always at least one line. Clean the text first (``FontSet.clean``) where needed."""
+    lines: list[str] = []
+    space = stringWidth(" ", font, size)
+    for paragraph in text.split("\n"):
+        line: list[str] = []
+        used = 0.0
+        for word in _GAPS.split(paragraph):
+            if not word:
+                continue
+            w = stringWidth(word, font, size)
+            if w > width:  # a word longer than the line: break it between characters
+                if line:
+                    lines.append(" ".join(line))
+                chunk = ""
+                for ch in word:
+                    if chunk and stringWidth(chunk + ch, font, size) > width:
+                        lines.append(chunk)
+                        chunk = ch
+                    else:
+                        chunk += ch
+                line, used = [chunk], stringWidth(chunk, font, size)
+            elif line and used + space + w > width:
+                lines.append(" ".join(line))
+                line, used = [word], w
+            else:
+                used += (space if line else 0) + w
+                line.append(word)
+        lines.append(" ".join(line))
+    return lines
 
 
 def _register(path: Path) -> tuple[str, frozenset[int]]:
@@ -270,10 +309,10 @@ def _xmp_date(ts: datetime) -> str:
     return ts.isoformat()
 
 
-def xmp_packet(info: DocumentInfo, schemas: Iterable[XmpSchema] = ()) -> bytes:
+def xmp_packet(info: DocumentInfo, schemas: Iterable[XmpSchema] = (), timestamp: datetime | None = None) -> bytes:
     """The XMP metadata: PDF/A identification, the document information in XMP, custom schemas and their
     PDF/A extension schema descriptions."""
-    ts = _xmp_date(info.timestamp())
+    ts = _xmp_date(timestamp or info.timestamp())
     e = escape
     schemas = tuple(schemas)
     parts = [
@@ -366,7 +405,7 @@ def finish(pdf_bytes: bytes, info: DocumentInfo, *, associated_files: Sequence[A
             for name in sorted(names):
                 flat.extend((pikepdf.String(name), names[name]))
             root.Names.EmbeddedFiles = pikepdf.Dictionary(Names=pikepdf.Array(flat))
-        metadata = pikepdf.Stream(pdf, xmp_packet(info, schemas))
+        metadata = pikepdf.Stream(pdf, xmp_packet(info, schemas, ts))
         metadata.Type = pikepdf.Name.Metadata
         metadata.Subtype = pikepdf.Name.XML
         root.Metadata = pdf.make_indirect(metadata)

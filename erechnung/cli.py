@@ -160,7 +160,8 @@ def validate_command(
     raise typer.Exit(run_validate(paths, as_json=as_json, report_dir=report_dir, workers=workers, bundle=bundle))
 
 
-def run_convert(input_path: Path, to: str, output: Optional[Path] = None, out=None) -> int:
+def run_convert(input_path: Path, to: str, output: Optional[Path] = None, out=None,
+                profile: str = "EN16931") -> int:
     """The ``convert`` command as a function: returns the exit code (0 done, 1 unreadable/unwritable, 2 usage)."""
     from .convert import TARGETS, convert
     from .errors import ErechnungError
@@ -169,13 +170,17 @@ def run_convert(input_path: Path, to: str, output: Optional[Path] = None, out=No
     if to not in TARGETS:
         print(f"Error: --to must be one of {', '.join(TARGETS)}, not {to!r}", file=err)
         return EXIT_USAGE
+    profile = profile.upper()
+    if to == "zugferd" and profile not in ("EN16931", "XRECHNUNG"):
+        print(f"Error: --profile must be EN16931 or XRECHNUNG, not {profile!r}", file=err)
+        return EXIT_USAGE
     try:
         data = input_path.read_bytes()
     except OSError as exc:
         print(f"Error: cannot read {input_path}: {exc.strerror or exc}", file=err)
         return EXIT_USAGE
     try:
-        result = convert(data, to)  # type: ignore[arg-type]
+        result = convert(data, to, profile)  # type: ignore[arg-type]
     except ErechnungError as exc:
         print(f"{input_path}: cannot convert to {to}: {exc}", file=err)
         return EXIT_REJECTED
@@ -195,13 +200,17 @@ def run_convert(input_path: Path, to: str, output: Optional[Path] = None, out=No
 
 @app.command("convert")
 def convert_command(
-    input_path: Path = typer.Argument(..., metavar="INPUT", help="UBL or CII XML, or the model as JSON."),
-    to: str = typer.Option(..., "--to", help="ubl (Invoice or CreditNote by BT-3), cii, or json (the model)."),
+    input_path: Path = typer.Argument(..., metavar="INPUT",
+                                      help="UBL or CII XML, the model as JSON, or a hybrid PDF (ZUGFeRD/Factur-X)."),
+    to: str = typer.Option(..., "--to", help="ubl (Invoice or CreditNote by BT-3), cii, json (the model), or "
+                                             "zugferd (hybrid PDF/A-3 with the CII embedded)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", dir_okay=False,
                                           help="Write here instead of stdout."),
+    profile: str = typer.Option("EN16931", "--profile",
+                                help="For --to zugferd: EN16931 (factur-x.xml) or XRECHNUNG (xrechnung.xml)."),
 ) -> None:
-    """Convert an invoice between UBL, CII and the canonical EN 16931 model as JSON."""
-    raise typer.Exit(run_convert(input_path, to, output))
+    """Convert an invoice between UBL, CII, the canonical EN 16931 model as JSON and the hybrid ZUGFeRD PDF."""
+    raise typer.Exit(run_convert(input_path, to, output, profile=profile))
 
 
 def run_show(input_path: Path, html: Path, *, with_report: bool = False, lang: str = "de") -> int:

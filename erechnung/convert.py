@@ -1,4 +1,5 @@
-"""Convert a document between UBL, CII and the canonical model's JSON (``erechnung convert``)."""
+"""Convert a document between UBL, CII, the canonical model's JSON and the hybrid ZUGFeRD PDF
+(``erechnung convert``); a hybrid PDF is also read (its embedded XML)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -9,12 +10,16 @@ from .errors import DocumentReadError
 from .model import Invoice
 from .syntax import read_invoice, write_invoice
 
-Target = Literal["ubl", "cii", "json"]
-TARGETS: tuple[str, ...] = ("ubl", "cii", "json")
+Target = Literal["ubl", "cii", "json", "zugferd"]
+TARGETS: tuple[str, ...] = ("ubl", "cii", "json", "zugferd")
 
 
 def read_any(data: bytes) -> Invoice:
-    """Read UBL or CII XML, or the canonical model as JSON (what ``convert --to json`` writes)."""
+    """Read UBL or CII XML, the canonical model as JSON (what ``convert --to json`` writes), or a hybrid
+    PDF (ZUGFeRD/Factur-X/XRechnung: its embedded XML)."""
+    if data[:1024].lstrip().startswith(b"%PDF-"):
+        from .documents.hybrid import extract_invoice_xml
+        return read_invoice(extract_invoice_xml(data)[1])
     head = data.lstrip()[:1]
     if head in (b"{",):
         try:
@@ -31,9 +36,13 @@ def model_to_json(invoice: Invoice) -> bytes:
     return invoice.model_dump_json(indent=2, exclude_none=True).encode() + b"\n"
 
 
-def convert(data: bytes, to: Target) -> bytes:
-    """Read ``data`` (UBL, CII or model JSON) and write it as ``to``."""
+def convert(data: bytes, to: Target, profile: str = "EN16931") -> bytes:
+    """Read ``data`` (UBL, CII, model JSON or hybrid PDF) and write it as ``to`` (``zugferd``: the hybrid PDF/A-3
+    in ``profile`` EN16931 or XRECHNUNG)."""
     invoice = read_any(data)
     if to == "json":
         return model_to_json(invoice)
+    if to == "zugferd":
+        from .documents.hybrid import make_hybrid
+        return make_hybrid(invoice, profile)
     return write_invoice(invoice, to)

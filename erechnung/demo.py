@@ -61,7 +61,7 @@ def sample_invoices() -> dict[str, Invoice]:
             exemption_reasons={"O": "Nicht steuerbar: hoheitliche Tätigkeit (§ 2b UStG)"}),
         "gutschrift-ubl": build_invoice(
             number="GS-2026-000009", issue_date=date(2026, 11, 4), seller=stadt, buyer=kreis, type_code="381",
-            leitweg_id="04011000-1234512345-35", iban="DE02120300000000202051", kassenzeichen="5.0120.000099.1",
+            leitweg_id="04011000-1234512345-06", iban="DE02120300000000202051", kassenzeichen="5.0120.000099.1",
             payment_terms="Der Betrag wird mit der nächsten Abrechnung verrechnet.",
             preceding_invoices=[("RE-2026-000099", date(2026, 10, 1))],
             lines=[item_line("Erstattung zu viel berechneter Winterdienst", 3, "95.00", vat_rate=19,

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts system-tools demo test bench-validate clean
+.PHONY: install artifacts system-tools demo test bench-validate bench-hybrid clean
 
 install: $(STAMP) artifacts system-tools
 
@@ -35,6 +35,10 @@ test: install
 
 bench-validate: install
 	$(PY) bench/bench_validate.py
+
+# Hybrid invoices (render + CII + embed) per second on all cores, next to the plain factur-x route.
+bench-hybrid: install
+	$(PY) bench/bench_hybrid.py
 
 clean:
 	rm -rf $(VENV) out reports build dist

@@ -306,7 +306,7 @@ def test_intake_recipient_register_round_trips_through_the_database(engine):
 
 def test_run_is_recorded_with_its_counts(engine):
     with transaction(engine) as s:
-        run = repo.start_run(s, "run-1", now=T0)
+        assert repo.start_run(s, "run-1", now=T0).status == "running"
     claim = _claim(engine, run_id="run-1")
     assert claim.batch.run_id == "run-1"
     with transaction(engine) as s:

@@ -24,6 +24,14 @@ from .model import Authority, NoticeError, NoticeKind
 #: The placeholders a text may use (filled by ``NoticeConfig.placeholders``).
 PLACEHOLDERS = frozenset({"authority", "authority_head", "office", "authority_address", "authority_email", "court",
                           "court_address"})
+#: The fixed wording of the letter ([letter]) and the further placeholders each snippet may use.
+LETTER_TEXTS: dict[str, frozenset[str]] = {
+    "heading_assessment": frozenset(), "heading_due": frozenset(), "heading_reasons": frozenset(),
+    "heading_legal_basis": frozenset(), "heading_remarks": frozenset(), "heading_appeal": frozenset(),
+    "due_once": frozenset({"betrag", "faellig", "kassenzeichen"}),
+    "due_instalments": frozenset({"kassenzeichen"}), "refund": frozenset({"betrag"}), "nothing_due": frozenset(),
+    "closing": frozenset(), "claim_note": frozenset(), "seal_note": frozenset(),
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class KindTexts:
     """What configuration says about one notice kind."""
 
     title: str
+    intro: str
     procedure: str
     appeal: str
     remarks: tuple[str, ...]
@@ -47,6 +56,7 @@ class NoticeConfig:
     payment_hint: str
     automation_notes: Mapping[str, str]
     kinds: Mapping[NoticeKind, KindTexts]
+    letter: Mapping[str, str]
     source: str
 
     def texts(self, kind: NoticeKind) -> KindTexts:
@@ -65,10 +75,17 @@ class NoticeConfig:
             "authority_email": authority.email or "", "court": self.court, "court_address": self.court_address,
         }
 
-    def fill(self, text: str, authority: Authority, where: str) -> str:
+    def fill(self, text: str, authority: Authority, where: str, **values: str) -> str:
         """``text`` with its placeholders filled (checked when the file was loaded)."""
-        _check_placeholders(text, self.source, where)
-        return text.format_map(self.placeholders(authority))
+        _check_placeholders(text, self.source, where, frozenset(values))
+        return text.format_map({**self.placeholders(authority), **values})
+
+    def letter_text(self, key: str, authority: Authority, **values: str) -> str:
+        """A snippet of ``[letter]`` filled in (``betrag``, ``faellig``, ``kassenzeichen`` where it uses them)."""
+        return self.fill(self.letter[key], authority, f"[letter] {key}", **values)
+
+    def intro(self, kind: NoticeKind, authority: Authority) -> str:
+        return self.fill(self.texts(kind).intro, authority, f"[kinds.{kind.value}] intro")
 
     def appeal(self, kind: NoticeKind, authority: Authority) -> str:
         """The Rechtsbehelfsbelehrung of ``kind``, filled in for ``authority``."""
@@ -83,14 +100,15 @@ class NoticeConfig:
         return self.fill(self.automation_notes[procedure], authority, f"[automation_notes] {procedure}")
 
 
-def _check_placeholders(text: str, source: str, where: str) -> None:
+def _check_placeholders(text: str, source: str, where: str, extra: frozenset[str] = frozenset()) -> None:
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as exc:
         raise NoticeError(f"{where}: {exc}", field=source, fix="write a literal brace as {{ or }}") from None
-    for name in sorted(names - PLACEHOLDERS):
+    allowed = PLACEHOLDERS | extra
+    for name in sorted(names - allowed):
         raise NoticeError(f"{where}: unknown placeholder {{{name}}}", field=source,
-                          fix="use one of " + ", ".join("{" + k + "}" for k in sorted(PLACEHOLDERS)))
+                          fix="use one of " + ", ".join("{" + k + "}" for k in sorted(allowed)))
 
 
 def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
@@ -107,7 +125,8 @@ def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
             raise NoticeError(f"[kinds.{name}] is no notice kind", field=source,
                               fix="use one of " + ", ".join(k.value for k in NoticeKind)) from None
         where = f"[kinds.{name}]"
-        kinds[kind] = KindTexts(title=need(table, "title", where), procedure=need(table, "procedure", where),
+        kinds[kind] = KindTexts(title=need(table, "title", where), intro=need(table, "intro", where),
+                                procedure=need(table, "procedure", where),
                                 appeal=need(table, "appeal", where).strip(),
                                 remarks=tuple(table.get("remarks", ())))
     court, payment = need(data, "court", "top level"), need(data, "payment", "top level")
@@ -115,6 +134,7 @@ def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
     for kind, texts in kinds.items():
         where = f"[kinds.{kind.value}]"
         _check_placeholders(texts.appeal, source, f"{where} appeal")
+        _check_placeholders(texts.intro, source, f"{where} intro")
         for remark in texts.remarks:
             _check_placeholders(remark, source, f"{where} remarks")
         if texts.procedure not in notes:
@@ -122,11 +142,17 @@ def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
                               field=source, fix="add it or use one of " + ", ".join(notes))
     for key, note in notes.items():
         _check_placeholders(note, source, f"[automation_notes] {key}")
+    letter = need(data, "letter", "top level")
+    for key, extra in LETTER_TEXTS.items():
+        _check_placeholders(need(letter, key, "[letter]"), source, f"[letter] {key}", extra)
+    for key in sorted(set(letter) - set(LETTER_TEXTS)):
+        raise NoticeError(f"[letter] {key} is not a snippet the letter uses", field=source,
+                          fix="remove it or check the spelling (" + ", ".join(LETTER_TEXTS) + ")")
     return NoticeConfig(
         court=need(court, "name", "[court]"), court_address=need(court, "address", "[court]"),
         vat_exemption_reason=need(payment, "vat_exemption_reason", "[payment]"),
         due_days=int(payment.get("due_days", 30)), payment_hint=payment.get("hint", ""),
-        automation_notes=notes, kinds=kinds, source=source)
+        automation_notes=notes, kinds=kinds, letter=dict(letter), source=source)
 
 
 def parse_config(text: str, source: str = "notices.toml") -> NoticeConfig:

@@ -1,4 +1,6 @@
-"""Fixtures for notices: the sample drafts, and a test PKI of our own (root CA -> seal certificate as PKCS#12)."""
+"""Fixtures for notices: the sample drafts, and a test PKI of our own (root CA -> seal certificate as PKCS#12).
+
+This folder is a package, so this conftest does not shadow tests/conftest.py (imported as ``conftest``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,15 +9,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "notices"
-SAMPLES = ("gebuehrenbescheid-sondernutzung", "hundesteuerbescheid", "grundsteuerbescheid")
-SEAL_PASSWORD = "Test-Siegel-Passwort ÄÖÜ 123"
-
-
-def draft(name: str):
-    from erechnung.notices import NoticeDraft
-
-    return NoticeDraft.model_validate_json((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+from .samples import SAMPLES, SEAL_PASSWORD, draft
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,7 @@ NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
       "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
 
 
+@pytest.mark.xdist_group("validator")
 @pytest.mark.parametrize("name", ["gebuehrenbescheid-sondernutzung", "hundesteuerbescheid", "grundsteuerbescheid"])
 def test_payment_claim_is_an_accepted_xrechnung_not_subject_to_vat(name, sample_drafts, validator):
     notice = assess(sample_drafts[name])
@@ -84,6 +85,7 @@ def test_instalments_go_into_the_claim_as_first_due_date_and_payment_terms(sampl
     assert invoice.totals.payable_amount == Decimal("611.18")
 
 
+@pytest.mark.xdist_group("validator")
 def test_already_paid_is_the_claims_prepaid_amount(sample_drafts, validator):
     data = sample_drafts["hundesteuerbescheid"].model_dump(mode="json")
     data["already_paid"] = "100.00"

@@ -97,6 +97,41 @@ def test_crashed_worker_batch_is_resumed_after_its_lease_and_each_document_creat
     assert _numbers(engine) == ["RE-2026-000001", "RE-2026-000002", "RE-2026-000003"]
 
 
+def test_workers_racing_for_a_new_batch_claim_it_once(engine):
+    import threading
+
+    barrier, outcomes = threading.Barrier(4), []
+
+    def race(worker):
+        barrier.wait()
+        outcomes.append(_claim(engine, worker=worker).outcome)
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["busy", "busy", "busy", "claimed"]
+
+
+def test_workers_racing_for_an_expired_batch_take_it_over_once(engine):
+    import threading
+
+    _claim(engine, worker="crashed", lease=timedelta(minutes=1))
+    barrier, outcomes = threading.Barrier(4), []
+
+    def race(worker):
+        barrier.wait()
+        outcomes.append(_claim(engine, worker=worker, now=T0 + timedelta(minutes=2)).outcome)
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["busy", "busy", "busy", "resumed"]
+
+
 def test_heartbeat_keeps_the_batch_from_being_taken_over(engine):
     a = _claim(engine, worker="a", lease=timedelta(minutes=5))
     with transaction(engine) as s:

@@ -113,8 +113,8 @@ class Layout:
         self.currency = self.invoice.currency_code
         f = self.frame
         scale = f.body_width / (165 * MM)
-        edges = {"pos": (0, 9), "desc": (9, 81), "qty": (81, 98), "unit": (100, 114), "price": (114, 136),
-                 "vat": (136, 147), "amount": (147, 165)}
+        edges = {"pos": (0, 9), "desc": (9, 78), "qty": (78, 95), "unit": (97, 110), "price": (110, 133),
+                 "vat": (133, 144), "amount": (144, 165)}
         self.columns = {k: (f.body_left + a * MM * scale, f.body_left + b * MM * scale) for k, (a, b) in edges.items()}
 
     @property

@@ -174,7 +174,8 @@ def main() -> int:
         with make_pool(args.workers, documents) as pool:
             res = run_batch(pool, "ours", size, len(documents), args.chunk)
         memory[size] = res["peak_rss_mb"]
-        log(f"memory: batch {size:>5} -> peak RSS per worker {res['peak_rss_mb']:.1f} MB ({res['per_second']:.1f} docs/s)")
+        log(f"memory: batch {size:>5} -> peak RSS per worker {res['peak_rss_mb']:.1f} MB "
+            f"({res['per_second']:.1f} docs/s)")
     growth = memory[args.large] - memory[args.small]
     flat = growth < 0.1 * memory[args.small] + 5
     log(f"memory: {'flat' if flat else 'GROWS'} in batch size ({growth:+.1f} MB from {args.small} to {args.large} "

@@ -5,6 +5,9 @@ CII and embeds it (``factur-x.xml`` for EN 16931, ``xrechnung.xml`` for XRECHNUN
 CII states BT-24 ``urn:cen.eu:en16931:2017`` (Factur-X's EN 16931 guideline); for XRECHNUNG the invoice's
 XRechnung BT-24 stays.
 
+Refused, before anything is rendered: what CII cannot carry (``CiiWriteError``: BG-DEX-09, several BG-3), and
+profile EN16931 for an invoice following the XRechnung extension or the CVD CIUS (``HybridProfileError``).
+
 ``extract_invoice_xml(pdf_bytes) -> (filename, xml_bytes, profile)`` reads the embedded XML back from any
 ZUGFeRD 2.x / Factur-X / XRechnung-in-PDF file (the profile from the XMP's ``fx:ConformanceLevel``, else from
 the XML's guideline identifier).
@@ -20,13 +23,14 @@ from lxml import etree
 
 from ..errors import DocumentReadError, DocumentWriteError
 from ..model import Invoice
+from ..model.codes import EN16931, XRECHNUNG_3_0
 from .embed import FACTURX_NAMESPACE, INVOICE_FILENAMES, PROFILES, invoice_attachment, profile as _profile
 
 if TYPE_CHECKING:
     from .design import Design
 
 #: BT-24 of a CII in Factur-X profile EN 16931 (the guideline ``GuidelineSpecifiedDocumentContextParameter``).
-EN16931_GUIDELINE = "urn:cen.eu:en16931:2017"
+EN16931_GUIDELINE = EN16931
 _CONFORMANCE_TO_PROFILE = {p.conformance_level.upper(): p.name for p in PROFILES.values()} | {
     "EN16931": "EN16931", "COMFORT": "EN16931", "BASICWL": "BASICWL", "XRECHNUNG": "XRECHNUNG"}
 
@@ -36,7 +40,7 @@ HYBRID_PROFILES = ("EN16931", "XRECHNUNG")
 #: Specification identifiers (BT-24) whose invoices are EN 16931 invoices as they stand, so that profile
 #: EN16931 may state ``urn:cen.eu:en16931:2017`` for them. The XRechnung extension and the CVD CIUS allow
 #: values EN 16931 does not (code lists, sub-invoice lines), so their invoices stay XRECHNUNG.
-EN16931_COMPLIANT = frozenset({EN16931_GUIDELINE, "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"})
+EN16931_COMPLIANT = frozenset({EN16931_GUIDELINE, XRECHNUNG_3_0})
 
 
 class HybridProfileError(DocumentWriteError):

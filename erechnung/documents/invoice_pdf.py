@@ -480,19 +480,21 @@ def _line_spans(lay: Layout, line: InvoiceLine) -> list[Span]:
         unit = de.unit(price.base_quantity_unit_code or line.unit_code)
         details.append(f"Preis je {de.number(price.base_quantity)} {unit}".rstrip())
     for a in line.allowances:
-        details.append(f"abzgl. {_reason(a.reason, a.reason_code, 'Nachlass')}{_basis(lay, a.percentage, a.base_amount)}: "
-                       f"{lay.money(-a.amount)}")
+        what = _reason(a.reason, a.reason_code, "Nachlass") + _basis(lay, a.percentage, a.base_amount)
+        details.append(f"abzgl. {what}: {lay.money(-a.amount)}")
     for c in line.charges:
-        details.append(f"zzgl. {_reason(c.reason, c.reason_code, 'Zuschlag')}{_basis(lay, c.percentage, c.base_amount)}: "
-                       f"{lay.money(c.amount, signed=True)}")
+        what = _reason(c.reason, c.reason_code, "Zuschlag") + _basis(lay, c.percentage, c.base_amount)
+        details.append(f"zzgl. {what}: {lay.money(c.amount, signed=True)}")
     if line.note:
         details.append(f"Hinweis: {line.note}")
-    for label, value in (("Bestellposition", line.order_line_reference), ("Kontierung", line.buyer_accounting_reference),
+    for label, value in (("Bestellposition", line.order_line_reference),
+                         ("Kontierung", line.buyer_accounting_reference),
                          ("Objekt", line.object_identifier.value if line.object_identifier else None)):
         if value:
             details.append(f"{label}: {value}")
     for text in details:
-        spans += [Span(t, f.regular, SMALL, frame.muted, SMALL_LEADING) for t in lay.wrap(text, f.regular, SMALL, width)]
+        spans += [Span(t, f.regular, SMALL, frame.muted, SMALL_LEADING)
+                  for t in lay.wrap(text, f.regular, SMALL, width)]
     return spans
 
 

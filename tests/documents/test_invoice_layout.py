@@ -25,7 +25,8 @@ def _pages(pdf: bytes) -> list[str]:
 
 def _invoice(lines, **extra):
     buyer = customer("Sportverein Musterstadt e. V.", street="Am Sportplatz 3", post_code="12345",
-                     city="Musterstadt", electronic_address="kasse@sv-musterstadt.example", contact_name="Herr Kassenwart")
+                     city="Musterstadt", electronic_address="kasse@sv-musterstadt.example",
+                     contact_name="Herr Kassenwart")
     return build_invoice(number="RE-2026-004711", issue_date=date(2026, 12, 31), seller=_stadt(), buyer=buyer,
                          leitweg_id="991-33333TEST-33", iban="DE02120300000000202051", kassenzeichen="5.0120.004711.0",
                          due_date=date(2027, 1, 31), lines=lines, **extra)

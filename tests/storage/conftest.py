@@ -20,8 +20,9 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 def s3_endpoint():
     """``http://127.0.0.1:<port>`` of a moto S3 server running for this test process."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the test output
-    server_mod = pytest.importorskip("moto.server", reason="moto[s3] with flask and flask-cors is not installed")
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # port 0: a free one
+    from moto.server import ThreadedMotoServer  # a test dependency (pyproject [test]); never skipped
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # port 0: a free one
     server.start()
     host, port = server.get_host_and_port()
     try:

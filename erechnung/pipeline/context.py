@@ -1,0 +1,279 @@
+"""What every pipeline step works with: the configuration, the state database, the archive, the departments'
+drop zones, the local work area, and this process's identity as a lease holder.
+
+Relative paths in the configuration (drop zones, the archive folder, a SQLite database file) are relative to the
+configuration file's folder, like the mapping profiles and the recipient register; ``s3://bucket/prefix``
+locations get their endpoint and credentials from the environment (``ERECHNUNG_S3_ENDPOINT_URL``, boto3's own
+``AWS_*`` settings), so that no secret is ever written into the configuration.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import cached_property
+from hashlib import sha256
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from ..archive import Archive, RetentionPolicy
+from ..intake.config import Config, Department, Location
+from ..state import make_engine, migrate, transaction
+from ..storage import Storage, open_storage
+
+#: Folders of a drop zone that belong to the pipeline, not to the department's deliveries.
+CLAIMED = "claimed/"
+ERROR_REPORTS = "fehlerberichte/"
+RESERVED = (CLAIMED, ERROR_REPORTS)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a run works (none of it changes what the documents say).
+
+    ``chunk_size``: documents per task (one transaction, one unit of work for a worker process);
+    ``workers``: worker processes rendering and validating (None: one per core; 1: in this process);
+    ``lease``: how long a batch or a department stays claimed without a heartbeat;
+    ``hybrid_profile``: the ZUGFeRD profile of citizens' invoices (XRECHNUNG: the XRechnung rules validate the
+    embedded CII; EN16931: the Factur-X EN 16931 rules); ``today``: the mapping date (default: the day the batch
+    was received, so that a resumed batch maps exactly as it did before the crash).
+    """
+
+    chunk_size: int = 200
+    workers: int | None = None
+    lease: timedelta = timedelta(minutes=5)
+    hybrid_profile: str = "XRECHNUNG"
+    today: date | None = None
+    archive_threads: int = 8
+
+
+def location_url(config: Config, location: Location) -> str:
+    """A storage URL for a configured location (relative folders against the configuration's folder)."""
+    if location.kind == "s3":
+        return f"s3://{location.bucket}/{location.prefix}".rstrip("/")
+    return str(config.path(location.path))
+
+
+def database_url(config: Config) -> str:
+    """The configured database URL; a relative SQLite file is relative to the configuration's folder."""
+    url = make_url(config.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not url.database.startswith("file:") and not Path(url.database).is_absolute():
+        url = url.set(database=str(config.path(url.database)))
+    return url.render_as_string(hide_password=False)
+
+
+def retention_policy(config: Config) -> RetentionPolicy:
+    years = config.archive.retention_years
+    return RetentionPolicy(invoice_years=years.invoices, notice_years=years.notices)
+
+
+class WorkArea:
+    """The local scratch folder between the steps: ``models/`` holds each document as built by intake (pickled,
+    named by a hash of its idempotency key), ``rendered/`` each rendered document and its validation report until
+    they are archived. Writes are atomic (temporary file, then rename); nothing here is the only copy of anything
+    that matters: a lost model is rebuilt from the archived batch, a lost rendering is rendered again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.models = self.root / "models"
+        self.rendered = self.root / "rendered"
+        for d in (self.models, self.rendered):
+            d.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def model_path(self, key: str) -> Path:
+        return self.models / f"{sha256(key.encode('utf-8')).hexdigest()[:40]}.pkl"
+
+    def write_model(self, key: str, obj: Any) -> None:
+        self._write(self.model_path(key), pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def read_model(self, key: str) -> Any | None:
+        try:
+            return pickle.loads(self.model_path(key).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def rendered_paths(self, document_id: int) -> tuple[Path, Path]:
+        return self.rendered / f"{document_id}.doc", self.rendered / f"{document_id}.report"
+
+    def write_rendered(self, document_id: int, document: bytes | None, report: bytes) -> None:
+        doc_path, report_path = self.rendered_paths(document_id)
+        if document is None:
+            doc_path.unlink(missing_ok=True)
+        else:
+            self._write(doc_path, document)
+        self._write(report_path, report)
+
+    def read_rendered(self, document_id: int) -> tuple[bytes | None, bytes | None]:
+        out: list[bytes | None] = []
+        for path in self.rendered_paths(document_id):
+            try:
+                out.append(path.read_bytes())
+            except FileNotFoundError:
+                out.append(None)
+        return out[0], out[1]
+
+    def forget(self, document_id: int, key: str | None = None) -> None:
+        for path in self.rendered_paths(document_id):
+            path.unlink(missing_ok=True)
+        if key is not None:
+            self.model_path(key).unlink(missing_ok=True)
+
+    def rendered_ids(self) -> set[int]:
+        ids = set()
+        for path in self.rendered.iterdir():
+            stem = path.name.split(".", 1)[0]
+            if stem.isdigit():
+                ids.add(int(stem))
+        return ids
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(holder: str | None) -> bool:
+    """Whether the lease holder ``host:pid:tag`` was a process of this host that no longer runs (a crashed run:
+    its leases need not be waited out)."""
+    if not holder:
+        return True
+    parts = holder.split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@dataclass
+class Pipeline:
+    """The pipeline on one configuration (``Pipeline.open(config)``); close it (or use ``with``) at the end."""
+
+    config: Config
+    engine: Engine
+    archive: Archive
+    work: WorkArea
+    report_dir: Path
+    options: Options = field(default_factory=Options)
+    worker: str = field(default_factory=_worker_id)
+    register_override: Any = None
+    locks: dict[str, int] = field(default_factory=dict)  # department -> lock row id, while held
+    _zones: dict[str, Storage] = field(default_factory=dict)
+    _owns_engine: bool = True
+
+    @classmethod
+    def open(cls, config: Config, *, db_url: str | None = None, engine: Engine | None = None,
+             work_dir: str | Path | None = None, report_dir: str | Path | None = None,
+             archive_url: str | None = None, options: Options | None = None, register: Any = None) -> "Pipeline":
+        """Connect to everything the configuration names (the database is migrated to the newest schema)."""
+        owns = engine is None
+        engine = engine or make_engine(db_url or database_url(config))
+        migrate(engine)
+        archive = Archive(open_storage(archive_url or location_url(config, config.archive.location)),
+                          retention_policy(config))
+        work = WorkArea(Path(work_dir) if work_dir else config.path("var/work"))
+        reports = Path(report_dir) if report_dir else config.path("var/reports")
+        return cls(config=config, engine=engine, archive=archive, work=work, report_dir=reports,
+                   options=options or Options(), register_override=register, _owns_engine=owns)
+
+    def close(self) -> None:
+        if "_io" in self.__dict__:
+            self.__dict__.pop("_io").shutdown(wait=True)
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------ resources
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with transaction(self.engine) as session:
+            yield session
+
+    def drop_zone(self, department: Department | str) -> Storage:
+        dep = self.config.department(department) if isinstance(department, str) else department
+        if dep.id not in self._zones:
+            self._zones[dep.id] = open_storage(location_url(self.config, dep.drop_zone))
+        return self._zones[dep.id]
+
+    @cached_property
+    def _io(self) -> ThreadPoolExecutor:
+        """Threads for storage I/O (archive writes): the GIL is released while waiting for disk or network."""
+        return ThreadPoolExecutor(max_workers=self.options.archive_threads, thread_name_prefix="erechnung-io")
+
+    @cached_property
+    def profiles(self) -> dict:
+        from ..intake import load_profiles
+
+        return load_profiles(self.config)
+
+    def register(self, department: str):
+        """The recipient register: the configured CSV (read once), else what the state database holds."""
+        if self.register_override is not None:
+            return self.register_override
+        if self.config.recipients:
+            return self._csv_register
+        from ..state.repository import load_register
+
+        with self.transaction() as s:
+            return load_register(s, department)
+
+    @cached_property
+    def _csv_register(self):
+        from ..intake import import_recipients_csv
+
+        path = self.config.path(self.config.recipients or "")
+        imported = import_recipients_csv(path.read_bytes(), path.name)
+        return imported.register
+
+    @cached_property
+    def notice_config(self):
+        from ..notices.config import load_config
+
+        return load_config()
+
+    def departments(self, selected: str | list[str] | tuple[str, ...] | None = None) -> list[Department]:
+        """The departments of a run: all of them, one, or several (KeyError names the known ones)."""
+        if selected is None or selected == [] or selected == ():
+            return list(self.config.departments.values())
+        names = [selected] if isinstance(selected, str) else list(selected)
+        return [self.config.department(n) for n in names]
+
+
+__all__ = ["CLAIMED", "ERROR_REPORTS", "Options", "Pipeline", "RESERVED", "WorkArea", "database_url",
+           "holder_is_dead", "location_url", "retention_policy"]

@@ -1,0 +1,383 @@
+"""Intake: a department's dropped files become documents (numbered, in the state database) or quarantine entries,
+and the department gets its error report.
+
+Per department (the run holds the department, :mod:`.locks`), in this order:
+
+1. batches a crashed run left ``claimed`` in the database are processed again from the archived original;
+2. files a crashed run left under ``claimed/`` in the drop zone, then new files, are claimed (moved to
+   ``claimed/<name>`` atomically: of several runs exactly one gets each file) and processed:
+
+   * the original is archived unchanged (content-addressed; the same bytes are stored once),
+   * the batch is claimed in the database by (department, sha256): a file processed before is a ``duplicate``
+     and is only removed from the drop zone,
+   * the file is read and mapped; every draft is built and its document created in the database together with
+     its number and its rows' records, a few hundred documents per transaction; the built document goes to the
+     work area for rendering; documents that cannot be built, and rows that cannot be mapped, are quarantined
+     with every reason,
+   * the error report (CSV for Excel and HTML, from everything quarantined for the batch) is written to
+     ``fehlerberichte/`` in the drop zone and archived,
+   * the batch is finished, and only then the claimed file removed from the drop zone.
+
+Every step may be repeated: a repeated step finds its work done (idempotency keys, unique records, the
+content-addressed archive), which is how a run after a crash completes what the crashed run began.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import PurePosixPath
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..archive import ArchiveKind
+from ..intake import (Department, DocumentRejected, RecordError, build, error_report_csv, error_report_html,
+                      map_batch, read_batch)
+from ..intake.formats import document_bytes
+from ..state.repository import (batch_counts, claim_batch, create_document, ensure_number_range, finish_batch,
+                                heartbeat, idempotency_key, index_archived, quarantine_of, record_batch_problems,
+                                record_quarantine)
+from ..state.schema import Batch, utcnow
+from .context import CLAIMED, ERROR_REPORTS, RESERVED, Pipeline
+from .crash import crashpoint
+from .render import choose_format
+
+MEDIA_TYPES = {".csv": "text/csv", ".txt": "text/csv", ".json": "application/json",
+               ".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson", ".xml": "application/xml",
+               ".pdf": "application/pdf",
+               ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+class LeaseLost(RuntimeError):
+    """This run no longer holds the batch (its lease ran out and another run took it over)."""
+
+
+@dataclass
+class BatchOutcome:
+    """What became of one dropped file."""
+
+    department: str
+    name: str
+    outcome: str  # processed | resumed | duplicate | busy | failed (unreadable: batch-level problems)
+    batch_id: int | None = None
+    records: int = 0
+    documents: int = 0
+    quarantined: int = 0  # records (rows) quarantined
+    problems: int = 0  # lines of the error report
+    error_report: str | None = None  # key of the CSV report in the drop zone
+
+
+@dataclass
+class IntakeReport:
+    batches: list[BatchOutcome] = field(default_factory=list)
+
+    def by_department(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for b in self.batches:
+            d = out.setdefault(b.department, {"batches": 0, "duplicates": 0, "received": 0, "documents": 0,
+                                              "quarantined": 0})
+            if b.outcome == "duplicate":
+                d["duplicates"] += 1
+            elif b.outcome != "busy":
+                d["batches"] += 1
+                d["received"] += b.records
+                d["documents"] += b.documents
+                d["quarantined"] += b.quarantined
+        return out
+
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def _media_type(name: str) -> str:
+    return MEDIA_TYPES.get(PurePosixPath(name).suffix.lower(), "application/octet-stream")
+
+
+def _retention_kind(p: Pipeline, dep: Department) -> str:
+    """The record class whose retention a department's batches and error reports follow: the longest of the
+    kinds its profile can produce (finished documents: invoices)."""
+    profile = p.profiles.get(dep.id)
+    kinds = {"invoice"} if profile is None else {profile.kind.default, *profile.kind.values.values()}
+    return max(kinds, key=lambda k: (p.archive.policy.years(k), k))
+
+
+# ============================================================================================ entry point
+
+
+def intake(p: Pipeline, departments: Sequence[str] | None = None, *, run_id: str | None = None,
+           progress: Progress | None = None) -> IntakeReport:
+    """Claim and process every new batch of the departments (default: those this run holds)."""
+    report = IntakeReport()
+    for dep in p.departments(list(departments) if departments else list(p.locks) or None):
+        zone = p.drop_zone(dep)
+        for batch in _stale_batches(p, dep.id):
+            data = p.archive.get(batch.sha256)
+            outcome = _process(p, dep, batch.id, batch.source_key, data, batch.received_at, run_id, "resumed")
+            _remove_if_same(zone, CLAIMED + batch.source_key, batch.sha256)
+            report.batches.append(outcome)
+            if progress:
+                progress("intake", len(report.batches), None)
+        leftovers = list(zone.list(CLAIMED))
+        for claimed in leftovers:
+            report.batches.append(_claimed_file(p, dep, zone, claimed, run_id))
+            if progress:
+                progress("intake", len(report.batches), None)
+        for key in [k for k in zone.list() if not k.startswith(RESERVED)]:
+            if not zone.claim(key, CLAIMED + key):
+                continue  # another run took it, or it vanished
+            crashpoint("intake.claimed")
+            report.batches.append(_claimed_file(p, dep, zone, CLAIMED + key, run_id))
+            if progress:
+                progress("intake", len(report.batches), None)
+    return report
+
+
+def _stale_batches(p: Pipeline, department: str) -> list[Batch]:
+    """Batches of the department still ``claimed``: with the department held by this run, they were left by a
+    crashed run; they are taken over at once."""
+    if department not in p.locks:
+        return []
+    with p.transaction() as s:
+        stale = list(s.execute(select(Batch).where(Batch.department == department, Batch.status == "claimed")
+                               .order_by(Batch.id)).scalars())
+        for b in stale:
+            _take_over(p, s, b.id)
+    return stale
+
+
+def _remove_if_same(zone, key: str, sha: str) -> None:
+    """Remove the claimed file a crashed run left behind, if it holds the batch just processed."""
+    try:
+        data = zone.get(key)
+    except KeyError:  # ObjectNotFoundError
+        return
+    if hashlib.sha256(data).hexdigest() == sha:
+        zone.delete(key)
+
+
+def _take_over(p: Pipeline, s, batch_id: int) -> None:
+    s.execute(update(Batch).where(Batch.id == batch_id, Batch.status == "claimed")
+              .values(claimed_by=p.worker, claimed_at=utcnow(), lease_until=utcnow() + p.options.lease,
+                      attempts=Batch.attempts + 1).execution_options(synchronize_session=False))
+
+
+def _archive_original(p: Pipeline, dep: Department, data: bytes, name: str):
+    return p.archive.put(data, kind=ArchiveKind.ORIGINAL_BATCH, department=dep.id, media_type=_media_type(name),
+                         document_kind=_retention_kind(p, dep), original_name=name)
+
+
+def _claimed_file(p: Pipeline, dep: Department, zone, claimed_key: str, run_id: str | None) -> BatchOutcome:
+    name = claimed_key.removeprefix(CLAIMED)
+    data = zone.get(claimed_key)
+    sha = hashlib.sha256(data).hexdigest()
+    item = _archive_original(p, dep, data, name)
+    crashpoint("intake.archived")
+    with p.transaction() as s:
+        claim = claim_batch(s, department=dep.id, source_key=name, sha256=sha, worker=p.worker,
+                            lease=p.options.lease, size=len(data), run_id=run_id)
+        outcome = claim.outcome
+        if outcome == "busy" and dep.id in p.locks:  # its holder crashed: this run holds the department
+            _take_over(p, s, claim.batch.id)
+            outcome = "resumed"
+        if outcome in ("claimed", "resumed"):
+            index_archived(s, item, batch_id=claim.batch.id)
+        batch_id, received_at = claim.batch.id, claim.batch.received_at
+    crashpoint("intake.batch_claimed")
+    if outcome == "duplicate":
+        zone.delete(claimed_key)
+        return BatchOutcome(dep.id, name, "duplicate", batch_id)
+    if outcome == "busy":
+        return BatchOutcome(dep.id, name, "busy", batch_id)
+    result = _process(p, dep, batch_id, name, data, received_at, run_id,
+                      "processed" if outcome == "claimed" else "resumed")
+    zone.delete(claimed_key)
+    return result
+
+
+# ============================================================================================ one batch
+
+
+def _local_date(when: datetime | None) -> date:
+    when = when or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone().date()
+
+
+def _process(p: Pipeline, dep: Department, batch_id: int, name: str, data: bytes, received_at: datetime | None,
+             run_id: str | None, outcome: str) -> BatchOutcome:
+    batch = read_batch(data, name, format=dep.format, encoding=dep.encoding, delimiter=dep.delimiter)
+    sha = hashlib.sha256(data).hexdigest()
+    status = "done"
+    if not batch.ok:
+        with p.transaction() as s:
+            _beat(p, s, batch_id)
+            record_batch_problems(s, batch_id, [e for e in batch.errors if e.is_batch_error])
+        status, outcome = "failed", "failed"
+    elif dep.id in p.profiles:
+        _mapped(p, dep, batch_id, sha, batch, p.options.today or _local_date(received_at))
+    else:
+        _finished_documents(p, dep, batch_id, sha, batch)
+    with p.transaction() as s:
+        problems = [RecordError(batch=name, row=q.row, column=q.column, value=q.value, problem=q.problem, fix=q.fix)
+                    for q in quarantine_of(s, batch_id)]
+    report_key = _error_report(p, dep, batch_id, name, problems, received_at) if problems else None
+    crashpoint("intake.report")
+    with p.transaction() as s:
+        finish_batch(s, batch_id, p.worker, status=status)  # False: finished before (a repeated step)
+        counts = batch_counts(s, batch_id)
+    crashpoint("intake.finished")
+    return BatchOutcome(dep.id, name, outcome, batch_id, records=counts["record_count"],
+                        documents=counts["document_count"], quarantined=counts["quarantined_count"],
+                        problems=len(problems), error_report=report_key)
+
+
+def _beat(p: Pipeline, s, batch_id: int) -> None:
+    if not heartbeat(s, batch_id, p.worker, lease=p.options.lease):
+        raise LeaseLost(f"batch {batch_id}: this run no longer holds it")
+
+
+def _error_report(p: Pipeline, dep: Department, batch_id: int, name: str, problems: list[RecordError],
+                  received_at: datetime | None) -> str:
+    """The department's error report into its drop zone (``fehlerberichte/<file>.fehlerbericht.csv`` and
+    ``.html``) and into the archive. Its bytes depend only on the batch, so a repeated step stores nothing new."""
+    created = (received_at or utcnow()).astimezone()
+    zone = p.drop_zone(dep)
+    csv_bytes = error_report_csv(problems)
+    html_bytes = error_report_html(problems, department=dep.name, created=created)
+    base = f"{ERROR_REPORTS}{name}.fehlerbericht"
+    zone.put(base + ".csv", csv_bytes)
+    zone.put(base + ".html", html_bytes)
+    kind = _retention_kind(p, dep)
+    items = [p.archive.put(data, kind=ArchiveKind.ERROR_REPORT, department=dep.id, media_type=media,
+                           document_kind=kind, original_name=PurePosixPath(base).name + ext)
+             for data, media, ext in ((csv_bytes, "text/csv", ".csv"), (html_bytes, "text/html", ".html"))]
+    with p.transaction() as s:
+        for item in items:
+            index_archived(s, item, batch_id=batch_id)
+    return base + ".csv"
+
+
+def _quarantine(s, batch_id: int, rows: Sequence[int], errors: Sequence[RecordError], key: str) -> None:
+    """Every row of a document that cannot be made gets its own quarantine record, so that each row of the file
+    ends as exactly one record: the problems at their rows, and rows without a problem of their own the note
+    that their document was held back because of the others."""
+    rows = sorted(set(rows)) or sorted({e.row for e in errors if e.row is not None})
+    if not rows:  # nothing of the file could be read
+        record_batch_problems(s, batch_id, errors)
+        return
+    if key == "Datei":  # the file as a whole cannot be mapped (a column is missing): one record for all its rows
+        record_quarantine(s, batch_id, rows[0], rows[-1], errors)
+        return
+    located: dict[int, list[RecordError]] = {r: [] for r in rows}
+    for e in errors:
+        located.setdefault(e.row if e.row in located else rows[0], []).append(e)
+    first_bad = next((r for r in rows if located[r]), rows[0])
+    for r in rows:
+        problems = located.get(r) or [RecordError(
+            row=r, problem=f"gehört zum Beleg {key}, der wegen der Fehler in Zeile {first_bad} nicht erstellt wurde",
+            fix="korrigieren Sie die genannten Fehler und liefern Sie alle Zeilen dieses Belegs erneut")]
+        record_quarantine(s, batch_id, r, r, problems)
+
+
+class _DbNumbers:
+    """The intake's NumberSource: the document is created (with its number, gap-free, in the caller's
+    transaction) the moment the builder asks for a number, that is only once the draft has been built."""
+
+    def __init__(self, s, key: str, fields: dict[str, Any]) -> None:
+        self.s, self.key, self.fields = s, key, fields
+        self.result = None
+
+    def next_number(self, department: str, prefix: str, *, width: int, start: int) -> str:
+        ensure_number_range(self.s, department, prefix, width=width, start=start)
+        self.result = create_document(self.s, idempotency_key=self.key, number_prefix=prefix, number_width=width,
+                                      **self.fields)
+        return self.result.document.number
+
+
+def _issue_date(draft) -> date | None:
+    data = draft.invoice if draft.invoice is not None else draft.notice
+    value = (data or {}).get("issue_date")
+    return value if isinstance(value, date) else None
+
+
+def _mapped(p: Pipeline, dep: Department, batch_id: int, sha: str, batch, today: date) -> None:
+    mapped = map_batch(batch, dep, p.config, p.profiles[dep.id], p.register(dep.id), today=today)
+    notice_config = p.notice_config if any(d.kind == "notice" for d in mapped.drafts) else None
+    with p.transaction() as s:
+        _beat(p, s, batch_id)
+        for q in mapped.quarantined:
+            _quarantine(s, batch_id, q.rows, q.errors, q.key)
+    size = max(1, p.options.chunk_size)
+    for start in range(0, len(mapped.drafts), size):
+        with p.transaction() as s:
+            _beat(p, s, batch_id)
+            for draft in mapped.drafts[start:start + size]:
+                _document(p, s, dep, batch_id, sha, draft, notice_config)
+                crashpoint("intake.document")
+        crashpoint("intake.chunk")
+
+
+def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, notice_config) -> None:
+    key = idempotency_key(dep.id, sha, draft.key)
+    fields = dict(department=dep.id, kind=draft.kind, format=choose_format(draft.kind, draft.recipient),
+                  recipient_ref=draft.recipient_ref, issue_date=_issue_date(draft), batch_id=batch_id,
+                  rows=[(r, r) for r in sorted(set(draft.rows))])
+    numbers = _DbNumbers(s, key, fields)
+    try:
+        document = build(draft, p.config, numbers=numbers, notice_config=notice_config)
+    except DocumentRejected as exc:
+        _quarantine(s, batch_id, draft.rows, exc.errors, draft.key)
+        return
+    if numbers.result is None:
+        try:
+            with s.begin_nested():
+                numbers.result = create_document(s, idempotency_key=key, number=getattr(document, "number", None),
+                                                 **fields)
+        except IntegrityError:
+            _quarantine(s, batch_id, draft.rows, [RecordError(
+                batch=draft.batch, row=min(draft.rows), column=draft.columns.get("number"),
+                value=getattr(document, "number", None),
+                problem="diese Belegnummer wurde bereits für einen anderen Beleg der Abteilung vergeben",
+                fix="vergeben Sie eine neue Nummer, oder liefern Sie den Beleg nicht erneut, wenn er schon "
+                    "verschickt wurde")], draft.key)
+            return
+    p.work.write_model(key, document)
+
+
+def _finished_documents(p: Pipeline, dep: Department, batch_id: int, sha: str, batch) -> None:
+    """Finished documents (xml, pdf): one record each, passed through as delivered; the number, kind and date are
+    read from the invoice, nothing is changed."""
+    from ..syntax import read_invoice
+
+    with p.transaction() as s:
+        _beat(p, s, batch_id)
+        for record in batch.records:
+            key = idempotency_key(dep.id, sha, f"Datei {record.row}")
+            try:
+                invoice = read_invoice(document_bytes(record))
+            except Exception as exc:  # noqa: BLE001 - any reader failure is this record's problem
+                _quarantine(s, batch_id, [record.row], [RecordError(
+                    batch=batch.name, row=record.row, problem=f"die Rechnung lässt sich nicht lesen: {exc}",
+                    fix="liefern Sie eine gültige XRechnung (UBL/CII) oder ZUGFeRD-Datei")], f"Datei {record.row}")
+                continue
+            kind = "credit_note" if invoice.type_code == "381" else "invoice"
+            try:
+                with s.begin_nested():
+                    create_document(s, idempotency_key=key, department=dep.id, kind=kind, format="passthrough",
+                                    number=invoice.number, issue_date=invoice.issue_date, batch_id=batch_id,
+                                    recipient_ref=invoice.buyer_reference, rows=[(record.row, record.row)])
+            except IntegrityError:
+                _quarantine(s, batch_id, [record.row], [RecordError(
+                    batch=batch.name, row=record.row, column="BT-1", value=invoice.number,
+                    problem="diese Rechnungsnummer wurde bereits für eine andere Rechnung vergeben",
+                    fix="vergeben Sie eine neue Nummer, oder liefern Sie die Rechnung nicht erneut")],
+                    f"Datei {record.row}")
+                continue
+            p.work.write_model(key, {"passthrough": bytes(record.raw)})
+            crashpoint("intake.document")
+
+
+__all__ = ["BatchOutcome", "IntakeReport", "LeaseLost", "intake"]

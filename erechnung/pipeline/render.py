@@ -1,0 +1,245 @@
+"""Rendering and validation: the recipient decides the form, the official rules decide whether it goes on.
+
+``choose_format(kind, recipient)``:
+
+* a notice becomes the notice PDF/A (with its payment claim embedded as XRechnung where payment is due and the
+  addressee has an electronic address);
+* an invoice or credit note to a public body (it has a Leitweg-ID) or to a business that takes e-invoices by
+  Peppol becomes XRechnung UBL (Peppol's syntax); to any other business XRechnung CII;
+* an invoice to a citizen becomes a ZUGFeRD PDF (a letter to read, the CII inside for their software), in the
+  profile ``Options.hybrid_profile``;
+* a finished document a department delivers (the Stadtbibliothek's) passes through unchanged.
+
+``render_items(items, work, hybrid_profile)`` runs in a worker process (or in the caller's for ``workers=1``): per
+item it reads the model intake left in the work area, renders it, validates it by the official rules (XML as it
+is; a PDF by its embedded XML; a notice without a claim, which carries no invoice, by its PDF/A-3 properties),
+writes the document and the report into the work area and returns a small :class:`Rendered`. The Validator, the
+design and the notice texts are created once per worker process (:func:`init_worker`); Saxon is therefore only
+ever created inside a spawned worker, never in a process that forks.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+FORMATS = ("ubl", "cii", "zugferd", "notice_pdf", "passthrough")
+MEDIA = {"xml": "application/xml", "pdf": "application/pdf", "json": "application/json"}
+
+
+def choose_format(kind: str, recipient: Any = None, *, passthrough: bool = False) -> str:
+    """The form of a document (see the module docstring)."""
+    if passthrough:
+        return "passthrough"
+    if kind == "notice":
+        return "notice_pdf"
+    rkind = str(getattr(recipient, "kind", "citizen") or "citizen")
+    channels = {str(c) for c in getattr(recipient, "channels", ())}
+    if rkind == "public_body" or getattr(recipient, "leitweg_id", None):
+        return "ubl"
+    if rkind == "company":
+        return "ubl" if ("peppol" in channels or getattr(recipient, "peppol_id", None)) else "cii"
+    return "zugferd"
+
+
+@dataclass(frozen=True)
+class RenderItem:
+    """What a worker needs to render one document."""
+
+    id: int
+    key: str  # the idempotency key: names the model file
+    format: str
+    kind: str
+    number: str | None = None
+    department: str = ""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The outcome for one document: ``verdict`` accept | reject, or ``missing`` (no model in the work area: the
+    caller rebuilds it from the archived batch)."""
+
+    id: int
+    verdict: str
+    sha256: str | None = None
+    report_sha256: str | None = None
+    reason: str = ""
+    errors: tuple[str, ...] = ()
+    extension: str = "xml"
+    report_extension: str = "xml"
+    seconds: float = 0.0
+
+
+@dataclass
+class _Worker:
+    validator: Any
+    design: Any
+    notice_config: Any
+    work: Any
+    hybrid_profile: str
+    peak_rss_kb: int = 0
+    documents: int = field(default=0)
+
+
+_STATE: _Worker | None = None
+
+
+def _make_state(work_root: str | Path, hybrid_profile: str) -> _Worker:
+    from validators.engine import Validator
+
+    from ..documents.design import load_design
+    from .context import WorkArea
+
+    validator = Validator.for_bundle()
+    validator.warm_up()
+    design = load_design()
+    try:
+        from ..notices.config import load_config
+
+        notice_config = load_config(design.source.parent)
+    except Exception:  # noqa: BLE001 - notices without their texts are reported per document
+        notice_config = None
+    return _Worker(validator, design, notice_config, WorkArea(Path(work_root)), hybrid_profile)
+
+
+def _warm(state: _Worker) -> None:
+    """Render and validate one hybrid of each kind, so that every stylesheet a document needs is compiled before
+    the first real chunk (the PDF scenarios are compiled on first use)."""
+    try:
+        from ..demo import sample_invoices
+        from ..documents.hybrid import make_hybrid
+
+        invoice = next(iter(sample_invoices().values()))
+        state.validator.validate(make_hybrid(invoice, state.hybrid_profile, state.design), "warm-up.pdf")
+    except Exception:  # noqa: BLE001 - warming up is an optimisation only
+        pass
+
+
+def init_worker(work_root: str, hybrid_profile: str, warm: bool = True) -> None:
+    """Pool initializer: this worker's Validator, design and notice texts, created once."""
+    global _STATE
+    _STATE = _make_state(work_root, hybrid_profile)
+    if warm:
+        _warm(_STATE)
+
+
+def local_state(work_root: str | Path, hybrid_profile: str) -> _Worker:
+    """The in-process worker state (``workers=1``), created on first use and kept for this process."""
+    global _STATE
+    if _STATE is None or str(_STATE.work.root) != str(work_root) or _STATE.hybrid_profile != hybrid_profile:
+        if _STATE is not None and _STATE.hybrid_profile == hybrid_profile:
+            from .context import WorkArea
+
+            _STATE.work = WorkArea(Path(work_root))
+        else:
+            _STATE = _make_state(work_root, hybrid_profile)
+    return _STATE
+
+
+def worker_ping(_: int) -> int:
+    return os.getpid()
+
+
+def render_chunk(items: Sequence[RenderItem]) -> list[Rendered]:
+    """Pool task: render and validate a chunk with this worker's state."""
+    if _STATE is None:
+        raise RuntimeError(f"worker {os.getpid()} was not initialized")
+    return [render_one(_STATE, item) for item in items]
+
+
+def render_items(items: Sequence[RenderItem], work_root: str | Path, hybrid_profile: str) -> list[Rendered]:
+    """Render and validate in this process (``workers=1``)."""
+    state = local_state(work_root, hybrid_profile)
+    return [render_one(state, item) for item in items]
+
+
+# ------------------------------------------------------------------------------------------------ one document
+
+
+def _report_json(verdict: str, reason: str, problems: Sequence[str], **extra: Any) -> bytes:
+    return json.dumps({"verdict": verdict, "reason": reason, "problems": list(problems), **extra},
+                      ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _ext(data: bytes) -> str:
+    return "pdf" if data[:5] == b"%PDF-" else "xml"
+
+
+def render_one(state: _Worker, item: RenderItem) -> Rendered:
+    started = time.perf_counter()
+    model = state.work.read_model(item.key)
+    if model is None:
+        return Rendered(item.id, "missing", reason="no model in the work area")
+    try:
+        data = _render(state, item, model)
+    except Exception as exc:  # noqa: BLE001 - a document that cannot be rendered is rejected with the reason
+        report = _report_json("reject", "render-error", [f"{type(exc).__name__}: {exc}"], format=item.format)
+        state.work.write_rendered(item.id, None, report)
+        return Rendered(item.id, "reject", None, _sha(report), "render-error",
+                        (f"{type(exc).__name__}: {str(exc)[:300]}",), report_extension="json",
+                        seconds=time.perf_counter() - started)
+    ext = _ext(data)
+    name = f"{item.number or item.id}.{ext}"
+    if item.format == "notice_pdf" and not _has_claim(model):
+        verdict, reason, errors, report, rext = _check_pdfa(data)
+    else:
+        result = state.validator.validate(data, name)
+        verdict, reason = result.verdict, result.reason
+        errors = tuple(f"{m.code}: {m.text[:300]}" for m in list(getattr(result, "errors", ()))[:5])
+        report = getattr(result, "report", b"") or b""
+        rext = "xml"
+        if not report:
+            report, rext = json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1).encode("utf-8"), "json"
+    state.work.write_rendered(item.id, data, report)
+    return Rendered(item.id, verdict, _sha(data), _sha(report), reason, errors, ext, rext,
+                    time.perf_counter() - started)
+
+
+def _has_claim(model: Any) -> bool:
+    return bool(getattr(model, "payment_due", False) and getattr(getattr(model, "addressee", None),
+                                                                  "electronic_address", None))
+
+
+def _render(state: _Worker, item: RenderItem, model: Any) -> bytes:
+    if item.format == "passthrough":
+        return model["passthrough"]
+    if item.format in ("ubl", "cii"):
+        from ..syntax import write_invoice
+
+        return write_invoice(model, item.format)
+    if item.format == "zugferd":
+        from ..documents.hybrid import HybridProfileError, make_hybrid
+
+        try:
+            return make_hybrid(model, state.hybrid_profile, state.design)
+        except HybridProfileError:  # an invoice that cannot be stated as plain EN 16931
+            return make_hybrid(model, "XRECHNUNG", state.design)
+    if item.format == "notice_pdf":
+        from ..notices.render import render_notice
+
+        return render_notice(model, state.design, state.notice_config, embed_claim=_has_claim(model))
+    raise ValueError(f"unknown document format {item.format!r}")
+
+
+def _check_pdfa(data: bytes) -> tuple[str, str, tuple[str, ...], bytes, str]:
+    """A notice without a payment claim carries no invoice to validate: its PDF/A-3 properties are checked."""
+    from ..documents.checks import pdfa_problems
+
+    problems = pdfa_problems(data)
+    verdict = "reject" if problems else "accept"
+    reason = "pdfa-problems" if problems else "accepted"
+    report = _report_json(verdict, reason, problems, check="PDF/A-3 (ISO 19005-3), documents.checks.pdfa_problems",
+                          note="notice without an embedded payment claim: no invoice XML to validate")
+    return verdict, reason, tuple(problems[:5]), report, "json"
+
+
+__all__ = ["FORMATS", "MEDIA", "RenderItem", "Rendered", "choose_format", "init_worker", "render_chunk",
+           "render_items", "render_one"]

@@ -1,0 +1,335 @@
+"""``run(config)``: the whole pipeline once, for all departments or some, and what it did.
+
+Order: hold the departments (:mod:`.locks`); intake; finish what earlier runs left (documents rendered but not
+archived, archived but not handed over); then the numbered documents in chunks through the worker pool, each
+chunk recorded, archived and handed over as soon as its results are back while the workers render the next
+ones. The summary (per department: batches, received records, documents, rendered, rejected, quarantined,
+handed over) is stored with the run in the database and written as an HTML run report.
+"""
+from __future__ import annotations
+
+import html
+import math
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import func, select
+
+from ..intake import Config, load_config
+from ..state.repository import finish_run, start_run
+from ..state.schema import Document, utcnow
+from .context import Options, Pipeline
+from .intake import IntakeReport, intake
+from .locks import acquire_all, release, renew
+from .pool import RenderPool, resolve_workers
+from .steps import (ArchiveReport, RenderReport, archive, chunks, hand_over, pending, record_results,
+                    render_items_of, sweep_work_area)
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+@dataclass
+class DepartmentSummary:
+    department: str
+    name: str
+    batches: int = 0
+    duplicates: int = 0
+    received: int = 0  # records (rows) of the batches processed
+    documents: int = 0  # documents made of them
+    rendered: int = 0  # accepted by validation in this run
+    rejected: int = 0  # rejected by validation in this run
+    quarantined: int = 0  # records quarantined
+    handed_over: int = 0
+    busy: str | None = None  # another run held the department
+
+    def row(self) -> dict[str, Any]:
+        return {"department": self.name, "batches": self.batches, "duplicates": self.duplicates,
+                "received": self.received, "documents": self.documents, "rendered": self.rendered,
+                "rejected": self.rejected, "quarantined": self.quarantined, "handed_over": self.handed_over}
+
+
+#: Column labels for people (run report, command line); ``DepartmentSummary.row`` keys are for machines.
+LABELS = {"department": "Abteilung", "batches": "Dateien", "duplicates": "Duplikate", "received": "Datensätze",
+          "documents": "Belege", "rendered": "erzeugt", "rejected": "abgelehnt", "quarantined": "Quarantäne",
+          "handed_over": "übergeben"}
+
+
+@dataclass
+class RejectedDocument:
+    id: int
+    department: str
+    number: str | None
+    reason: str
+    errors: tuple[str, ...] = ()
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    started: datetime
+    finished: datetime
+    seconds: float
+    workers: int
+    departments: list[DepartmentSummary]
+    rejected: list[RejectedDocument] = field(default_factory=list)
+    error_reports: list[tuple[str, str]] = field(default_factory=list)  # (department, where in its drop zone)
+    failed: list[tuple[int, str]] = field(default_factory=list)  # documents left numbered (tried again next run)
+    report_html: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> DepartmentSummary:
+        t = DepartmentSummary("total", "Gesamt")
+        for d in self.departments:
+            for k in ("batches", "duplicates", "received", "documents", "rendered", "rejected", "quarantined",
+                      "handed_over"):
+                setattr(t, k, getattr(t, k) + getattr(d, k))
+        return t
+
+    @property
+    def documents_per_second(self) -> float:
+        t = self.totals
+        return (t.rendered + t.rejected) / self.seconds if self.seconds else 0.0
+
+    def counts(self) -> dict[str, Any]:
+        return {"departments": {d.department: {k: v for k, v in asdict(d).items() if k not in ("department", "name")}
+                                for d in self.departments},
+                "rejected": len(self.rejected), "failed": len(self.failed), "seconds": round(self.seconds, 2)}
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per department (and the total): received / rendered / rejected / quarantined, for people."""
+        return [d.row() for d in self.departments] + [self.totals.row()]
+
+    def markdown(self) -> str:
+        rows = self.table()
+        head = list(rows[0])
+        lines = [f"# Lauf {self.run_id}", "",
+                 f"{self.started.astimezone():%d.%m.%Y %H:%M} – {self.finished.astimezone():%H:%M:%S}, "
+                 f"{self.seconds:.1f} s, {self.workers} Worker, {self.documents_per_second:.1f} Belege/s", "",
+                 "| " + " | ".join(LABELS[h] for h in head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
+        if self.rejected:
+            lines += ["", "## Zurückgewiesen", ""]
+            lines += [f"- {r.department} {r.number or r.id}: {r.reason} {'; '.join(r.errors[:2])}"
+                      for r in self.rejected[:50]]
+        if self.error_reports:
+            lines += ["", "## Fehlerberichte", ""] + [f"- {d}: `{k}`" for d, k in self.error_reports]
+        if self.report_html:
+            lines += ["", f"Bericht: `{self.report_html}`"]
+        return "\n".join(lines) + "\n"
+
+
+# ============================================================================================ the run
+
+
+def run(config: Config | str | Path, *, departments: str | Sequence[str] | None = None, db_url: str | None = None,
+        options: Options | None = None, work_dir: str | Path | None = None, report_dir: str | Path | None = None,
+        archive_url: str | None = None, progress: Progress | None = None, register: Any = None) -> RunSummary:
+    """Run the whole pipeline once (see the module docstring); ``config`` is a Config or the path of one."""
+    if not isinstance(config, Config):
+        config = load_config(config)
+    with Pipeline.open(config, db_url=db_url, options=options, work_dir=work_dir, report_dir=report_dir,
+                       archive_url=archive_url, register=register) as p:
+        return run_pipeline(p, departments, progress=progress)
+
+
+def plan(p: Pipeline, n: int) -> tuple[int, int]:
+    """(workers, chunk size) for ``n`` documents: no pool for a handful (starting workers costs seconds), and
+    chunks small enough that every worker gets several."""
+    workers = resolve_workers(p.options.workers)
+    if n <= 30:
+        workers = 1
+    size = max(10, min(p.options.chunk_size, math.ceil(n / (workers * 4)) if n else p.options.chunk_size))
+    return workers, size
+
+
+@dataclass
+class RunState:
+    """What a run holds and has done so far (``begin`` ... ``finish``; the Prefect flow uses the same)."""
+
+    run_id: str
+    started: datetime
+    t0: float
+    wanted: list[str]
+    held: list[str]
+    busy: dict[str, str]
+    intake: IntakeReport = field(default_factory=IntakeReport)
+    render: RenderReport = field(default_factory=RenderReport)
+    archive: ArchiveReport = field(default_factory=ArchiveReport)
+    handed: list[int] = field(default_factory=list)
+    workers: int = 1
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def begin(p: Pipeline, departments: str | Sequence[str] | None = None) -> RunState:
+    """Record the run and hold its departments (those another live run holds are left out: ``busy``)."""
+    started = utcnow()
+    st = RunState(str(uuid.uuid4()), started, time.perf_counter(), [d.id for d in p.departments(departments)],
+                  [], {})
+    with p.transaction() as s:
+        start_run(s, st.run_id, now=started)
+    st.held, st.busy = acquire_all(p, st.wanted)
+    return st
+
+
+def leftovers(p: Pipeline, st: RunState) -> None:
+    """Finish what earlier runs left: documents rendered but not archived, archived but not handed over."""
+    for c in chunks(pending(p, "archive", st.held), p.options.chunk_size):
+        st.archive.merge(archive(p, c))
+    for c in chunks(pending(p, "hand_over", st.held), p.options.chunk_size):
+        st.handed += hand_over(p, c)
+
+
+def chunk_done(p: Pipeline, st: RunState, items, results) -> list[int]:
+    """A rendered chunk: verdicts recorded, archived, handed over, the departments' leases renewed."""
+    st.render.merge(record_results(p, items, results))
+    a = archive(p, [i.id for i in items])
+    st.archive.merge(a)
+    handed = hand_over(p, a.archived)
+    st.handed += handed
+    renew(p)
+    return handed
+
+
+def fail(p: Pipeline, st: RunState) -> None:
+    with p.transaction() as s:
+        finish_run(s, st.run_id, {"error": 1}, status="failed")
+    release(p)
+
+
+def finish(p: Pipeline, st: RunState) -> RunSummary:
+    """Release the departments, write the run report, store the counts with the run."""
+    sweep_work_area(p)
+    release(p)
+    summary = summarize(p, st)
+    summary.report_html = write_run_report(summary, p.report_dir)
+    with p.transaction() as s:
+        finish_run(s, st.run_id, summary.counts())
+    return summary
+
+
+def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
+                 progress: Progress | None = None) -> RunSummary:
+    st = begin(p, departments)
+    try:
+        t = time.perf_counter()
+        if st.held:
+            st.intake = intake(p, st.held, run_id=st.run_id, progress=progress)
+        st.timings["intake"] = time.perf_counter() - t
+        t = time.perf_counter()
+        leftovers(p, st)
+        ids = pending(p, "render", st.held) if st.held else []
+        st.workers, size = plan(p, len(ids))
+        done = 0
+        if ids:
+            if progress:
+                progress("render", 0, len(ids))
+            with RenderPool(st.workers, p.work.root, p.options.hybrid_profile) as pool:
+                st.timings["pool_start"] = time.perf_counter() - t
+                for items, results in pool.imap(render_items_of(p, c) for c in chunks(ids, size)):
+                    chunk_done(p, st, items, results)
+                    done += len(items)
+                    if progress:
+                        progress("render", done, len(ids))
+        st.timings["documents"] = time.perf_counter() - t
+    except BaseException:
+        fail(p, st)
+        raise
+    return finish(p, st)
+
+
+def _by_department(p: Pipeline, ids: Sequence[int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    ids = list(ids)
+    with p.transaction() as s:
+        for start in range(0, len(ids), 500):
+            for dep, n in s.execute(select(Document.department, func.count()).where(
+                    Document.id.in_(ids[start:start + 500])).group_by(Document.department)).all():
+                out[dep] = out.get(dep, 0) + n
+    return out
+
+
+def summarize(p: Pipeline, st: RunState) -> RunSummary:
+    """The run's summary from what it did (per department) and the database (departments of documents)."""
+    ir, rr, handed, busy, wanted = st.intake, st.render, st.handed, st.busy, st.wanted
+    per_dep = ir.by_department()
+    rendered = _by_department(p, rr.rendered)
+    rejected = _by_department(p, [r[0] for r in rr.rejected])
+    handed_by = _by_department(p, handed)
+    rows = []
+    for dep_id in wanted:
+        d = DepartmentSummary(dep_id, p.config.department(dep_id).name, busy=busy.get(dep_id))
+        for k, v in per_dep.get(dep_id, {}).items():
+            setattr(d, k, v)
+        d.rendered, d.rejected, d.handed_over = rendered.get(dep_id, 0), rejected.get(dep_id, 0), \
+            handed_by.get(dep_id, 0)
+        rows.append(d)
+    details = []
+    if rr.rejected:
+        reasons = {i: (reason, errors) for i, reason, errors in rr.rejected}
+        with p.transaction() as s:
+            for doc in s.execute(select(Document.id, Document.department, Document.number).where(
+                    Document.id.in_(list(reasons)[:1000]))).all():
+                details.append(RejectedDocument(doc.id, doc.department, doc.number, *reasons[doc.id]))
+    reports = [(b.department, f"{p.drop_zone(b.department).url.rstrip('/')}/{b.error_report}")
+               for b in ir.batches if b.error_report]
+    return RunSummary(st.run_id, st.started, utcnow(), time.perf_counter() - st.t0, st.workers, rows, details,
+                      reports, rr.failed, timings={k: round(v, 3) for k, v in st.timings.items()})
+
+
+# ============================================================================================ the report
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; } th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; } th { background: #f0f0f0; } tr.total td { font-weight: bold; }
+td.text { text-align: left; font-family: monospace; white-space: pre-wrap; }
+"""
+
+
+def run_report_html(summary: RunSummary) -> bytes:
+    """The run as a German HTML page: the table per department, rejected documents, error reports."""
+    e = html.escape
+    rows = summary.table()
+    head = "".join(f"<th>{e(LABELS[h])}</th>" for h in rows[0])
+    total = ' class="total"'
+    body = "\n".join(f"<tr{total if i == len(rows) - 1 else ''}>"
+                     + "".join(f"<td>{e(str(v))}</td>" for v in r.values()) + "</tr>" for i, r in enumerate(rows))
+    parts = [f"<!DOCTYPE html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>Lauf {e(summary.run_id)}"
+             f"</title><style>{_STYLE}</style></head><body>",
+             f"<h1>Verarbeitungslauf {e(summary.started.astimezone().strftime('%d.%m.%Y %H:%M'))}</h1>",
+             f"<p>Lauf {e(summary.run_id)}: {summary.seconds:.1f} s, {summary.workers} Worker-Prozess(e), "
+             f"{summary.documents_per_second:.1f} Belege/s.</p>",
+             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
+    busy = [d for d in summary.departments if d.busy]
+    if busy:
+        parts.append("<p>Nicht bearbeitet, weil ein anderer Lauf sie hielt: "
+                     + ", ".join(e(f"{d.name} ({d.busy})") for d in busy) + "</p>")
+    if summary.rejected:
+        parts.append("<h2>Von der Prüfung zurückgewiesen (nicht versandt)</h2><table><tr><th>Abteilung</th>"
+                     "<th>Beleg</th><th>Grund</th><th>Erste Fehler</th></tr>")
+        parts += [f"<tr><td>{e(r.department)}</td><td class=\"text\">{e(r.number or str(r.id))}</td>"
+                  f"<td class=\"text\">{e(r.reason)}</td><td class=\"text\">{e(chr(10).join(r.errors))}</td></tr>"
+                  for r in summary.rejected]
+        parts.append("</table>")
+    if summary.error_reports:
+        parts.append("<h2>Fehlerberichte der Abteilungen</h2><ul>")
+        parts += [f"<li>{e(d)}: {e(k)}</li>" for d, k in summary.error_reports]
+        parts.append("</ul>")
+    if summary.failed:
+        parts.append(f"<p>{len(summary.failed)} Beleg(e) konnten in diesem Lauf nicht erzeugt werden und werden im "
+                     "nächsten Lauf erneut versucht.</p>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts).encode("utf-8")
+
+
+def write_run_report(summary: RunSummary, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"lauf-{summary.started.astimezone():%Y%m%d-%H%M%S}-{summary.run_id[:8]}.html"
+    path.write_bytes(run_report_html(summary))
+    return path

@@ -263,6 +263,23 @@ def documents_command(
     raise typer.Exit(run_documents(db, as_json=as_json))
 
 
+@app.command("run")
+def run_command(
+    config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,
+                                help="The municipality's configuration (TOML)."),
+    department: Optional[str] = typer.Option(None, "--department", help="Only this department (default: all)."),
+    no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the plain functions, without Prefect."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: all cores)."),
+    chunk_size: int = typer.Option(200, "--chunk-size", min=1, help="Documents per task."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: the configuration's)."),
+) -> None:
+    """Run the pipeline once: intake, render and validate, archive, hand over; summary per department."""
+    from .pipeline.cli import run_command as run_pipeline
+
+    raise typer.Exit(run_pipeline(config, department, no_prefect=no_prefect, workers=workers,
+                                  chunk_size=chunk_size, db=db))
+
+
 from .notices.cli import notice_app  # noqa: E402  (erechnung notice render|verify)
 
 app.add_typer(notice_app, name="notice")

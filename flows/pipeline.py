@@ -1,0 +1,226 @@
+"""The pipeline as Prefect flows: thin wrappers over :mod:`erechnung.pipeline`, one task per chunk of documents.
+
+``run_flow``              the whole run: intake (a task per department), then per chunk of a few hundred
+                          documents a ``render-validate`` task, an ``archive`` task and a ``hand-over`` task; the
+                          render tasks of several chunks run at once (threads), each handing its chunk to the
+                          pool of spawned worker processes, so every core renders while finished chunks are
+                          archived. At the end the summary is published as artifacts (a table per department:
+                          received / rendered / rejected / quarantined; the run as markdown; a link to the HTML
+                          run report) and returned.
+``intake_flow``,          the steps alone, on what waits in the state database (for operators: e.g. render
+``render_validate_flow``, again after a bundle update, archive after an outage); each holds its departments
+``archive_flow``,         for its duration.
+``hand_over_flow``
+
+Parameters are plain values (a deployment passes them): ``config`` (path of the configuration),
+``department`` (one id, or None for all), ``workers``, ``chunk_size``, ``db_url`` (default: the configuration's).
+Flows never hold state between runs; everything is in the database, the archive and the work area.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+
+from erechnung.intake import load_config
+from erechnung.pipeline import Options, Pipeline, RenderPool, archive, chunks, hand_over, intake, pending
+from erechnung.pipeline.locks import acquire_all, release, renew
+from erechnung.pipeline.run import RunState, begin, chunk_done, fail, finish, leftovers, plan
+from erechnung.pipeline.steps import record_results, render_items_of
+
+#: Set by a caller running a flow in its own process (the command line's progress bars): ``(stage, done, total)``.
+PROGRESS: Optional[Callable[[str, int, Optional[int]], None]] = None
+
+TASK = dict(cache_policy=NONE, retries=0, persist_result=False)
+
+
+def _open(config: str, db_url: Optional[str], workers: Optional[int], chunk_size: int,
+          work_dir: Optional[str] = None, report_dir: Optional[str] = None) -> Pipeline:
+    return Pipeline.open(load_config(config), db_url=db_url, work_dir=work_dir, report_dir=report_dir,
+                         options=Options(workers=workers, chunk_size=chunk_size))
+
+
+def _progress(stage: str, done: int, total: Optional[int]) -> None:
+    if PROGRESS is not None:
+        PROGRESS(stage, done, total)
+
+
+# ============================================================================================ tasks
+
+
+@task(name="intake", **TASK)
+def intake_task(p: Pipeline, department: str, run_id: Optional[str] = None):
+    report = intake(p, [department], run_id=run_id)
+    get_run_logger().info("%s: %s", department, report.by_department().get(department, {}))
+    return report
+
+
+@task(name="render-validate", **TASK)
+def render_validate_task(p: Pipeline, chunk: list[int], pool: RenderPool):
+    items = render_items_of(p, chunk)
+    return items, (pool.render(items) if items else [])
+
+
+@task(name="archive", **TASK)
+def archive_task(p: Pipeline, chunk: list[int]):
+    return archive(p, chunk)
+
+
+@task(name="hand-over", **TASK)
+def hand_over_task(p: Pipeline, chunk: list[int]) -> list[int]:
+    handed = hand_over(p, chunk)
+    renew(p)
+    return handed
+
+
+@task(name="record-archive-hand-over", **TASK)
+def finish_chunk_task(p: Pipeline, st: RunState, rendered) -> int:
+    items, results = rendered
+    chunk_done(p, st, items, results)
+    return len(items)
+
+
+# ============================================================================================ the run
+
+
+def publish(summary) -> None:
+    """The run's summary as artifacts of the current flow run (shown in the UI under Artifacts)."""
+    create_table_artifact(table=summary.table(), key="erechnung-run-summary",
+                          description=f"Run {summary.run_id}: per department received / rendered / rejected / "
+                                      "quarantined")
+    create_markdown_artifact(markdown=summary.markdown(), key="erechnung-run-report",
+                             description="The run: counts, rejected documents, error reports")
+    if summary.report_html is not None:
+        create_link_artifact(link=Path(summary.report_html).absolute().as_uri(), key="erechnung-run-report-html",
+                             link_text=Path(summary.report_html).name, description="HTML run report")
+
+
+@flow(name="erechnung-run", log_prints=False)
+def run_flow(config: str = "examples/config.toml", department: Optional[str] = None, workers: Optional[int] = None,
+             chunk_size: int = 200, db_url: Optional[str] = None, work_dir: Optional[str] = None,
+             report_dir: Optional[str] = None) -> dict[str, Any]:
+    """The whole pipeline once, for one department or all (see the module docstring)."""
+    log = get_run_logger()
+    with _open(config, db_url, workers, chunk_size, work_dir, report_dir) as p:
+        st = begin(p, department)
+        if st.busy:
+            log.warning("held by another run, left out: %s", st.busy)
+        try:
+            t = time.perf_counter()
+            for f in [intake_task.submit(p, d, st.run_id) for d in st.held]:
+                report = f.result()
+                st.intake.batches += report.batches
+            st.timings["intake"] = time.perf_counter() - t
+            t = time.perf_counter()
+            leftovers(p, st)
+            ids = pending(p, "render", st.held) if st.held else []
+            st.workers, size = plan(p, len(ids))
+            _progress("render", 0, len(ids))
+            done = 0
+            if ids:
+                with RenderPool(st.workers, p.work.root, p.options.hybrid_profile) as pool:
+                    # render tasks for a bounded window of chunks at once; each chunk then recorded, archived and
+                    # handed over in order, while the workers render the next ones
+                    window = 2 * st.workers
+                    queue = list(chunks(ids, size))
+                    in_flight = [render_validate_task.submit(p, c, pool) for c in queue[:window]]
+                    queue = queue[window:]
+                    while in_flight:
+                        rendered = in_flight.pop(0).result()
+                        if queue:
+                            in_flight.append(render_validate_task.submit(p, queue.pop(0), pool))
+                        done += finish_chunk_task(p, st, rendered)
+                        _progress("render", done, len(ids))
+            st.timings["documents"] = time.perf_counter() - t
+        except BaseException:
+            fail(p, st)
+            raise
+        summary = finish(p, st)
+    publish(summary)
+    log.info("run %s: %s", summary.run_id, summary.totals.row())
+    return {"run_id": summary.run_id, "report_html": str(summary.report_html), "table": summary.table(),
+            "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected)}
+
+
+# ============================================================================================ single steps
+
+
+def _held(p: Pipeline, department: Optional[str]) -> list[str]:
+    held, busy = acquire_all(p, [d.id for d in p.departments(department)])
+    if busy:
+        get_run_logger().warning("held by another run, left out: %s", busy)
+    return held
+
+
+@flow(name="erechnung-intake")
+def intake_flow(config: str = "examples/config.toml", department: Optional[str] = None,
+                db_url: Optional[str] = None) -> dict[str, Any]:
+    """Claim and process the new batches (documents numbered, rows quarantined, error reports written)."""
+    with _open(config, db_url, 1, 200) as p:
+        try:
+            held = _held(p, department)
+            reports = [intake_task.submit(p, d).result() for d in held]
+        finally:
+            release(p)
+    out: dict[str, Any] = {}
+    for r in reports:
+        out.update(r.by_department())
+    return out
+
+
+@flow(name="erechnung-render-validate")
+def render_validate_flow(config: str = "examples/config.toml", department: Optional[str] = None,
+                         workers: Optional[int] = None, chunk_size: int = 200,
+                         db_url: Optional[str] = None) -> dict[str, int]:
+    """Render and validate every numbered document (results wait in the work area for ``archive_flow``)."""
+    with _open(config, db_url, workers, chunk_size) as p:
+        try:
+            ids = pending(p, "render", _held(p, department))
+            n, size = plan(p, len(ids))
+            rendered = rejected = 0
+            with RenderPool(n, p.work.root, p.options.hybrid_profile) as pool:
+                futures = [render_validate_task.submit(p, c, pool) for c in chunks(ids, size)]
+                for f in futures:
+                    items, results = f.result()
+                    r = record_results(p, items, results)
+                    rendered, rejected = rendered + len(r.rendered), rejected + len(r.rejected)
+        finally:
+            release(p)
+    return {"rendered": rendered, "rejected": rejected}
+
+
+@flow(name="erechnung-archive")
+def archive_flow(config: str = "examples/config.toml", department: Optional[str] = None, chunk_size: int = 200,
+                 db_url: Optional[str] = None) -> dict[str, int]:
+    """Archive every rendered or rejected document not yet archived, with its report."""
+    with _open(config, db_url, 1, chunk_size) as p:
+        try:
+            ids = pending(p, "archive", _held(p, department))
+            reports = [archive_task.submit(p, c) for c in chunks(ids, chunk_size)]
+            archived = sum(len(f.result().archived) for f in reports)
+        finally:
+            release(p)
+    return {"archived": archived}
+
+
+@flow(name="erechnung-hand-over")
+def hand_over_flow(config: str = "examples/config.toml", department: Optional[str] = None, chunk_size: int = 500,
+                   db_url: Optional[str] = None) -> dict[str, int]:
+    """Put every archived document into the delivery queue."""
+    with _open(config, db_url, 1, chunk_size) as p:
+        try:
+            ids = pending(p, "hand_over", _held(p, department))
+            handed = sum(len(hand_over_task.submit(p, c).result()) for c in chunks(ids, chunk_size))
+        finally:
+            release(p)
+    return {"handed_over": handed}
+
+
+if __name__ == "__main__":  # python -m flows.pipeline [config] [department]
+    import sys
+
+    print(run_flow(*sys.argv[1:3]))

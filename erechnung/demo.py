@@ -1,5 +1,6 @@
 """``make demo``: build a few municipal invoices, write them as XRechnung UBL and CII, validate every one
-with the KoSIT rules, convert between the syntaxes, and show where the reports are.
+with the KoSIT rules, convert between the syntaxes, and show where the reports are; then run the whole
+pipeline on the sample deliveries of ``examples/batches/`` (``erechnung.demo_pipeline``, under ``out/pipeline/``).
 
 Everything runs on embedded defaults: the official artifacts installed in ``xsd/``, output under
 ``out/demo/``. One document is broken on purpose (its amount due does not add up) to show what a reject
@@ -132,7 +133,9 @@ def main() -> int:
         console.print(f"[red]unexpected verdicts: {unexpected}[/red]")
         return 1
     console.print("[green]All sample documents accepted; the broken one rejected as it should be.[/green]")
-    return 0
+    from .demo_pipeline import main as pipeline_demo  # part 2: the whole pipeline on the sample deliveries
+
+    return pipeline_demo(console=console)
 
 
 if __name__ == "__main__":

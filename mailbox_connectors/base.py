@@ -1,0 +1,267 @@
+"""The one interface every delivery channel implements (ports and adapters: one adapter per channel).
+
+    connector = EmailConnector(settings)            # or FIT-Connect, BundID, ELSTER, print ...
+    refusal = connector.capabilities.refusal(delivery)   # None, or why this channel cannot take it
+    try:
+        receipt = connector.send(delivery)          # the channel accepted it: message id, time, evidence
+    except TemporaryFailure:                        # try the same channel again later
+        ...
+    except PermanentFailure:                        # take the next channel of the recipient
+        ...
+    events = connector.collect_events(since)        # delivered / retrieved / failed / delayed, with evidence
+
+Rules every adapter keeps:
+
+* ``send`` is idempotent per ``Delivery.delivery_id`` as far as the channel allows (the id goes to the channel
+  as its idempotency key or envelope id, so that status events name it again);
+* a notice (``DocumentKind.NOTICE``) is carried only by a channel whose capabilities say
+  ``notices=NoticeHandling.CARRY``; a ``NOTIFY_ONLY`` channel (email) sends only a notification that the notice
+  waits in a postbox, never the notice itself, and says so in ``Receipt.notification_only``;
+* errors are ``TemporaryFailure`` (retry the same channel: SMTP 4xx, HTTP 5xx/429, timeouts, connection lost)
+  or ``PermanentFailure`` (do not retry, take the next channel: SMTP 5xx, rejections, refused by the
+  capabilities); their message is one a clerk can act on; neither they nor logs hold secrets or the document;
+* evidence is raw bytes kept with the receipt or event (SMTP transcript, HTTP exchange, DSN, Security Event
+  Token); ``Receipt.evidence_sha256`` / ``StatusEvent.evidence_sha256`` are its digest for the audit trail.
+
+Nothing here does I/O; adapters live beside this module, each with its sandbox under ``sandboxes/``.
+"""
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+from types import TracebackType
+
+from erechnung.errors import ErechnungError
+
+__all__ = [
+    "Capabilities", "Delivery", "DeliveryError", "DocumentFormat", "DocumentKind", "EventState",
+    "MailboxConnector", "NoticeHandling", "PermanentFailure", "Receipt", "StatusEvent", "TemporaryFailure",
+    "since_filter", "size_text",
+]
+
+
+class DocumentKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+    NOTICE = "notice"  # Bescheid
+
+
+class DocumentFormat(StrEnum):
+    XRECHNUNG = "xrechnung"  # XRechnung XML (UBL or CII), application/xml
+    ZUGFERD = "zugferd"  # hybrid PDF/A-3 with embedded CII (ZUGFeRD / Factur-X), application/pdf
+    PDFA = "pdfa"  # a PDF/A without invoice data (a notice letter), application/pdf
+
+    @classmethod
+    def of_state(cls, state_format: str) -> DocumentFormat:
+        """The format of a document row (``erechnung.state.schema.DOCUMENT_FORMATS``) as a channel sees it."""
+        try:
+            return _STATE_FORMATS[state_format]
+        except KeyError:
+            raise ValueError(f"no delivery format for document format {state_format!r}") from None
+
+
+_STATE_FORMATS = {"ubl": DocumentFormat.XRECHNUNG, "cii": DocumentFormat.XRECHNUNG,
+                  "zugferd": DocumentFormat.ZUGFERD, "notice_pdf": DocumentFormat.PDFA}
+
+
+class NoticeHandling(StrEnum):
+    CARRY = "carry"  # the channel may carry a notice itself (postbox, ELSTER, letter by post)
+    NOTIFY_ONLY = "notify_only"  # only a notification that the notice waits in a postbox (email)
+    NONE = "none"  # nothing to do with notices (Peppol)
+
+
+class EventState(StrEnum):
+    DELIVERED = "delivered"  # in the recipient's mailbox / postbox (DSN delivered, SET accept-submission)
+    RETRIEVED = "retrieved"  # opened or fetched by the recipient (retrieval confirmation, MDN displayed)
+    FAILED = "failed"  # will not arrive (DSN failed, SET reject-submission): take the next channel
+    DELAYED = "delayed"  # not yet delivered, the channel still tries (DSN delayed)
+
+
+def size_text(n: int) -> str:
+    """A size as people read it: ``10 MB``, ``10.5 MB``, ``830 kB``, ``12 bytes`` (decimal units)."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}".rstrip("0").rstrip(".") + " MB"
+    if n >= 1000:
+        return f"{n / 1e3:.0f} kB"
+    return f"{n} bytes"
+
+
+def _utc(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise ValueError("times must carry a time zone")
+    return at.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One document to one recipient on one channel.
+
+    ``delivery_id`` is the idempotency key: the same id sent twice is the same delivery. ``address`` is the
+    recipient's address on this channel: an email address, a BundID ``mailboxUuid``, an ELSTER account, or
+    for letters by post the address block (lines separated by ``\\n``, as in the DIN 5008 window).
+    ``sha256`` (hex) is computed from ``content`` when left empty and checked when given.
+    """
+
+    delivery_id: str
+    kind: DocumentKind
+    format: DocumentFormat
+    content: bytes = field(repr=False)
+    filename: str
+    media_type: str
+    address: str = field(repr=False)
+    subject: str = field(repr=False)
+    body: str = field(default="", repr=False)
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.delivery_id or not self.delivery_id.isprintable() or len(self.delivery_id) > 100:
+            raise ValueError("delivery_id must be 1-100 printable characters")
+        object.__setattr__(self, "kind", DocumentKind(self.kind))
+        object.__setattr__(self, "format", DocumentFormat(self.format))
+        digest = hashlib.sha256(self.content).hexdigest()
+        if not self.sha256:
+            object.__setattr__(self, "sha256", digest)
+        elif self.sha256.lower() != digest:
+            raise ValueError(f"delivery {self.delivery_id}: sha256 does not match the document's content")
+        if not self.address.strip():
+            raise ValueError(f"delivery {self.delivery_id}: no recipient address for the channel")
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel accepts."""
+
+    channel: str  # "email", "fit_connect", "bundid", "elster", "print"
+    kinds: frozenset[DocumentKind]  # what it carries as document (NOTICE only with notices=CARRY)
+    formats: frozenset[DocumentFormat]
+    max_bytes: int | None  # largest document (None: no limit of its own)
+    notices: NoticeHandling
+
+    def refusal(self, delivery: Delivery) -> str | None:
+        """Why this channel cannot take ``delivery`` (a sentence for the clerk), or None when it can."""
+        if delivery.kind is DocumentKind.NOTICE:
+            if self.notices is NoticeHandling.NONE:
+                return f"the {self.channel} channel does not deliver notices"
+            if self.notices is NoticeHandling.NOTIFY_ONLY:
+                return None  # the notice itself is not sent, only the notification (size and format do not apply)
+        elif delivery.kind not in self.kinds:
+            return f"the {self.channel} channel does not deliver documents of kind {delivery.kind.value}"
+        if delivery.format not in self.formats:
+            allowed = ", ".join(sorted(f.value for f in self.formats))
+            return f"the {self.channel} channel does not take the format {delivery.format.value} (only {allowed})"
+        if self.max_bytes is not None and delivery.size > self.max_bytes:
+            return (f"the document has {size_text(delivery.size)}; the {self.channel} channel takes at most "
+                    f"{size_text(self.max_bytes)}")
+        return None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The channel accepted the delivery (the "sent" state). ``evidence`` is the raw exchange, secrets removed."""
+
+    delivery_id: str
+    channel: str
+    channel_message_id: str  # SMTP Message-ID, FIT-Connect submission id, postbox message id, print batch/letter
+    accepted_at: datetime
+    evidence: bytes = field(default=b"", repr=False)
+    evidence_type: str = "text/plain"
+    notification_only: bool = False  # True: a notice was not carried, only notified (email)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accepted_at", _utc(self.accepted_at))
+
+    @property
+    def evidence_sha256(self) -> str:
+        return hashlib.sha256(self.evidence).hexdigest()
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """What the channel reported after the receipt. ``event_id`` is stable: collecting twice gives the same id."""
+
+    event_id: str
+    delivery_id: str
+    channel: str
+    state: EventState
+    at: datetime
+    evidence: bytes = field(repr=False)
+    evidence_type: str = "text/plain"  # message/rfc822 for a DSN, application/jwt for a SET ...
+    reason: str = ""  # for the clerk: "mailbox unknown (550 5.1.1)"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", EventState(self.state))
+        object.__setattr__(self, "at", _utc(self.at))
+
+    @property
+    def evidence_sha256(self) -> str:
+        return hashlib.sha256(self.evidence).hexdigest()
+
+
+class DeliveryError(ErechnungError):
+    """A delivery did not go through. ``reason`` is for the clerk; ``code`` the channel's own (``550 5.1.1``,
+    ``HTTP 429``); ``evidence`` the raw exchange (secrets removed)."""
+
+    def __init__(self, reason: str, *, channel: str, delivery_id: str | None = None, code: str | None = None,
+                 evidence: bytes = b"") -> None:
+        self.reason, self.channel, self.delivery_id, self.code, self.evidence = (
+            reason, channel, delivery_id, code, evidence)
+        where = f"{channel}" + (f", delivery {delivery_id}" if delivery_id else "")
+        super().__init__(f"{where}: {reason}" + (f" ({code})" if code else ""))
+
+
+class TemporaryFailure(DeliveryError):
+    """Try the same channel again later (``retry_after`` seconds, when the channel said)."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(reason, **kwargs)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(DeliveryError):
+    """This channel will not deliver it: take the next channel of the recipient."""
+
+
+class MailboxConnector(ABC):
+    """One channel. Adapters that hold a connection close it in ``close`` (also as a context manager)."""
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @abstractmethod
+    def send(self, delivery: Delivery) -> Receipt:
+        """Hand ``delivery`` to the channel; raises TemporaryFailure or PermanentFailure."""
+
+    @abstractmethod
+    def collect_events(self, since: datetime | None = None) -> list[StatusEvent]:
+        """Status events the channel reported at or after ``since`` (all it still has when None), oldest first."""
+
+    def check(self, delivery: Delivery) -> None:
+        """Raise PermanentFailure when the capabilities refuse ``delivery`` (call before sending anything)."""
+        refusal = self.capabilities.refusal(delivery)
+        if refusal:
+            raise PermanentFailure(refusal, channel=self.capabilities.channel, delivery_id=delivery.delivery_id)
+
+    def close(self) -> None:
+        """Release connections (default: nothing to release)."""
+
+    def __enter__(self) -> MailboxConnector:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def since_filter(events: Iterable[StatusEvent], since: datetime | None) -> list[StatusEvent]:
+    """``events`` at or after ``since``, oldest first (a helper for adapters)."""
+    cut = _utc(since) if since is not None else None
+    return sorted((e for e in events if cut is None or e.at >= cut), key=lambda e: (e.at, e.event_id))

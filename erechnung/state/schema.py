@@ -210,3 +210,5 @@ class Recipient(Base):
 
 
 metadata = Base.metadata
+
+from . import delivery_schema  # noqa: E402,F401  (the delivery tracking tables join the same metadata)

@@ -34,7 +34,7 @@ class _Runtime:
         self.pid = os.getpid()
         self.saxon = None
         self.xslt30 = None
-        self.xslt: dict[str, object] = {}
+        self.xslt: dict[tuple[str, bool], object] = {}
         self.xsd: dict[tuple[str, ...], etree.XMLSchema] = {}
         self.xpath: dict[tuple[tuple[str, str], ...], object] = {}
         self.tests: dict[tuple, XPathTests] = {}
@@ -73,25 +73,46 @@ def saxon():
     return st.saxon
 
 
-def xslt(path: Path):
-    """The compiled stylesheet at ``path`` (``PyXsltExecutable``), compiled once per process."""
+def xslt(path: Path, *, lean: bool = False):
+    """The compiled stylesheet at ``path`` (``PyXsltExecutable``), compiled once per process.
+
+    ``lean``: compile the stylesheet's lean copy (``validators.lean``: the same findings without the SVRL output
+    nobody reads), made in memory with the file's own base URI, so relative references resolve as before; when
+    nothing can be left out, this is the stylesheet itself.
+    """
     st = _state()
-    executable = st.xslt.get(str(path))
-    if executable is None:
-        key = str(Path(path).resolve())
-        executable = st.xslt.get(key)
+    executable = st.xslt.get((str(path), lean))
+    if executable is not None:
+        return executable
+    key = str(Path(path).resolve())
+    executable = st.xslt.get((key, lean))
     if executable is None:
         saxon()
         if not Path(key).is_file():
             raise ResourceCompileError(f"stylesheet {key} is missing; run `make artifacts` to install the bundle")
         started = time.perf_counter()
         try:
-            executable = st.xslt30.compile_stylesheet(stylesheet_file=key)
+            text = _lean_text(key) if lean else None
+            if text is None:
+                executable = st.xslt30.compile_stylesheet(stylesheet_file=key)
+            else:
+                builder = st.saxon.new_document_builder()
+                builder.set_base_uri(Path(key).as_uri())
+                builder.set_line_numbering(True)
+                executable = st.xslt30.compile_stylesheet(stylesheet_node=builder.parse_xml(xml_text=text))
         except Exception as exc:
             raise ResourceCompileError(f"stylesheet {key} does not compile: {exc}") from exc
-        st.compile_seconds[key] = time.perf_counter() - started
-        st.xslt[key] = st.xslt[str(path)] = executable
+        st.compile_seconds[key + (" (lean)" if lean else "")] = time.perf_counter() - started
+        st.xslt[(key, lean)] = executable
+    st.xslt[(str(path), lean)] = executable
     return executable
+
+
+def _lean_text(path: str) -> str | None:
+    from validators.lean import lean_stylesheet
+
+    lean = lean_stylesheet(Path(path).read_bytes())
+    return lean.text.decode("utf-8") if lean.text is not None else None
 
 
 def _wrapper_schema(paths: tuple[str, ...]) -> etree._Element:

@@ -225,16 +225,20 @@ def line_of(tree: etree._ElementTree, location: str | None) -> int | None:
 class SchematronStep:
     """``validateWithSchematron``: the compiled Schematron XSLT run by Saxon on the shared Saxon tree; the SVRL
     result is read with lxml. Only ``failed-assert`` and ``successful-report`` become messages (KoSIT
-    default-report.xsl); the code is ``@id`` (``UNSPECIFIC`` when absent), the text is ``svrl:text``."""
+    default-report.xsl); the code is ``@id`` (``UNSPECIFIC`` when absent), the text is ``svrl:text``.
+
+    ``lean`` (the default): run the stylesheet's lean copy (``validators.lean``), which leaves out the
+    ``svrl:fired-rule`` elements and the ISO skeleton's silent default-mode walks and finds exactly the same; the
+    SVRL kept with ``keep_raw`` then has no ``fired-rule`` elements either."""
 
     kind = "schematron"
     requires_valid = "val-xsd"
 
-    def __init__(self, resource: Resource, step_id: str, keep_raw: bool = False) -> None:
-        self.id, self.resources, self.keep_raw = step_id, (resource,), keep_raw
+    def __init__(self, resource: Resource, step_id: str, keep_raw: bool = False, lean: bool = True) -> None:
+        self.id, self.resources, self.keep_raw, self.lean = step_id, (resource,), keep_raw, lean
 
     def run(self, document: Document) -> StepResult:
-        executable = runtime.xslt(self.resources[0].path)
+        executable = runtime.xslt(self.resources[0].path, lean=self.lean)
         svrl = executable.transform_to_string(xdm_node=document.xdm)
         if not svrl:
             raise RuntimeError(f"Schematron {self.resources[0].location} returned no SVRL output")

@@ -1,0 +1,104 @@
+"""The lean Schematron stylesheets (validators.lean) find exactly what the official ones find, on every official case.
+
+For every official case that is well-formed, every Schematron XSLT of the installed scenarios (XRechnung bundle and
+the Factur-X profile scenarios) written for the document's namespace runs twice, official and lean, whatever the
+document's scenario or schema validity (more inputs than the engine would give it). The SVRL of the official
+stylesheet without its ``svrl:fired-rule`` / ``svrl:suppressed-rule`` elements must equal the lean SVRL node for
+node (white space between elements ignored, ``svrl:metadata`` with its creation time left out),
+so in particular every ``failed-assert`` and ``successful-report``, in order, with all attributes and text.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from conftest import observed_cases
+from erechnung import artifacts
+from validators import runtime
+from validators.lean import lean_stylesheet
+from validators.scenarios import ScenarioSet
+from validators.xmlsafe import ValidationInputError, parse_untrusted
+
+SVRL = "{http://purl.oclc.org/dsdl/svrl}"
+CASES = observed_cases()
+
+
+@lru_cache(maxsize=None)
+def _schematrons() -> dict[str, tuple[Path, ...]]:
+    """Schematron XSLT paths per namespace URI declared by the scenarios that run them."""
+    bundle = artifacts.bundle_in_force()
+    sets = [ScenarioSet.load(bundle.scenarios, bundle.directory)]
+    try:
+        from validators import pdf
+
+        sets.append(ScenarioSet.load(pdf.PDF_SCENARIOS, bundle.directory))
+    except (ImportError, AttributeError):
+        pass
+    by_ns: dict[str, dict[Path, None]] = {}
+    for sset in sets:
+        for s in sset.scenarios:
+            for _, uri in s.namespaces:
+                for r in s.schematrons:
+                    by_ns.setdefault(uri, {})[r.path] = None
+    return {uri: tuple(paths) for uri, paths in by_ns.items()}
+
+
+def _canon(el) -> tuple:
+    """A node and its subtree, independent of where the serializer put namespace declarations."""
+    if not isinstance(el.tag, str):
+        return ("#" + type(el).__name__, el.text, (el.tail or "").strip())
+    return (el.tag, tuple(sorted(el.attrib.items())), el.text or "", tuple(_canon(c) for c in el),
+            (el.tail or "").strip())
+
+
+def _comparable(svrl: str, drop_fired: bool) -> tuple:
+    root = etree.fromstring(svrl.encode("utf-8"), etree.XMLParser(remove_blank_text=True, huge_tree=True))
+    doomed = [e for e in root.iter(f"{SVRL}metadata")]
+    if drop_fired:
+        doomed += [e for e in root.iter(f"{SVRL}fired-rule", f"{SVRL}suppressed-rule")]
+    for e in doomed:
+        e.getparent().remove(e)
+    return _canon(root)
+
+
+def _findings(svrl: str) -> list[tuple]:
+    root = etree.fromstring(svrl.encode("utf-8"), etree.XMLParser(huge_tree=True))
+    return [_canon(e)[:4] for e in root.iter(f"{SVRL}failed-assert", f"{SVRL}successful-report")]
+
+
+def _run(executable, node) -> str | Exception:
+    try:
+        return executable.transform_to_string(xdm_node=node)
+    except Exception as exc:
+        return exc
+
+
+def test_the_lean_copies_leave_out_something_in_every_official_schematron():
+    paths = {p for ps in _schematrons().values() for p in ps}
+    assert len(paths) >= 4
+    for path in paths:
+        lean = lean_stylesheet(path.read_bytes())
+        assert lean.text is not None and lean.removed_elements > 0 and lean.kept_elements == 0, path
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.path for c in CASES])
+def test_lean_and_official_schematron_find_the_same(case):
+    try:
+        tree = parse_untrusted(case.file.read_bytes())
+    except ValidationInputError:
+        pytest.skip("not well-formed: no Schematron runs")
+    namespace = etree.QName(tree.getroot()).namespace
+    paths = _schematrons().get(namespace, ())
+    if not paths:
+        pytest.skip(f"no scenario declares the namespace {namespace}")
+    node = runtime.parse_xdm(etree.tostring(tree, encoding="unicode"))
+    for path in paths:
+        official, lean = (_run(runtime.xslt(path, lean=flag), node) for flag in (False, True))
+        if isinstance(official, Exception):  # a dynamic error in a rule (e.g. a schema-invalid document)
+            assert isinstance(lean, Exception) and str(lean) == str(official), f"{case.path}: {path.name}"
+            continue
+        assert _findings(lean) == _findings(official), f"{case.path}: {path.name}"
+        assert _comparable(lean, drop_fired=False) == _comparable(official, drop_fired=True), f"{case.path}: {path.name}"

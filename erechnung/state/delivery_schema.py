@@ -131,7 +131,7 @@ class DeadLetter(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), unique=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    delivery_id: Mapped[Optional[int]] = mapped_column(ForeignKey("deliveries.id"))  # None: nothing was sent
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

@@ -128,7 +128,7 @@ def upgrade() -> None:
     op.create_table('dead_letters',
         sa.Column('id', BIG_ID, autoincrement=True, nullable=False),
         sa.Column('document_id', BIG_ID, nullable=False),
-        sa.Column('delivery_id', BIG_ID, nullable=False),
+        sa.Column('delivery_id', BIG_ID, nullable=True),
         sa.Column('reason', sa.Text(), nullable=False),
         sa.Column('created_at', TIMESTAMP, nullable=False),
         sa.Column('resolved_at', TIMESTAMP, nullable=True),

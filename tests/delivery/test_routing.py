@@ -1,0 +1,103 @@
+"""Routing: the channel order per recipient and document kind, with the legal limits applied."""
+from __future__ import annotations
+
+from erechnung.delivery.routing import route
+from erechnung.intake.recipients import Recipient
+
+UUID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+
+
+def citizen(**kw) -> Recipient:
+    data = dict(customer_number="K-1", name="Anna Muster", street="Hauptstr. 1", post_code="12345",
+                city="Musterstadt")
+    data.update(kw)
+    return Recipient(**data)
+
+
+def company(**kw) -> Recipient:
+    return citizen(kind="company", name="Muster GmbH", **kw)
+
+
+def public_body(**kw) -> Recipient:
+    return citizen(kind="public_body", name="Landkreis Muster", **kw)
+
+
+def test_citizen_invoice_default_order_bundid_email_print():
+    r = citizen(email="anna@example.org", bundid_postbox=UUID, consents=frozenset({"email_invoices"}))
+    assert route(r, "invoice").channels == ("bundid", "email", "print")
+
+
+def test_citizen_gets_invoices_by_email_only_with_consent():
+    planned = route(citizen(email="anna@example.org"), "invoice")
+    assert planned.channels == ("print",)
+    assert "consent" in dict((s.channel, s.reason) for s in planned.skipped)["email"]
+
+
+def test_notice_is_never_sent_as_plain_email():
+    r = citizen(email="anna@example.org", channels=("email", "print"),
+                consents=frozenset({"email_invoices", "notice_retrieval"}))
+    planned = route(r, "notice")
+    assert "email" not in planned.channels and planned.channels == ("print",)
+    assert "never travels as a plain email attachment" in planned.explain()
+
+
+def test_notice_in_a_postbox_keeps_the_email_as_notification_only():
+    r = citizen(email="anna@example.org", bundid_postbox=UUID, consents=frozenset({"notice_retrieval"}))
+    planned = route(r, "notice")
+    assert planned.channels == ("bundid", "print")
+    assert planned.hops[0].notify_email == "anna@example.org" and planned.hops[0].legal_basis == "ozg_9"
+    assert planned.hops[1].legal_basis == "vwvfg_41_2" and planned.hops[1].notify_email is None
+
+
+def test_notice_by_retrieval_needs_consent():
+    planned = route(citizen(bundid_postbox=UUID), "notice")
+    assert planned.channels == ("print",)
+    assert "consent (notice_retrieval)" in dict((s.channel, s.reason) for s in planned.skipped)["bundid"]
+
+
+def test_levy_notices_follow_the_ao():
+    r = citizen(bundid_postbox=UUID, consents=frozenset({"notice_retrieval"}))
+    planned = route(r, "notice", notice_group="levy")
+    assert [h.legal_basis for h in planned.hops] == ["ao_122a", "ao_122_2"]
+
+
+def test_company_notice_elster_then_print_invoice_email_peppol_print():
+    r = company(email="rechnung@muster.de", elster_account="EL-123", peppol_id="9930:DE123456789",
+                consents=frozenset({"notice_retrieval"}))
+    assert route(r, "notice").channels == ("elster", "print")
+    assert route(r, "invoice").channels == ("email", "peppol", "print")
+    assert route(r, "credit_note").channels == ("email", "peppol", "print")
+    preferring = company(elster_account="EL-123", channels=("elster", "print"))
+    assert route(preferring, "invoice").channels == ("print",)
+    assert "the elster postbox carries notices, not invoices" in route(preferring, "invoice").explain()
+
+
+def test_public_body_invoice_peppol_email_with_leitweg_id_print():
+    r = public_body(email="eingang@kreis.de", leitweg_id="991-33333TEST-33")
+    planned = route(r, "invoice")
+    assert planned.channels == ("peppol", "email", "print")
+    assert planned.hops[0].address == "0204:991-33333TEST-33"
+    assert route(r, "notice").channels == ("print",)
+    without = route(public_body(email="eingang@kreis.de"), "invoice")
+    assert without.channels == ("print",) and "Leitweg-ID" in without.explain()
+
+
+def test_preferences_come_first_and_print_is_always_last():
+    r = citizen(email="anna@example.org", bundid_postbox=UUID, channels=("print", "email", "bundid"),
+                consents=frozenset({"email_invoices"}))
+    assert route(r, "invoice").channels == ("email", "bundid", "print")
+
+
+def test_channel_size_limits_and_available_connectors():
+    r = citizen(email="anna@example.org", bundid_postbox=UUID, consents=frozenset({"email_invoices"}))
+    planned = route(r, "invoice", size=2_000_000, limits={"bundid": 1_000_000, "email": 10_000_000})
+    assert planned.channels == ("email", "print")
+    assert "the document has 2 MB; bundid takes at most 1 MB" in planned.explain()
+    only = route(r, "invoice", available={"email", "print"})
+    assert only.channels == ("email", "print") and "no bundid connector" in only.explain()
+
+
+def test_print_goes_to_the_postal_address_block():
+    planned = route(citizen(salutation="Frau", supplement="c/o Beispiel"), "invoice")
+    assert planned.hops[-1].address == "Frau\nAnna Muster\nc/o Beispiel\nHauptstr. 1\n12345 Musterstadt"
+    assert planned.hops[-1].address_ref == "print:K-1"

@@ -302,6 +302,16 @@ class ValidationPool:
         self.documents += len(cr.results)
         return cr.results
 
+    def _submit(self, chunk: list[tuple[str, bytes | None]]) -> Future:
+        """Submit a chunk; a pool that broke since the last submission gives a failed future instead of raising
+        here, so the chunk is redone like every other chunk that was in flight."""
+        try:
+            return self._executor.submit(_validate_chunk, chunk)
+        except BrokenProcessPool as exc:
+            failed: Future = Future()
+            failed.set_exception(exc)
+            return failed
+
     def _isolated(self, chunk: list[tuple[str, bytes | None]]) -> list:
         """Redo the documents of a chunk that was in flight when a worker died, one document per task."""
         out = []
@@ -329,7 +339,7 @@ class ValidationPool:
                 if chunk is None:
                     exhausted = True
                     break
-                pending.append((chunk, self._executor.submit(_validate_chunk, chunk)))
+                pending.append((chunk, self._submit(chunk)))
             if not pending:
                 return
             chunk, fut = pending.popleft()

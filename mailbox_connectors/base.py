@@ -220,8 +220,9 @@ class DeliveryError(ErechnungError):
 class TemporaryFailure(DeliveryError):
     """Try the same channel again later (``retry_after`` seconds, when the channel said)."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(reason, **kwargs)
+    def __init__(self, reason: str, *, channel: str, delivery_id: str | None = None, code: str | None = None,
+                 evidence: bytes = b"", retry_after: float | None = None) -> None:
+        super().__init__(reason, channel=channel, delivery_id=delivery_id, code=code, evidence=evidence)
         self.retry_after = retry_after
 
 
@@ -262,6 +263,7 @@ class MailboxConnector(ABC):
 
 
 def since_filter(events: Iterable[StatusEvent], since: datetime | None) -> list[StatusEvent]:
-    """``events`` at or after ``since``, oldest first (a helper for adapters)."""
+    """``events`` at or after ``since``, oldest first; events of the same time keep their order (a helper for
+    adapters: pass them in the order the channel reported them)."""
     cut = _utc(since) if since is not None else None
-    return sorted((e for e in events if cut is None or e.at >= cut), key=lambda e: (e.at, e.event_id))
+    return sorted((e for e in events if cut is None or e.at >= cut), key=lambda e: e.at)

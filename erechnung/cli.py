@@ -285,6 +285,39 @@ from .notices.cli import notice_app  # noqa: E402  (erechnung notice render|veri
 app.add_typer(notice_app, name="notice")
 
 
+@app.command("status")
+def status_command(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per delivery attempt per line on stdout."),
+    document: Optional[int] = typer.Option(None, "--document", help="Only this document (id)."),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Only the documents of this batch (id)."),
+    html: Optional[Path] = typer.Option(None, "--html", dir_okay=False, help="Write the batch's HTML report "
+                                                                              "(needs --batch)."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB or "
+                                                         "sqlite:///var/erechnung.db)."),
+) -> None:
+    """Deliveries: channel, state, attempts, events, notification date; dead letters for finance."""
+    from .delivery.cli import run_status
+
+    raise typer.Exit(run_status(db, as_json=as_json, document=document, batch=batch, html=html))
+
+
+audit_app = typer.Typer(name="audit", no_args_is_help=True, help="The tamper-evident audit trail of deliveries.")
+
+
+@audit_app.command("verify")
+def audit_verify_command(
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB or "
+                                                         "sqlite:///var/erechnung.db)."),
+) -> None:
+    """Recompute the hash chain of the delivery events: OK (exit 0) or the first broken link (exit 1)."""
+    from .delivery.cli import run_audit_verify
+
+    raise typer.Exit(run_audit_verify(db))
+
+
+app.add_typer(audit_app, name="audit")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``erechnung = "erechnung.cli:main"``)."""
     try:

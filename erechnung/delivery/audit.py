@@ -1,0 +1,151 @@
+"""The tamper-evident audit trail of deliveries (GoBD): every state change of a delivery is one row of
+``delivery_events``, hash-chained over the whole table.
+
+    hash = sha256(prev_hash || canonical JSON of the event)
+
+``prev_hash`` is the previous event's ``hash`` (in ``seq`` order; the first event's is 64 zeros). The canonical
+JSON has sorted keys, no spaces, UTF-8, times as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, and covers every column
+except ``id``, ``hash`` and the evidence bytes, which enter through their sha256 (``evidence_sha256``;
+:func:`verify_chain` checks the bytes against it). Appending locks the chain's head row (``delivery_chain``)
+until the transaction ends, so concurrent workers append one after the other and ``seq`` has no gaps.
+
+Code only ever inserts here. :func:`verify_chain` recomputes the chain and names the first broken link: a
+changed row (its hash no longer matches), a deleted row (a gap in ``seq``, or the next row's ``prev_hash``
+points nowhere), an inserted row (a hash that does not follow, or more rows than the head counts). Whoever can
+write the database can also rewrite the whole chain from the change on; the head hash that ``erechnung audit
+verify`` prints can be kept elsewhere (a daily report, a timestamp) to anchor it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from erechnung.state.delivery_schema import GENESIS_HASH, Delivery, DeliveryChain, DeliveryEvent
+from erechnung.state.schema import utcnow
+
+CHAIN_ID = 1
+
+
+def _utc_text(at: datetime) -> str:
+    at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def plain_json(value: Any) -> Any:
+    """``value`` as it comes back from a JSON column (so that the hash is computed over what is stored)."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def canonical_event(*, seq: int, delivery_id: int, document_id: int, from_state: str | None, to_state: str,
+                    at: datetime, source: str, channel_event_id: str | None, reason: str | None,
+                    detail: Mapping[str, Any] | None, evidence_type: str | None,
+                    evidence_sha256: str | None) -> bytes:
+    return json.dumps({"seq": seq, "delivery_id": delivery_id, "document_id": document_id,
+                       "from_state": from_state, "to_state": to_state, "at": _utc_text(at), "source": source,
+                       "channel_event_id": channel_event_id, "reason": reason, "detail": detail or {},
+                       "evidence_type": evidence_type, "evidence_sha256": evidence_sha256},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def event_hash(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
+
+
+def _row_canonical(e: DeliveryEvent) -> bytes:
+    return canonical_event(seq=e.seq, delivery_id=e.delivery_id, document_id=e.document_id,
+                           from_state=e.from_state, to_state=e.to_state, at=e.at, source=e.source,
+                           channel_event_id=e.channel_event_id, reason=e.reason, detail=e.detail,
+                           evidence_type=e.evidence_type, evidence_sha256=e.evidence_sha256)
+
+
+def _lock_head(session: Session) -> DeliveryChain:
+    from erechnung.state.repository import _insert
+
+    session.execute(_insert(session, DeliveryChain).values(id=CHAIN_ID, seq=0, head_hash=GENESIS_HASH,
+                                                           updated_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["id"]))
+    return session.execute(select(DeliveryChain).where(DeliveryChain.id == CHAIN_ID).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one()
+
+
+def append_event(session: Session, delivery: Delivery, *, from_state: str | None, to_state: str, at: datetime,
+                 source: str, reason: str | None = None, detail: Mapping[str, Any] | None = None,
+                 evidence: bytes | None = None, evidence_type: str | None = None,
+                 channel_event_id: str | None = None) -> DeliveryEvent:
+    """Append one event to the chain in the caller's transaction (the head stays locked until it ends)."""
+    head = _lock_head(session)
+    seq = head.seq + 1
+    detail = plain_json(dict(detail or {}))
+    evidence_sha256 = hashlib.sha256(evidence).hexdigest() if evidence else None
+    canonical = canonical_event(seq=seq, delivery_id=delivery.id, document_id=delivery.document_id,
+                                from_state=from_state, to_state=to_state, at=at, source=source,
+                                channel_event_id=channel_event_id, reason=reason, detail=detail,
+                                evidence_type=evidence_type if evidence else None, evidence_sha256=evidence_sha256)
+    digest = event_hash(head.head_hash, canonical)
+    event = DeliveryEvent(seq=seq, delivery_id=delivery.id, document_id=delivery.document_id,
+                          from_state=from_state, to_state=to_state, at=at, source=source,
+                          channel_event_id=channel_event_id, reason=reason, detail=detail,
+                          evidence=evidence or None, evidence_type=evidence_type if evidence else None,
+                          evidence_sha256=evidence_sha256, prev_hash=head.head_hash, hash=digest)
+    session.add(event)
+    head.seq, head.head_hash, head.updated_at = seq, digest, utcnow()
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What :func:`verify_chain` found. ``ok``: every link holds; else ``seq``/``event_id`` name the first
+    broken link and ``problem`` says what is wrong with it."""
+
+    ok: bool
+    events: int
+    head_hash: str
+    seq: int | None = None
+    event_id: int | None = None
+    problem: str | None = None
+
+    def text(self) -> str:
+        if self.ok:
+            return f"OK: {self.events} delivery event(s), chain intact, head {self.head_hash}"
+        where = f"event seq {self.seq}" + (f" (id {self.event_id})" if self.event_id is not None else "")
+        return f"BROKEN at {where}: {self.problem}"
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute the chain in ``seq`` order and compare it with the stored hashes and the head."""
+    prev, expected_seq, count = GENESIS_HASH, 1, 0
+    rows = session.execute(select(DeliveryEvent).order_by(DeliveryEvent.seq).execution_options(yield_per=500))
+    for e in rows.scalars():
+        count += 1
+        if e.seq != expected_seq:
+            return ChainReport(False, count, prev, expected_seq, e.id,
+                               f"event {expected_seq} is missing (the next one stored is {e.seq}): deleted")
+        if e.prev_hash != prev:
+            return ChainReport(False, count, prev, e.seq, e.id,
+                               "prev_hash does not name the previous event's hash: an event before it was "
+                               "changed, deleted or inserted")
+        if e.evidence is not None and hashlib.sha256(e.evidence).hexdigest() != e.evidence_sha256:
+            return ChainReport(False, count, prev, e.seq, e.id, "the evidence bytes do not match evidence_sha256")
+        digest = event_hash(prev, _row_canonical(e))
+        if digest != e.hash:
+            return ChainReport(False, count, prev, e.seq, e.id,
+                               "the event's content does not match its hash: the row was changed")
+        prev, expected_seq = e.hash, expected_seq + 1
+        session.expunge(e)
+    head = session.get(DeliveryChain, CHAIN_ID, populate_existing=True)
+    head_seq, head_hash = (head.seq, head.head_hash) if head is not None else (0, GENESIS_HASH)
+    if head_seq != count or head_hash != prev:
+        if head_seq > count:
+            problem = f"the chain's head counts {head_seq} events, {count} are stored: the last was deleted"
+        else:
+            problem = (f"the chain's head counts {head_seq} events ending in {head_hash[:16]}, the table holds "
+                       f"{count} ending in {prev[:16]}: an event was inserted or the head changed")
+        return ChainReport(False, count, prev, min(head_seq, count) + 1, None, problem)
+    return ChainReport(True, count, prev)

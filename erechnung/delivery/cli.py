@@ -1,0 +1,129 @@
+"""``erechnung status`` and ``erechnung audit verify``: the logic behind the two commands.
+
+``erechnung status [--json] [--document ID | --batch ID] [--html FILE] [--db URL]``: the deliveries; with
+``--json`` one JSON object per delivery attempt per line (``document_id``, ``channel``, ``state``,
+``attempts``, ``events`` and more), else a table and the dead letters; ``--html`` writes the per-batch report
+for finance and auditors. Exit 0 listed, 2 no database / bad options.
+
+``erechnung audit verify [--db URL]``: recompute the hash chain of the delivery events; exit 0 and ``OK`` when
+it holds, 1 and the first broken link when not, 2 when the database cannot be read.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
+
+
+def _open(db: Optional[str], err):
+    """An engine on a migrated database, or an exit code."""
+    from sqlalchemy.engine import make_url
+
+    from erechnung.state import database_url, make_engine, migrate
+
+    url = database_url(db)
+    try:
+        u = make_url(url)
+    except Exception as exc:
+        err.print(f"[red]Error:[/red] --db {url!r} is not a database URL: {exc}")
+        return EXIT_USAGE
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
+            and not Path(u.database).is_file():
+        err.print(f"[red]Error:[/red] no state database at {u.database} (nothing processed yet, or pass --db)")
+        return EXIT_USAGE
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
+
+
+def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Optional[int] = None,
+               batch: Optional[int] = None, html: Optional[Path] = None, out=None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from erechnung.state import transaction
+
+    from .audit import verify_chain
+    from .report import batch_report_html, dead_letter_records, delivery_records
+
+    out = out or sys.stdout
+    err = Console(stderr=True, highlight=False)
+    if document is not None and batch is not None:
+        err.print("[red]Error:[/red] give --document or --batch, not both")
+        return EXIT_USAGE
+    if html is not None and batch is None:
+        err.print("[red]Error:[/red] --html writes the report of one batch: give --batch ID")
+        return EXIT_USAGE
+    try:
+        engine = _open(db, err)
+        if isinstance(engine, int):
+            return engine
+        try:
+            with transaction(engine) as s:
+                records = delivery_records(s, document_id=document, batch_id=batch)
+                dead = dead_letter_records(s, batch_id=batch, document_id=document)
+                page = batch_report_html(s, batch, chain_text=verify_chain(s).text()) if html is not None else None
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        err.print(f"[red]Error:[/red] cannot read the state database: {exc.__class__.__name__}: "
+                  f"{str(exc).splitlines()[0]}")
+        return EXIT_USAGE
+    if page is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(page, encoding="utf-8")
+        err.print(f"Bericht: {html}")
+    if as_json:
+        for r in records:
+            out.write(json.dumps(r, ensure_ascii=False) + "\n")
+        out.flush()
+        return EXIT_OK
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
+    table = Table()
+    for col in ("Dokument", "Nr.", "Kanal", "Zustand", "Versuche", "Bekanntgabe", "Letztes Ereignis"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        last = r["events"][-1] if r["events"] else None
+        table.add_row(str(r["document_id"]), str(r["sequence"]), r["channel"], r["state"], str(r["attempts"]),
+                      r["notification_date"] or "–",
+                      f'{last["at"][:19]} {last["reason"] or ""}' if last else "–")
+    console.print(table)
+    console.print(f"{len(records)} Zustellversuch(e)")
+    if dead:
+        console.print(f"[bold red]{len(dead)} nicht zustellbar:[/bold red]")
+        for x in dead:
+            console.print(f"  Dokument {x['document_number'] or x['document_id']} ({x['recipient_ref'] or '–'}): "
+                          f"{x['reason']}")
+    return EXIT_OK
+
+
+def run_audit_verify(db: Optional[str] = None, out=None) -> int:
+    from rich.console import Console
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from erechnung.state import transaction
+
+    from .audit import verify_chain
+
+    out = out or sys.stdout
+    err = Console(stderr=True, highlight=False)
+    try:
+        engine = _open(db, err)
+        if isinstance(engine, int):
+            return engine
+        try:
+            with transaction(engine) as s:
+                report = verify_chain(s)
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        err.print(f"[red]Error:[/red] cannot read the state database: {exc.__class__.__name__}: "
+                  f"{str(exc).splitlines()[0]}")
+        return EXIT_USAGE
+    out.write(report.text() + "\n")
+    out.flush()
+    return EXIT_OK if report.ok else EXIT_BROKEN

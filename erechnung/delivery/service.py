@@ -1,0 +1,644 @@
+"""The delivery service: plan, send with retries and fallback, track, compute legal dates, dead-letter.
+Plain functions over the connectors' interface (``mailbox_connectors.base``) and the state database; no
+Prefect. Every state change is appended to the hash-chained ``delivery_events`` in the same transaction.
+
+    plan_deliveries(sf, config, now=now)          # handed-over documents -> their first delivery (queued)
+    deliver_due(sf, connectors, now, config=...)  # claim, send, record receipt; retry, fall back, dead-letter
+    track(sf, connectors, now, config=...)        # status events, deadlines, notification dates
+
+``sf`` is a session factory (``erechnung.state.session_factory(engine)``); ``connectors`` maps a channel name
+(``email``, ``bundid``, ``elster``, ``peppol``, ``print``) to a :class:`~mailbox_connectors.base.MailboxConnector`.
+
+Exactly once, per delivery
+--------------------------
+A delivery is a row whose ``idempotency_key`` (``<prefix>-<document>-<channel>-<sequence>``) is UNIQUE; planning
+inserts it with ON CONFLICT DO NOTHING, so a crash or a second planner never loses or duplicates it.
+
+Sending is three steps, each its own transaction or call:
+
+1. **claim** (commit): the row goes ``queued -> sending`` with ``claimed_by`` and ``lease_until``, attempts + 1,
+   and the event is appended. On PostgreSQL the candidates are read with ``SELECT ... FOR UPDATE SKIP LOCKED``,
+   so workers never wait for nor take each other's rows; on SQLite every transaction holds the write lock from
+   ``BEGIN IMMEDIATE``, and the claim is a conditional ``UPDATE ... WHERE state = <seen> AND <lease ran out>``
+   whose row count says whether this worker won. Only the worker whose claim committed calls ``send``.
+2. **send**: ``connector.send(Delivery(delivery_id=<idempotency key>, ...))``, outside any transaction.
+3. **record** (commit): receipt, ``sending -> sent`` and the event, in one transaction, only if this worker
+   still holds the claim.
+
+A crash between 1 and 3 leaves the row ``sending`` with a lease that runs out; the next worker claims it again
+and sends it again **with the same idempotency key**. Whether that second send reaches the recipient twice is
+up to the channel, which is why the key is handed to it:
+
+* email: the key is the Message-ID's local part and the DSN ``ENVID``; an MTA does not deduplicate, but the
+  recipient's mail client and our DSN matching do (a second mail is the same message, not a second invoice);
+  a sink that keeps one message per Message-ID (our SMTP sandbox's Maildir check) receives it once;
+* FIT-Connect / BundID via the bridge: the adapter derives the submission's client-side id from the key, so a
+  second create-submission is recognised by the adapter (it looks the submission up before creating one);
+* ELSTER-Transfer and print: the provision order / the print job carries the key as its reference; the
+  ELSTER-Transfer interface has no documented deduplication, so after a crash in that window a second provision
+  is possible; print shops deduplicate by job reference only if their contract says so. Such channels log
+  ``resend_after_crash`` in the event's detail so that an auditor sees where it happened.
+
+A worker that is merely slow (its lease ran out while it sent) loses the conditional update in step 3: the
+other worker's record stands and nothing is recorded twice.
+
+Retries and fallback
+--------------------
+``TemporaryFailure`` (and unexpected errors) put the delivery back to ``queued`` with ``next_attempt_at`` after
+an exponential backoff with jitter (``RetryPolicy``: ``base * 2**(attempt-1)``, capped, half of it random; a
+channel's ``retry_after`` is respected). After ``max_attempts``, on ``PermanentFailure``, on a ``failed``
+status event, or when a retrieval deadline passes (§ 41 Abs. 2a VwVfG: not retrieved within 10 days -> not
+notified, ``expired``) the next channel of the route takes over: the old delivery goes ``-> fell_back`` and a
+new one (next sequence, next hop) is queued in the same transaction. After the last channel the document goes
+to ``dead_letters`` with the reason, for finance.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from erechnung.state.delivery_schema import DeadLetter, Delivery, NotificationDate
+from erechnung.state.schema import ArchiveItem, Document, utcnow
+
+from .audit import append_event
+from .notification import LegalRules, compute_notification_date, retrieval_deadline
+from .routing import Hop, Route, route
+
+log = logging.getLogger(__name__)
+
+OPEN_STATES = ("sent", "delivered", "retrieved")  # sent, waiting for status events or the notification date
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt n waits ``base * 2**(n-1)`` (at most ``cap``), of which the
+    ``jitter`` fraction is random; ``max_attempts`` sends per delivery before the next channel takes over."""
+
+    base: timedelta = timedelta(minutes=1)
+    cap: timedelta = timedelta(hours=6)
+    max_attempts: int = 5
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, rng: random.Random | None = None, retry_after: float | None = None) -> timedelta:
+        full = min(self.cap.total_seconds(), self.base.total_seconds() * 2 ** max(attempt - 1, 0))
+        wait = full * (1 - self.jitter) + full * self.jitter * (rng or random).random()
+        if retry_after is not None:
+            wait = max(wait, float(retry_after))
+        return timedelta(seconds=wait)
+
+
+def default_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    retry: RetryPolicy = RetryPolicy()
+    lease: timedelta = timedelta(minutes=5)
+    key_prefix: str = "erechnung"
+    land: str | None = None  # the authority's Land: holidays and Land rules of the legal dates
+    notice_group: str = "default"  # legal.toml notice_bases group of the municipality's notices
+    rules: LegalRules = field(default_factory=LegalRules.load)
+    worker: str = field(default_factory=default_worker)
+    batch_size: int = 20
+    #: channels whose receipt is the provision in the postbox (no separate "delivered" event)
+    provision_on_receipt: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Content:
+    data: bytes
+    filename: str
+    media_type: str
+    subject: str = ""
+    body: str = ""
+
+
+#: What the service needs to build a channel delivery: the document's bytes, file name and media type.
+ContentLoader = Callable[[Session, Document], Content]
+
+
+def archive_content(archive) -> ContentLoader:
+    """A loader that reads the document from the archive (``erechnung.archive.Archive``) by its sha256."""
+
+    def load(session: Session, doc: Document) -> Content:
+        item = session.get(ArchiveItem, doc.sha256) if doc.sha256 else None
+        if doc.sha256 is None:
+            raise LookupError(f"document {doc.id} has no rendered content (sha256) to send")
+        data = archive.get(doc.sha256)
+        media_type = item.media_type if item is not None else (
+            "application/xml" if doc.format in ("ubl", "cii") else "application/pdf")
+        name = (item.meta or {}).get("original_name") if item is not None else None
+        ext = ".xml" if media_type.endswith("xml") else ".pdf"
+        return Content(data, name or f"{doc.number or doc.id}{ext}", media_type,
+                       subject=_subject(doc))
+
+    return load
+
+
+def _subject(doc: Document) -> str:
+    what = {"invoice": "Rechnung", "credit_note": "Gutschrift", "notice": "Bescheid"}.get(doc.kind, doc.kind)
+    return f"{what} {doc.number or doc.id}"
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def delivery_key(prefix: str, document_id: int, channel: str, sequence: int) -> str:
+    return f"{prefix}-{document_id}-{channel}-{sequence}"
+
+
+# ============================================================================================== planning
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    planned: list[int] = field(default_factory=list)  # delivery ids queued
+    dead: list[int] = field(default_factory=list)  # document ids with no channel at all
+
+
+def _document_size(session: Session, doc: Document) -> int | None:
+    if not doc.sha256:
+        return None
+    item = session.get(ArchiveItem, doc.sha256)
+    return item.size if item is not None else None
+
+
+def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConfig, *, now: datetime | None = None,
+                    connectors: Mapping[str, Any] | None = None, document_ids: Iterable[int] | None = None,
+                    register: Callable[[Session, Document], Any] | None = None) -> PlanResult:
+    """Queue the first delivery of every handed-over document that has none yet (or of ``document_ids``):
+    route it (recipient from the persisted register, limits and available channels from ``connectors``) and
+    insert delivery 1 on the route's first hop; no channel at all -> dead letter. Idempotent."""
+    from erechnung.state.repository import get_recipient
+
+    now = now or utcnow()
+    result = PlanResult()
+    limits = {name: c.capabilities.max_bytes for name, c in (connectors or {}).items()}
+    available = set(connectors) if connectors is not None else None
+    with session_factory() as session:
+        q = select(Document.id).where(Document.state == "handed_over",
+                                      ~select(Delivery.id).where(Delivery.document_id == Document.id).exists(),
+                                      ~select(DeadLetter.id).where(DeadLetter.document_id == Document.id).exists())
+        if document_ids is not None:
+            q = q.where(Document.id.in_(list(document_ids)))
+        ids = list(session.execute(q.order_by(Document.id)).scalars())
+    for doc_id in ids:
+        with session_factory() as session, session.begin():
+            doc = session.get(Document, doc_id)
+            if register is not None:
+                recipient = register(session, doc)
+            else:
+                row = get_recipient(session, doc.department, doc.recipient_ref) if doc.recipient_ref else None
+                recipient = None
+                if row is not None:
+                    from erechnung.intake.recipients import Recipient
+
+                    recipient = Recipient.model_validate(row.data)
+            if recipient is None:
+                if _dead_letter(session, doc.id, None, f"recipient {doc.recipient_ref!r} is not in the register of "
+                                f"{doc.department}: add them, then plan again", now):
+                    result.dead.append(doc.id)
+                continue
+            planned = route(recipient, doc.kind, size=_document_size(session, doc), limits=limits,
+                            available=available, rules=config.rules, notice_group=config.notice_group)
+            if not planned.hops:
+                if _dead_letter(session, doc.id, None, f"no channel can deliver it: {planned.explain()}", now):
+                    result.dead.append(doc.id)
+                continue
+            delivery = _queue(session, doc, planned, 0, 1, config, now, reason=f"route: {planned.explain()}")
+            if delivery is not None:
+                result.planned.append(delivery.id)
+    return result
+
+
+def _queue(session: Session, doc: Document | None, planned: Route | list, hop: int, sequence: int,
+           config: DeliveryConfig, now: datetime, *, reason: str, document_id: int | None = None,
+           kind: str | None = None) -> Delivery | None:
+    """Insert a queued delivery (once per idempotency key) and its first event; None when it existed."""
+    from erechnung.state.repository import _insert
+
+    hops = [h.to_json() for h in planned.hops] if isinstance(planned, Route) else list(planned)
+    h = Hop.from_json(hops[hop])
+    document_id = doc.id if doc is not None else document_id
+    kind = doc.kind if doc is not None else kind
+    key = delivery_key(config.key_prefix, document_id, h.channel, sequence)
+    new_id = session.execute(_insert(session, Delivery).values(
+        idempotency_key=key, document_id=document_id, sequence=sequence, hop=hop, channel=h.channel,
+        address_ref=h.address_ref, address=h.address, kind=kind, legal_basis=h.legal_basis, land=config.land,
+        route=hops, state="queued", attempts=0, next_attempt_at=now, notification_only=False,
+        created_at=now, updated_at=now,
+    ).on_conflict_do_nothing().returning(Delivery.id)).scalar_one_or_none()  # key or (document, sequence)
+    if new_id is None:
+        return None
+    delivery = session.get(Delivery, new_id)
+    append_event(session, delivery, from_state=None, to_state="queued", at=now, source="planner", reason=reason,
+                 detail={"channel": h.channel, "hop": hop, "sequence": sequence, "legal_basis": h.legal_basis})
+    return delivery
+
+
+def _dead_letter(session: Session, document_id: int, delivery_id: int | None, reason: str, now: datetime) -> bool:
+    from erechnung.state.repository import _insert
+
+    return session.execute(_insert(session, DeadLetter).values(
+        document_id=document_id, delivery_id=delivery_id, reason=reason, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["document_id"]).returning(DeadLetter.id)).first() is not None
+
+
+# =============================================================================================== sending
+
+
+@dataclass
+class SendSummary:
+    sent: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    fell_back: list[int] = field(default_factory=list)  # the new deliveries
+    dead: list[int] = field(default_factory=list)  # document ids
+    lost_claim: list[int] = field(default_factory=list)
+
+    def merge(self, other: SendSummary) -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))
+
+
+def claim_due(session_factory: sessionmaker[Session], channels: Iterable[str], now: datetime,
+              config: DeliveryConfig, *, limit: int | None = None) -> list[int]:
+    """Claim up to ``limit`` deliveries that are due (queued and due, or ``sending`` with a lease that ran
+    out) for ``config.worker``, and commit the claim. Returns the claimed ids."""
+    limit = limit or config.batch_size
+    channels = list(channels)
+    due = or_((Delivery.state == "queued") & (or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
+              (Delivery.state == "sending") & (or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)))
+    claimed: list[int] = []
+    with session_factory() as session, session.begin():
+        q = select(Delivery.id, Delivery.state).where(due, Delivery.channel.in_(channels)) \
+            .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+        if _dialect(session) == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        for delivery_id, seen in session.execute(q).all():
+            lease_ok = (Delivery.lease_until.is_(None) | (Delivery.lease_until < now)) if seen == "sending" else True
+            won = session.execute(
+                update(Delivery).where(Delivery.id == delivery_id, Delivery.state == seen, lease_ok)
+                .values(state="sending", claimed_by=config.worker, lease_until=now + config.lease,
+                        attempts=Delivery.attempts + 1, updated_at=now)
+                .execution_options(synchronize_session=False)).rowcount == 1
+            if not won:
+                continue
+            d = session.get(Delivery, delivery_id, populate_existing=True)
+            detail = {"worker": config.worker, "attempt": d.attempts, "lease_until": (now + config.lease).isoformat()}
+            if seen == "sending":
+                detail["resend_after_crash"] = True  # the previous claim ran out: its send may have happened
+            append_event(session, d, from_state=seen, to_state="sending", at=now, source="worker",
+                         reason="claimed for sending" + (" again: the previous worker's lease ran out"
+                                                         if seen == "sending" else ""), detail=detail)
+            claimed.append(delivery_id)
+    return claimed
+
+
+def _channel_delivery(session: Session, d: Delivery, load: ContentLoader):
+    from mailbox_connectors.base import Delivery as ChannelDelivery, DocumentFormat
+
+    doc = session.get(Document, d.document_id)
+    content = load(session, doc)
+    fmt = DocumentFormat.of_state(doc.format) if doc.format != "passthrough" else (
+        DocumentFormat.XRECHNUNG if content.media_type.endswith("xml") else DocumentFormat.ZUGFERD)
+    return ChannelDelivery(delivery_id=d.idempotency_key, kind=d.kind, format=fmt, content=content.data,
+                           filename=content.filename, media_type=content.media_type, address=d.address,
+                           subject=content.subject or _subject(doc), body=content.body)
+
+
+def deliver_due(session_factory: sessionmaker[Session], connectors: Mapping[str, Any], now: datetime | None = None,
+                *, config: DeliveryConfig, content: ContentLoader,
+                clock: Callable[[], datetime] | None = None, rng: random.Random | None = None,
+                max_rounds: int = 1000) -> SendSummary:
+    """Send what is due, claim by claim, until nothing due is left (see the module docstring)."""
+    from mailbox_connectors.base import PermanentFailure, TemporaryFailure
+
+    clock = clock or (lambda: now or utcnow())
+    summary = SendSummary()
+    for _ in range(max_rounds):
+        at = clock()
+        ids = claim_due(session_factory, connectors, at, config)
+        if not ids:
+            break
+        for delivery_id in ids:
+            with session_factory() as session:
+                d = session.get(Delivery, delivery_id)
+                try:
+                    channel_delivery = _channel_delivery(session, d, content)
+                except Exception as exc:  # content missing, bad address: the channel cannot take it
+                    outcome: Any = PermanentFailure(f"cannot build the delivery: {exc}", channel=d.channel,
+                                                    delivery_id=d.idempotency_key)
+                else:
+                    outcome = None
+            connector = connectors[d.channel]
+            if outcome is None:
+                try:
+                    outcome = connector.send(channel_delivery)
+                except (TemporaryFailure, PermanentFailure) as exc:
+                    outcome = exc
+                except Exception as exc:  # an adapter bug or a lost connection: retry later, keep the reason
+                    log.exception("delivery %s: unexpected error from %s", d.idempotency_key, d.channel)
+                    outcome = TemporaryFailure(f"unexpected error: {exc.__class__.__name__}: {exc}",
+                                               channel=d.channel, delivery_id=d.idempotency_key)
+            _record(session_factory, delivery_id, outcome, clock(), config, summary, rng)
+    return summary
+
+
+def _record(session_factory: sessionmaker[Session], delivery_id: int, outcome: Any, now: datetime,
+            config: DeliveryConfig, summary: SendSummary, rng: random.Random | None) -> None:
+    from mailbox_connectors.base import PermanentFailure, Receipt, TemporaryFailure
+
+    with session_factory() as session, session.begin():
+        d = session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+                            .execution_options(populate_existing=True)).scalar_one()
+        if d.state != "sending" or d.claimed_by != config.worker:
+            summary.lost_claim.append(delivery_id)  # another worker took it over and records its own outcome
+            log.warning("delivery %s: claim lost before recording (%s)", d.idempotency_key, type(outcome).__name__)
+            return
+        d.claimed_by, d.lease_until, d.updated_at = None, None, now
+        if isinstance(outcome, Receipt):
+            d.state, d.sent_at, d.channel_message_id = "sent", outcome.accepted_at, outcome.channel_message_id
+            d.notification_only, d.last_error, d.next_attempt_at = outcome.notification_only, None, None
+            if d.channel in config.provision_on_receipt:
+                d.delivered_at = outcome.accepted_at
+            append_event(session, d, from_state="sending", to_state="sent", at=now, source="channel",
+                         reason=f"accepted by {outcome.channel}: {outcome.channel_message_id}",
+                         detail={"channel_message_id": outcome.channel_message_id,
+                                 "accepted_at": outcome.accepted_at.isoformat(), "attempt": d.attempts,
+                                 "notification_only": outcome.notification_only},
+                         evidence=outcome.evidence, evidence_type=outcome.evidence_type)
+            _legal_dates(session, d, config, now)
+            summary.sent.append(d.id)
+            return
+        exc = outcome
+        text = str(exc)
+        d.last_error = text
+        if isinstance(exc, TemporaryFailure) and d.attempts < config.retry.max_attempts:
+            wait = config.retry.delay(d.attempts, rng, getattr(exc, "retry_after", None))
+            d.state, d.next_attempt_at = "queued", now + wait
+            append_event(session, d, from_state="sending", to_state="queued", at=now, source="channel",
+                         reason=f"temporary failure, attempt {d.attempts} of {config.retry.max_attempts}: {text}",
+                         detail={"code": exc.code, "retry_at": d.next_attempt_at.isoformat(),
+                                 "attempt": d.attempts}, evidence=exc.evidence or None,
+                         evidence_type="text/plain" if exc.evidence else None)
+            summary.retried.append(d.id)
+            return
+        why = (f"{d.attempts} attempts failed, the last: {text}" if isinstance(exc, TemporaryFailure)
+               else f"refused: {text}")
+        d.state, d.next_attempt_at, d.last_error = "failed", None, why
+        append_event(session, d, from_state="sending", to_state="failed", at=now, source="channel", reason=why,
+                     detail={"code": getattr(exc, "code", None), "attempt": d.attempts,
+                             "permanent": isinstance(exc, PermanentFailure)},
+                     evidence=getattr(exc, "evidence", b"") or None,
+                     evidence_type="text/plain" if getattr(exc, "evidence", b"") else None)
+        summary.failed.append(d.id)
+        _fall_back(session, d, why, now, config, summary)
+
+
+def _fall_back(session: Session, d: Delivery, reason: str, now: datetime, config: DeliveryConfig,
+               summary: SendSummary | None = None, *, resend: bool = False) -> Delivery | None:
+    """The next channel of the route takes over from a failed or expired delivery (``resend``: the same hop
+    once more); after the last one the document goes to the dead letters."""
+    from_state = d.state
+    sequence = session.execute(select(func.max(Delivery.sequence)).where(Delivery.document_id == d.document_id)
+                               ).scalar_one() + 1
+    hop = d.hop
+    if resend:
+        same_hop = session.execute(select(func.count()).select_from(Delivery).where(
+            Delivery.document_id == d.document_id, Delivery.hop == d.hop)).scalar_one()
+        resend = same_hop < 2
+    if not resend:
+        hop += 1
+    if hop >= len(d.route):
+        d.finished_at = now
+        if _dead_letter(session, d.document_id, d.id, f"no channel left ({d.channel} was the last): {reason}", now):
+            if summary is not None:
+                summary.dead.append(d.document_id)
+        return None
+    new = _queue(session, None, d.route, hop, sequence, config, now, document_id=d.document_id, kind=d.kind,
+                 reason=f"{'sent again' if resend else 'fallback'} after {d.channel} ({from_state}): {reason}")
+    if new is None:
+        return None
+    d.state, d.finished_at, d.updated_at = "fell_back", now, now
+    append_event(session, d, from_state=from_state, to_state="fell_back", at=now, source="worker",
+                 reason=f"{'the same channel again' if resend else 'next channel ' + new.channel}: {reason}",
+                 detail={"next_delivery": new.idempotency_key, "next_channel": new.channel})
+    if summary is not None:
+        summary.fell_back.append(new.id)
+    return new
+
+
+# ============================================================================================== tracking
+
+
+@dataclass
+class TrackSummary:
+    applied: list[str] = field(default_factory=list)  # event ids
+    ignored: list[str] = field(default_factory=list)  # unknown delivery or not applicable
+    expired: list[int] = field(default_factory=list)
+    notified: list[int] = field(default_factory=list)
+    fell_back: list[int] = field(default_factory=list)
+    dead: list[int] = field(default_factory=list)
+
+
+_EVENT_MOVES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
+    # event state: (from states, to state, timestamp column)
+    "delivered": (("sent",), "delivered", "delivered_at"),
+    "retrieved": (("sent", "delivered"), "retrieved", "retrieved_at"),
+    "failed": (("sent", "delivered"), "failed", ""),
+    "delayed": (("sent",), "sent", ""),
+}
+
+
+def track(session_factory: sessionmaker[Session], connectors: Mapping[str, Any], now: datetime | None = None, *,
+          config: DeliveryConfig, since: datetime | None = None) -> TrackSummary:
+    """Collect the connectors' status events and apply them (each once: ``(delivery, event_id)`` is unique),
+    expire deliveries whose retrieval deadline passed (then fall back or send again), and mark notices whose
+    notification date has come ``deemed_notified``."""
+    now = now or utcnow()
+    summary = TrackSummary()
+    for channel, connector in connectors.items():
+        cut = since if since is not None else _oldest_open(session_factory, channel)
+        if cut is False:
+            continue  # nothing open on this channel
+        for event in connector.collect_events(cut):
+            apply_event(session_factory, event, now, config, summary)
+    _expire(session_factory, now, config, summary)
+    _deem(session_factory, now, config, summary)
+    return summary
+
+
+def _oldest_open(session_factory: sessionmaker[Session], channel: str) -> datetime | None | Literal[False]:
+    with session_factory() as session:
+        oldest = session.execute(select(func.min(Delivery.sent_at)).where(
+            Delivery.channel == channel, Delivery.state.in_(("sending",) + OPEN_STATES))).scalar_one()
+        if oldest is None:
+            anything = session.execute(select(Delivery.id).where(
+                Delivery.channel == channel, Delivery.state.in_(("sending",) + OPEN_STATES)).limit(1)).first()
+            return None if anything else False
+    return _aware(oldest) - timedelta(days=1)
+
+
+def apply_event(session_factory: sessionmaker[Session], event, now: datetime, config: DeliveryConfig,
+                summary: TrackSummary | None = None) -> bool:
+    """Apply one :class:`~mailbox_connectors.base.StatusEvent` (once); False when ignored or seen before."""
+    from erechnung.state.delivery_schema import DeliveryEvent
+
+    summary = summary if summary is not None else TrackSummary()
+    with session_factory() as session, session.begin():
+        d = session.execute(select(Delivery).where(Delivery.idempotency_key == event.delivery_id).with_for_update()
+                            .execution_options(populate_existing=True)).scalar_one_or_none()
+        if d is None:
+            summary.ignored.append(event.event_id)
+            return False
+        seen = session.execute(select(DeliveryEvent.id).where(DeliveryEvent.delivery_id == d.id,
+                                                              DeliveryEvent.channel_event_id == event.event_id)
+                               ).first()
+        if seen is not None:
+            return False
+        state = str(event.state)
+        sources, target, column = _EVENT_MOVES[state]
+        if d.state not in sources:
+            if state == "retrieved" and d.state == "deemed_notified" and d.retrieved_at is None:
+                target = "deemed_notified"  # a late retrieval changes nothing legally, but is kept as evidence
+            else:
+                summary.ignored.append(event.event_id)
+                return False
+        from_state = d.state
+        if column:
+            setattr(d, column, event.at)
+        d.state, d.updated_at = target, now
+        append_event(session, d, from_state=from_state, to_state=target, at=event.at, source="channel",
+                     channel_event_id=event.event_id, reason=event.reason or f"{d.channel}: {state}",
+                     detail={"event": state, "recorded_at": now.isoformat()}, evidence=event.evidence,
+                     evidence_type=event.evidence_type)
+        summary.applied.append(event.event_id)
+        if target == "failed":
+            d.last_error = event.reason or "the channel reported the delivery failed"
+            new = _fall_back(session, d, d.last_error, now, config)
+            if new is not None:
+                summary.fell_back.append(new.id)
+            else:
+                summary.dead.append(d.document_id)
+        else:
+            _legal_dates(session, d, config, now)
+    return True
+
+
+def _expire(session_factory: sessionmaker[Session], now: datetime, config: DeliveryConfig,
+            summary: TrackSummary) -> None:
+    with session_factory() as session:
+        ids = list(session.execute(select(Delivery.id).where(
+            Delivery.state.in_(("sent", "delivered")), Delivery.retrieved_at.is_(None),
+            Delivery.deadline_at.is_not(None), Delivery.deadline_at <= now).order_by(Delivery.id)).scalars())
+    for delivery_id in ids:
+        with session_factory() as session, session.begin():
+            d = session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+                                .execution_options(populate_existing=True)).scalar_one()
+            if d.state not in ("sent", "delivered") or d.retrieved_at is not None:
+                continue
+            rule = config.rules.rule(d.legal_basis, d.land)
+            reason = (f"not retrieved by {_aware(d.deadline_at).isoformat()} ({rule.retrieval_deadline_days} days "
+                      f"after the notification, {rule.title}): not notified")
+            append_event(session, d, from_state=d.state, to_state="expired", at=now, source="computed",
+                         reason=reason, detail={"deadline_at": _aware(d.deadline_at).isoformat(),
+                                                "on_deadline": rule.on_deadline})
+            d.state, d.updated_at = "expired", now
+            summary.expired.append(d.id)
+            new = _fall_back(session, d, reason, now, config, resend=rule.on_deadline == "resend")
+            if new is not None:
+                summary.fell_back.append(new.id)
+            else:
+                summary.dead.append(d.document_id)
+
+
+def _deem(session_factory: sessionmaker[Session], now: datetime, config: DeliveryConfig,
+          summary: TrackSummary) -> None:
+    today = now.astimezone(ZoneInfo(config.rules.time_zone)).date()
+    with session_factory() as session:
+        ids = list(session.execute(select(Delivery.id)
+                                   .join(NotificationDate, NotificationDate.delivery_id == Delivery.id)
+                                   .where(Delivery.state.in_(OPEN_STATES), NotificationDate.computed_date <= today)
+                                   .order_by(Delivery.id)).scalars())
+    for delivery_id in ids:
+        with session_factory() as session, session.begin():
+            d = session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+                                .execution_options(populate_existing=True)).scalar_one()
+            nd = session.execute(select(NotificationDate).where(NotificationDate.delivery_id == d.id)).scalar_one()
+            if d.state not in OPEN_STATES or nd.computed_date > today:
+                continue
+            append_event(session, d, from_state=d.state, to_state="deemed_notified", at=now, source="computed",
+                         reason=f"notified on {nd.computed_date.isoformat()}: {nd.explanation}",
+                         detail={"date": nd.computed_date.isoformat(), "inputs": nd.inputs})
+            d.state, d.finished_at, d.updated_at = "deemed_notified", now, now
+            summary.notified.append(d.id)
+
+
+def _legal_dates(session: Session, d: Delivery, config: DeliveryConfig, now: datetime) -> None:
+    """For a notice: the retrieval deadline and the notification date from what is known so far (stored with
+    its inputs; recomputed when a later event changes them)."""
+    if d.kind != "notice" or not d.legal_basis:
+        return
+    rules = config.rules
+    sent_at, delivered_at, retrieved_at = _aware(d.sent_at), _aware(d.delivered_at), _aware(d.retrieved_at)
+    if d.deadline_at is None:
+        d.deadline_at = retrieval_deadline(rules, d.legal_basis, d.land, sent_at)
+    result = compute_notification_date(rules, d.legal_basis, d.land, provision_at=delivered_at,
+                                       notification_sent_at=sent_at, retrieved_at=retrieved_at)
+    if result is None:
+        return
+    store_notification_date(session, d, result, now)
+
+
+def store_notification_date(session: Session, d: Delivery, result, now: datetime) -> NotificationDate:
+    """Upsert the delivery's notification date with its inputs."""
+    values = dict(document_id=d.document_id, legal_basis=result.basis, land=result.land,
+                  start_event=result.start_event, provision_at=result.provision_at,
+                  notification_sent_at=result.notification_sent_at, retrieved_at=result.retrieved_at,
+                  days=result.days, earlier_retrieval_wins=result.earlier_retrieval_wins,
+                  shift_to_working_day=result.shift_to_working_day, calendar=result.calendar,
+                  calendar_version=result.calendar_version, rules_sha256=result.rules_sha256,
+                  inputs=result.inputs(), computed_date=result.date, explanation=result.explanation,
+                  computed_at=now)
+    nd = session.execute(select(NotificationDate).where(NotificationDate.delivery_id == d.id)).scalar_one_or_none()
+    if nd is None:
+        nd = NotificationDate(delivery_id=d.id, **values)
+        session.add(nd)
+    elif nd.computed_date != result.date or nd.inputs != values["inputs"]:
+        for k, v in values.items():
+            setattr(nd, k, v)
+    session.flush()
+    return nd
+
+
+def notification_date_of(session: Session, document_id: int) -> date | None:
+    """The date the document's notice counts as notified (of its newest delivery that has one)."""
+    return session.execute(select(NotificationDate.computed_date).where(NotificationDate.document_id == document_id)
+                           .order_by(NotificationDate.delivery_id.desc()).limit(1)).scalar_one_or_none()
+
+
+def dead_letters(session: Session, *, open_only: bool = True) -> list[DeadLetter]:
+    q = select(DeadLetter).order_by(DeadLetter.created_at, DeadLetter.id)
+    if open_only:
+        q = q.where(DeadLetter.resolved_at.is_(None))
+    return list(session.execute(q).scalars())

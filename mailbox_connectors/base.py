@@ -123,10 +123,9 @@ class Delivery:
         object.__setattr__(self, "kind", DocumentKind(self.kind))
         object.__setattr__(self, "format", DocumentFormat(self.format))
         digest = hashlib.sha256(self.content).hexdigest()
-        if not self.sha256:
-            object.__setattr__(self, "sha256", digest)
-        elif self.sha256.lower() != digest:
+        if self.sha256 and self.sha256.lower() != digest:
             raise ValueError(f"delivery {self.delivery_id}: sha256 does not match the document's content")
+        object.__setattr__(self, "sha256", digest)
         if not self.address.strip():
             raise ValueError(f"delivery {self.delivery_id}: no recipient address for the channel")
 

@@ -1,0 +1,338 @@
+"""The small HTTPS server under every sandbox: stdlib ``http.server`` with TLS (optionally mTLS), one thread per
+connection, HTTP/1.1 keep-alive, started on a free loopback port and stopped again, plus failure modes on
+command (:class:`Faults`).
+
+A sandbox subclasses :class:`SandboxServer` and implements ``handle(request) -> Response``. Nothing here logs
+headers or bodies (they carry tokens and client secrets): the log line is method, path and status.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["Fault", "Faults", "Request", "Response", "SandboxServer"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes = field(repr=False)
+    client_cert_der: bytes | None = field(default=None, repr=False)  # the verified TLS client certificate
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def media_type(self) -> str:
+        return self.header("content-type").split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, value: Any, *, content_type: str = "application/json",
+             headers: dict[str, str] | None = None) -> Response:
+        return cls(status, json.dumps(value, ensure_ascii=False).encode("utf-8"),
+                   {"Content-Type": content_type, **(headers or {})})
+
+    @classmethod
+    def problem(cls, status: int, title: str, detail: str = "", *, headers: dict[str, str] | None = None,
+                type_: str = "about:blank") -> Response:
+        """RFC 7807 problem details."""
+        body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+        if detail:
+            body["detail"] = detail
+        return cls.json(status, body, content_type="application/problem+json", headers=headers)
+
+
+@dataclass
+class Fault:
+    kind: str  # "status", "stall", "drop"
+    times: int = 1
+    status: int = 503
+    retry_after: float | None = None
+    seconds: float = 0.0
+    path: str | None = None  # a path prefix the fault applies to (None: every request)
+    method: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return ((self.path is None or path.startswith(self.path))
+                and (self.method is None or self.method.upper() == method))
+
+
+class Faults:
+    """Failure modes on command; each planned fault answers the next ``times`` matching requests."""
+
+    def __init__(self) -> None:
+        self._planned: deque[Fault] = deque()
+        self._lock = threading.Lock()
+
+    def fail(self, status: int = 503, *, times: int = 1, path: str | None = None, method: str | None = None,
+             retry_after: float | None = None) -> None:
+        """Answer with ``status`` (a 5xx, or a 4xx rejection) instead of handling the request."""
+        self._add(Fault("status", times, status, retry_after, path=path, method=method))
+
+    def throttle(self, retry_after: float = 2, *, times: int = 1, path: str | None = None) -> None:
+        """Answer 429 Too Many Requests with ``Retry-After``."""
+        self._add(Fault("status", times, 429, retry_after, path=path))
+
+    def stall(self, seconds: float, *, times: int = 1, path: str | None = None, method: str | None = None) -> None:
+        """Hold the request ``seconds`` before handling it (the client times out first)."""
+        self._add(Fault("stall", times, seconds=seconds, path=path, method=method))
+
+    def drop(self, *, times: int = 1, path: str | None = None) -> None:
+        """Close the connection without an answer."""
+        self._add(Fault("drop", times, path=path))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._planned.clear()
+
+    def _add(self, fault: Fault) -> None:
+        with self._lock:
+            self._planned.append(fault)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._planned:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._planned.remove(fault)
+                    return fault
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    timeout = 30  # idle keep-alive connections close after this
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # the sandbox logs method, path and status itself (never headers or bodies)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        sandbox = self.server.sandbox
+        parts = urlsplit(self.path)
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        cert = None
+        if isinstance(self.connection, ssl.SSLSocket):
+            cert = self.connection.getpeercert(binary_form=True)
+        request = Request(self.command, parts.path, parts.query,
+                          {k.lower(): v for k, v in self.headers.items()}, body, cert)
+        fault = sandbox.faults.take(request.method, request.path)
+        response: Response | None
+        if fault is not None and fault.kind == "drop":
+            sandbox._record(request, 0)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if fault is not None and fault.kind == "stall":
+            sandbox._stopping.wait(fault.seconds)
+            fault = None
+        if fault is not None:
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            titles = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+                      503: "Service Unavailable", 504: "Gateway Timeout"}
+            response = sandbox.fault_response(fault.status, titles.get(fault.status, "Refused on command"),
+                                              headers)
+        else:
+            try:
+                response = sandbox.handle(request)
+            except Exception:  # a sandbox bug: answer 500 and keep serving
+                log.exception("%s: error handling %s %s", sandbox.name, request.method, request.path)
+                response = Response.problem(500, "Internal Server Error", "sandbox error")
+        sandbox._record(request, response.status)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, sandbox: SandboxServer, address: tuple[str, int]) -> None:
+        self.sandbox = sandbox
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request_thread(self, request: socket.socket, client_address: Any) -> None:  # type: ignore[override]
+        # the TLS handshake runs here, in the connection's own thread, so a slow client blocks nobody
+        conn: socket.socket = request
+        with self._open_lock:
+            self._open.add(conn)
+        try:
+            if self.sandbox.ssl_context is not None:
+                conn.settimeout(10)
+                try:
+                    conn = self.sandbox.ssl_context.wrap_socket(request, server_side=True)
+                except (ssl.SSLError, OSError) as exc:
+                    self.sandbox._handshake_failures += 1
+                    log.debug("%s: TLS handshake refused: %s", self.sandbox.name, type(exc).__name__)
+                    return
+                with self._open_lock:
+                    self._open.add(conn)
+            self.finish_request(conn, client_address)
+        except Exception:  # noqa: BLE001 - a broken connection must not end the server
+            pass
+        finally:
+            with self._open_lock:
+                self._open.discard(conn)
+                self._open.discard(request)
+            self.shutdown_request(conn)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+    def close_all(self) -> None:
+        with self._open_lock:
+            conns = list(self._open)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    status: int  # 0: connection dropped on command
+    at: float
+    client_cert: bool
+
+
+class SandboxServer:
+    """Base of the sandboxes: ``start()`` binds a free loopback port, ``stop()`` ends it; ``base_url``."""
+
+    name = "sandbox"
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.ssl_context = ssl_context
+        self.faults = Faults()
+        self.requests: list[Recorded] = []
+        self._host, self._port = host, port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._handshake_failures = 0
+        self._record_lock = threading.Lock()
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> SandboxServer:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server(self, (self._host, self._port))
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"{self.name}-{self.port}", daemon=True)
+        self._thread.start()
+        log.info("%s listening on %s", self.name, self.base_url)
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.close_all()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        log.info("%s stopped", self.name)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def handshake_failures(self) -> int:
+        """TLS handshakes the server refused (e.g. no client certificate where mTLS is required)."""
+        return self._handshake_failures
+
+    # ---- requests ------------------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def fault_response(self, status: int, title: str, headers: dict[str, str]) -> Response:
+        return Response.problem(status, title, "failure mode on command", headers=headers)
+
+    def _record(self, request: Request, status: int) -> None:
+        log.debug("%s: %s %s -> %s", self.name, request.method, request.path, status)
+        with self._record_lock:
+            self.requests.append(Recorded(request.method, request.path, status, time.time(),
+                                          request.client_cert_der is not None))
+
+    def requests_to(self, method: str, path_prefix: str) -> list[Recorded]:
+        with self._record_lock:
+            return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]

@@ -1,0 +1,45 @@
+"""What a postbox adapter sent, per ``delivery_id``: so that ``send`` is idempotent and ``collect_events`` knows
+which FIT-Connect cases to read and which channel ids belong to which delivery.
+
+In memory by default; with a path, every change is appended to a JSON-lines file and read back on start, so
+a restarted worker still finds its submissions. Records hold ids, times, digests and evidence (never secrets
+or documents).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Journal"]
+
+
+class Journal:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._records: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        if path is not None and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    entry = json.loads(line)
+                    self._records.setdefault(entry["delivery_id"], {}).update(entry)
+
+    def get(self, delivery_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._records.get(delivery_id)
+            return dict(record) if record is not None else None
+
+    def update(self, delivery_id: str, **fields: Any) -> dict[str, Any]:
+        with self._lock:
+            record = self._records.setdefault(delivery_id, {"delivery_id": delivery_id})
+            record.update(fields)
+            if self.path is not None:
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"delivery_id": delivery_id, **fields}, separators=(",", ":")) + "\n")
+            return dict(record)
+
+    def records(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._records.values()]

@@ -3,7 +3,7 @@ pattern: ``spawn``, one warm Validator and renderer per worker, created in the i
 documents, per task).
 
 ``RenderPool(workers, work_root, hybrid_profile)``: ``workers=1`` renders in the calling process (no pool, nothing
-pickled); ``submit(items)`` gives a future of the chunk's ``Rendered`` list; ``imap(chunks)`` yields
+pickled; one chunk at a time, whichever thread asks); ``submit(items)`` gives a future of the chunk's ``Rendered`` list; ``imap(chunks)`` yields
 ``(chunk, results)`` in order with a bounded number of chunks in flight. A worker that dies (a crash inside a
 native library, the OOM killer) breaks the pool: it is restarted and the chunks in flight are redone one document
 at a time; a document that kills a worker again is reported as ``Rendered(verdict="failed")`` and stays

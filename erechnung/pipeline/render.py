@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,7 @@ class _Worker:
 
 
 _STATE: _Worker | None = None
+_IN_PROCESS = threading.Lock()  # in-process rendering, one chunk at a time: Saxon and reportlab are not thread-safe
 
 
 def _make_state(work_root: str | Path, hybrid_profile: str) -> _Worker:
@@ -152,9 +154,10 @@ def render_chunk(items: Sequence[RenderItem]) -> list[Rendered]:
 
 
 def render_items(items: Sequence[RenderItem], work_root: str | Path, hybrid_profile: str) -> list[Rendered]:
-    """Render and validate in this process (``workers=1``)."""
-    state = local_state(work_root, hybrid_profile)
-    return [render_one(state, item) for item in items]
+    """Render and validate in this process (``workers=1``), one caller at a time."""
+    with _IN_PROCESS:
+        state = local_state(work_root, hybrid_profile)
+        return [render_one(state, item) for item in items]
 
 
 # ------------------------------------------------------------------------------------------------ one document

@@ -78,6 +78,8 @@ from .routing import Hop, Route, route
 log = logging.getLogger(__name__)
 
 OPEN_STATES = ("sent", "delivered", "retrieved")  # sent, waiting for status events or the notification date
+#: How far a channel's clock may be behind ours: an event older than its delivery by more is not about it.
+EVENT_CLOCK_SKEW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def default_worker() -> str:
 class DeliveryConfig:
     retry: RetryPolicy = RetryPolicy()
     lease: timedelta = timedelta(minutes=5)
-    key_prefix: str = "erechnung"
+    key_prefix: str = "erechnung"  # one per installation: channels see the key (Message-ID, ENVID, references)
     land: str | None = None  # the authority's Land: holidays and Land rules of the legal dates
     notice_group: str = "default"  # legal.toml notice_bases group of the municipality's notices
     rules: LegalRules = field(default_factory=LegalRules.load)
@@ -508,7 +510,9 @@ def apply_event(session_factory: sessionmaker[Session], event, now: datetime, co
     with session_factory() as session, session.begin():
         d = session.execute(select(Delivery).where(Delivery.idempotency_key == event.delivery_id).with_for_update()
                             .execution_options(populate_existing=True)).scalar_one_or_none()
-        if d is None:
+        if d is None or event.at < _aware(d.created_at) - EVENT_CLOCK_SKEW:
+            # unknown, or older than the delivery itself: a report about another database's delivery that had
+            # the same key (give every installation its own DeliveryConfig.key_prefix)
             summary.ignored.append(event.event_id)
             return False
         seen = session.execute(select(DeliveryEvent.id).where(DeliveryEvent.delivery_id == d.id,

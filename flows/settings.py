@@ -28,4 +28,8 @@ def apply(home: str | os.PathLike[str] | None = None) -> dict[str, str]:
         os.environ["PREFECT_HOME"] = str(Path(home).absolute())
     else:
         os.environ.setdefault("PREFECT_HOME", str(Path("var/prefect").absolute()))
+    try:  # Prefect creates its home without parents
+        Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
     return {k: os.environ[k] for k in (*OFFLINE, "PREFECT_HOME")}

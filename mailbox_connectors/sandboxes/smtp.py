@@ -54,6 +54,7 @@ import signal
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -228,9 +229,28 @@ class _Controller(Controller):
     def __init__(self, handler: Any, *, dsn: bool, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._dsn = dsn
+        self.sessions: weakref.WeakSet[_DsnSMTP] = weakref.WeakSet()
 
     def factory(self) -> SMTP:
-        return _DsnSMTP(self.handler, dsn=self._dsn, **self.SMTP_kwargs)
+        server = _DsnSMTP(self.handler, dsn=self._dsn, **self.SMTP_kwargs)
+        self.sessions.add(server)
+        return server
+
+    def stop(self, no_assert: bool = False) -> None:
+        """Drop every open connection first (clients see the connection closed at once, as when a real server
+        restarts), then stop the loop."""
+        done = threading.Event()
+
+        def drop() -> None:
+            for server in list(self.sessions):
+                if server.transport is not None:
+                    server.transport.abort()
+            done.set()
+
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(drop)
+            done.wait(5)
+        super().stop(no_assert)
 
 
 class _Handler:

@@ -203,6 +203,7 @@ class EmailConnector(MailboxConnector):
         self._session: _Session | None = None
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
+        self._parsed: dict[tuple[str, int], list[StatusEvent]] = {}  # bounce Maildir file -> its events
         doc_limit = max(0, (settings.max_bytes - _OVERHEAD) * 57 // 78)  # base64: 57 bytes -> 76 chars + CRLF
         self._capabilities = Capabilities(
             channel=CHANNEL, kinds=frozenset({DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE}),
@@ -492,25 +493,28 @@ class EmailConnector(MailboxConnector):
 
     def collect_events(self, since: datetime | None = None) -> list[StatusEvent]:
         """The delivery reports in the bounce Maildir (``new`` and ``cur``; files are left where they are), in the
-        order they arrived. Files written more than a day before ``since`` are not read (their reports are older)."""
+        order they arrived. Files written more than a day before ``since`` are not read (their reports are older);
+        a file read once is not parsed again by this connector (Maildir files do not change, only their flags)."""
         folder = self.settings.bounce_maildir
         if folder is None:
             return []
         floor = (since - timedelta(days=1)).timestamp() if since is not None else None
+        entries = [e for sub in ("new", "cur") if (folder / sub).is_dir() for e in os.scandir(folder / sub)]
         events: list[StatusEvent] = []
-        for sub in ("new", "cur"):
-            directory = folder / sub
-            if not directory.is_dir():
-                continue
-            for entry in sorted(os.scandir(directory), key=lambda e: e.name):  # Maildir names start with the time
-                try:
-                    mtime = entry.stat().st_mtime
-                    if floor is not None and mtime < floor:
-                        continue
-                    raw = Path(entry.path).read_bytes()
-                except FileNotFoundError:  # moved by a mail reader meanwhile
+        for entry in sorted(entries, key=lambda e: e.name):  # Maildir names start with the delivery time
+            try:
+                stat = entry.stat()
+                if floor is not None and stat.st_mtime < floor:
                     continue
-                events.extend(delivery_status_events(raw, received_at=datetime.fromtimestamp(mtime, timezone.utc)))
+                key = (entry.name.partition(":")[0], stat.st_size)
+                parsed = self._parsed.get(key)
+                if parsed is None:
+                    raw = Path(entry.path).read_bytes()
+                    parsed = self._parsed[key] = delivery_status_events(
+                        raw, received_at=datetime.fromtimestamp(stat.st_mtime, timezone.utc))
+            except FileNotFoundError:  # moved by a mail reader meanwhile
+                continue
+            events.extend(parsed)
         return since_filter(events, since)
 
 

@@ -29,15 +29,19 @@ A crash between 1 and 3 leaves the row ``sending`` with a lease that runs out; t
 and sends it again **with the same idempotency key**. Whether that second send reaches the recipient twice is
 up to the channel, which is why the key is handed to it:
 
-* email: the key is the Message-ID's local part and the DSN ``ENVID``; an MTA does not deduplicate, but the
-  recipient's mail client and our DSN matching do (a second mail is the same message, not a second invoice);
-  a sink that keeps one message per Message-ID (our SMTP sandbox's Maildir check) receives it once;
-* FIT-Connect / BundID via the bridge: the adapter derives the submission's client-side id from the key, so a
-  second create-submission is recognised by the adapter (it looks the submission up before creating one);
-* ELSTER-Transfer and print: the provision order / the print job carries the key as its reference; the
-  ELSTER-Transfer interface has no documented deduplication, so after a crash in that window a second provision
-  is possible; print shops deduplicate by job reference only if their contract says so. Such channels log
-  ``resend_after_crash`` in the event's detail so that an auditor sees where it happened.
+* email (``mailbox_connectors.email``): the Message-ID is derived from the key and the DSN ``ENVID`` is the key.
+  SMTP cannot take a message back and an MTA does not deduplicate, so a crash after the server's 250 and
+  before our commit can put a second copy into the mailbox; it carries the same Message-ID (mail clients and
+  archives show it once) and the audit trail marks the resend (``resend_after_crash``). Email cannot be made
+  exactly-once; it is at-least-once with a recognisable duplicate.
+* FIT-Connect, BundID (bridge and direct ZBP): the adapter keeps a journal per delivery id (a JSON-lines file
+  when configured with a path) and answers a repeated ``send`` with the first receipt; the key also goes to
+  the channel as the submission's / message's reference. Only a crash between the server's 2xx and the
+  adapter's journal write can still give a second submission.
+* ELSTER-Transfer: ``auftragsReferenz`` is the key, and ELSTER-Transfer answers a repeated order with the first
+  acknowledgement (as its sandbox does; the real interface is not public).
+* print: ``send`` is idempotent within the open batch (the key is the letter's id in the batch manifest); a
+  letter of a batch already closed and handed to the print shop could be printed twice.
 
 A worker that is merely slow (its lease ran out while it sent) loses the conditional update in step 3: the
 other worker's record stands and nothing is recorded twice.

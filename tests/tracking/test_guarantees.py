@@ -84,9 +84,11 @@ def test_several_worker_processes_never_send_the_same_delivery_twice(db_url, eng
     n = 40
     plan(engine, n)
     sink = FileSink(tmp_path / "sink")
-    procs = [spawn(db_url, f"w{i}", sink=str(sink.root), delay=0.01, batch_size=3) for i in range(4)]
+    go = tmp_path / "go"
+    procs = [spawn(db_url, f"w{i}", sink=str(sink.root), delay=0.02, batch_size=3, go=str(go)) for i in range(4)]
     for p in procs:
         wait_ready(p)
+    go.touch()
     for p in procs:
         finish(p)
     calls = Counter(sink.calls())

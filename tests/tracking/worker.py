@@ -2,11 +2,12 @@
 
     python tests/tracking/worker.py '{"db": URL, "worker": "w1", "sink": DIR | null, "smtp": {...} | null,
                                       "lease": 3, "kill_after": 3 | null, "delay": 0.0, "batch_size": 2,
-                                      "timeout": 60}'
+                                      "timeout": 60, "go": FILE | null}'
 
 Sends with the real clock until no delivery is queued or sending (or ``timeout`` seconds passed). ``sink``: a
 file-backed connector (``fakes.FileSink``) as the email channel; ``smtp``: the real email connector with these
-``EmailSettings`` (password from ``ERECHNUNG_TEST_SMTP_PASSWORD``). Prints ``ready`` once it runs.
+``EmailSettings`` (password from ``ERECHNUNG_TEST_SMTP_PASSWORD``). Prints ``ready`` once it runs; with ``go``
+it then waits for that file to exist, so that several workers start at the same moment.
 """
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ def main(argv: list[str]) -> int:
     cfg = DeliveryConfig(lease=timedelta(seconds=args.get("lease", 3)), worker=args["worker"], land="NW",
                          batch_size=args.get("batch_size", 2))
     print("ready", flush=True)
+    if args.get("go"):  # start together with the other workers
+        while not Path(args["go"]).exists():
+            time.sleep(0.01)
     deadline = time.monotonic() + args.get("timeout", 60)
     while time.monotonic() < deadline:
         deliver_due(sf, conns, config=cfg, content=content, clock=lambda: datetime.now(timezone.utc))

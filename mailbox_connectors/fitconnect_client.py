@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -506,9 +507,12 @@ def collect_submission_events(client: FitConnectClient, journal: Journal) -> lis
             events.append(_status_event(record, record["final"]))
             continue
         by_case.setdefault(record["case_id"], []).append(record)
+    # one GET per open case (FIT-Connect v1 has no event feed for senders): fetched on a few connections at once
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(by_case)))) as pool:
+        logs = dict(zip(by_case, pool.map(client.case_events, by_case)))
     for case_id, records in by_case.items():
         by_submission = {r["submission_id"].lower(): r for r in records}
-        for token in client.case_events(case_id):
+        for token in logs[case_id]:
             digest = _sha256(token)
             try:  # unverified, only to pick the tokens worth verifying
                 claims = json.loads(crypto.b64url_decode(token.split(".")[1]))

@@ -286,12 +286,14 @@ class _DbNumbers:
     """The intake's NumberSource: the document is created (with its number, gap-free, in the caller's
     transaction) the moment the builder asks for a number, that is only once the draft has been built."""
 
-    def __init__(self, s, key: str, fields: dict[str, Any]) -> None:
-        self.s, self.key, self.fields = s, key, fields
+    def __init__(self, s, key: str, fields: dict[str, Any], ranges: set) -> None:
+        self.s, self.key, self.fields, self.ranges = s, key, fields, ranges
         self.result = None
 
     def next_number(self, department: str, prefix: str, *, width: int, start: int) -> str:
-        ensure_number_range(self.s, department, prefix, width=width, start=start)
+        if (department, prefix) not in self.ranges:  # once per transaction: the configured start of a new range
+            ensure_number_range(self.s, department, prefix, width=width, start=start)
+            self.ranges.add((department, prefix))
         self.result = create_document(self.s, idempotency_key=self.key, number_prefix=prefix, number_width=width,
                                       **self.fields)
         return self.result.document.number
@@ -314,18 +316,19 @@ def _mapped(p: Pipeline, dep: Department, batch_id: int, sha: str, batch, today:
     for start in range(0, len(mapped.drafts), size):
         with p.transaction() as s:
             _beat(p, s, batch_id)
+            ranges: set = set()
             for draft in mapped.drafts[start:start + size]:
-                _document(p, s, dep, batch_id, sha, draft, notice_config)
+                _document(p, s, dep, batch_id, sha, draft, notice_config, ranges)
                 crashpoint("intake.document")
         crashpoint("intake.chunk")
 
 
-def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, notice_config) -> None:
+def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, notice_config, ranges: set) -> None:
     key = idempotency_key(dep.id, sha, draft.key)
     fields = dict(department=dep.id, kind=draft.kind, format=choose_format(draft.kind, draft.recipient),
                   recipient_ref=draft.recipient_ref, issue_date=_issue_date(draft), batch_id=batch_id,
                   rows=[(r, r) for r in sorted(set(draft.rows))])
-    numbers = _DbNumbers(s, key, fields)
+    numbers = _DbNumbers(s, key, fields, ranges)
     try:
         document = build(draft, p.config, numbers=numbers, notice_config=notice_config)
     except DocumentRejected as exc:

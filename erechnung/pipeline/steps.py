@@ -16,8 +16,8 @@ from typing import Iterator, Sequence
 from sqlalchemy import select
 
 from ..archive import ArchiveKind
-from ..state.repository import index_archived, mark_archived, mark_handed_over, record_rendered
 from ..state.schema import Batch, Document
+from . import bulk
 from .context import Pipeline
 from .crash import crashpoint
 from .render import MEDIA, Rendered, RenderItem
@@ -99,17 +99,16 @@ def record_results(p: Pipeline, items: Sequence[RenderItem], results: Sequence[R
         results = [r for r in results if r.verdict != "missing"] + _rerender(p, [i for i in items if i.id in missing])
     crashpoint("render.results")
     report = RenderReport()
+    for r in results:
+        report.seconds += r.seconds
+        if r.verdict == "accept":
+            report.rendered.append(r.id)
+        elif r.verdict == "reject":
+            report.rejected.append((r.id, r.reason, r.errors))
+        else:
+            report.failed.append((r.id, r.reason))
     with p.transaction() as s:
-        for r in results:
-            report.seconds += r.seconds
-            if r.verdict not in ("accept", "reject"):
-                report.failed.append((r.id, r.reason))
-                continue
-            record_rendered(s, r.id, sha256=r.sha256, verdict=r.verdict, report_sha256=r.report_sha256)
-            if r.verdict == "accept":
-                report.rendered.append(r.id)
-            else:
-                report.rejected.append((r.id, r.reason, r.errors))
+        bulk.record_verdicts(s, [r for r in results if r.verdict in ("accept", "reject")])
     crashpoint("render.committed")
     return report
 
@@ -197,13 +196,8 @@ def archive(p: Pipeline, chunk: Sequence[int]) -> ArchiveReport:
         _render_again(p, lost)
         done = [(d, i) for d, i in done if i is not None] + [one(d) for d in _reload(p, [d.id for d in lost])]
     with p.transaction() as s:
-        for doc, items in done:
-            if items is None:
-                continue
-            for item in items:
-                index_archived(s, item, document_id=doc.id)
-            marked = mark_archived(s, doc.id)
-            (report.archived if marked.state == "archived" else report.rejected).append(doc.id)
+        bulk.index_archived(s, [(item, doc.id, None) for doc, items in done if items for item in items])
+        report.archived, report.rejected = bulk.mark_archived(s, [doc.id for doc, items in done if items is not None])
     crashpoint("archive.committed")
     for doc, items in done:
         if items is not None:
@@ -226,9 +220,7 @@ def _render_again(p: Pipeline, docs: Sequence[Document]) -> None:
         rebuild_models(p, [i.id for i in items])
     results = render_items(items, p.work.root, p.options.hybrid_profile)
     with p.transaction() as s:
-        for r in results:
-            if r.verdict in ("accept", "reject"):
-                record_rendered(s, r.id, sha256=r.sha256, verdict=r.verdict, report_sha256=r.report_sha256)
+        bulk.record_verdicts(s, [r for r in results if r.verdict in ("accept", "reject")])
 
 
 # ============================================================================================ hand over
@@ -236,13 +228,8 @@ def _render_again(p: Pipeline, docs: Sequence[Document]) -> None:
 
 def hand_over(p: Pipeline, chunk: Sequence[int]) -> list[int]:
     """Put the chunk's archived documents into the delivery queue (state ``handed_over``); returns their ids."""
-    out = []
     with p.transaction() as s:
-        ids = list(s.execute(select(Document.id).where(Document.id.in_(list(chunk)), Document.state == "archived")
-                             .order_by(Document.id)).scalars())
-        for doc_id in ids:
-            mark_handed_over(s, doc_id)
-            out.append(doc_id)
+        out = bulk.mark_handed_over(s, chunk)
     crashpoint("handover.committed")
     return out
 

@@ -1,0 +1,230 @@
+"""``make bench-pipeline``: the whole pipeline (intake, render, validate, archive, hand over) on synthetic
+deliveries of Stadt Musterstadt, with and without Prefect, on every core.
+
+    python bench/bench_pipeline.py --records 10000 100000 [--batch-size 1000] [--workers N] [--variants plain,prefect]
+
+For each size and variant a fresh site (configuration, drop zones, SQLite database, archive, work area) is made
+under ``out/bench-pipeline/`` and the pipeline runs once in a fresh subprocess, so that its peak memory is its own:
+``plain`` is ``erechnung.pipeline.run``, ``prefect`` the flow ``run_flow`` in ephemeral mode (offline settings,
+its own PREFECT_HOME), the same work chunk by chunk as tasks. Reported: documents per second (everything from the
+first file claimed to the last document handed over), peak RSS of the coordinating process and of the largest
+worker, and the share Prefect costs ((prefect - plain) / prefect, once without the ephemeral server's start-up and
+once with it).
+
+The mix (one row per document, files of ``--batch-size`` rows): 35 % Standesamt invoices to citizens (ZUGFeRD),
+30 % Ordnungsamt invoices to businesses and public bodies (XRechnung CII/UBL), 25 % Abfallwirtschaft fee notices
+(notice PDF/A with the claim embedded, or without it for the one recipient without an e-mail address), 8 %
+Steueramt dog tax notices, 2 % finished XRechnungen of the Stadtbibliothek (passed through, validated).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MIX = {"standesamt": 0.35, "ordnungsamt": 0.30, "abfallwirtschaft": 0.25, "steueramt": 0.08, "stadtbibliothek": 0.02}
+CITIZENS = ["K-10001", "K-10002", "K-10003", "K-10004"]
+BUSINESSES = ["K-20001", "K-20002", "K-30001", "K-30002"]
+
+
+# ============================================================================================ synthetic data
+
+
+def _standesamt(rng: random.Random, batch: int, n: int) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    w.writerow(["Rechnungsnummer", "Rechnungsdatum", "Kundennummer", "Name", "Straße", "PLZ", "Ort", "E-Mail",
+                "Leistung", "Menge", "Einzelpreis", "Lastschrift-IBAN", "Mandatsreferenz"])
+    for i in range(n):
+        number = f"STA-B{batch:04d}-{i:05d}"
+        if rng.random() < 0.3:
+            w.writerow([number, "02.11.2026", rng.choice(["K-10001", "K-10003", "K-10004"]), "", "", "", "", "",
+                        "Eheurkunde", rng.randint(1, 3), "12,00", "", ""])
+        else:
+            w.writerow([number, "02.11.2026", "", f"Bürgerin {batch}-{i}", f"Lindenstraße {i % 200 + 1}", "12345",
+                        "Musterstadt", f"b{batch}.{i}@example.org", "Geburtsurkunde", rng.randint(1, 4), "12,00",
+                        "", ""])
+    return out.getvalue().encode("windows-1252")
+
+
+def _ordnungsamt(rng: random.Random, batch: int, n: int) -> bytes:
+    lines = []
+    for i in range(n):
+        public = rng.random() < 0.3
+        lines.append(json.dumps({
+            "vorgang": f"SN-B{batch:04d}-{i:05d}", "art": "rechnung", "datum": "2026-11-05",
+            "kunde": rng.choice(["K-30001", "K-30002"]) if public else rng.choice(["K-20001", "K-20002"]),
+            "aktenzeichen": f"32.1-SN-{batch}-{i}", "zeitraum": {"von": "2026-11-01", "bis": "2026-11-30"},
+            "leistung": "Sondernutzung Außengastronomie (m² je Monat)", "menge": rng.randint(5, 40),
+            "einheit": "MTK", "preis": 4.5, "ust": "O", "ust_satz": None}, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _abfall(rng: random.Random, batch: int, n: int) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=",", lineterminator="\n")
+    w.writerow(["Kassenzeichen", "Kundennummer", "Bescheiddatum", "Faellig", "Grundstueck", "Leistung", "Anzahl",
+                "Einheit", "Gebuehrensatz", "Satzeinheit", "Monate"])
+    for i in range(n):
+        w.writerow([f"5.03{batch:04d}.{i:06d}", rng.choice(CITIZENS + ["K-20001"]), "2026-01-15", "2026-02-15",
+                    f"Grundstück Beispielweg {i % 300 + 1}", "Restabfallbehälter 120 l, 14-tägliche Leerung",
+                    rng.randint(1, 2), "Behälter", "198.00", "€ je Behälter und Jahr", ""])
+    return out.getvalue().encode("utf-8")
+
+
+def _steueramt(rng: random.Random, batch: int, n: int) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    w.writerow(["Kassenzeichen", "Kundennummer", "Aktenzeichen", "Bescheiddatum", "Jahr", "Hund", "Gefährlich",
+                "Monate"])
+    for i in range(n):
+        w.writerow([f"5.02{batch:04d}.{i:06d}", rng.choice(CITIZENS), f"22.1-HSt-{batch}-{i}", "12.01.2026",
+                    "2026", rng.choice(["Bello", "Luna", "Rex"]), "nein", "12"])
+    return out.getvalue().encode("utf-8")
+
+
+def make_deliveries(zones: Path, records: int, batch_size: int, seed: int = 7) -> dict[str, int]:
+    """Write the synthetic deliveries into ``zones/<department>/``; returns records per department."""
+    rng = random.Random(seed)
+    library = (ROOT / "examples/batches/stadtbibliothek/BIB-2026-0031_ubl.xml").read_bytes()
+    makers = {"standesamt": (_standesamt, "csv"), "ordnungsamt": (_ordnungsamt, "jsonl"),
+              "abfallwirtschaft": (_abfall, "csv"), "steueramt": (_steueramt, "csv")}
+    counts = {}
+    for dep, share in MIX.items():
+        n = max(1, round(records * share))
+        counts[dep] = n
+        zone = zones / dep
+        zone.mkdir(parents=True, exist_ok=True)
+        if dep == "stadtbibliothek":
+            for i in range(n):
+                number = f"BIB-BENCH-{i:06d}".encode()
+                (zone / f"{number.decode()}.xml").write_bytes(library.replace(b"BIB-2026-0031", number))
+            continue
+        make, ext = makers[dep]
+        for b, start in enumerate(range(0, n, batch_size)):
+            (zone / f"bench-{b:04d}.{ext}").write_bytes(make(rng, b, min(batch_size, n - start)))
+    return counts
+
+
+# ============================================================================================ one run
+
+
+def _peaks() -> dict[str, int]:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        self_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    return {"coordinator_peak_rss_mb": round(self_kb / 1024), "largest_child_peak_rss_mb":
+            round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
+
+
+def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dict:
+    """One run in this (fresh) process; prints its figures as JSON."""
+    started = time.perf_counter()
+    if variant == "plain":
+        from erechnung.pipeline import Options, run
+
+        summary = run(root / "config.toml", options=Options(workers=workers, chunk_size=chunk_size),
+                      work_dir=root / "work", report_dir=root / "reports")
+        flow_seconds, table = summary.seconds, summary.table()
+        extra = {"timings": summary.timings, "workers": summary.workers}
+    else:
+        os.environ["PREFECT_HOME"] = str(root / "prefect-home")
+        os.environ.pop("PREFECT_API_URL", None)
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        import flows  # noqa: F401  (offline settings)
+        from flows.pipeline import run_flow
+
+        result = run_flow(config=str(root / "config.toml"), workers=workers, chunk_size=chunk_size,
+                          work_dir=str(root / "work"), report_dir=str(root / "reports"))
+        flow_seconds, table, extra = result["seconds"], result["table"], {}
+    total = time.perf_counter() - started
+    t = table[-1]
+    docs = t["rendered"] + t["rejected"]
+    return {"variant": variant, "documents": docs, "rendered": t["rendered"], "rejected": t["rejected"],
+            "quarantined": t["quarantined"], "run_seconds": round(flow_seconds, 2),
+            "process_seconds": round(total, 2), "docs_per_second": round(docs / flow_seconds, 1) if flow_seconds else 0,
+            **_peaks(), **extra}
+
+
+def one(variant: str, records: int, args) -> dict:
+    from erechnung.demo_pipeline import config_text
+
+    root = (Path(args.out) / f"{records}-{variant}").absolute()
+    if root.exists():
+        import shutil
+
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / "config.toml").write_text(config_text(root), encoding="utf-8")
+    make_deliveries(root / "dropzones", records, args.batch_size)
+    cmd = [sys.executable, __file__, "--child", variant, "--root", str(root), "--chunk-size", str(args.chunk_size)]
+    if args.workers:
+        cmd += ["--workers", str(args.workers)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"{variant} {records}: failed\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["records"] = records
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--chunk-size", type=int, default=200)
+    ap.add_argument("--variants", default="plain,prefect")
+    ap.add_argument("--out", default=str(ROOT / "out" / "bench-pipeline"))
+    ap.add_argument("--child", choices=("plain", "prefect"))
+    ap.add_argument("--root")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, Path(args.root), args.workers, args.chunk_size)))
+        return 0
+    results = []
+    for records in args.records:
+        for variant in args.variants.split(","):
+            r = one(variant, records, args)
+            results.append(r)
+            print(json.dumps(r), flush=True)
+    print(f"\n{'records':>8} {'variant':>8} {'docs':>7} {'docs/s':>7} {'run s':>8} {'proc s':>8} "
+          f"{'coord MB':>9} {'worker MB':>10}")
+    for r in results:
+        print(f"{r['records']:>8} {r['variant']:>8} {r['documents']:>7} {r['docs_per_second']:>7} "
+              f"{r['run_seconds']:>8} {r['process_seconds']:>8} {r['coordinator_peak_rss_mb']:>9} "
+              f"{r['largest_child_peak_rss_mb']:>10}")
+    for records in args.records:
+        by = {r["variant"]: r for r in results if r["records"] == records}
+        if {"plain", "prefect"} <= set(by):
+            p, f = by["plain"], by["prefect"]
+            share = (f["run_seconds"] - p["run_seconds"]) / f["run_seconds"]
+            share_all = (f["process_seconds"] - p["process_seconds"]) / f["process_seconds"]
+            print(f"{records}: Prefect share {share:.1%} of the run, {share_all:.1%} including the ephemeral "
+                  "server's start-up")
+    sizes = sorted({r["records"] for r in results})
+    if len(sizes) > 1:
+        small = [r for r in results if r["records"] == sizes[0] and r["variant"] == "plain"]
+        large = [r for r in results if r["records"] == sizes[-1] and r["variant"] == "plain"]
+        if small and large:
+            ratio = large[0]["coordinator_peak_rss_mb"] / max(1, small[0]["coordinator_peak_rss_mb"])
+            print(f"peak memory of the coordinator, {sizes[-1]} vs {sizes[0]} records: {ratio:.2f}x")
+    out = Path(args.out) / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

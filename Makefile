@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts system-tools demo test bench-validate bench-hybrid clean
+.PHONY: install artifacts system-tools demo test bench-validate bench-hybrid bench-pipeline prefect-server clean
 
 install: $(STAMP) artifacts system-tools
 
@@ -39,6 +39,18 @@ bench-validate: install
 # Hybrid invoices (render + CII + embed) per second on all cores, next to the plain factur-x route.
 bench-hybrid: install
 	$(PY) bench/bench_hybrid.py
+
+# The whole pipeline on synthetic deliveries, with and without Prefect: documents/s, peak memory, Prefect's share.
+# RECORDS="10000 100000" by default; e.g. make bench-pipeline RECORDS=2000
+RECORDS ?= 10000 100000
+bench-pipeline: install
+	$(PY) bench/bench_pipeline.py --records $(RECORDS)
+
+# Prefect's server and UI on http://127.0.0.1:4200, offline (no telemetry, our own PREFECT_HOME under var/).
+PREFECT_OFFLINE := DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_HOME=$(CURDIR)/var/prefect
+prefect-server: install
+	mkdir -p var/prefect
+	$(PREFECT_OFFLINE) $(VENV)/bin/prefect server start --host 127.0.0.1 --port 4200
 
 clean:
 	rm -rf $(VENV) out reports build dist

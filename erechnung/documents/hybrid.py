@@ -14,17 +14,14 @@ the XML's guideline identifier).
 """
 from __future__ import annotations
 
-import io
 import re
 from typing import TYPE_CHECKING
 
-import pikepdf
-from lxml import etree
 
 from ..errors import DocumentReadError, DocumentWriteError
 from ..model import Invoice
 from ..model.codes import EN16931, XRECHNUNG_3_0
-from .embed import FACTURX_NAMESPACE, INVOICE_FILENAMES, PROFILES, invoice_attachment, profile as _profile
+from .embed import PROFILES, invoice_attachment, profile as _profile
 
 if TYPE_CHECKING:
     from .design import Design
@@ -82,32 +79,20 @@ def make_hybrid(invoice: Invoice, profile: str = "EN16931", design: Design | Non
 def extract_invoice_xml(pdf_bytes: bytes) -> tuple[str, bytes, str]:
     """The embedded invoice of a hybrid PDF: (file name, XML bytes, profile such as ``EN16931``).
 
-    Raises DocumentReadError when the data is no PDF or carries no invoice XML."""
+    The reading itself is the validator's hardened one (``validators.pdf.extract_invoice``: size limits,
+    bounded decoding, encrypted and broken files refused), so a PDF from outside is read the same way for
+    ``convert``, ``show`` and ``validate``. Raises DocumentReadError when the data is no PDF or carries no
+    invoice XML."""
+    from validators.pdf import PdfInputError, extract_invoice
+
     try:
-        pdf = pikepdf.open(io.BytesIO(pdf_bytes))
-    except pikepdf.PasswordError:
-        raise DocumentReadError("the PDF is encrypted, so its invoice XML cannot be read",
-                                fix="send the hybrid invoice without a password") from None
-    except pikepdf.PdfError as exc:
-        raise DocumentReadError(f"not a readable PDF: {exc}", fix="send the PDF/A-3 hybrid invoice itself") from None
-    with pdf:
-        files = _embedded(pdf)
-        xmp = _xmp(pdf)
-        named = _fx(xmp, "DocumentFileName")
-        candidates = [n for n in (named, *INVOICE_FILENAMES) if n and n in files]
-        if not candidates:
-            candidates = [n for n in files if n.lower().endswith(".xml")]
-        if not candidates:
-            listed = ", ".join(sorted(files)) or "none"
-            raise DocumentReadError(f"the PDF carries no invoice XML (embedded files: {listed})",
-                                    fix="send a ZUGFeRD/Factur-X/XRechnung PDF with factur-x.xml or xrechnung.xml "
-                                        "embedded, or the invoice XML itself")
-        name = candidates[0]
-        xml = files[name].read_bytes()
-    level = (_fx(xmp, "ConformanceLevel") or "").strip().upper()
+        found = extract_invoice(pdf_bytes)
+    except PdfInputError as exc:
+        raise DocumentReadError(exc.problem, fix=exc.fix) from None
+    level = (found.conformance_level or "").strip().upper()
     profile = _CONFORMANCE_TO_PROFILE.get(level) or _CONFORMANCE_TO_PROFILE.get(level.replace(" ", "")) \
-        or profile_of_xml(xml)
-    return name, xml, profile
+        or profile_of_xml(found.xml)
+    return found.filename, found.xml, profile
 
 
 def profile_of_xml(xml: bytes) -> str:
@@ -123,43 +108,3 @@ def profile_of_xml(xml: bytes) -> str:
         if guideline.endswith(f"factur-x.eu:1p0:{level}"):
             return name
     return "EN16931"
-
-
-def _embedded(pdf: pikepdf.Pdf) -> dict[str, pikepdf.Stream]:
-    """File name -> embedded file stream, from the EmbeddedFiles name tree and the catalog's /AF."""
-    specs = []
-    if "/Names" in pdf.Root and "/EmbeddedFiles" in pdf.Root.Names:
-        specs.extend(spec for _, spec in pikepdf.NameTree(pdf.Root.Names.EmbeddedFiles).items())
-    specs.extend(pdf.Root.get("/AF", pikepdf.Array()))
-    files: dict[str, pikepdf.Stream] = {}
-    for spec in specs:
-        if not isinstance(spec, pikepdf.Dictionary) or "/EF" not in spec:
-            continue
-        name = str(spec.get("/UF", spec.get("/F", "")))
-        stream = spec.EF.get("/F", spec.EF.get("/UF"))
-        if name and isinstance(stream, pikepdf.Stream):
-            files.setdefault(name, stream)
-    return files
-
-
-def _xmp(pdf: pikepdf.Pdf) -> etree._Element | None:
-    meta = pdf.Root.get("/Metadata")
-    if not isinstance(meta, pikepdf.Stream):
-        return None
-    try:
-        return etree.fromstring(meta.read_bytes(), etree.XMLParser(resolve_entities=False, no_network=True))
-    except (etree.XMLSyntaxError, pikepdf.PdfError):
-        return None
-
-
-def _fx(xmp: etree._Element | None, name: str) -> str | None:
-    if xmp is None:
-        return None
-    for ns in (FACTURX_NAMESPACE, "urn:zugferd:pdfa:CrossIndustryDocument:invoice:2p0#",
-               "urn:ferd:pdfa:CrossIndustryDocument:invoice:1p0#"):
-        for element in xmp.iter(f"{{{ns}}}{name}"):
-            return (element.text or "").strip()
-        for desc in xmp.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description"):
-            if desc.get(f"{{{ns}}}{name}") is not None:
-                return desc.get(f"{{{ns}}}{name}")
-    return None

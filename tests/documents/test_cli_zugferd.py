@@ -70,4 +70,4 @@ def test_an_unknown_profile_and_a_pdf_without_invoice_are_told_apart(tmp_path):
     assert run(str(case(CII_CASE)), "--to", "zugferd", "--profile", "BASIC").returncode == 2
     (tmp_path / "brief.pdf").write_bytes(b"%PDF-1.7\nnot really a pdf\n%%EOF\n")
     proc = run(str(tmp_path / "brief.pdf"), "--to", "cii")
-    assert proc.returncode == 1 and b"not a readable PDF" in proc.stderr
+    assert proc.returncode == 1 and b"the PDF cannot be read" in proc.stderr

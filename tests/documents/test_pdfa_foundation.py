@@ -176,7 +176,7 @@ def test_embedding_into_a_finished_pdfa_keeps_its_document_information(cii):
 
 
 def test_a_pdf_without_invoice_xml_is_refused_with_what_it_carries():
-    with pytest.raises(DocumentReadError, match="carries no invoice XML"):
+    with pytest.raises(DocumentReadError, match="has no embedded invoice"):
         extract_invoice_xml(pdfa.render(_letter, INFO))
-    with pytest.raises(DocumentReadError, match="not a readable PDF"):
+    with pytest.raises(DocumentReadError, match="(cannot be read|is not a PDF)"):
         extract_invoice_xml(b"%PDF-1.7 kaputt")

@@ -34,7 +34,7 @@ Failure modes, per recipient address (``"*"`` for every recipient), set and clea
 ``too_large(bytes)``        SIZE limit: ``552`` at MAIL (SIZE=) or after DATA (the whole server)
 ``bounce(addr, after)``     accepted with 250, then a ``failed`` DSN ``after`` seconds (mailbox full ...)
 ``delay(addr, then)``       accepted, a ``delayed`` DSN now, then ``delivered`` or ``failed`` (or nothing)
-``clear()``                 forget every rule
+``clear()``                 forget every rule (and count reports for ``wait_for_reports`` anew)
 =========================== ==========================================================================
 
 Run it alone with ``python -m mailbox_connectors.sandboxes.smtp --root DIR`` (``--help`` for the options); it
@@ -313,7 +313,7 @@ class SmtpSandbox:
     _rules: dict[str, _Rule] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _reports: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
-    _report_count: int = field(default=0, init=False, repr=False)
+    _report_envids: list[str | None] = field(default_factory=list, init=False, repr=False)  # since clear()
     _controller: _Controller | None = field(default=None, init=False, repr=False)
     _boxes: dict[str, _Maildir] = field(default_factory=dict, init=False, repr=False)
     received: int = field(default=0, init=False)  # messages accepted with 250 after DATA
@@ -403,8 +403,11 @@ class SmtpSandbox:
         self._set(address, _Rule("delay", seconds=after, then=then, status="4.4.1", diagnostic=diagnostic))
 
     def clear(self) -> None:
+        """Forget every rule, and count reports anew (``wait_for_reports`` counts from here)."""
         with self._lock:
             self._rules.clear()
+        with self._reports:
+            self._report_envids.clear()
 
     def _set(self, address: str, rule: _Rule) -> None:
         with self._lock:
@@ -440,10 +443,15 @@ class SmtpSandbox:
         """The delivery status reports written so far, oldest first."""
         return [_parse(p.read_bytes()) for p in _Maildir(Path(self.bounce_maildir or self.root / "bounces")).files()]
 
-    def wait_for_reports(self, n: int, timeout: float = 10.0) -> bool:
-        """Wait until at least ``n`` reports were written since start (True) or ``timeout`` passed (False)."""
+    def wait_for_reports(self, n: int, timeout: float = 10.0, envid: str | None = None) -> bool:
+        """Wait until at least ``n`` reports were written since start or the last ``clear()`` (only those about
+        envelope id ``envid`` when given): True, or False when ``timeout`` passed first."""
+        def enough() -> bool:
+            ids = self._report_envids
+            return (len(ids) if envid is None else sum(1 for i in ids if i == envid)) >= n
+
         with self._reports:
-            return self._reports.wait_for(lambda: self._report_count >= n, timeout)
+            return self._reports.wait_for(enough, timeout)
 
     # ------------------------------------------------------------------------------------------- delivery
 
@@ -489,7 +497,7 @@ class SmtpSandbox:
                                  original=content, ret=env.ret or "HDRS")
         self._bounces.put(report)
         with self._reports:
-            self._report_count += 1
+            self._report_envids.append(env.envid)
             self._reports.notify_all()
 
 

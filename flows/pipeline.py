@@ -142,8 +142,12 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
         summary = finish(p, st)
     publish(summary)
     log.info("run %s: %s", summary.run_id, summary.totals.row())
+    for d in summary.departments:
+        if d.error:
+            log.error("%s: intake stopped: %s", d.department, d.error)
     return {"run_id": summary.run_id, "report_html": str(summary.report_html), "table": summary.table(),
-            "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected)}
+            "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected),
+            "errors": {d.department: d.error for d in summary.departments if d.error}}
 
 
 # ============================================================================================ single steps

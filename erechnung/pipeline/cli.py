@@ -55,6 +55,9 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
                           options=Options(workers=workers, chunk_size=chunk_size))
             run_id, html, table, rejected = summary.run_id, summary.report_html, summary, len(summary.rejected)
             busy = [d.department for d in summary.departments if d.busy]
+            for d in summary.departments:
+                if d.error:
+                    err.print(f"[red]{d.name}: Übernahme abgebrochen:[/red] {d.error}")
         else:
             import flows.pipeline as fp
 

@@ -24,6 +24,7 @@ content-addressed archive), which is how a run after a crash completes what the 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import PurePosixPath
@@ -44,6 +45,8 @@ from .context import CLAIMED, ERROR_REPORTS, RESERVED, Pipeline
 from .crash import crashpoint
 from .render import choose_format
 
+log = logging.getLogger(__name__)
+
 MEDIA_TYPES = {".csv": "text/csv", ".txt": "text/csv", ".json": "application/json",
                ".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson", ".xml": "application/xml",
                ".pdf": "application/pdf",
@@ -60,13 +63,14 @@ class BatchOutcome:
 
     department: str
     name: str
-    outcome: str  # processed | resumed | duplicate | busy | failed (unreadable: batch-level problems)
+    outcome: str  # processed | resumed | duplicate | busy | failed (unreadable: batch-level problems) | error
     batch_id: int | None = None
     records: int = 0
     documents: int = 0
     quarantined: int = 0  # records (rows) quarantined
     problems: int = 0  # lines of the error report
     error_report: str | None = None  # key of the CSV report in the drop zone
+    error: str | None = None  # outcome "error": why the department's intake stopped (tried again next run)
 
 
 @dataclass
@@ -80,7 +84,7 @@ class IntakeReport:
                                               "quarantined": 0})
             if b.outcome == "duplicate":
                 d["duplicates"] += 1
-            elif b.outcome != "busy":
+            elif b.outcome not in ("busy", "error"):
                 d["batches"] += 1
                 d["received"] += b.records
                 d["documents"] += b.documents
@@ -111,27 +115,37 @@ def intake(p: Pipeline, departments: Sequence[str] | None = None, *, run_id: str
     """Claim and process every new batch of the departments (default: those this run holds)."""
     report = IntakeReport()
     for dep in p.departments(list(departments) if departments else list(p.locks) or None):
-        zone = p.drop_zone(dep)
-        for batch in _stale_batches(p, dep.id):
-            data = p.archive.get(batch.sha256)
-            outcome = _process(p, dep, batch.id, batch.source_key, data, batch.received_at, run_id, "resumed")
-            _remove_if_same(zone, CLAIMED + batch.source_key, batch.sha256)
-            report.batches.append(outcome)
-            if progress:
-                progress("intake", len(report.batches), None)
-        leftovers = list(zone.list(CLAIMED))
-        for claimed in leftovers:
-            report.batches.append(_claimed_file(p, dep, zone, claimed, run_id))
-            if progress:
-                progress("intake", len(report.batches), None)
-        for key in [k for k in zone.list() if not k.startswith(RESERVED)]:
-            if not zone.claim(key, CLAIMED + key):
-                continue  # another run took it, or it vanished
-            crashpoint("intake.claimed")
-            report.batches.append(_claimed_file(p, dep, zone, CLAIMED + key, run_id))
-            if progress:
-                progress("intake", len(report.batches), None)
+        try:
+            _department(p, dep, report, run_id, progress)
+        except Exception as exc:  # noqa: BLE001 - one department's trouble (its S3 zone unreachable) stops only it
+            log.exception("intake of %s failed", dep.id)
+            report.batches.append(BatchOutcome(dep.id, "", "error", error=f"{type(exc).__name__}: {exc}"))
     return report
+
+
+def _department(p: Pipeline, dep: Department, report: IntakeReport, run_id: str | None,
+                progress: Progress | None) -> None:
+    """One department: batches a crashed run left, files left under claimed/, then new files."""
+    zone = p.drop_zone(dep)
+    for batch in _stale_batches(p, dep.id):
+        data = p.archive.get(batch.sha256)
+        outcome = _process(p, dep, batch.id, batch.source_key, data, batch.received_at, run_id, "resumed")
+        _remove_if_same(zone, CLAIMED + batch.source_key, batch.sha256)
+        report.batches.append(outcome)
+        if progress:
+            progress("intake", len(report.batches), None)
+    leftovers = list(zone.list(CLAIMED))
+    for claimed in leftovers:
+        report.batches.append(_claimed_file(p, dep, zone, claimed, run_id))
+        if progress:
+            progress("intake", len(report.batches), None)
+    for key in [k for k in zone.list() if not k.startswith(RESERVED)]:
+        if not zone.claim(key, CLAIMED + key):
+            continue  # another run took it, or it vanished
+        crashpoint("intake.claimed")
+        report.batches.append(_claimed_file(p, dep, zone, CLAIMED + key, run_id))
+        if progress:
+            progress("intake", len(report.batches), None)
 
 
 def _stale_batches(p: Pipeline, department: str) -> list[Batch]:

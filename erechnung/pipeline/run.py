@@ -45,6 +45,7 @@ class DepartmentSummary:
     quarantined: int = 0  # records quarantined
     handed_over: int = 0
     busy: str | None = None  # another run held the department
+    error: str | None = None  # the department's intake stopped (its drop zone unreachable ...): next run again
 
     def row(self) -> dict[str, Any]:
         return {"department": self.name, "batches": self.batches, "duplicates": self.duplicates,
@@ -118,6 +119,11 @@ class RunSummary:
                       for r in self.rejected[:50]]
         if self.error_reports:
             lines += ["", "## Fehlerberichte", ""] + [f"- {d}: `{k}`" for d, k in self.error_reports]
+        errors = [d for d in self.departments if d.error or d.busy]
+        if errors:
+            lines += ["", "## Nicht (vollständig) bearbeitet", ""]
+            lines += [f"- {d.name}: {d.error or 'von einem anderen Lauf gehalten (' + str(d.busy) + ')'}"
+                      for d in errors]
         if self.report_html:
             lines += ["", f"Bericht: `{self.report_html}`"]
         return "\n".join(lines) + "\n"
@@ -262,7 +268,8 @@ def summarize(p: Pipeline, st: RunState) -> RunSummary:
     handed_by = _by_department(p, handed)
     rows = []
     for dep_id in wanted:
-        d = DepartmentSummary(dep_id, p.config.department(dep_id).name, busy=busy.get(dep_id))
+        d = DepartmentSummary(dep_id, p.config.department(dep_id).name, busy=busy.get(dep_id),
+                              error=next((b.error for b in ir.batches if b.department == dep_id and b.error), None))
         for k, v in per_dep.get(dep_id, {}).items():
             setattr(d, k, v)
         d.rendered, d.rejected, d.handed_over = rendered.get(dep_id, 0), rejected.get(dep_id, 0), \
@@ -306,6 +313,10 @@ def run_report_html(summary: RunSummary) -> bytes:
              f"<p>Lauf {e(summary.run_id)}: {summary.seconds:.1f} s, {summary.workers} Worker-Prozess(e), "
              f"{summary.documents_per_second:.1f} Belege/s.</p>",
              f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
+    for d in summary.departments:
+        if d.error:
+            parts.append(f"<p><strong>{e(d.name)}</strong>: Übernahme abgebrochen ({e(d.error)}); der nächste Lauf "
+                         "versucht es erneut.</p>")
     busy = [d for d in summary.departments if d.busy]
     if busy:
         parts.append("<p>Nicht bearbeitet, weil ein anderer Lauf sie hielt: "

@@ -158,3 +158,16 @@ def test_a_department_held_by_a_live_run_is_left_alone(make_site, tmp_path):
         assert _counts(summary)["standesamt"]["documents"] == 0
         release(other)
     assert _counts(site.run())["standesamt"]["documents"] == 5
+
+
+def test_a_drop_zone_out_of_reach_stops_only_its_department(make_site, s3, tmp_path):
+    missing = f"p-missing-{tmp_path.name[-8:].lower()}".replace("_", "-")
+    site = make_site(tmp_path / "site", f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                     s3_zones={"ordnungsamt": f"s3://{missing}/ordnungsamt"}, drop=False)
+    for dep in ("standesamt", "steueramt"):
+        site.drop(dep)
+    summary = site.run()
+    by = {d.department: d for d in summary.departments}
+    assert by["ordnungsamt"].error and "NoSuchBucket" in by["ordnungsamt"].error
+    assert by["standesamt"].documents == 5 and by["steueramt"].handed_over == 4
+    assert "Ordnungsamt" in summary.report_html.read_text(encoding="utf-8")

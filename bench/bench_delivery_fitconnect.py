@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mailbox_connectors import crypto  # noqa: E402
 from mailbox_connectors.base import Delivery, DocumentFormat, DocumentKind, EventState  # noqa: E402
 from mailbox_connectors.bundid import AuthorIdentity, BundIdBridgeConnector, BundIdSettings  # noqa: E402
-from mailbox_connectors.fitconnect_client import FitConnectSettings, OutgoingAttachment, OutgoingSubmission  # noqa: E402
+from mailbox_connectors.fitconnect_client import (  # noqa: E402
+    FitConnectSettings, OutgoingAttachment, OutgoingSubmission)
 
 
 def _cpu_of(pid: int) -> float:
@@ -139,9 +140,9 @@ def main() -> None:
         done = len(wanted & delivered)
         print(f"delivered (accept verified): {done} of {n} after {all_s:.2f} s = "
               f"{done / all_s:.1f} deliveries/s end to end ({polls} rounds of collect_events)")
-        print(f"CPU per delivery while sending: client {client_cpu / max(n, 1) * 1000:.2f} ms, sandbox "
-              f"{sandbox_cpu / max(n, 1) * 1000:.2f} ms; sandbox until all accepted {sandbox_cpu_all / max(n, 1) * 1000:.2f}"
-              " ms")
+        per = 1000 / max(n, 1)
+        print(f"CPU per delivery while sending: client {client_cpu * per:.2f} ms, sandbox {sandbox_cpu * per:.2f} ms; "
+              f"sandbox until all accepted {sandbox_cpu_all * per:.2f} ms")
         client_rate = n / client_cpu if client_cpu else float("inf")
         sandbox_rate = n / sandbox_cpu_all if sandbox_cpu_all else float("inf")
         limit = "the sandbox (the receiving side's RSA-4096 decryptions and PS512 signatures)" \

@@ -320,6 +320,10 @@ class SandboxServer:
         """TLS handshakes the server refused (e.g. no client certificate where mTLS is required)."""
         return self._handshake_failures
 
+    def reset(self) -> None:
+        """Forget the failure modes commanded so far (state such as stored messages stays)."""
+        self.faults.clear()
+
     # ---- requests ------------------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
         raise NotImplementedError

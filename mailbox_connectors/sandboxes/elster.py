@@ -134,7 +134,8 @@ class ElsterSandbox(SandboxServer):
         reference = order.get("auftragsReferenz")
         if not isinstance(reference, str) or not 1 <= len(reference) <= 100:
             problems.append("auftragsReferenz must be 1-100 characters")
-        account = (order.get("empfaenger") or {}).get("accountId") if isinstance(order.get("empfaenger"), dict) else None
+        recipient = order.get("empfaenger")
+        account = recipient.get("accountId") if isinstance(recipient, dict) else None
         if not isinstance(account, str) or not _ACCOUNT.match(account):
             problems.append("empfaenger.accountId must be 10 digits")
         subject = order.get("betreff")

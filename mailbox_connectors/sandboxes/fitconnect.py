@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from jwcrypto import jwk
@@ -234,6 +235,13 @@ class FitConnectSandbox(SandboxServer):
             self._finish_reject(sub, _Reject(PROBLEM + "technical-error", "Submission rejected", detail),
                                 signer="service")
 
+    def reset(self) -> None:
+        """Forget commanded failure modes, planned rejections and the accept delay."""
+        super().reset()
+        with self._lock:
+            self._rejects.clear()
+        self.accept_delay = 0.0
+
     def inject_event(self, case_id: str, token: str) -> None:
         """Append any token to a case's event log (to show that the client refuses forged SETs)."""
         with self._lock:
@@ -332,8 +340,8 @@ class FitConnectSandbox(SandboxServer):
         if expiry is not None and expiry > time.time():
             return None
         description = "The access token expired" if expiry is not None else "Unknown access token"
-        return Response.problem(401, "Unauthorized", description, headers={
-            "WWW-Authenticate": f'Bearer realm="fit-connect", error="invalid_token", error_description="{description}"'})
+        challenge = f'Bearer realm="fit-connect", error="invalid_token", error_description="{description}"'
+        return Response.problem(401, "Unauthorized", description, headers={"WWW-Authenticate": challenge})
 
     # destinations and keys
     def _op_get_destination_info(self, op: Any) -> Response:
@@ -589,7 +597,9 @@ class FitConnectSandbox(SandboxServer):
             crypto.verify_author_token(envelope["authorToken"], cert, now=now)
         except crypto.CryptoError as exc:
             raise refuse(f"author: {exc}") from None
-        if not crypto.verify_content(cert.public_key(), envelope["content"], envelope["sha512sum"]):  # type: ignore[arg-type]
+        public_key = cert.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey) or not crypto.verify_content(
+                public_key, envelope["content"], envelope["sha512sum"]):
             raise refuse("sha512sum is not a valid RSA-SHA512 signature of content by the author certificate")
         try:
             message = json.loads(envelope["content"])

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .. import crypto
 from ._http import Request, Response, SandboxServer
@@ -253,7 +254,9 @@ class ZbpSandbox(SandboxServer):
         if not isinstance(envelope, dict) or set(envelope) != {"content", "sha512sum"} or not all(
                 isinstance(v, str) for v in envelope.values()):
             return Response.problem(400, "Bad Request", "the json part must hold exactly content and sha512sum")
-        if not crypto.verify_content(cert.public_key(), envelope["content"], envelope["sha512sum"]):  # type: ignore[arg-type]
+        public_key = cert.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey) or not crypto.verify_content(
+                public_key, envelope["content"], envelope["sha512sum"]):
             return Response.problem(400, "Bad Request", "sha512sum is not a valid RSA-SHA512 signature of content "
                                     "by the client certificate")
         try:

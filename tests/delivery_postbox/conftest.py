@@ -98,11 +98,7 @@ def _reset_sandboxes(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     for name in ("fit", "zbp", "elster"):
         if name in request.fixturenames:
-            sandbox = request.getfixturevalue(name)
-            sandbox.faults.clear()
-            if isinstance(sandbox, FitConnectSandbox):
-                sandbox.accept_delay = 0.0
-                sandbox._rejects.clear()
+            request.getfixturevalue(name).reset()
 
 
 # ---- connectors ---------------------------------------------------------------------------------------------

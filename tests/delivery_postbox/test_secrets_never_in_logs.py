@@ -10,7 +10,7 @@ from mailbox_connectors.base import DeliveryError
 from mailbox_connectors.bundid import BundIdSettings, ZbpDirectConnector, ZbpSettings
 from mailbox_connectors.elster import ElsterConnector, ElsterSettings
 
-from .conftest import fit_settings, make_delivery, wait_for
+from .conftest import make_delivery, wait_for
 
 pytestmark = pytest.mark.xdist_group("delivery_postbox_secrets")
 

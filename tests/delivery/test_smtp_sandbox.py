@@ -83,3 +83,21 @@ def test_stopped_sandbox_frees_its_port(tmp_path):
     sandbox.stop()
     again = start(tmp_path, port=port)  # the same port can be taken again at once
     again.stop()
+
+
+def test_message_is_stored_as_sent_with_dots_unstuffed_and_too_much_data_refused(tmp_path, pki):
+    sandbox = start(tmp_path, pki=pki, users={SMTP_USER: SMTP_PASSWORD}, max_message_bytes=20_000)
+    try:
+        body = b"Subject: Punkte\r\n\r\n.eine Zeile mit Punkt\r\n..zwei Punkte\r\n.\r\nText\r\n" + b"x" * 70 + b"\r\n"
+        with _client(sandbox, pki) as client:
+            client.sendmail("rechnung@musterstadt.example", ["punkt@example.org"], body)  # smtplib stuffs dots
+            client.mail("rechnung@musterstadt.example")  # no SIZE=: the server finds out after the data
+            client.rcpt("gross@example.org")
+            code, _ = client.data(b"Subject: gross\r\n\r\n" + (b"y" * 998 + b"\r\n") * 30)
+            assert code == 552
+            assert client.noop()[0] == 250  # the session goes on
+        [stored] = (tmp_path / "mailboxes" / "punkt@example.org" / "new").iterdir()
+        assert stored.read_bytes().split(b"\n\n", 1)[1] == body.split(b"\r\n\r\n", 1)[1].replace(b"\r\n", b"\n")
+        assert sandbox.messages("gross@example.org") == []
+    finally:
+        sandbox.stop()

@@ -12,7 +12,9 @@
 ``archive_flow``,         for its duration.
 ``hand_over_flow``
 
-Parameters are plain values (a deployment passes them): ``config`` (path of the configuration),
+Tasks get the pipeline, the pool and the run's state wrapped in ``quote()``: Prefect then does not walk
+through them looking for futures (the run's lists grow with every document; walking them for every task made
+the run quadratic). Parameters of the flows are plain values (a deployment passes them): ``config`` (path of the configuration),
 ``department`` (one id, or None for all), ``workers``, ``chunk_size``, ``db_url`` (default: the configuration's).
 Flows never hold state between runs; everything is in the database, the archive and the work area.
 """
@@ -25,11 +27,12 @@ from typing import Any, Callable, Optional
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.utilities.annotations import quote
 
 from erechnung.intake import load_config
 from erechnung.pipeline import Options, Pipeline, RenderPool, archive, chunks, hand_over, intake, pending
 from erechnung.pipeline.locks import acquire_all, release, renew
-from erechnung.pipeline.run import RunState, begin, chunk_done, fail, finish, leftovers, plan
+from erechnung.pipeline.run import RunState, begin, chunk_done, early_pool, fail, finish, leftovers, plan, pool_for
 from erechnung.pipeline.steps import record_results, render_items_of
 
 #: Set by a caller running a flow in its own process (the command line's progress bars): ``(stage, done, total)``.
@@ -109,36 +112,41 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
         st = begin(p, department)
         if st.busy:
             log.warning("held by another run, left out: %s", st.busy)
+        started = early_pool(p) if st.held else None
         try:
             t = time.perf_counter()
-            for f in [intake_task.submit(p, d, st.run_id) for d in st.held]:
+            for f in [intake_task.submit(quote(p), d, st.run_id) for d in st.held]:
                 report = f.result()
                 st.intake.batches += report.batches
             st.timings["intake"] = time.perf_counter() - t
             t = time.perf_counter()
             leftovers(p, st)
             ids = pending(p, "render", st.held) if st.held else []
-            st.workers, size = plan(p, len(ids))
             _progress("render", 0, len(ids))
             done = 0
             if ids:
-                with RenderPool(st.workers, p.work.root, p.options.hybrid_profile) as pool:
+                pool, size = pool_for(p, st, started, len(ids))
+                started = None
+                with pool:
                     # render tasks for a bounded window of chunks at once; each chunk then recorded, archived and
                     # handed over in order, while the workers render the next ones
                     window = 2 * st.workers
                     queue = list(chunks(ids, size))
-                    in_flight = [render_validate_task.submit(p, c, pool) for c in queue[:window]]
+                    in_flight = [render_validate_task.submit(quote(p), c, quote(pool)) for c in queue[:window]]
                     queue = queue[window:]
                     while in_flight:
                         rendered = in_flight.pop(0).result()
                         if queue:
-                            in_flight.append(render_validate_task.submit(p, queue.pop(0), pool))
-                        done += finish_chunk_task(p, st, rendered)
+                            in_flight.append(render_validate_task.submit(quote(p), queue.pop(0), quote(pool)))
+                        done += finish_chunk_task(quote(p), quote(st), quote(rendered))
                         _progress("render", done, len(ids))
             st.timings["documents"] = time.perf_counter() - t
         except BaseException:
             fail(p, st)
             raise
+        finally:
+            if started is not None:
+                started.close()
         summary = finish(p, st)
     publish(summary)
     log.info("run %s: %s", summary.run_id, summary.totals.row())
@@ -167,7 +175,7 @@ def intake_flow(config: str = "examples/config.toml", department: Optional[str] 
     with _open(config, db_url, 1, 200) as p:
         try:
             held = _held(p, department)
-            reports = [intake_task.submit(p, d).result() for d in held]
+            reports = [intake_task.submit(quote(p), d).result() for d in held]
         finally:
             release(p)
     out: dict[str, Any] = {}
@@ -187,7 +195,7 @@ def render_validate_flow(config: str = "examples/config.toml", department: Optio
             n, size = plan(p, len(ids))
             rendered = rejected = 0
             with RenderPool(n, p.work.root, p.options.hybrid_profile) as pool:
-                futures = [render_validate_task.submit(p, c, pool) for c in chunks(ids, size)]
+                futures = [render_validate_task.submit(quote(p), c, quote(pool)) for c in chunks(ids, size)]
                 for f in futures:
                     items, results = f.result()
                     r = record_results(p, items, results)
@@ -204,7 +212,7 @@ def archive_flow(config: str = "examples/config.toml", department: Optional[str]
     with _open(config, db_url, 1, chunk_size) as p:
         try:
             ids = pending(p, "archive", _held(p, department))
-            reports = [archive_task.submit(p, c) for c in chunks(ids, chunk_size)]
+            reports = [archive_task.submit(quote(p), c) for c in chunks(ids, chunk_size)]
             archived = sum(len(f.result().archived) for f in reports)
         finally:
             release(p)
@@ -218,7 +226,7 @@ def hand_over_flow(config: str = "examples/config.toml", department: Optional[st
     with _open(config, db_url, 1, chunk_size) as p:
         try:
             ids = pending(p, "hand_over", _held(p, department))
-            handed = sum(len(hand_over_task.submit(p, c).result()) for c in chunks(ids, chunk_size))
+            handed = sum(len(hand_over_task.submit(quote(p), c).result()) for c in chunks(ids, chunk_size))
         finally:
             release(p)
     return {"handed_over": handed}

@@ -35,17 +35,27 @@ class RenderPool:
         self.warm = warm
         self.restarts = 0
         self._executor: ProcessPoolExecutor | None = None
+        self._pings: list[Future] = []
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def start(self) -> "RenderPool":
+    def start(self, wait: bool = True) -> "RenderPool":
+        """Start the worker processes (each runs the initializer once: Validator, design, warm-up). With
+        ``wait=False`` this returns at once and the workers get ready while the caller does other work (intake);
+        the first chunk waits for them, and set-up errors surface there."""
         if self.workers > 1 and self._executor is None:
             ctx = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=init_worker,
                                                  initargs=(self.work_root, self.hybrid_profile, self.warm))
-            # start every worker now (each runs the initializer once), so that set-up errors surface here
-            for f in [self._executor.submit(worker_ping, i) for i in range(self.workers)]:
-                f.result()
+            # one ping per worker: every process is spawned now, not on demand later
+            self._pings = [self._executor.submit(worker_ping, i) for i in range(self.workers)]
+        if wait:
+            self.ready()
         return self
+
+    def ready(self) -> None:
+        for f in self._pings:
+            f.result()
+        self._pings = []
 
     def close(self) -> None:
         if self._executor is not None:
@@ -53,6 +63,7 @@ class RenderPool:
             self._executor = None
 
     def _restart(self) -> None:
+        self._pings = []
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None

@@ -218,9 +218,26 @@ def finish(p: Pipeline, st: RunState) -> RunSummary:
     return summary
 
 
+def early_pool(p: Pipeline) -> RenderPool | None:
+    """With several workers configured, their pool starts before intake: the workers compile the rules and warm
+    up (seconds) while the parent reads and maps the deliveries."""
+    n = resolve_workers(p.options.workers)
+    return RenderPool(n, p.work.root, p.options.hybrid_profile).start(wait=False) if n > 1 else None
+
+
+def pool_for(p: Pipeline, st: RunState, started: RenderPool | None, n: int) -> tuple[RenderPool, int]:
+    """The pool for ``n`` documents (the started one, if any) and the chunk size."""
+    workers, size = plan(p, n)
+    if started is not None:
+        workers, size = started.workers, max(10, min(p.options.chunk_size, math.ceil(n / (started.workers * 4))))
+    st.workers = workers
+    return started or RenderPool(workers, p.work.root, p.options.hybrid_profile), size
+
+
 def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
                  progress: Progress | None = None) -> RunSummary:
     st = begin(p, departments)
+    started = early_pool(p) if st.held else None
     try:
         t = time.perf_counter()
         if st.held:
@@ -229,13 +246,14 @@ def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
         t = time.perf_counter()
         leftovers(p, st)
         ids = pending(p, "render", st.held) if st.held else []
-        st.workers, size = plan(p, len(ids))
         done = 0
         if ids:
             if progress:
                 progress("render", 0, len(ids))
-            with RenderPool(st.workers, p.work.root, p.options.hybrid_profile) as pool:
-                st.timings["pool_start"] = time.perf_counter() - t
+            pool, size = pool_for(p, st, started, len(ids))
+            started = None
+            with pool:
+                st.timings["pool_ready"] = time.perf_counter() - t
                 for items, results in pool.imap(render_items_of(p, c) for c in chunks(ids, size)):
                     chunk_done(p, st, items, results)
                     done += len(items)
@@ -245,6 +263,9 @@ def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
     except BaseException:
         fail(p, st)
         raise
+    finally:
+        if started is not None:
+            started.close()
     return finish(p, st)
 
 

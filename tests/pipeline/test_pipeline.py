@@ -125,21 +125,11 @@ def test_drop_zone_and_archive_in_s3(db_url, make_site, s3, tmp_path):
 
 def test_a_spawned_worker_pool_renders_chunks(make_site, tmp_path):
     site = make_site(tmp_path / "site", f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    summary = site.run(workers=2, chunk_size=10)
-    assert summary.workers == 1  # 18 documents: not worth starting processes
-    from erechnung.pipeline import Options, Pipeline, RenderPool, chunks, pending, render_and_validate
-
-    more = make_site(tmp_path / "more", f"sqlite:///{tmp_path / 'more.sqlite3'}")
-    with Pipeline.open(more.config, db_url=more.db_url, work_dir=more.root / "work",
-                       options=Options(workers=2)) as p:
-        from erechnung.pipeline import intake
-
-        intake(p)
-        ids = pending(p, "render")
-        with RenderPool(2, p.work.root, p.options.hybrid_profile) as pool:
-            rendered = [render_and_validate(p, c, pool) for c in chunks(ids, 5)]
-    assert sum(len(r.rendered) for r in rendered) == len(ids) == 18
-    assert not any(r.rejected or r.failed for r in rendered)
+    summary = site.run(workers=2, chunk_size=10)  # the pool starts before intake and warms up meanwhile
+    assert summary.workers == 2 and "pool_ready" in summary.timings
+    assert summary.totals.rendered == 18 and not summary.rejected and not summary.failed
+    check_exactly_once(site)
+    check_work_area_empty(site.root)
 
 
 def test_a_department_held_by_a_live_run_is_left_alone(make_site, tmp_path):

@@ -238,8 +238,14 @@ class SchematronStep:
         self.id, self.resources, self.keep_raw, self.lean = step_id, (resource,), keep_raw, lean
 
     def run(self, document: Document) -> StepResult:
-        executable = runtime.xslt(self.resources[0].path, lean=self.lean)
-        svrl = executable.transform_to_string(xdm_node=document.xdm)
+        return self.read_svrl(self.transform(document), document)
+
+    def transform(self, document: Document) -> str:
+        """The stylesheet's SVRL output for ``document``, as text."""
+        return runtime.xslt(self.resources[0].path, lean=self.lean).transform_to_string(xdm_node=document.xdm)
+
+    def read_svrl(self, svrl: str, document: Document) -> StepResult:
+        """The step result read from the SVRL text the stylesheet wrote for ``document``."""
         if not svrl:
             raise RuntimeError(f"Schematron {self.resources[0].location} returned no SVRL output")
         raw = svrl.encode("utf-8")

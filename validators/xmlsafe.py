@@ -8,7 +8,8 @@ What the gate guarantees (so that Saxon and the XSD validator only ever see a pl
   validator's secure parser does (it sets ``http://apache.org/xml/features/disallow-doctype-decl``). That also
   removes entity expansion attacks (billion laughs, quadratic blow-up) and XXE, which all need a DTD;
 - bounded size (``Limits.max_bytes``, checked before parsing) and bounded element nesting
-  (``Limits.max_depth``, counted while parsing, so a hostile document stops at the first element too deep);
+  (``Limits.max_depth``, checked on the parsed tree; libxml2 itself stops a hostile document at 2048 levels, so
+  nesting can never exhaust memory or the stack);
 - empty input, non-XML input and truncated XML are refused with a reason a clerk can read.
 
 Each refusal is a :class:`ValidationInputError` with a stable ``code``
@@ -17,7 +18,7 @@ Each refusal is a :class:`ValidationInputError` with a stable ``code``
 from __future__ import annotations
 
 import codecs
-import io
+import functools
 from dataclasses import dataclass
 
 from lxml import etree
@@ -96,13 +97,20 @@ def has_doctype(data: bytes, window: int = 64 * 1024) -> bool:
         window *= 4
 
 
+@functools.lru_cache(maxsize=8)
+def _deeper_than(max_depth: int) -> etree.XPath:
+    """An XPath selecting the first element nested deeper than ``max_depth`` (``/*`` is level 1), evaluated in C:
+    the depth check costs a fraction of counting levels in Python while parsing."""
+    return etree.XPath("(" + "/*" * (max_depth + 1) + ")[1]")
+
+
 def parse_untrusted(data: bytes, limits: Limits = Limits()) -> etree._ElementTree:
     """Parse ``data`` into an lxml tree, or raise :class:`ValidationInputError`.
 
     The tree keeps line numbers (``sourceline``), so XSD and Schematron findings can point at lines.
     ``huge_tree`` is on only to allow large text nodes (base64 attachments above libxml2's 10 MB text limit);
-    the protections it switches off concern entity expansion, which cannot happen without a DTD, and depth,
-    which is enforced here instead.
+    the protections it switches off concern entity expansion, which cannot happen without a DTD, and depth:
+    libxml2 still stops at 2048 levels, and ``limits.max_depth`` is enforced on the parsed tree.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"document must be bytes, not {type(data).__name__}")
@@ -118,29 +126,28 @@ def parse_untrusted(data: bytes, limits: Limits = Limits()) -> etree._ElementTre
             "xml-doctype-forbidden",
             "the document contains a document type declaration (<!DOCTYPE ...>), which e-invoices must not have",
             fix="remove the DOCTYPE declaration; XRechnung documents are described by XML Schema only")
-    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False,
-                             no_network=True, load_dtd=False, dtd_validation=False, huge_tree=True,
-                             remove_comments=False, remove_pis=False)
-    depth = 0
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=True, remove_comments=False, remove_pis=False)
     try:
-        for event, element in events:
-            if event == "start":
-                depth += 1
-                if depth > limits.max_depth:
-                    raise ValidationInputError(
-                        "xml-too-deep", f"elements are nested more than {limits.max_depth} levels deep",
-                        line=element.sourceline, fix="check the exporting system; invoices nest about 10 levels")
-            else:
-                depth -= 1
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         line, column = (exc.position if exc.position else (None, None))
+        if exc.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT and "depth" in (exc.msg or ""):
+            # libxml2 itself stops at 2048 levels (its limit with huge_tree), long before memory is at risk
+            raise ValidationInputError(
+                "xml-too-deep", f"elements are nested more than {limits.max_depth} levels deep", line=line,
+                fix="check the exporting system; invoices nest about 10 levels") from None
         raise ValidationInputError(
             "xml-not-wellformed", f"the document is not well-formed XML: {exc.msg}", line=line, column=column,
             fix="the file is damaged, truncated or not an XML file") from None
-    root = events.root
     if root is None:
         raise ValidationInputError("xml-not-wellformed", "the document has no root element",
                                    fix="the file is damaged, truncated or not an XML file")
+    too_deep = _deeper_than(limits.max_depth)(root)
+    if too_deep:
+        raise ValidationInputError(
+            "xml-too-deep", f"elements are nested more than {limits.max_depth} levels deep",
+            line=too_deep[0].sourceline, fix="check the exporting system; invoices nest about 10 levels")
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
         raise ValidationInputError("xml-doctype-forbidden",

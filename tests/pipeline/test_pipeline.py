@@ -161,3 +161,32 @@ def test_a_drop_zone_out_of_reach_stops_only_its_department(make_site, s3, tmp_p
     assert by["ordnungsamt"].error and "NoSuchBucket" in by["ordnungsamt"].error
     assert by["standesamt"].documents == 5 and by["steueramt"].handed_over == 4
     assert "Ordnungsamt" in summary.report_html.read_text(encoding="utf-8")
+
+
+def test_a_lost_work_area_is_rebuilt_from_the_archived_batches(make_site, tmp_path):
+    """The work area is scratch: models lost after intake are rebuilt from the archived originals (with the
+    numbers the database gave), renderings lost before archiving are made again; nothing is created twice."""
+    import shutil
+
+    from erechnung.pipeline import Options, Pipeline, archive, hand_over, intake, pending, render_and_validate
+
+    site = make_site(tmp_path / "site", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    with Pipeline.open(site.config, db_url=site.db_url, work_dir=site.root / "work",
+                       options=Options(workers=1)) as p:
+        intake(p)
+        ids = pending(p, "render")
+        assert len(ids) == 18
+        shutil.rmtree(site.root / "work" / "models")  # lost: every document must be rebuilt
+        (site.root / "work" / "models").mkdir()
+        half = ids[:9]
+        report = render_and_validate(p, half)
+        assert len(report.rendered) == 9 and not report.failed
+        for f in (site.root / "work" / "rendered").iterdir():  # renderings lost before archiving
+            f.unlink()
+        rest = render_and_validate(p, ids[9:])
+        assert len(rest.rendered) == 9
+        archived = archive(p, ids)
+        assert sorted(archived.archived) == ids and sorted(archived.rerendered) == half
+        assert sorted(hand_over(p, ids)) == ids
+        assert not pending(p, "render") and not pending(p, "archive") and not pending(p, "hand_over")
+    check_exactly_once(site)

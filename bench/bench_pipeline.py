@@ -156,10 +156,10 @@ def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dic
             **_peaks(), **extra}
 
 
-def one(variant: str, records: int, args) -> dict:
+def one(variant: str, records: int, args, attempt: int = 0) -> dict:
     from erechnung.demo_pipeline import config_text
 
-    root = (Path(args.out) / f"{records}-{variant}").absolute()
+    root = (Path(args.out) / f"{records}-{variant}-{attempt}").absolute()
     if root.exists():
         import shutil
 
@@ -175,6 +175,11 @@ def one(variant: str, records: int, args) -> dict:
         raise SystemExit(f"{variant} {records}: failed\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["records"] = records
+    result["attempt"] = attempt
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
     return result
 
 
@@ -186,6 +191,10 @@ def main() -> int:
     ap.add_argument("--chunk-size", type=int, default=200)
     ap.add_argument("--variants", default="plain,prefect")
     ap.add_argument("--out", default=str(ROOT / "out" / "bench-pipeline"))
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per size and variant, alternating the variants (a loaded machine varies a lot: the "
+                         "fastest run of each is compared)")
+    ap.add_argument("--keep", action="store_true", help="keep each run's site (database, archive) afterwards")
     ap.add_argument("--child", choices=("plain", "prefect"))
     ap.add_argument("--root")
     args = ap.parse_args()
@@ -194,11 +203,19 @@ def main() -> int:
         return 0
     results = []
     for records in args.records:
-        for variant in args.variants.split(","):
-            r = one(variant, records, args)
-            results.append(r)
-            print(json.dumps(r), flush=True)
-    print(f"\n{'records':>8} {'variant':>8} {'docs':>7} {'docs/s':>7} {'run s':>8} {'proc s':>8} "
+        for attempt in range(args.repeat):
+            for variant in args.variants.split(","):
+                r = one(variant, records, args, attempt)
+                results.append(r)
+                print(json.dumps(r), flush=True)
+    all_runs = results
+    best: dict[tuple[int, str], dict] = {}
+    for r in all_runs:  # the fastest run of each (size, variant): the least disturbed by other load
+        key = (r["records"], r["variant"])
+        if key not in best or r["run_seconds"] < best[key]["run_seconds"]:
+            best[key] = r
+    results = list(best.values())
+    print(f"\nfastest of {args.repeat} run(s) each:\n{'records':>8} {'variant':>8} {'docs':>7} {'docs/s':>7} {'run s':>8} {'proc s':>8} "
           f"{'coord MB':>9} {'worker MB':>10}")
     for r in results:
         print(f"{r['records']:>8} {r['variant']:>8} {r['documents']:>7} {r['docs_per_second']:>7} "
@@ -221,7 +238,7 @@ def main() -> int:
             print(f"peak memory of the coordinator, {sizes[-1]} vs {sizes[0]} records: {ratio:.2f}x")
     out = Path(args.out) / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
+    out.write_text(json.dumps({"best": results, "runs": all_runs}, indent=1))
     print(f"results: {out}")
     return 0
 

@@ -80,7 +80,7 @@ class RunSummary:
     error_reports: list[tuple[str, str]] = field(default_factory=list)  # (department, where in its drop zone)
     failed: list[tuple[int, str]] = field(default_factory=list)  # documents left numbered (tried again next run)
     report_html: Path | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def totals(self) -> DepartmentSummary:
@@ -305,8 +305,11 @@ def summarize(p: Pipeline, st: RunState) -> RunSummary:
                 details.append(RejectedDocument(doc.id, doc.department, doc.number, *reasons[doc.id]))
     reports = [(b.department, f"{p.drop_zone(b.department).url.rstrip('/')}/{b.error_report}")
                for b in ir.batches if b.error_report]
+    timings: dict[str, Any] = {k: round(v, 3) for k, v in st.timings.items()}
+    if rr.by_format:  # milliseconds of worker time per document (render + validate), per form
+        timings["ms_per_document"] = {f: round(1000 * sec / n, 1) for f, (n, sec) in sorted(rr.by_format.items())}
     return RunSummary(st.run_id, st.started, utcnow(), time.perf_counter() - st.t0, st.workers, rows, details,
-                      reports, rr.failed, timings={k: round(v, 3) for k, v in st.timings.items()})
+                      reports, rr.failed, timings=timings)
 
 
 # ============================================================================================ the report

@@ -56,13 +56,17 @@ class RenderReport:
     rendered: list[int] = field(default_factory=list)  # accepted
     rejected: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)  # (id, reason, first errors)
     failed: list[tuple[int, str]] = field(default_factory=list)  # not rendered this time (stay numbered)
-    seconds: float = 0.0
+    seconds: float = 0.0  # worker time: rendering and validation, summed over the documents
+    by_format: dict[str, list] = field(default_factory=dict)  # format -> [documents, worker seconds]
 
     def merge(self, other: "RenderReport") -> None:
         self.rendered += other.rendered
         self.rejected += other.rejected
         self.failed += other.failed
         self.seconds += other.seconds
+        for fmt, (n, sec) in other.by_format.items():
+            mine = self.by_format.setdefault(fmt, [0, 0.0])
+            mine[0], mine[1] = mine[0] + n, mine[1] + sec
 
 
 def render_items_of(p: Pipeline, chunk: Sequence[int]) -> list[RenderItem]:
@@ -99,8 +103,11 @@ def record_results(p: Pipeline, items: Sequence[RenderItem], results: Sequence[R
         results = [r for r in results if r.verdict != "missing"] + _rerender(p, [i for i in items if i.id in missing])
     crashpoint("render.results")
     report = RenderReport()
+    formats = {i.id: i.format for i in items}
     for r in results:
         report.seconds += r.seconds
+        per = report.by_format.setdefault(formats.get(r.id, "?"), [0, 0.0])
+        per[0], per[1] = per[0] + 1, per[1] + r.seconds
         if r.verdict == "accept":
             report.rendered.append(r.id)
         elif r.verdict == "reject":

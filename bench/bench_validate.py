@@ -22,6 +22,11 @@ What is compared, and why it is fair:
 - Timed: ``--rounds`` rounds, each one timed pass of ours followed by one of the proxy's, so that both see the
   same background load; the figures are the medians. The ratio is ours / proxy (docs per second).
 
+Also, in the same pool and rounds: "saxonche alone", only the Saxon work per document (parse, then the Schematron
+XSLTs as our engine runs them: the lean copies of ``validators.lean``), the ceiling of an engine that runs them in
+saxonche; and, after the timed rounds, ``bench/engine_components.py`` in a fresh process: CPU ms per document for
+each part of our engine, so the printout can say what limits the ratio (``--no-components`` skips it).
+
 Peak RSS per worker: VmHWM of each worker process (reported by the worker after every chunk, and read from
 /proc/<pid>/status by this process at the end). The bars: ratio >= 0.75, peak RSS per worker < 400 MB.
 
@@ -154,8 +159,9 @@ def vm_hwm_kb(pid: int) -> int | None:
 
 
 class SaxonOnly:
-    """The ceiling of any engine built on saxonche: per document only what the proxy does (parse into a Saxon
-    tree, run the same XSLTs, SVRL as a string), nothing else; run in the same kind of pool as ours."""
+    """The ceiling of our engine's design on saxonche: per document only the Saxon work (parse into a Saxon tree,
+    run the Schematron XSLTs as our engine runs them, i.e. their lean copies from ``validators.lean``, SVRL as a
+    string), nothing else; run in the same kind of pool as ours."""
 
     def __init__(self, xslts_by_name: dict[str, list[str]]) -> None:
         self.xslts_by_name = xslts_by_name
@@ -164,14 +170,14 @@ class SaxonOnly:
         from validators import runtime
         for paths in self.xslts_by_name.values():
             for p in paths:
-                runtime.xslt(Path(p))
+                runtime.xslt(Path(p), lean=True)
 
     def validate(self, data: bytes, name: str) -> tuple[str, int]:
         from validators import runtime
         node = runtime.parse_xdm(data.decode("utf-8"))
         size = 0
         for p in self.xslts_by_name[name]:
-            size += len(runtime.xslt(Path(p)).transform_to_string(xdm_node=node))
+            size += len(runtime.xslt(Path(p), lean=True).transform_to_string(xdm_node=node))
         return name, size  # plain data: a class defined here would not unpickle in this (__main__) process
 
 
@@ -194,6 +200,18 @@ def schematron_messages(result) -> int:
     return sum(len(s.messages) for s in result.steps if s.kind == "schematron")
 
 
+def engine_components(passes: int = 2) -> dict[str, float] | None:
+    """CPU ms per document of each part of our engine (``bench/engine_components.py`` in a fresh process, run
+    after the timed rounds so that it competes with nothing of ours), or None when it fails."""
+    script = Path(__file__).resolve().parent / "engine_components.py"
+    out = subprocess.run([sys.executable, str(script), "--passes", str(passes), "--json"], capture_output=True,
+                         text=True, cwd=PROJECT_ROOT)
+    if out.returncode != 0:
+        log(f"WARNING: {script.name} failed: {out.stderr.strip()[-500:]}")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--min-docs", type=int, default=2000, help="repeat the accepted cases to at least this many")
@@ -206,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--proxy-warmup-max", type=int, default=10, help="maximum untimed warm-up passes of the proxy")
     ap.add_argument("--no-ceiling", action="store_true",
                     help="skip the saxonche-only pool (the ceiling of any engine built on saxonche)")
+    ap.add_argument("--no-components", action="store_true",
+                    help="skip the per-component breakdown (bench/engine_components.py, after the timed rounds)")
     ap.add_argument("--json", type=Path, default=PROJECT_ROOT / "out" / "bench-validate.json")
     args = ap.parse_args(argv)
 
@@ -325,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(build, ignore_errors=True)
 
+    components = None if args.no_components else engine_components()
+
     ours_dps = statistics.median(r["ours_docs_per_s"] for r in rounds)
     utilization = statistics.median(r["ours_worker_utilization"] for r in rounds)
     ours_ms = statistics.median(r["ours_ms_per_doc_in_worker"] for r in rounds)
@@ -365,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "saxonche_only": None if ceiling_dps is None else {
             "what": "same pool, per document only: Saxon parse + the same XSLTs (saxonche), SVRL as a string",
             "docs_per_s": ceiling_dps, "ratio_vs_proxy": ceiling_dps / proxy_dps},
+        "components_cpu_ms_per_doc": components,
         "rounds": rounds,
         "ratio": ratio,
         "bars": {"ratio_min": RATIO_BAR, "ratio_ok": ratio >= RATIO_BAR,
@@ -380,8 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"ours:                      {ours_dps:.1f} docs/s (median of {len(rounds)} rounds)")
     log(f"proxy:                     {proxy_dps:.1f} docs/s (median of {len(rounds)} rounds)")
     if ceiling_dps is not None:
-        log(f"saxonche alone:            {ceiling_dps:.1f} docs/s (parse + the same XSLTs, nothing else, same pool): "
-            f"ratio {ceiling_dps / proxy_dps:.2f}, the ceiling of any engine that runs the XSLTs in saxonche")
+        log(f"saxonche alone:            {ceiling_dps:.1f} docs/s (parse + the Schematron XSLTs as ours runs them, "
+            f"nothing else, same pool): ratio {ceiling_dps / proxy_dps:.2f}, the ceiling of an engine that runs "
+            f"them in saxonche")
     log(f"cost per document:         ours {ours_ms:.2f} ms in Validator.validate per worker process, proxy "
         f"{proxy_ms:.2f} ms per thread; workers busy {100 * utilization:.1f} % of the timed wall time "
         f"(the rest is validators.parallel: IPC, pickling, waiting)")
@@ -395,6 +419,19 @@ def main(argv: list[str] | None = None) -> int:
     log(f"same work:                 docs with error-level Schematron findings ours {ours_error_docs}, proxy "
         f"{rounds[-1]['proxy_docs_with_error_asserts']}; Schematron messages ours {ours_messages}, proxy "
         f"{rounds[-1]['proxy_messages']}; not accepted by ours {timed_not_accepted}")
+    if components:
+        log("where ours spends a document (CPU ms, one process; bench/engine_components.py):")
+        for key, ms in components.items():
+            log(f"  {key:45s} {ms:6.3f}")
+        saxon = sum(ms for k, ms in components.items() if k.startswith(("XSLT", "Saxon parse")))
+        whole = components.get("Validator.validate (whole)") or sum(components.values())
+        share = saxon / whole
+        limit = (f"the saxonche-only pool reached ratio {ceiling_dps / proxy_dps:.2f} in the same rounds, the limit "
+                 f"of any engine that runs these XSLTs in saxonche; " if ceiling_dps else "")
+        log(f"what limits the ratio:     Saxon (parse + Schematron XSLTs in saxonche) is {100 * share:.0f} % of our "
+            f"CPU per document ({saxon:.2f} of {whole:.2f} ms); {limit}the engine's own parts (gate, XSD, selection, "
+            f"documentData, SVRL, report) add the other {100 - 100 * share:.0f} %, the pool "
+            f"{100 - 100 * utilization:.0f} % idle time")
     log(f"bar ratio >= {RATIO_BAR}:         {'ok' if ratio >= RATIO_BAR else 'BELOW'}")
     log(f"figures written to {args.json}")
     log(f"ratio vs KoSIT proxy: {ratio:.2f}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
 import sys
 import time
@@ -93,10 +94,15 @@ def measure(passes: int) -> tuple[dict[str, list[float]], int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--passes", type=int, default=5, help="timed passes over the accepted cases (median is shown)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object (part -> ms) instead of a table")
     args = ap.parse_args(argv)
     per_pass, n = measure(args.passes)
     median = {k: statistics.median(v) for k, v in per_pass.items()}
     whole = median.pop("= Validator.validate (whole)")
+    if args.json:
+        print(json.dumps({**{k: round(ms, 3) for k, ms in median.items()},
+                          "Validator.validate (whole)": round(whole, 3)}))
+        return 0
     saxon = sum(ms for k, ms in median.items() if k.startswith(("XSLT", "Saxon parse")))
     print(f"CPU ms per document, median of {args.passes} passes over {n} accepted official cases (one process):")
     for key, ms in median.items():

@@ -120,6 +120,24 @@ def make_deliveries(zones: Path, records: int, batch_size: int, seed: int = 7) -
 # ============================================================================================ one run
 
 
+def _cpu() -> dict[str, float]:
+    """CPU seconds: this process, its finished children (the worker pool), and its live children (Prefect's
+    ephemeral server, still running until this process exits). On a busy machine CPU time says what a run costs
+    far more steadily than wall time."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tick, live = os.sysconf("SC_CLK_TCK"), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():  # ppid
+            live += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return {"cpu_coordinator_s": round(me.ru_utime + me.ru_stime, 1),
+            "cpu_workers_s": round(done.ru_utime + done.ru_stime, 1), "cpu_live_children_s": round(live, 1)}
+
+
 def _peaks() -> dict[str, int]:
     with open("/proc/self/status", encoding="ascii") as fh:
         self_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
@@ -153,7 +171,7 @@ def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dic
     return {"variant": variant, "documents": docs, "rendered": t["rendered"], "rejected": t["rejected"],
             "quarantined": t["quarantined"], "run_seconds": round(flow_seconds, 2),
             "process_seconds": round(total, 2), "docs_per_second": round(docs / flow_seconds, 1) if flow_seconds else 0,
-            **_peaks(), **extra}
+            **_peaks(), **_cpu(), **extra}
 
 
 def one(variant: str, records: int, args, attempt: int = 0) -> dict:
@@ -188,7 +206,7 @@ def main() -> int:
     ap.add_argument("--records", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--chunk-size", type=int, default=200)
+    ap.add_argument("--chunk-size", type=int, default=500)
     ap.add_argument("--variants", default="plain,prefect")
     ap.add_argument("--out", default=str(ROOT / "out" / "bench-pipeline"))
     ap.add_argument("--repeat", type=int, default=1,
@@ -227,8 +245,13 @@ def main() -> int:
             p, f = by["plain"], by["prefect"]
             share = (f["run_seconds"] - p["run_seconds"]) / f["run_seconds"]
             share_all = (f["process_seconds"] - p["process_seconds"]) / f["process_seconds"]
-            print(f"{records}: Prefect share {share:.1%} of the run, {share_all:.1%} including the ephemeral "
-                  "server's start-up")
+            print(f"{records}: Prefect share of wall time {share:.1%} of the run, {share_all:.1%} including the "
+                  "ephemeral server's start-up")
+            cpu = {v: r["cpu_coordinator_s"] + r["cpu_workers_s"] + r["cpu_live_children_s"] for v, r in by.items()}
+            extra = (f["cpu_coordinator_s"] + f["cpu_live_children_s"]) - (p["cpu_coordinator_s"]
+                                                                           + p["cpu_live_children_s"])
+            print(f"{records}: Prefect share of CPU time {extra / cpu['prefect']:.1%} (coordinator and server "
+                  f"{extra:.0f} s more, of {cpu['prefect']:.0f} s in all)")
     sizes = sorted({r["records"] for r in results})
     if len(sizes) > 1:
         small = [r for r in results if r["records"] == sizes[0] and r["variant"] == "plain"]

@@ -270,7 +270,7 @@ def run_command(
     department: Optional[str] = typer.Option(None, "--department", help="Only this department (default: all)."),
     no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the plain functions, without Prefect."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: all cores)."),
-    chunk_size: int = typer.Option(200, "--chunk-size", min=1, help="Documents per task."),
+    chunk_size: int = typer.Option(500, "--chunk-size", min=1, help="Documents per task."),
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: the configuration's)."),
 ) -> None:
     """Run the pipeline once: intake, render and validate, archive, hand over; summary per department."""

@@ -104,7 +104,7 @@ def publish(summary) -> None:
 
 @flow(name="erechnung-run", log_prints=False)
 def run_flow(config: str = "examples/config.toml", department: Optional[str] = None, workers: Optional[int] = None,
-             chunk_size: int = 200, db_url: Optional[str] = None, work_dir: Optional[str] = None,
+             chunk_size: int = 500, db_url: Optional[str] = None, work_dir: Optional[str] = None,
              report_dir: Optional[str] = None) -> dict[str, Any]:
     """The whole pipeline once, for one department or all (see the module docstring)."""
     log = get_run_logger()
@@ -172,7 +172,7 @@ def _held(p: Pipeline, department: Optional[str]) -> list[str]:
 def intake_flow(config: str = "examples/config.toml", department: Optional[str] = None,
                 db_url: Optional[str] = None) -> dict[str, Any]:
     """Claim and process the new batches (documents numbered, rows quarantined, error reports written)."""
-    with _open(config, db_url, 1, 200) as p:
+    with _open(config, db_url, 1, 500) as p:
         try:
             held = _held(p, department)
             reports = [intake_task.submit(quote(p), d).result() for d in held]
@@ -186,7 +186,7 @@ def intake_flow(config: str = "examples/config.toml", department: Optional[str] 
 
 @flow(name="erechnung-render-validate")
 def render_validate_flow(config: str = "examples/config.toml", department: Optional[str] = None,
-                         workers: Optional[int] = None, chunk_size: int = 200,
+                         workers: Optional[int] = None, chunk_size: int = 500,
                          db_url: Optional[str] = None) -> dict[str, int]:
     """Render and validate every numbered document (results wait in the work area for ``archive_flow``)."""
     with _open(config, db_url, workers, chunk_size) as p:
@@ -206,7 +206,7 @@ def render_validate_flow(config: str = "examples/config.toml", department: Optio
 
 
 @flow(name="erechnung-archive")
-def archive_flow(config: str = "examples/config.toml", department: Optional[str] = None, chunk_size: int = 200,
+def archive_flow(config: str = "examples/config.toml", department: Optional[str] = None, chunk_size: int = 500,
                  db_url: Optional[str] = None) -> dict[str, int]:
     """Archive every rendered or rejected document not yet archived, with its report."""
     with _open(config, db_url, 1, chunk_size) as p:

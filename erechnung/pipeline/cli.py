@@ -16,7 +16,7 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 
 def run_command(config: Path, department: Optional[str] = None, *, no_prefect: bool = False,
-                workers: Optional[int] = None, chunk_size: int = 200, db: Optional[str] = None, out=None) -> int:
+                workers: Optional[int] = None, chunk_size: int = 500, db: Optional[str] = None, out=None) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

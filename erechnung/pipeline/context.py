@@ -48,7 +48,7 @@ class Options:
     was received, so that a resumed batch maps exactly as it did before the crash).
     """
 
-    chunk_size: int = 200
+    chunk_size: int = 500
     workers: int | None = None
     lease: timedelta = timedelta(minutes=5)
     hybrid_profile: str = "XRECHNUNG"

@@ -4,11 +4,16 @@ For each document (KoSIT validator ``DefaultCheck``: parse, select scenario, XML
 compute acceptance):
 
 1. the gate (``validators.xmlsafe``): size, DOCTYPE, well-formedness, depth; a refused document is rejected;
-2. scenario selection: every scenario's ``match`` XPath on the Saxon tree (``ScenarioSet.select``);
-3. the scenario's pipeline, a list of steps: XML Schema, then each Schematron in order; Schematron is skipped
-   when the document is not schema-valid (KoSIT ``SchematronValidationAction.isSkipped``);
+2. scenario selection: every scenario's ``match`` XPath on the Saxon tree, all of them compiled once into one
+   generated stylesheet (``Validator._select``, ``runtime.xpath_tests``);
+3. the scenario's pipeline, a list of steps: XML Schema, then each Schematron in order (the lean copies of the
+   official XSLTs, ``validators.lean``: same findings, less output); Schematron is skipped when the document is
+   not schema-valid (KoSIT ``SchematronValidationAction.isSkipped``);
 4. ``customLevel`` overrides on every message, the VARL report (``validators.varl``), and the verdict: the
-   scenario's ``acceptMatch`` XPath evaluated on that report (KoSIT ``ComputeAcceptanceAction``).
+   scenario's ``acceptMatch`` XPath evaluated on that report (KoSIT ``ComputeAcceptanceAction``; ``accept_match``).
+
+The Saxon tree is built once per document, from the document's own text when it is UTF-8, and shared by the
+selection and every Schematron step (``steps.Document``).
 
 A crashed step, a skipped step or an unexpected exception never yields ``accept``: the document is rejected with
 reason ``internal-error`` and the failure is a message in its report, never a traceback.

@@ -85,7 +85,11 @@ def test_several_worker_processes_never_send_the_same_delivery_twice(db_url, eng
     plan(engine, n)
     sink = FileSink(tmp_path / "sink")
     go = tmp_path / "go"
-    procs = [spawn(db_url, f"w{i}", sink=str(sink.root), delay=0.02, batch_size=3, go=str(go)) for i in range(4)]
+    # A lease far longer than any send: this test is about concurrent claims, not about slow workers whose
+    # lease runs out (that is the at-least-once case the crash tests below cover). With the test worker's
+    # 3 s default a starved worker on a loaded machine lost its lease mid-send and the delivery went twice.
+    procs = [spawn(db_url, f"w{i}", sink=str(sink.root), delay=0.02, batch_size=3, go=str(go), lease=300)
+             for i in range(4)]
     for p in procs:
         wait_ready(p)
     go.touch()

@@ -24,7 +24,16 @@ from validators.scenarios import ScenarioSet
 from validators.xmlsafe import ValidationInputError, parse_untrusted
 
 SVRL = "{http://purl.oclc.org/dsdl/svrl}"
-CASES = observed_cases()
+def _well_formed(case) -> bool:
+    try:
+        parse_untrusted(case.file.read_bytes())
+    except ValidationInputError:
+        return False
+    return True
+
+
+# Cases the XML gate refuses never reach Schematron, so there is nothing to compare for them.
+CASES = [case for case in observed_cases() if _well_formed(case)]
 
 
 @lru_cache(maxsize=None)
@@ -93,10 +102,7 @@ def test_the_lean_copies_leave_out_something_in_every_official_schematron():
 
 @pytest.mark.parametrize("index, case", list(enumerate(CASES)), ids=[c.path for c in CASES])
 def test_lean_and_official_schematron_find_the_same(index, case):
-    try:
-        tree = parse_untrusted(case.file.read_bytes())
-    except ValidationInputError:
-        pytest.skip("not well-formed: no Schematron runs")
+    tree = parse_untrusted(case.file.read_bytes())
     namespace = etree.QName(tree.getroot()).namespace
     paths = _schematrons().get(namespace, ())
     if _sampled_for_profiles(index, case):

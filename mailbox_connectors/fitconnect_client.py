@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+import os
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 
 EVENT = "https://schema.fitko.de/fit-connect/events/"
 METADATA_SCHEMA_URI = "https://schema.fitko.de/fit-connect/metadata/1.0.0/metadata.schema.json"
-_SPEC_DIR = Path(__file__).parent / "sandboxes" / "spec"
+_SPEC_DIR = Path(os.environ.get("ERECHNUNG_FITCONNECT_SPEC_DIR")
+                 or Path(__file__).resolve().parents[2] / "shared" / "specs" / "fit-connect")
 _METADATA_VALIDATOR = Draft202012Validator(
     json.loads((_SPEC_DIR / "fitconnect-metadata.schema.v1.0.0.json").read_text(encoding="utf-8")),
     format_checker=Draft202012Validator.FORMAT_CHECKER)

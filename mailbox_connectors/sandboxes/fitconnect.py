@@ -1,7 +1,7 @@
 """FIT-Connect sandbox: the Submission API 1.1.3 (``/v1`` paths) on loopback, with an OAuth2 token endpoint, a
 destination that acts as the BundID (ZBP) bridge, and failure modes on command.
 
-Faithful to the staged OpenAPI ``spec/fitconnect-submission-api-1.1.3.yaml`` (a copy of
+Faithful to the staged OpenAPI ``fitconnect-submission-api-1.1.3.yaml`` (read from
 ``shared/specs/fit-connect``): EVERY request is checked against it first (:mod:`.openapi_check`: path, method,
 parameters, Bearer token present, content type, body schema); a request that does not conform gets 400 (415
 for a content type, 401 without a token) with the reason as RFC 7807 problem details. The token endpoint

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,7 +29,11 @@ from jsonschema.exceptions import best_match
 
 __all__ = ["NotConforming", "OpenApiChecker", "Operation", "SPEC_DIR", "submission_api"]
 
-SPEC_DIR = Path(__file__).parent / "spec"
+#: The staged FIT-Connect specification (OpenAPI + metadata schema) is read where it is published for this
+#: project (``../shared/specs/fit-connect`` beside the repository), never from a committed copy;
+#: ``ERECHNUNG_FITCONNECT_SPEC_DIR`` points elsewhere.
+SPEC_DIR = Path(os.environ.get("ERECHNUNG_FITCONNECT_SPEC_DIR")
+                or Path(__file__).resolve().parents[3] / "shared" / "specs" / "fit-connect")
 _SPEC_URI = "urn:openapi:spec"
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 

@@ -164,7 +164,7 @@ def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dic
 
         result = run_flow(config=str(root / "config.toml"), workers=workers, chunk_size=chunk_size,
                           work_dir=str(root / "work"), report_dir=str(root / "reports"))
-        flow_seconds, table, extra = result["seconds"], result["table"], {}
+        flow_seconds, table, extra = result["seconds"], result["table"], {"timings": result.get("timings")}
     total = time.perf_counter() - started
     t = table[-1]
     docs = t["rendered"] + t["rejected"]

@@ -154,7 +154,7 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
         if d.error:
             log.error("%s: intake stopped: %s", d.department, d.error)
     return {"run_id": summary.run_id, "report_html": str(summary.report_html), "table": summary.table(),
-            "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected),
+            "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected), "timings": summary.timings,
             "errors": {d.department: d.error for d in summary.departments if d.error}}
 
 

@@ -117,3 +117,56 @@ def test_lean_and_official_schematron_find_the_same(index, case):
             continue
         assert _findings(lean) == _findings(official), f"{case.path}: {path.name}"
         assert _comparable(lean, drop_fired=False) == _comparable(official, drop_fired=True), f"{case.path}: {path.name}"
+
+
+_SKELETON = """<xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:svrl="http://purl.oclc.org/dsdl/svrl"
+    version="2.0">
+  <xsl:template match="text()" priority="-1"/>
+  {extra}
+  <xsl:template match="/">
+    <svrl:schematron-output>
+      <svrl:active-pattern><xsl:attribute name="id">p</xsl:attribute><xsl:apply-templates/></svrl:active-pattern>
+      <xsl:apply-templates mode="M1" select="/"/>
+    </svrl:schematron-output>
+  </xsl:template>
+  <xsl:template match="a" mode="M1">
+    {fired}
+    <xsl:if test="not(b)"><svrl:failed-assert id="R1"><svrl:text>b missing</svrl:text></svrl:failed-assert></xsl:if>
+  </xsl:template>
+</xsl:stylesheet>"""
+
+
+def _lean(extra: str = "", fired: str = '<svrl:fired-rule context="a"/>'):
+    return lean_stylesheet(_SKELETON.format(extra=extra, fired=fired).encode())
+
+
+def test_a_plain_fired_rule_and_a_silent_walk_are_left_out():
+    lean = _lean()
+    assert (lean.removed_elements, lean.removed_walks, lean.kept_elements) == (1, 1, 0)
+    assert b"fired-rule" not in lean.text and b"<xsl:apply-templates/>" not in lean.text
+    assert b"failed-assert" in lean.text and b'mode="M1"' in lean.text
+
+
+@pytest.mark.parametrize("fired", [
+    '<svrl:fired-rule context="{name()}"/>',                                          # an attribute value template
+    '<svrl:fired-rule><xsl:attribute name="x" select="error()"/></svrl:fired-rule>',  # an expression that can fail
+    '<svrl:fired-rule><xsl:message>side effect</xsl:message></svrl:fired-rule>',      # not an attribute maker
+    '<svrl:fired-rule>text</svrl:fired-rule>',                                        # content of its own
+])
+def test_a_fired_rule_that_might_do_more_than_make_itself_stays(fired):
+    lean = _lean(fired=fired)
+    assert lean.kept_elements == 1 and lean.removed_elements == 0
+
+
+@pytest.mark.parametrize("extra", [
+    '<xsl:template match="*"><out/></xsl:template>',          # the default mode writes something for elements
+    '<xsl:template match="comment()"><xsl:copy/></xsl:template>',
+    '<xsl:include href="other.xsl"/>',                        # templates we cannot see
+])
+def test_the_default_mode_walk_stays_when_it_might_write_something(extra):
+    assert _lean(extra=extra).removed_walks == 0
+
+
+def test_without_an_empty_text_rule_the_walk_would_copy_text_and_stays():
+    text = _SKELETON.format(extra="", fired="").replace('<xsl:template match="text()" priority="-1"/>', "")
+    assert lean_stylesheet(text.encode()).removed_walks == 0

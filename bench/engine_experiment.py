@@ -1,7 +1,8 @@
 """Measure proposed engine optimizations on a throw-away copy of ``validators/engine.py`` (the engine is not edited).
 
 Done: ``select`` and ``accept`` are now in the engine itself (``runtime.xpath_tests``, ``engine.accept_match``;
-commits 277c0a9 and 4071256), so the anchors below no longer exist and this script stops with "engine changed";
+commit "Scenario selection by one stylesheet compiled once ..."), so the anchors below no longer exist and this
+script stops with "engine changed";
 it is kept as the record of how the gain was measured. ``bench/engine_components.py`` breaks down the engine as it
 is now.
 

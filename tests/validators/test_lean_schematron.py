@@ -24,6 +24,8 @@ from validators.scenarios import ScenarioSet
 from validators.xmlsafe import ValidationInputError, parse_untrusted
 
 SVRL = "{http://purl.oclc.org/dsdl/svrl}"
+
+
 def _well_formed(case) -> bool:
     try:
         parse_untrusted(case.file.read_bytes())

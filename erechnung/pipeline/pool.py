@@ -45,7 +45,8 @@ class RenderPool:
         if self.workers > 1 and self._executor is None:
             ctx = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=init_worker,
-                                                 initargs=(self.work_root, self.hybrid_profile, self.warm))
+                                                 initargs=(self.work_root, self.hybrid_profile, self.warm,
+                                                           os.getpid()))
             # one ping per worker: every process is spawned now, not on demand later
             self._pings = [self._executor.submit(worker_ping, i) for i in range(self.workers)]
         if wait:

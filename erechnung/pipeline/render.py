@@ -121,9 +121,24 @@ def _warm(state: _Worker) -> None:
         pass
 
 
-def init_worker(work_root: str, hybrid_profile: str, warm: bool = True) -> None:
-    """Pool initializer: this worker's Validator, design and notice texts, created once."""
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose coordinator died (SIGKILL, OOM) would wait for work forever, holding its memory: it ends
+    itself once its parent is gone (polled; a parent-death signal would fire when the spawning *thread* ends)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="erechnung-parent-watch", daemon=True).start()
+
+
+def init_worker(work_root: str, hybrid_profile: str, warm: bool = True, parent: int | None = None) -> None:
+    """Pool initializer: this worker's Validator, design and notice texts, created once. ``parent``: the
+    coordinator's pid (it may have died before this runs)."""
     global _STATE
+    _exit_with_parent(parent or os.getppid())
     _STATE = _make_state(work_root, hybrid_profile)
     if warm:
         _warm(_STATE)

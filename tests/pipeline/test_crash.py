@@ -79,3 +79,40 @@ def test_killed_at_any_point_and_restarted_every_record_ends_exactly_once(databa
     check_exactly_once(site)
     check_drop_zones_clean(site)
     check_work_area_empty(site.root)
+
+
+def test_workers_end_themselves_when_their_coordinator_is_killed(tmp_path):
+    """A killed run must not leave its worker processes waiting for work (and holding their memory) forever."""
+    import time
+
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from pathlib import Path
+        if __name__ == "__main__":
+            from erechnung.pipeline.pool import RenderPool
+            pool = RenderPool(2, sys.argv[1], warm=False).start(wait=False)
+            Path(sys.argv[2]).write_text(" ".join(str(p.pid) for p in pool._executor._processes.values()))
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    path = tmp_path / "coordinator.py"
+    path.write_text(script)
+    pids_file = tmp_path / "pids"
+    proc = subprocess.run([sys.executable, str(path), str(tmp_path / "work"), str(pids_file)], timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    pids = [int(p) for p in pids_file.read_text().split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and not _zombie(p) for p in pids):
+        time.sleep(0.5)
+    alive = [p for p in pids if os.path.exists(f"/proc/{p}") and not _zombie(p)]
+    for p in alive:  # do not leave them behind if the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not alive
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -128,6 +128,35 @@ class RecipientRegister:
         return RecipientRegister(kept + tuple(new.values()))
 
 
+def recipient_of_invoice(invoice: Any, register: RecipientRegister, fallback_ref: str) -> tuple[str, Recipient]:
+    """The recipient of a finished invoice (passed through as delivered): the register's entry when BT-10 (buyer
+    reference) is a customer number or a public body's Leitweg-ID in the register, or BT-46 (buyer identifier)
+    is a customer number; else a recipient made from BG-7 itself (BT-44 name, BG-8 address, BT-49 electronic
+    address: a Leitweg-ID (EAS 0204) makes it a public body reached by Peppol, an e-mail address (EM) a company
+    reached by e-mail), stored under ``fallback_ref``. Returns (customer number, recipient)."""
+    buyer = invoice.buyer
+    candidates = [invoice.buyer_reference, buyer.identifier.value if buyer.identifier else None]
+    for ref in candidates:
+        if ref and register.get(ref) is not None:
+            return ref.strip(), register.get(ref)  # type: ignore[return-value]
+    leitweg = None
+    if buyer.electronic_address and buyer.electronic_address.scheme_id == "0204":
+        leitweg = buyer.electronic_address.value
+    for r in register:
+        if r.leitweg_id and r.leitweg_id in (leitweg, invoice.buyer_reference):
+            return r.customer_number, r
+    email = buyer.electronic_address.value if buyer.electronic_address and \
+        buyer.electronic_address.scheme_id == "EM" else None
+    a = buyer.address
+    street = a.line1 or a.line2 or "–"
+    channels = [Channel.PEPPOL] if leitweg else [Channel.EMAIL] if email else []
+    return fallback_ref, Recipient(
+        customer_number=fallback_ref, kind=RecipientKind.PUBLIC_BODY if leitweg else RecipientKind.COMPANY,
+        name=buyer.name, street=street, supplement=a.line2 if a.line1 and a.line2 else None,
+        post_code=a.post_code or "", city=a.city or "–", country_code=a.country_code, email=email,
+        leitweg_id=leitweg, vat_id=buyer.vat_id, channels=tuple(channels) + (Channel.PRINT,))
+
+
 # ============================================================================================== CSV import
 
 #: CSV column -> field; German headers as the Finanzverfahren exports them, and the field names themselves.

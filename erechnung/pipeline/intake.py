@@ -37,9 +37,10 @@ from ..archive import ArchiveKind
 from ..intake import (Department, DocumentRejected, RecordError, build, error_report_csv, error_report_html,
                       map_batch, read_batch)
 from ..intake.formats import document_bytes
+from ..intake.recipients import recipient_of_invoice
 from ..state.repository import (batch_counts, claim_batch, create_document, ensure_number_range, finish_batch,
                                 heartbeat, idempotency_key, index_archived, quarantine_of, record_batch_problems,
-                                record_quarantine)
+                                record_quarantine, store_recipients)
 from ..state.schema import Batch, utcnow
 from .context import CLAIMED, ERROR_REPORTS, RESERVED, Pipeline
 from .crash import crashpoint
@@ -313,6 +314,12 @@ class _DbNumbers:
         return self.result.document.number
 
 
+def _recipient_ref(draft) -> str:
+    """The register's customer number, or for a record that carried its recipient's data the document's own
+    ``<department>:<record key>``; delivery finds the recipient under it (``store_recipients``)."""
+    return draft.recipient_ref or draft.recipient.customer_number
+
+
 def _issue_date(draft) -> date | None:
     data = draft.invoice if draft.invoice is not None else draft.notice
     value = (data or {}).get("issue_date")
@@ -330,6 +337,7 @@ def _mapped(p: Pipeline, dep: Department, batch_id: int, sha: str, batch, today:
     for start in range(0, len(mapped.drafts), size):
         with p.transaction() as s:
             _beat(p, s, batch_id)
+            store_recipients(s, dep.id, {_recipient_ref(d): d.recipient for d in mapped.drafts[start:start + size]})
             ranges: set = set()
             for draft in mapped.drafts[start:start + size]:
                 _document(p, s, dep, batch_id, sha, draft, notice_config, ranges)
@@ -340,7 +348,7 @@ def _mapped(p: Pipeline, dep: Department, batch_id: int, sha: str, batch, today:
 def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, notice_config, ranges: set) -> None:
     key = idempotency_key(dep.id, sha, draft.key)
     fields = dict(department=dep.id, kind=draft.kind, format=choose_format(draft.kind, draft.recipient),
-                  recipient_ref=draft.recipient_ref, issue_date=_issue_date(draft), batch_id=batch_id,
+                  recipient_ref=_recipient_ref(draft), issue_date=_issue_date(draft), batch_id=batch_id,
                   rows=[(r, r) for r in sorted(set(draft.rows))])
     numbers = _DbNumbers(s, key, fields, ranges)
     try:
@@ -381,11 +389,13 @@ def _finished_documents(p: Pipeline, dep: Department, batch_id: int, sha: str, b
                     fix="liefern Sie eine gültige XRechnung (UBL/CII) oder ZUGFeRD-Datei")], f"Datei {record.row}")
                 continue
             kind = "credit_note" if invoice.type_code == "381" else "invoice"
+            ref, recipient = recipient_of_invoice(invoice, p.register(dep.id), f"{dep.id}:{sha[:12]}:{record.row}")
             try:
                 with s.begin_nested():
                     create_document(s, idempotency_key=key, department=dep.id, kind=kind, format="passthrough",
                                     number=invoice.number, issue_date=invoice.issue_date, batch_id=batch_id,
-                                    recipient_ref=invoice.buyer_reference, rows=[(record.row, record.row)])
+                                    recipient_ref=ref, rows=[(record.row, record.row)])
+                    store_recipients(s, dep.id, {ref: recipient})
             except IntegrityError:
                 _quarantine(s, batch_id, [record.row], [RecordError(
                     batch=batch.name, row=record.row, column="BT-1", value=invoice.number,

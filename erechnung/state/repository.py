@@ -514,6 +514,24 @@ def upsert_recipient(session: Session, department: str, ref: str, data: Any, *,
     return rec
 
 
+def store_recipients(session: Session, department: str, recipients: Mapping[str, Any]) -> int:
+    """Keep the recipients a chunk of documents goes to (ref -> intake recipient model) in one statement:
+    delivery routes each document from this copy, so a record that carried its recipient's data itself (no
+    customer number) can be delivered too; a later batch for the same customer number stores the register's
+    newer data. Returns how many were stored."""
+    rows = []
+    for ref, data in recipients.items():
+        fields = _recipient_data(data)
+        rows.append(dict(department=department, ref=ref, name=fields.get("name"), data=fields, updated_at=utcnow()))
+    if not rows:
+        return 0
+    stmt = _insert(session, Recipient).values(rows)
+    session.execute(stmt.on_conflict_do_update(index_elements=["department", "ref"],
+                                               set_=dict(name=stmt.excluded.name, data=stmt.excluded.data,
+                                                         updated_at=stmt.excluded.updated_at)))
+    return len(rows)
+
+
 def save_recipients(session: Session, department: str, recipients: Iterable[Any]) -> int:
     """Persist the department's recipients (:class:`erechnung.intake.recipients.Recipient`, keyed by
     customer number), replacing those stored under the same numbers. Returns how many were saved."""

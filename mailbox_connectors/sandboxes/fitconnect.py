@@ -13,9 +13,10 @@ What it does, as the delivery service and as the receiving system (subscriber) o
   signature JWK, each with an ``x5c`` chain from the sandbox's test CA (``sandbox.ca``);
 * ``POST /v1/submissions`` -> ``PUT .../attachments/{id}`` (JWE) -> ``PUT /v1/submissions/{id}``; on submit the
   case's event log gets a ``submit-submission`` SET signed by the delivery service (``/.well-known/jwks.json``);
-* then the subscriber (a worker thread, after ``accept_delay`` seconds) decrypts everything with the
-  destination's private key, checks the metadata against ``fitconnect-metadata.schema.v1.0.0.json``, the
-  SHA-512 hashes, the announced attachments, the case's reply channel, and for the bridge destination the ZBP
+* then the subscriber (after ``accept_delay`` seconds; ``subscribers`` worker threads, or with
+  ``subscriber_processes=True`` as many processes of its own, as the receiving system runs on its own machine in
+  real FIT-Connect, whose Submission API never decrypts) decrypts everything with the destination's private
+  key, checks the metadata against ``fitconnect-metadata.schema.v1.0.0.json``, the SHA-512 hashes, the announced attachments, the case's reply channel, and for the bridge destination the ZBP
   envelope ``{content, sha512sum, authorToken, authorCertificate}`` (author certificate chain, RS512 author
   token, RSA-SHA512 signature over ``content``, the message's ZBP field limits and attachment hashes); it logs
   ``accept-submission`` (with the JWE authentication tags it received) or ``reject-submission`` (with
@@ -32,16 +33,22 @@ import hashlib
 import heapq
 import json
 import logging
+import multiprocessing
 import secrets
+import signal
+import sys
 import threading
 import time
 import uuid
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -89,10 +96,17 @@ class SandboxDestination:
     signing_public: dict[str, Any] = field(repr=False)
     bridge: bool = False
     reply_channels: dict[str, Any] | None = None
+    _exported: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def encryption_kid(self) -> str:
         return self.encryption_public["kid"]
+
+    def exported(self) -> tuple[str, str]:
+        """The private encryption and signature JWKs as JSON, for subscriber processes (made once)."""
+        if self._exported is None:
+            self._exported = (self.encryption_private.export_private(), self.signing_private.export_private())
+        return self._exported
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"destinationId": self.destination_id, "status": "active", "services": self.services,
@@ -135,7 +149,7 @@ class FitConnectSandbox(SandboxServer):
                  client_secret: str | None = None, token_ttl: float = 3600.0,
                  author_roots: list[Any] | None = None, bridge_to: BridgeTarget | None = None,
                  zbp_mailboxes: set[str] | None = None, keep_payloads: bool = True, key_label: str = "fitconnect",
-                 port: int = 0) -> None:
+                 port: int = 0, subscribers: int = 1, subscriber_processes: bool = False) -> None:
         self.ca = ca or TestCA("FIT-Connect sandbox root")
         super().__init__(ssl_context=self.ca.server_context(), port=port)
         self.checker = submission_api()
@@ -155,7 +169,10 @@ class FitConnectSandbox(SandboxServer):
         self._queue: list[tuple[float, int, str]] = []
         self._queue_cond = threading.Condition()
         self._seq = 0
-        self._worker: threading.Thread | None = None
+        self.subscribers = max(1, subscribers)
+        self.subscriber_processes = subscriber_processes
+        self._workers: list[threading.Thread] = []
+        self._pool: ProcessPoolExecutor | None = None
         self._idle = threading.Event()
         self._idle.set()
         self.destinations: dict[str, SandboxDestination] = {}
@@ -270,18 +287,28 @@ class FitConnectSandbox(SandboxServer):
     # ---- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> FitConnectSandbox:
         super().start()
-        if self._worker is None:
-            self._worker = threading.Thread(target=self._work, name=f"{self.name}-subscriber", daemon=True)
-            self._worker.start()
+        if self.subscriber_processes and self._pool is None:
+            # the receiving system's own processes (as on its own machine): spawned, not forked from a process
+            # that runs server threads; started now, so that the first submission does not wait for them
+            self._pool = ProcessPoolExecutor(self.subscribers, mp_context=multiprocessing.get_context("spawn"))
+            list(self._pool.map(_warm, range(self.subscribers)))
+        if not self._workers:
+            self._workers = [threading.Thread(target=self._work, name=f"{self.name}-subscriber-{i}", daemon=True)
+                             for i in range(self.subscribers)]
+            for worker in self._workers:
+                worker.start()
         return self
 
     def stop(self) -> None:
         super().stop()
         with self._queue_cond:
             self._queue_cond.notify_all()
-        if self._worker is not None:
-            self._worker.join(timeout=5)
-            self._worker = None
+        for worker in self._workers:
+            worker.join(timeout=5)
+        self._workers = []
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     # ---- HTTP --------------------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -475,32 +502,72 @@ class FitConnectSandbox(SandboxServer):
             except Exception:  # noqa: BLE001 - keep the subscriber alive, the submission stays submitted
                 log.exception("%s: processing %s failed", self.name, submission_id)
 
+    def _job(self, sub: SandboxSubmission) -> _Job:
+        """What the receiving system gets of a submission (in process mode: keys as JWK JSON, roots as DER)."""
+        dest = self.destinations[sub.destination_id]
+        case = self.cases[sub.case_id]
+        remote = self._pool is not None
+        return _Job(sub.submission_id, sub.case_id, sub.destination_id, sub.service_type, dict(sub.attachments),
+                    sub.encrypted_metadata, sub.encrypted_data, dest.services, dest.bridge, dest.encryption_kid,
+                    case.reply_channel, dest.exported()[0] if remote else dest.encryption_private,
+                    dest.exported()[1] if remote else dest.signing_private,
+                    self._roots_der() if remote else tuple(self.author_roots),
+                    None if self.zbp_mailboxes is None else frozenset(self.zbp_mailboxes),
+                    self.keep_payloads, self.bridge_to is not None)
+
+    def _roots_der(self) -> tuple[bytes, ...]:
+        return tuple(r.public_bytes(serialization.Encoding.DER) for r in self.author_roots)
+
     def _process(self, submission_id: str) -> None:
         with self._lock:
             sub = self.submissions[submission_id]
             if sub.state != "submitted":
                 return
             planned = self._rejects.popleft() if self._rejects else None
+            job = self._job(sub) if planned is None else None
         if planned is not None:
             self._finish_reject(sub, _Reject(PROBLEM + "technical-error", "Submission rejected", planned))
             return
-        try:
-            tags = self._check(sub)
-        except _Reject as rej:
-            self._finish_reject(sub, rej)
-            return
+        pool = self._pool
+        outcome = receive(job) if pool is None else pool.submit(receive, job).result()
         with self._lock:
+            if sub.state != "submitted":
+                return  # rejected on command meanwhile (e.g. the 14-day auto-reject)
+            sub.metadata, sub.data = outcome.metadata, outcome.data
+            sub.attachment_plaintexts = dict(outcome.attachment_plaintexts)
+        if outcome.rejected is not None:
+            problem, title, detail = outcome.rejected
+            self._finish_reject(sub, _Reject(problem, title, detail), token=outcome.token)
+            return
+        if outcome.bridged is not None:
+            message, files, author = outcome.bridged
+            record = {"submissionId": sub.submission_id, "message": message, "files": sorted(files),
+                      "author": author}
+            if self.bridge_to is not None:
+                sub.bridged_message_id = self.bridge_to.deliver_bridged(message, files, author)
+                record["zbpMessageId"] = sub.bridged_message_id
+            with self._lock:
+                self.bridge_messages.append(record)
+        with self._lock:
+            if sub.state != "submitted":
+                return
             sub.state = "accepted"
-            self._log_event(sub, "accept-submission", {"authenticationTags": tags}, signer="destination")
+            self.cases[sub.case_id].events.append(outcome.token)
             self._drop_payloads(sub)
 
-    def _finish_reject(self, sub: SandboxSubmission, rej: _Reject, *, signer: str = "destination") -> None:
+    def _finish_reject(self, sub: SandboxSubmission, rej: _Reject, *, signer: str = "destination",
+                       token: str | None = None) -> None:
         problem = {"type": rej.problem, "title": rej.title, "detail": rej.detail,
                    "instance": f"submission:{sub.submission_id}"}
         with self._lock:
+            if sub.state == "rejected":
+                return
             sub.state = "rejected"
             sub.problems.append(problem)
-            self._log_event(sub, "reject-submission", {"problems": [problem]}, signer=signer)
+            if token is not None:
+                self.cases[sub.case_id].events.append(token)
+            else:
+                self._log_event(sub, "reject-submission", {"problems": [problem]}, signer=signer)
             self._drop_payloads(sub)
         log.info("%s: rejected submission %s: %s", self.name, sub.submission_id, rej.detail)
 
@@ -510,152 +577,250 @@ class FitConnectSandbox(SandboxServer):
             sub.encrypted_metadata, sub.encrypted_data = "", None
             sub.data, sub.attachment_plaintexts = None, {}
 
-    def _decrypt(self, dest: SandboxDestination, token: str, what: str) -> bytes:
-        try:
-            header = crypto.unverified_header(token)
-        except crypto.CryptoError:
-            raise _Reject(PROBLEM + "encryption-issue", "Encryption issue", f"{what}: not a JWE") from None
-        if header.get("kid") != dest.encryption_kid:
-            raise _Reject(PROBLEM + "encryption-issue", "Encryption issue",
-                          f"{what}: encrypted to key {header.get('kid')!r}, not the destination's key")
-        try:
-            return crypto.decrypt(dest.encryption_private, token)[1]
-        except crypto.CryptoError as exc:
-            raise _Reject(PROBLEM + "encryption-issue", "Encryption issue", f"{what}: {exc}") from None
 
-    def _check(self, sub: SandboxSubmission) -> dict[str, Any]:
-        dest = self.destinations[sub.destination_id]
-        raw = self._decrypt(dest, sub.encrypted_metadata, "metadata")
-        try:
-            metadata = json.loads(raw)
-        except ValueError:
-            raise _Reject(PROBLEM + "syntax-violation", "Syntax violation", "metadata is not JSON") from None
-        error = best_match(_METADATA_VALIDATOR.iter_errors(metadata))
-        if error is not None:
-            at = "/".join(str(p) for p in error.absolute_path)
-            raise _Reject(PROBLEM + "schema-violation", "Schema violation", f"metadata {at}: {error.message}")
-        sub.metadata = metadata
-        structure = metadata["contentStructure"]
-        described = {a["attachmentId"].lower(): a for a in structure["attachments"]}
-        if set(described) != set(sub.attachments):
-            raise _Reject(PROBLEM + "incorrect-attachment-count", "Attachment mismatch",
-                          "metadata describes other attachments than were uploaded")
-        for aid, token in sub.attachments.items():
-            plain = self._decrypt(dest, token, f"attachment {aid}")
-            if hashlib.sha512(plain).hexdigest() != described[aid]["hash"]["content"]:
-                raise _Reject(PROBLEM + "hash-mismatch", "Hash mismatch", f"attachment {aid}: SHA-512 differs")
-            sub.attachment_plaintexts[aid] = plain
-        data_info = structure.get("data")
-        if (data_info is None) != (sub.encrypted_data is None):
-            raise _Reject(PROBLEM + "missing-data", "Data mismatch", "data and metadata's contentStructure.data "
-                          "must both be present or both absent")
-        if sub.encrypted_data is not None and data_info is not None:
-            data = self._decrypt(dest, sub.encrypted_data, "data")
-            if hashlib.sha512(data).hexdigest() != data_info["hash"]["content"]:
-                raise _Reject(PROBLEM + "hash-mismatch", "Hash mismatch", "data: SHA-512 differs")
-            schemas = [s for svc in dest.services if svc["identifier"] == sub.service_type["identifier"]
-                       for s in svc["submissionSchemas"]]
-            if data_info["submissionSchema"] not in schemas:
-                raise _Reject(PROBLEM + "unsupported-schema", "Unsupported schema",
-                              f"data schema {data_info['submissionSchema'].get('schemaUri')} not offered")
-            sub.data = data
-        service = metadata.get("publicServiceType")
-        if service and service.get("identifier") != sub.service_type["identifier"]:
-            raise _Reject(PROBLEM + "service-mismatch", "Service mismatch",
-                          "metadata names another service than the submission")
-        case = self.cases[sub.case_id]
-        if case.reply_channel is not None and metadata.get("replyChannel") != case.reply_channel:
-            raise _Reject(PROBLEM + "invalid-reference", "Reply channel not respected",
-                          f"the application asked for reply channel {sorted(case.reply_channel)}; "
-                          f"the reply names {sorted(metadata.get('replyChannel') or {})}")
-        if dest.bridge:
-            self._bridge(sub)
-        tags: dict[str, Any] = {"metadata": crypto.auth_tag(sub.encrypted_metadata),
-                                "attachments": {aid: crypto.auth_tag(t) for aid, t in sub.attachments.items()}}
-        if sub.encrypted_data is not None:
-            tags["data"] = crypto.auth_tag(sub.encrypted_data)
-        return tags
+# ---- the receiving system (subscriber): a pure function of what it received, so it can run in other processes
+@dataclass(frozen=True)
+class _Job:
+    submission_id: str
+    case_id: str
+    destination_id: str
+    service_type: dict[str, Any]
+    attachments: dict[str, str] = field(repr=False)  # id -> JWE
+    encrypted_metadata: str = field(repr=False)
+    encrypted_data: str | None = field(repr=False)
+    services: list[dict[str, Any]]
+    bridge: bool
+    encryption_kid: str
+    reply_channel: dict[str, Any] | None  # the case's, as asked for by the application that opened it
+    encryption_key: jwk.JWK | str = field(repr=False)  # the private JWK, or its JSON (process mode)
+    signing_key: jwk.JWK | str = field(repr=False)
+    author_roots: tuple[Any, ...] = field(repr=False)  # certificates, or their DER (process mode)
+    zbp_mailboxes: frozenset[str] | None = field(repr=False)
+    keep_payloads: bool = True
+    want_files: bool = True  # the bridge hands the files on
 
-    def _bridge(self, sub: SandboxSubmission) -> None:
-        """Act as the BundID bridge: unpack and verify the ZBP envelope, then hand the message on."""
-        def refuse(detail: str) -> _Reject:
-            return _Reject(PROBLEM + "syntax-violation", "ZBP envelope refused", detail)
 
-        try:
-            envelope = json.loads(sub.data or b"")
-        except ValueError:
-            raise refuse("data is not the JSON envelope") from None
-        if not isinstance(envelope, dict) or set(envelope) != {"content", "sha512sum", "authorToken",
-                                                               "authorCertificate"}:
-            raise refuse("the envelope must hold exactly content, sha512sum, authorToken, authorCertificate")
-        if not all(isinstance(v, str) for v in envelope.values()):
-            raise refuse("the envelope's fields must be strings")
-        now = time.time()
-        try:
-            cert = crypto.load_certificate(envelope["authorCertificate"])
-            crypto.verify_chain([cert], self.author_roots)
-            crypto.verify_author_token(envelope["authorToken"], cert, now=now)
-        except crypto.CryptoError as exc:
-            raise refuse(f"author: {exc}") from None
-        public_key = cert.public_key()
-        if not isinstance(public_key, rsa.RSAPublicKey) or not crypto.verify_content(
-                public_key, envelope["content"], envelope["sha512sum"]):
-            raise refuse("sha512sum is not a valid RSA-SHA512 signature of content by the author certificate")
-        try:
-            message = json.loads(envelope["content"])
-        except ValueError:
-            raise refuse("content is not a JSON message") from None
-        problems = check_message(message)
-        if problems:
-            raise refuse("; ".join(problems))
-        if self.zbp_mailboxes is not None and message["mailboxUuid"] not in self.zbp_mailboxes:
-            raise _Reject(PROBLEM + "invalid-reference", "Postbox unknown",
-                          "the ZBP knows no postbox with this mailboxUuid")
-        by_hash = {hashlib.sha512(p).hexdigest(): p for p in sub.attachment_plaintexts.values()}
-        files: dict[str, bytes] = {}
-        for att in message.get("attachments", []):
-            plain = by_hash.get(att["sha512sum"].lower())
-            if plain is None or len(plain) != att["contentLength"]:
-                raise refuse(f"attachment {att['filename']!r} does not match an uploaded attachment")
-            files[att["filename"]] = plain
-        record = {"submissionId": sub.submission_id, "message": message, "files": sorted(files),
-                  "author": crypto.common_name(cert)}
-        if self.bridge_to is not None:
-            sub.bridged_message_id = self.bridge_to.deliver_bridged(message, files, crypto.common_name(cert))
-            record["zbpMessageId"] = sub.bridged_message_id
-        with self._lock:
-            self.bridge_messages.append(record)
+@dataclass
+class _Outcome:
+    token: str = field(repr=False)  # the accept- or reject-submission SET, signed by the destination
+    tags: dict[str, Any] | None = None
+    rejected: tuple[str, str, str] | None = None  # problem type, title, detail
+    metadata: dict[str, Any] | None = None
+    data: bytes | None = field(default=None, repr=False)
+    attachment_plaintexts: dict[str, bytes] = field(default_factory=dict, repr=False)
+    bridged: tuple[dict[str, Any], dict[str, bytes], str] | None = field(default=None, repr=False)
+
+
+_WORKER_CACHE: dict[Any, Any] = {}  # per process: JWKs by their JSON, root certificates by their DER
+
+
+def _cached(ref: Any, make: Any) -> Any:
+    value = _WORKER_CACHE.get(ref)
+    if value is None:
+        value = _WORKER_CACHE[ref] = make(ref)
+    return value
+
+
+def _warm(_: int) -> None:
+    """Run in each subscriber process at start: the imports are done, the first submission waits for nothing."""
+    time.sleep(0.05)  # long enough that every process of the pool gets one
+
+
+def _key_of(ref: jwk.JWK | str) -> jwk.JWK:
+    return ref if isinstance(ref, jwk.JWK) else _cached(ref, jwk.JWK.from_json)
+
+
+def _roots_of(roots: tuple[Any, ...]) -> list[Any]:
+    if all(isinstance(r, bytes) for r in roots):
+        return _cached(roots, lambda rs: [x509.load_der_x509_certificate(r) for r in rs])
+    return list(roots)
+
+
+def receive(job: _Job) -> _Outcome:
+    """The receiving system's whole check of one submission, and its signed accept- or reject-submission."""
+    out = _Outcome(token="")
+    try:
+        tags = _check(job, out)
+    except _Reject as rej:
+        out.rejected = (rej.problem, rej.title, rej.detail)
+        problem = {"type": rej.problem, "title": rej.title, "detail": rej.detail,
+                   "instance": f"submission:{job.submission_id}"}
+        out.token = _destination_event(job, "reject-submission", {"problems": [problem]})
+        return out
+    out.tags = tags
+    out.token = _destination_event(job, "accept-submission", {"authenticationTags": tags})
+    return out
+
+
+def _destination_event(job: _Job, event: str, payload: dict[str, Any]) -> str:
+    claims = {"iss": job.destination_id, "iat": int(time.time()), "jti": str(uuid.uuid4()),
+              "sub": f"submission:{job.submission_id}", "txn": f"case:{job.case_id}",
+              "events": {EVENT + event: payload}}
+    return crypto.sign_set(_key_of(job.signing_key), claims)
+
+
+def _decrypt(job: _Job, token: str, what: str) -> bytes:
+    try:
+        header = crypto.unverified_header(token)
+    except crypto.CryptoError:
+        raise _Reject(PROBLEM + "encryption-issue", "Encryption issue", f"{what}: not a JWE") from None
+    if header.get("kid") != job.encryption_kid:
+        raise _Reject(PROBLEM + "encryption-issue", "Encryption issue",
+                      f"{what}: encrypted to key {header.get('kid')!r}, not the destination's key")
+    try:
+        return crypto.decrypt(_key_of(job.encryption_key), token)[1]
+    except crypto.CryptoError as exc:
+        raise _Reject(PROBLEM + "encryption-issue", "Encryption issue", f"{what}: {exc}") from None
+
+
+def _check(job: _Job, out: _Outcome) -> dict[str, Any]:
+    raw = _decrypt(job, job.encrypted_metadata, "metadata")
+    try:
+        metadata = json.loads(raw)
+    except ValueError:
+        raise _Reject(PROBLEM + "syntax-violation", "Syntax violation", "metadata is not JSON") from None
+    error = best_match(_METADATA_VALIDATOR.iter_errors(metadata))
+    if error is not None:
+        at = "/".join(str(p) for p in error.absolute_path)
+        raise _Reject(PROBLEM + "schema-violation", "Schema violation", f"metadata {at}: {error.message}")
+    out.metadata = metadata
+    structure = metadata["contentStructure"]
+    described = {a["attachmentId"].lower(): a for a in structure["attachments"]}
+    if set(described) != set(job.attachments):
+        raise _Reject(PROBLEM + "incorrect-attachment-count", "Attachment mismatch",
+                      "metadata describes other attachments than were uploaded")
+    plaintexts: dict[str, bytes] = {}
+    for aid, token in job.attachments.items():
+        plain = _decrypt(job, token, f"attachment {aid}")
+        if hashlib.sha512(plain).hexdigest() != described[aid]["hash"]["content"]:
+            raise _Reject(PROBLEM + "hash-mismatch", "Hash mismatch", f"attachment {aid}: SHA-512 differs")
+        plaintexts[aid] = plain
+        if job.keep_payloads:
+            out.attachment_plaintexts[aid] = plain
+    data_info = structure.get("data")
+    if (data_info is None) != (job.encrypted_data is None):
+        raise _Reject(PROBLEM + "missing-data", "Data mismatch", "data and metadata's contentStructure.data "
+                      "must both be present or both absent")
+    data: bytes | None = None
+    if job.encrypted_data is not None and data_info is not None:
+        data = _decrypt(job, job.encrypted_data, "data")
+        if hashlib.sha512(data).hexdigest() != data_info["hash"]["content"]:
+            raise _Reject(PROBLEM + "hash-mismatch", "Hash mismatch", "data: SHA-512 differs")
+        schemas = [s for svc in job.services if svc["identifier"] == job.service_type["identifier"]
+                   for s in svc["submissionSchemas"]]
+        if data_info["submissionSchema"] not in schemas:
+            raise _Reject(PROBLEM + "unsupported-schema", "Unsupported schema",
+                          f"data schema {data_info['submissionSchema'].get('schemaUri')} not offered")
+        if job.keep_payloads or job.bridge:
+            out.data = data
+    service = metadata.get("publicServiceType")
+    if service and service.get("identifier") != job.service_type["identifier"]:
+        raise _Reject(PROBLEM + "service-mismatch", "Service mismatch",
+                      "metadata names another service than the submission")
+    if job.reply_channel is not None and metadata.get("replyChannel") != job.reply_channel:
+        raise _Reject(PROBLEM + "invalid-reference", "Reply channel not respected",
+                      f"the application asked for reply channel {sorted(job.reply_channel)}; "
+                      f"the reply names {sorted(metadata.get('replyChannel') or {})}")
+    if job.bridge:
+        out.bridged = _bridge(job, data, plaintexts)
+        if not job.keep_payloads:
+            out.data = None
+    tags: dict[str, Any] = {"metadata": crypto.auth_tag(job.encrypted_metadata),
+                            "attachments": {aid: crypto.auth_tag(t) for aid, t in job.attachments.items()}}
+    if job.encrypted_data is not None:
+        tags["data"] = crypto.auth_tag(job.encrypted_data)
+    return tags
+
+
+def _bridge(job: _Job, data: bytes | None, plaintexts: dict[str, bytes]
+            ) -> tuple[dict[str, Any], dict[str, bytes], str]:
+    """Act as the BundID bridge: unpack and verify the ZBP envelope; returns the message, its files, the author."""
+    def refuse(detail: str) -> _Reject:
+        return _Reject(PROBLEM + "syntax-violation", "ZBP envelope refused", detail)
+
+    try:
+        envelope = json.loads(data or b"")
+    except ValueError:
+        raise refuse("data is not the JSON envelope") from None
+    if not isinstance(envelope, dict) or set(envelope) != {"content", "sha512sum", "authorToken",
+                                                           "authorCertificate"}:
+        raise refuse("the envelope must hold exactly content, sha512sum, authorToken, authorCertificate")
+    if not all(isinstance(v, str) for v in envelope.values()):
+        raise refuse("the envelope's fields must be strings")
+    now = time.time()
+    try:
+        cert = crypto.load_certificate(envelope["authorCertificate"])
+        crypto.verify_chain([cert], _roots_of(job.author_roots))
+        crypto.verify_author_token(envelope["authorToken"], cert, now=now)
+    except crypto.CryptoError as exc:
+        raise refuse(f"author: {exc}") from None
+    public_key = cert.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey) or not crypto.verify_content(
+            public_key, envelope["content"], envelope["sha512sum"]):
+        raise refuse("sha512sum is not a valid RSA-SHA512 signature of content by the author certificate")
+    try:
+        message = json.loads(envelope["content"])
+    except ValueError:
+        raise refuse("content is not a JSON message") from None
+    problems = check_message(message)
+    if problems:
+        raise refuse("; ".join(problems))
+    if job.zbp_mailboxes is not None and message["mailboxUuid"] not in job.zbp_mailboxes:
+        raise _Reject(PROBLEM + "invalid-reference", "Postbox unknown",
+                      "the ZBP knows no postbox with this mailboxUuid")
+    by_hash = {hashlib.sha512(p).hexdigest(): p for p in plaintexts.values()}
+    files: dict[str, bytes] = {}
+    for att in message.get("attachments", []):
+        plain = by_hash.get(att["sha512sum"].lower())
+        if plain is None or len(plain) != att["contentLength"]:
+            raise refuse(f"attachment {att['filename']!r} does not match an uploaded attachment")
+        files[att["filename"]] = plain
+    return message, files if job.want_files else {name: b"" for name in files}, crypto.common_name(cert)
 
 
 # ---- a separate process, for the benchmark -----------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
-    """Run the sandbox in its own process; writes what a client needs into ``--state-dir``."""
+    """Run the sandbox in its own process; writes what a client needs into ``--state-dir``.
+
+    The receiving system (decrypt, check, bridge, sign accept-submission) runs in ``--subscribers`` processes
+    of its own, as it would on its own machine; ``--subscriber-threads`` runs them as threads of the server
+    process instead (the RSA private-key operations release the GIL, the Python around them does not).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--keep-payloads", action="store_true")
+    parser.add_argument("--subscribers", type=int, default=2, help="receiving-system workers (default 2)")
+    parser.add_argument("--subscriber-threads", action="store_true",
+                        help="run the receiving system in threads of the server process, not in processes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    sandbox = FitConnectSandbox(keep_payloads=args.keep_payloads).start()
-    author = sandbox.issue_author()
-    args.state_dir.mkdir(parents=True, exist_ok=True)
-    author_crt, author_key = author.write(args.state_dir, "author")
-    (args.state_dir / "root.pem").write_bytes(sandbox.root_pem)
-    secret_file = args.state_dir / "client_secret"
-    secret_file.write_text(sandbox.client_secret)
-    secret_file.chmod(0o600)
-    info = {"base_url": sandbox.base_url, "token_url": sandbox.token_url, "client_id": sandbox.client_id,
-            "bridge_destination_id": sandbox.bridge_destination_id, "root": "root.pem",
-            "author_cert": author_crt.name, "author_key": author_key.name, "client_secret_file": secret_file.name}
-    (args.state_dir / "sandbox.json").write_text(json.dumps(info))
-    print(json.dumps(info), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly (and end the subscriber processes)
+    sandbox = FitConnectSandbox(keep_payloads=args.keep_payloads, subscribers=args.subscribers,
+                                subscriber_processes=not args.subscriber_threads).start()
     try:
+        author = sandbox.issue_author()
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+        author_crt, author_key = author.write(args.state_dir, "author")
+        (args.state_dir / "root.pem").write_bytes(sandbox.root_pem)
+        secret_file = args.state_dir / "client_secret"
+        secret_file.write_text(sandbox.client_secret)
+        secret_file.chmod(0o600)
+        info = {"base_url": sandbox.base_url, "token_url": sandbox.token_url, "client_id": sandbox.client_id,
+                "bridge_destination_id": sandbox.bridge_destination_id, "root": "root.pem",
+                "author_cert": author_crt.name, "author_key": author_key.name, "client_secret_file": secret_file.name,
+                "subscribers": args.subscribers, "subscriber_processes": not args.subscriber_threads}
+        (args.state_dir / "sandbox.json").write_text(json.dumps(info))
+        print(json.dumps(info), flush=True)
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         sandbox.stop()
 
 
 if __name__ == "__main__":
-    main()
+    # run under the module's own name, so that the subscriber processes find receive() and _Job by it
+    from mailbox_connectors.sandboxes import fitconnect as _module  # noqa: PLW0406
+
+    _module.main()

@@ -301,6 +301,58 @@ def status_command(
     raise typer.Exit(run_status(db, as_json=as_json, document=document, batch=batch, html=html))
 
 
+@app.command("deliver")
+def deliver_command(
+    config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,
+                                help="The municipality's configuration (TOML) with its [delivery] channels."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: the configuration's)."),
+    no_track: bool = typer.Option(False, "--no-track", help="Do not collect status events first."),
+) -> None:
+    """Deliver the handed-over documents: route, send what is due, retry, fall back, dead-letter; print batch."""
+    from .delivery.cli import run_deliver
+
+    raise typer.Exit(run_deliver(config, db, track_first=not no_track))
+
+
+@app.command("track")
+def track_command(
+    config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,
+                                help="The municipality's configuration (TOML) with its [delivery] channels."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: the configuration's)."),
+) -> None:
+    """Collect the channels' status events, expire overdue deliveries, compute notification dates."""
+    from .delivery.cli import run_track
+
+    raise typer.Exit(run_track(config, db))
+
+
+@app.command("sandbox")
+def sandbox_command(
+    directory: Path = typer.Option(Path("var/sandbox"), "--dir", file_okay=False,
+                                   help="Where the sandboxes keep mailboxes, certificates, secrets and "
+                                        "delivery.toml."),
+    recipients: Optional[Path] = typer.Option(None, "--recipients", dir_okay=False, exists=True,
+                                              help="Open the BundID postboxes and ELSTER accounts this recipient "
+                                                   "register (CSV) names."),
+    closed: List[str] = typer.Option([], "--closed-postbox", help="A postbox of the register left closed "
+                                                                  "(messages to it are rejected); repeatable."),
+    fail: List[str] = typer.Option([], "--fail", help="A failure mode: bounce:ADDRESS, reject:ADDRESS, "
+                                                      "greylist:ADDRESS, reject-next:N, zbp:503x3, "
+                                                      "fitconnect:429, elster:500; repeatable."),
+    bundid_via: str = typer.Option("fitconnect", "--bundid-via", help="fitconnect (bridge) or zbp (direct)."),
+) -> None:
+    """Start the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, ELSTER).
+
+    They run until Ctrl+C; a configuration delivers to them with [delivery] include = "DIR/delivery.toml".
+    """
+    from .delivery.cli import run_sandbox
+
+    if bundid_via not in ("fitconnect", "zbp"):
+        raise typer.BadParameter("fitconnect or zbp", param_hint="--bundid-via")
+    raise typer.Exit(run_sandbox(directory, recipients=recipients, closed=tuple(closed), fail=tuple(fail),
+                                 bundid_via=bundid_via))
+
+
 audit_app = typer.Typer(name="audit", no_args_is_help=True, help="The tamper-evident audit trail of deliveries.")
 
 

@@ -18,13 +18,16 @@ from rich.console import Console
 from rich.table import Table
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+#: Delivery paths of the configuration, under the demo's root: the sandboxes' connections, the adapters' journals.
+DELIVERY_PATHS = {"include": "sandbox/delivery.toml", "journal_dir": "delivery-journals"}
 OUT = Path("out/pipeline")
 
 
 def config_text(root: Path, *, examples: Path = EXAMPLES, s3_zones: dict[str, str] | None = None,
                 database_url: str | None = None, archive: str | None = None) -> str:
     """``examples/config.toml`` with every location under ``root`` (drop zones ``root/dropzones/<id>``, archive
-    ``root/archive``, database ``root/erechnung.sqlite3``), mapping profiles and recipients from ``examples``;
+    ``root/archive``, database ``root/erechnung.sqlite3``, delivery: the sandboxes' ``root/sandbox/delivery.toml``,
+    journals, print batches ``root/print``), mapping profiles and recipients from ``examples``;
     ``s3_zones`` puts named departments' drop zones into S3 instead (``{"ordnungsamt": "s3://bucket/zone"}``)."""
     root = root.resolve()
     s3_zones = s3_zones or {}
@@ -47,6 +50,10 @@ def config_text(root: Path, *, examples: Path = EXAMPLES, s3_zones: dict[str, st
                 line = f'url = "{database_url or "sqlite:///" + (root / "erechnung.sqlite3").as_posix()}"'
             elif name == "location" and section == "archive":
                 line = f'location = "{archive or (root / "archive").as_posix()}"'
+            elif section == "delivery" and name in DELIVERY_PATHS:
+                line = f'{name} = "{(root / DELIVERY_PATHS[name]).as_posix()}"'
+            elif section == "delivery.print" and name == "outbox":
+                line = f'outbox = "{(root / "print").as_posix()}"'
         out.append(line)
     return "\n".join(out) + "\n"
 
@@ -81,7 +88,7 @@ def summary_table(summary, title: str = "Verarbeitungslauf") -> Table:
     return table
 
 
-def main(root: Path = OUT, console: Console | None = None) -> int:
+def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = True) -> int:
     from .pipeline import Options, run
 
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -102,7 +109,12 @@ def main(root: Path = OUT, console: Console | None = None) -> int:
     console.print(f"run report:  {summary.report_html}")
     console.print(f"archive:     {root / 'archive'}/ (content-addressed, with retention)")
     console.print(f"documents:   .venv/bin/erechnung documents --db sqlite:///{(root / 'erechnung.sqlite3').as_posix()}")
-    return 1 if summary.rejected else 0
+    code = 1 if summary.rejected else 0
+    if deliver:  # part 3: deliver what was handed over through the local sandboxes
+        from .demo_delivery import deliver_demo
+
+        code = max(code, deliver_demo(root.resolve(), config, console))
+    return code
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ settings.apply()
 
 from prefect import serve  # noqa: E402  (after the offline settings)
 
+from .delivery import deliver_flow, track_flow  # noqa: E402
 from .pipeline import archive_flow, hand_over_flow, run_flow  # noqa: E402
 
 TIMEZONE = "Europe/Berlin"
@@ -19,7 +20,8 @@ TIMEZONE = "Europe/Berlin"
 
 def deployments(config: str = "examples/config.toml", department_schedules: Optional[dict[str, str]] = None):
     """The RunnerDeployments: nightly for all departments, monthly for the Steueramt (or ``department_schedules``:
-    department -> cron), a manual one, and the two catch-up flows."""
+    department -> cron), a manual one, the two catch-up flows, and delivery (every 10 minutes on working days)
+    and tracking (every 30 minutes)."""
     from prefect.client.schemas.schedules import CronSchedule
 
     def cron(expr: str):
@@ -32,7 +34,11 @@ def deployments(config: str = "examples/config.toml", department_schedules: Opti
                                           parameters={"config": config, "department": dep}))
     out += [run_flow.to_deployment("manuell", tags=["erechnung"], parameters={"config": config}),
             archive_flow.to_deployment("archiv-nachholen", tags=["erechnung"], parameters={"config": config}),
-            hand_over_flow.to_deployment("uebergabe-nachholen", tags=["erechnung"], parameters={"config": config})]
+            hand_over_flow.to_deployment("uebergabe-nachholen", tags=["erechnung"], parameters={"config": config}),
+            deliver_flow.to_deployment("zustellen", schedules=cron("*/10 6-20 * * 1-5"),
+                                       tags=["erechnung", "zustellung"], parameters={"config": config}),
+            track_flow.to_deployment("verfolgen", schedules=cron("*/30 * * * *"), tags=["erechnung", "zustellung"],
+                                     parameters={"config": config})]
     return out
 
 

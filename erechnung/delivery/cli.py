@@ -42,6 +42,7 @@ def _open(db: Optional[str], err):
 def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Optional[int] = None,
                batch: Optional[int] = None, html: Optional[Path] = None, out=None) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -93,6 +94,16 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
                       f'{last["at"][:19]} {last["reason"] or ""}' if last else "–")
     console.print(table)
     console.print(f"{len(records)} Zustellversuch(e)")
+    if document is not None:  # one document: every delivery's full history, with its evidence
+        for r in records:
+            console.print(f"\n[bold]Zustellung {r['delivery_id']}[/bold] über {r['channel']} an {r['address_ref']}"
+                          + (f" (Rechtsgrundlage {r['legal_basis']})" if r["legal_basis"] else ""))
+            for e in r["events"]:
+                move = f"{e['from'] or '–'} → {e['to']}"
+                proof = f" [Nachweis {e['evidence_type']} sha256:{e['evidence_sha256'][:16]}]" \
+                    if e["evidence_sha256"] else ""
+                console.print(f"  {e['at'][:19]}  {move:27} {e['source']:8} {escape(e['reason'] or '')}"
+                              f"{escape(proof)}")
     if dead:
         console.print(f"[bold red]{len(dead)} nicht zustellbar:[/bold red]")
         for x in dead:
@@ -127,3 +138,116 @@ def run_audit_verify(db: Optional[str] = None, out=None) -> int:
     out.write(report.text() + "\n")
     out.flush()
     return EXIT_OK if report.ok else EXIT_BROKEN
+
+
+def _config_and_connectors(config: Path, err):
+    """(configuration, wired connectors) or an exit code, with the mistake explained."""
+    from erechnung.intake import ConfigError, load_config
+    from mailbox_connectors.configured import ChannelConfigError, open_connectors
+
+    try:
+        cfg = load_config(config)
+        return cfg, open_connectors(cfg)
+    except (ConfigError, ChannelConfigError) as exc:
+        err.print(f"[red]Fehler:[/red] {exc}")
+        return EXIT_USAGE
+
+
+def run_deliver(config: Path, db: Optional[str] = None, *, track_first: bool = True, out=None) -> int:
+    """``erechnung deliver``: collect status events first (so fallbacks are due), then plan and send what is due;
+    prints what happened and the deliveries by state. Exit 0 done, 1 documents went to the dead letters, 2 usage."""
+    from rich.console import Console
+
+    from .run import deliver_run, track_run
+
+    out = out or sys.stdout
+    err = Console(stderr=True, highlight=False)
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
+    opened = _config_and_connectors(config, err)
+    if isinstance(opened, int):
+        return opened
+    cfg, wired = opened
+    with wired:
+        console.print(f"Kanäle: {', '.join(wired.connectors)}")
+        if track_first:
+            for line in track_run(cfg, wired.connectors, wired.delivery_config, db_url=db).lines():
+                console.print(f"Verfolgung: {line}")
+        result = deliver_run(cfg, wired.connectors, wired.delivery_config, db_url=db)
+    for line in result.lines():
+        console.print(f"Zustellung: {line}")
+    console.print("Stand: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
+    return EXIT_BROKEN if result.dead else EXIT_OK
+
+
+def run_track(config: Path, db: Optional[str] = None, out=None) -> int:
+    """``erechnung track``: status events, retrieval deadlines, notification dates, fallbacks. Exit 0 or 2."""
+    from rich.console import Console
+
+    from .run import track_run
+
+    out = out or sys.stdout
+    err = Console(stderr=True, highlight=False)
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
+    opened = _config_and_connectors(config, err)
+    if isinstance(opened, int):
+        return opened
+    cfg, wired = opened
+    with wired:
+        result = track_run(cfg, wired.connectors, wired.delivery_config, db_url=db)
+    for line in result.lines():
+        console.print(f"Verfolgung: {line}")
+    console.print("Stand: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
+    return EXIT_OK
+
+
+def run_sandbox(directory: Path, *, recipients: Optional[Path] = None, closed: tuple[str, ...] = (),
+                fail: tuple[str, ...] = (), bundid_via: str = "fitconnect", until=None, out=None) -> int:
+    """``erechnung sandbox``: start every delivery sandbox on loopback, write ``DIR/delivery.toml`` and keep them
+    running until Ctrl+C (or until ``until`` - a threading.Event - is set). Exit 0, or 2 on bad options."""
+    import signal
+    import threading
+
+    from rich.console import Console
+
+    from rich.markup import escape
+
+    from mailbox_connectors.sandboxes.site import SandboxSite
+
+    out = out or sys.stdout
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
+    err = Console(stderr=True, highlight=False)
+    register = None
+    if recipients is not None:
+        from erechnung.intake.recipients import RecipientProblems, import_recipients_csv
+
+        try:
+            register = import_recipients_csv(recipients.read_bytes(), recipients.name).register
+        except (OSError, RecipientProblems) as exc:
+            err.print(f"[red]Fehler:[/red] Empfängerverzeichnis {recipients}: {exc}")
+            return EXIT_USAGE
+    site = SandboxSite(directory, bundid_via=bundid_via).start()
+    try:
+        try:
+            for spec in fail:
+                site.fail(spec)
+        except (ValueError, KeyError) as exc:
+            err.print(f"[red]Fehler:[/red] --fail {exc}")
+            return EXIT_USAGE
+        if register is not None:
+            boxes, accounts = site.register(register, closed_postboxes=closed)
+            console.print(f"{boxes} BundID-Postfach/-fächer und {accounts} ELSTER-Konto/-Konten aus {recipients} "
+                          f"eingerichtet{' (geschlossen: ' + ', '.join(closed) + ')' if closed else ''}")
+        for name, url in site.endpoints().items():
+            console.print(f"{name:32} {url}")
+        console.print(f"Verbindungsdaten: {site.delivery_toml}")
+        console.print(escape(f'In der Konfiguration: [delivery] include = "{site.delivery_toml}"'))
+        console.print("Beenden mit Strg+C.")
+        out.flush()
+        stop = until or threading.Event()
+        if until is None and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+    finally:
+        site.stop()
+    return EXIT_OK

@@ -25,7 +25,9 @@ A channel is left out (``Route.skipped`` says why, for finance) when
 * an invoice would go by email to a citizen without the ``email_invoices`` consent (businesses must accept
   e-invoices since 2025, public bodies receive them with their Leitweg-ID);
 * an invoice to a public body has no Leitweg-ID (BR-DE-15: it is the buyer reference);
-* the document is larger than the channel takes (``limits``, from the connectors' capabilities).
+* the document is larger than the channel takes (``limits``, from the connectors' capabilities);
+* the channel does not take the document's format (``formats``: an XRechnung XML cannot be printed as a letter;
+  a public body without Peppol then needs a channel set up, which the dead letter tells finance).
 """
 from __future__ import annotations
 
@@ -124,7 +126,8 @@ def _kind_group(kind: str) -> str:
 
 def route(recipient: Recipient, kind: str, *, size: int | None = None,
           limits: Mapping[str, int | None] | None = None, available: Iterable[str] | None = None,
-          rules: LegalRules | None = None, notice_group: str = "default") -> Route:
+          rules: LegalRules | None = None, notice_group: str = "default",
+          formats: Mapping[str, frozenset[str]] | None = None, document_format: str | None = None) -> Route:
     """The channels for a document of ``kind`` (invoice, credit_note, notice) and ``size`` bytes to
     ``recipient``, in order, with those left out and why (see the module docstring)."""
     group = _kind_group(kind)
@@ -169,6 +172,10 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
         elif recipient.kind is RecipientKind.PUBLIC_BODY and channel in ("email", "peppol") \
                 and not recipient.leitweg_id:
             reason = "an invoice to a public body needs its Leitweg-ID (BR-DE-15)"
+        takes = (formats or {}).get(channel)
+        if reason is None and document_format and takes is not None and document_format not in takes:
+            reason = (f"{channel} does not take the document's format {document_format} "
+                      f"(only {', '.join(sorted(takes))})")
         if reason is None and size is not None and limits.get(channel) is not None and size > limits[channel]:
             from mailbox_connectors.base import size_text
 

@@ -199,6 +199,8 @@ def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConf
     now = now or utcnow()
     result = PlanResult()
     limits = {name: c.capabilities.max_bytes for name, c in (connectors or {}).items()}
+    formats = {name: frozenset(str(getattr(f, "value", f)) for f in c.capabilities.formats)
+               for name, c in (connectors or {}).items()}
     available = set(connectors) if connectors is not None else None
     with session_factory() as session:
         q = select(Document.id).where(Document.state == "handed_over",
@@ -225,7 +227,8 @@ def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConf
                     result.dead.append(doc.id)
                 continue
             planned = route(recipient, doc.kind, size=_document_size(session, doc), limits=limits,
-                            available=available, rules=config.rules, notice_group=config.notice_group)
+                            available=available, rules=config.rules, notice_group=config.notice_group,
+                            formats=formats, document_format=_delivery_format(session, doc))
             if not planned.hops:
                 if _dead_letter(session, doc.id, None, f"no channel can deliver it: {planned.explain()}", now):
                     result.dead.append(doc.id)
@@ -318,6 +321,20 @@ def claim_due(session_factory: sessionmaker[Session], channels: Iterable[str], n
                                                          if seen == "sending" else ""), detail=detail)
             claimed.append(delivery_id)
     return claimed
+
+
+def _delivery_format(session: Session, doc: Document) -> str | None:
+    """The format a channel sees (``mailbox_connectors.base.DocumentFormat`` value); a finished document passed
+    through is XRechnung when archived as XML, else ZUGFeRD."""
+    if doc.format != "passthrough":
+        return _STATE_FORMATS.get(doc.format)
+    item = session.get(ArchiveItem, doc.sha256) if doc.sha256 else None
+    if item is None:
+        return None
+    return "xrechnung" if item.media_type.endswith("xml") else "zugferd"
+
+
+_STATE_FORMATS = {"ubl": "xrechnung", "cii": "xrechnung", "zugferd": "zugferd", "notice_pdf": "pdfa"}
 
 
 def _channel_delivery(session: Session, d: Delivery, load: ContentLoader):

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from ..delivery.settings import DeliverySection
 from ..errors import ErechnungError
 from . import values
 from .formats import FORMATS
@@ -392,6 +393,7 @@ class Config(Strict):
     archive: Archive = Field(default_factory=Archive)
     departments: dict[str, Department] = Field(min_length=1)
     recipients: str | None = None  # a recipient register CSV to import (relative to this file)
+    delivery: DeliverySection = Field(default_factory=DeliverySection)  # channels, retries, legal dates
     source: str = "config.toml"
     base_dir: str = "."
 

@@ -77,9 +77,9 @@ class ElsterSandbox(SandboxServer):
     def orders_url(self) -> str:
         return self.base_url + "/rest/bereitstellungsauftrag/v3"
 
-    def add_account(self) -> str:
-        """A company's ELSTER account (10 digits)."""
-        account = f"{secrets.randbelow(10**10):010d}"
+    def add_account(self, account: str | None = None) -> str:
+        """A company's ELSTER account (10 digits; a new one, or the one the recipient register names)."""
+        account = account or f"{secrets.randbelow(10**10):010d}"
         with self._lock:
             self.accounts.add(account)
         return account

@@ -133,9 +133,9 @@ class ZbpSandbox(SandboxServer):
     def messages_url(self) -> str:
         return self.base_url + "/v6/mailbox/messages"
 
-    def add_mailbox(self) -> str:
-        """A citizen's postbox; returns its ``mailboxUuid``."""
-        mailbox_uuid = str(uuid.uuid4())
+    def add_mailbox(self, mailbox_uuid: str | None = None) -> str:
+        """A citizen's postbox (a new one, or the one the recipient register names); returns its ``mailboxUuid``."""
+        mailbox_uuid = mailbox_uuid or str(uuid.uuid4())
         with self._lock:
             self.mailboxes.add(mailbox_uuid)
         return mailbox_uuid

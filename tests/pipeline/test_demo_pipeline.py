@@ -16,14 +16,14 @@ def test_demo_twice_creates_nothing_twice(tmp_path):
 
     root = tmp_path / "out" / "pipeline"
     out = io.StringIO()
-    assert main(root, console=Console(file=out, width=140)) == 0
+    assert main(root, console=Console(file=out, width=140), deliver=False) == 0
     site = Site(root, root / "config.toml", f"sqlite:///{root / 'erechnung.sqlite3'}", {})
     first = [(d.id, d.number, d.sha256, d.state) for d in state(site.db_url)[1]]
     assert len(first) == 18 and {s for *_, s in first} == {"handed_over"}
     assert "Fehlerbericht" in out.getvalue() or "error report" in out.getvalue()
 
     out = io.StringIO()
-    assert main(root, console=Console(file=out, width=140)) == 0
+    assert main(root, console=Console(file=out, width=140), deliver=False) == 0
     assert [(d.id, d.number, d.sha256, d.state) for d in state(site.db_url)[1]] == first
     assert "nothing created twice" in out.getvalue()
     check_exactly_once(site)

@@ -2,6 +2,7 @@
 the flows take, valid cron schedules, and the offline settings."""
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
 
@@ -29,14 +30,14 @@ def test_prefect_yaml_names_existing_flows_with_their_parameters(flows_module):
     for d in spec["deployments"]:
         file, _, func = d["entrypoint"].partition(":")
         assert (ROOT / file).is_file()
-        fn = getattr(flows_module, func)
+        fn = getattr(importlib.import_module(file.removesuffix(".py").replace("/", ".")), func)
         params = inspect.signature(fn.fn).parameters
         assert set(d.get("parameters", {})) <= set(params), (d["name"], d["parameters"])
         for s in d.get("schedules", []):
             assert CronSchedule(cron=s["cron"], timezone=s["timezone"]).timezone == "Europe/Berlin"
         assert d["work_pool"]["name"] == "erechnung"
         names.add(d["name"])
-    assert {"nachts", "steueramt-monatlich", "manuell"} <= names
+    assert {"nachts", "steueramt-monatlich", "manuell", "zustellen", "verfolgen"} <= names
 
 
 def test_deployments_served_from_code(flows_module):
@@ -47,6 +48,8 @@ def test_deployments_served_from_code(flows_module):
     assert deps["standesamt-geplant"].parameters["department"] == "standesamt"
     assert deps["standesamt-geplant"].schedules[0].schedule.cron == "0 4 * * 1"
     assert not deps["manuell"].schedules
+    assert deps["zustellen"].schedules[0].schedule.cron == "*/10 6-20 * * 1-5"
+    assert deps["verfolgen"].schedules[0].schedule.cron == "*/30 * * * *"
 
 
 def test_offline_settings_are_in_effect(flows_module):

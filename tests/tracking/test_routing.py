@@ -101,3 +101,17 @@ def test_print_goes_to_the_postal_address_block():
     planned = route(citizen(salutation="Frau", supplement="c/o Beispiel"), "invoice")
     assert planned.hops[-1].address == "Frau\nAnna Muster\nc/o Beispiel\nHauptstr. 1\n12345 Musterstadt"
     assert planned.hops[-1].address_ref == "print:K-1"
+
+
+def test_a_channel_that_cannot_take_the_format_is_left_out_with_the_reason():
+    """An XRechnung (XML) to a public body without Peppol cannot become a letter: no channel, and finance reads
+    why, instead of a print delivery that can only fail."""
+    takes = {"print": frozenset({"pdfa", "zugferd"}), "email": frozenset({"xrechnung", "zugferd", "pdfa"})}
+    planned = route(public_body(leitweg_id="05999-KREIS01-90"), "invoice", available={"email", "print"},
+                    formats=takes, document_format="xrechnung")
+    assert planned.channels == ()
+    reasons = dict((s.channel, s.reason) for s in planned.skipped)
+    assert "xrechnung" in reasons["print"] and "peppol" in reasons
+    letter = route(public_body(leitweg_id="05999-KREIS01-90"), "invoice", available={"print"}, formats=takes,
+                   document_format="zugferd")
+    assert letter.channels == ("print",)

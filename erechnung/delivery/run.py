@@ -1,0 +1,164 @@
+"""One delivery run and one tracking run on a configuration: the plain functions behind ``erechnung deliver``,
+``erechnung track`` and the Prefect flows ``deliver`` and ``track`` (which only wrap them).
+
+    summary = deliver_run(config, connectors, delivery_config)   # plan handed-over documents, send what is due,
+                                                                 # close the open print batch for the print shop
+    summary = track_run(config, connectors, delivery_config)     # status events, deadlines, legal dates, fallbacks
+
+The connectors come from the composition root (``mailbox_connectors.configured.open_connectors``); nothing here
+knows a channel's protocol. Each run is safe to repeat and to run beside another one (see ``service``).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .service import (DeliveryConfig, PlanResult, SendSummary, TrackSummary, archive_content, deliver_due,
+                      plan_deliveries, track)
+
+
+@dataclass
+class DeliverRun:
+    planned: int = 0
+    sent: int = 0
+    retried: int = 0
+    fell_back: int = 0
+    dead: int = 0
+    lost_claim: int = 0
+    print_batch: str | None = None  # the print batch handed to the print shop, if letters were open
+    letters: int = 0
+    states: dict[str, int] = field(default_factory=dict)  # all deliveries by state after the run
+
+    def lines(self) -> list[str]:
+        out = [f"geplant {self.planned}, versandt {self.sent}, erneut versucht {self.retried}, "
+               f"auf nächsten Kanal {self.fell_back}, unzustellbar {self.dead}"]
+        if self.print_batch:
+            out.append(f"Druckstapel {self.print_batch}: {self.letters} Brief(e) für die Druckerei")
+        return out
+
+
+@dataclass
+class TrackRun:
+    events: int = 0
+    ignored: int = 0
+    expired: int = 0
+    notified: int = 0
+    fell_back: int = 0
+    dead: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        return [f"Ereignisse {self.events} (übergangen {self.ignored}), abgelaufen {self.expired}, "
+                f"bekanntgegeben {self.notified}, auf nächsten Kanal {self.fell_back}, unzustellbar {self.dead}"]
+
+
+def _open_state(config: Any, db_url: str | None):
+    from erechnung.pipeline.context import database_url
+    from erechnung.state import make_engine, migrate, session_factory
+
+    engine = make_engine(db_url or database_url(config))
+    migrate(engine)
+    return engine, session_factory(engine)
+
+
+def _states(sf) -> dict[str, int]:
+    from erechnung.state.delivery_schema import Delivery
+
+    with sf() as s:
+        return dict(s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
+
+
+class DeliveryState:
+    """The state database and the archive of one configuration, open for a delivery or tracking run."""
+
+    def __init__(self, config: Any, db_url: str | None = None) -> None:
+        self.config = config
+        self.engine, self.sf = _open_state(config, db_url)
+        self._archive = None
+
+    @property
+    def content(self):
+        """The documents' bytes, read from the archive by sha256 (``service.archive_content``)."""
+        if self._archive is None:
+            from erechnung.archive import Archive
+            from erechnung.pipeline.context import location_url, retention_policy
+            from erechnung.storage import open_storage
+
+            self._archive = Archive(open_storage(location_url(self.config, self.config.archive.location)),
+                                    retention_policy(self.config))
+        return archive_content(self._archive)
+
+    def states(self) -> dict[str, int]:
+        return _states(self.sf)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> DeliveryState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def plan_step(st: DeliveryState, connectors: Mapping[str, Any], delivery_config: DeliveryConfig, *,
+              now: datetime | None = None, document_ids: list[int] | None = None) -> PlanResult:
+    """Queue the first delivery of every handed-over document that has none (routes from the register)."""
+    return plan_deliveries(st.sf, delivery_config, now=now, connectors=connectors, document_ids=document_ids)
+
+
+def send_step(st: DeliveryState, connectors: Mapping[str, Any], delivery_config: DeliveryConfig, *,
+              now: datetime | None = None, limit: int | None = None) -> SendSummary:
+    """Send what is due; with ``limit`` at most that many claims (one chunk of a flow), else until none is due."""
+    if limit is None:
+        return deliver_due(st.sf, connectors, now, config=delivery_config, content=st.content)
+    batch = max(1, min(delivery_config.batch_size, limit))
+    return deliver_due(st.sf, connectors, now, config=replace(delivery_config, batch_size=batch),
+                       content=st.content, max_rounds=-(-limit // batch))
+
+
+def print_step(connectors: Mapping[str, Any]) -> tuple[str | None, int]:
+    """Close the open print batch (one PDF and manifest for the print shop): (its PDF, letters) or (None, 0)."""
+    printer = connectors.get("print")
+    batch = printer.close_batch() if printer is not None and hasattr(printer, "close_batch") else None
+    return (str(batch.pdf), batch.letters) if batch is not None else (None, 0)
+
+
+def add_sent(run: DeliverRun, sent: SendSummary) -> None:
+    run.sent += len(sent.sent)
+    run.retried += len(sent.retried)
+    run.fell_back += len(sent.fell_back)
+    run.dead += len(sent.dead)
+    run.lost_claim += len(sent.lost_claim)
+
+
+def deliver_run(config: Any, connectors: Mapping[str, Any], delivery_config: DeliveryConfig, *,
+                db_url: str | None = None, now: datetime | None = None, document_ids: list[int] | None = None,
+                close_print_batch: bool = True) -> DeliverRun:
+    """Plan the first delivery of every handed-over document (or ``document_ids``), send what is due (retries,
+    fallbacks, dead letters as the service decides), then close the open print batch."""
+    with DeliveryState(config, db_url) as st:
+        plan = plan_step(st, connectors, delivery_config, now=now, document_ids=document_ids)
+        run = DeliverRun(planned=len(plan.planned), dead=len(plan.dead))
+        add_sent(run, send_step(st, connectors, delivery_config, now=now))
+        if close_print_batch:
+            run.print_batch, run.letters = print_step(connectors)
+        run.states = st.states()
+        return run
+
+
+def track_run(config: Any, connectors: Mapping[str, Any], delivery_config: DeliveryConfig, *,
+              db_url: str | None = None, now: datetime | None = None) -> TrackRun:
+    """Collect the channels' status events, expire deliveries past their retrieval deadline, compute and store
+    the notification dates, and queue the next channel where a delivery failed."""
+    engine, sf = _open_state(config, db_url)
+    try:
+        t: TrackSummary = track(sf, connectors, now, config=delivery_config)
+        return TrackRun(events=len(t.applied), ignored=len(t.ignored), expired=len(t.expired),
+                        notified=len(t.notified), fell_back=len(t.fell_back), dead=len(t.dead), states=_states(sf))
+    finally:
+        engine.dispose()

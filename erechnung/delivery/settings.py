@@ -1,0 +1,162 @@
+"""The ``[delivery]`` section of the configuration: which channels the municipality uses and how to reach them,
+the retry policy, and the inputs of the legal dates. Data only (no I/O): ``mailbox_connectors.configured``
+turns it into connectors, :func:`delivery_config` into the service's :class:`~.service.DeliveryConfig`.
+
+Secrets are never written here: each channel names an environment variable or a file to read them from
+(``password_env`` / ``password_file``, ``client_secret_env`` / ``client_secret_file``, ``api_token_env`` /
+``api_token_file``). Relative paths are relative to the configuration file.
+
+    [delivery]
+    land = "NW"                            # the authority's Land: holidays and Land rules of the legal dates
+    include = "var/sandbox/delivery.toml"  # more channel sections from another file (e.g. `erechnung sandbox`)
+
+    [delivery.email]
+    host = "smtp.musterstadt.example"
+    sender = "rechnung@musterstadt.example"
+    username = "erechnung"                 # password from ERECHNUNG_SMTP_PASSWORD or password_file
+
+    [delivery.bundid]                      # the citizen's postbox, through the FIT-Connect bridge or ZBP direct
+    via = "fitconnect"
+    sender = "Stadt Musterstadt"
+    ...
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CHANNELS = ("email", "bundid", "elster", "print")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Retry(_Strict):
+    """Exponential backoff with jitter (``service.RetryPolicy``): attempt n waits base * 2**(n-1), at most cap."""
+
+    base_seconds: float = Field(60, gt=0)
+    cap_seconds: float = Field(6 * 3600, gt=0)
+    max_attempts: int = Field(5, ge=1, le=50)
+    jitter: float = Field(0.5, ge=0, le=1)
+
+
+class EmailChannel(_Strict):
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    sender: str  # envelope sender and From: (the bounce mailbox belongs to it)
+    sender_name: str = ""
+    reply_to: str | None = None
+    username: str | None = None  # None: no AUTH
+    password_env: str | None = "ERECHNUNG_SMTP_PASSWORD"
+    password_file: str | None = None
+    ca_file: str | None = None  # None: the system's CAs
+    require_tls: bool = True
+    timeout_seconds: float = Field(30, gt=0)
+    max_bytes: int | None = Field(None, gt=0)
+    request_dsn: bool = True
+    bounce_maildir: str | None = None  # where the delivery reports (RFC 3464) to the sender arrive
+
+
+class FitConnect(_Strict):
+    submission_url: str
+    token_url: str
+    client_id: str
+    client_secret_env: str | None = "ERECHNUNG_FITCONNECT_CLIENT_SECRET"
+    client_secret_file: str | None = None
+    trust_roots: str  # PEM file: the roots the destinations' keys and event tokens chain to
+    tls_ca: str | None = None  # PEM file for TLS; None: the system's CAs
+    timeout_seconds: float = Field(30, gt=0)
+
+
+class Zbp(_Strict):
+    base_url: str  # the ZBP REST base (without /v6)
+    client_cert: str  # PEM: the BPKI certificate (mTLS and signatures)
+    client_key: str  # PEM: its key (a file only the service account reads)
+    tls_ca: str | None = None
+
+
+class BundIdChannel(_Strict):
+    via: Literal["fitconnect", "zbp"] = "fitconnect"
+    sender: str = Field(min_length=1, max_length=255)
+    service: str | None = Field(None, max_length=255)
+    retrieval_confirmation_address: str | None = None
+    confirmations_maildir: str | None = None  # the inbox behind retrieval_confirmation_address
+    max_bytes: int | None = Field(None, gt=0)
+    fitconnect: FitConnect | None = None  # via = "fitconnect"
+    bridge_destination_id: str | None = None
+    author_cert: str | None = None  # PEM: the municipality's BPKI author certificate (via fitconnect)
+    author_key: str | None = None
+    zbp: Zbp | None = None  # via = "zbp"
+
+    @model_validator(mode="after")
+    def _route_complete(self) -> BundIdChannel:
+        if self.via == "fitconnect":
+            missing = [k for k in ("fitconnect", "bridge_destination_id", "author_cert", "author_key")
+                       if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"via = \"fitconnect\" braucht auch {', '.join(missing)} (Zustellung über die "
+                                 "FIT-Connect-Brücke)")
+        elif self.zbp is None:
+            raise ValueError("via = \"zbp\" braucht eine Tabelle [delivery.bundid.zbp] (base_url, client_cert, "
+                             "client_key)")
+        return self
+
+
+class ElsterChannel(_Strict):
+    base_url: str  # ELSTER-Transfer's local REST base
+    api_token_env: str | None = "ERECHNUNG_ELSTER_TOKEN"
+    api_token_file: str | None = None
+    tls_ca: str | None = None
+    timeout_seconds: float = Field(60, gt=0)
+    max_bytes: int | None = Field(None, gt=0)
+
+
+class PrintChannel(_Strict):
+    outbox: str = "var/print"  # print batches for the print shop (the open one in outbox/open)
+    cover_sheets: bool = True
+    duplex: bool = False
+    return_address: str | None = None
+
+
+class DeliverySection(_Strict):
+    land: str | None = None  # e.g. "NW": holidays and Land rules (legal.toml)
+    notice_group: str = "default"  # legal.toml notice_bases group of the municipality's notices
+    key_prefix: str = Field("erechnung", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+    journal_dir: str = "var/delivery-journals"  # what the postbox adapters sent, per delivery (JSON lines)
+    lease_seconds: float = Field(300, gt=0)
+    batch_size: int = Field(20, ge=1, le=1000)
+    retry: Retry = Field(default_factory=Retry)
+    include: str | None = None  # a TOML file with more [email] / [bundid] / ... tables (same keys as here)
+    email: EmailChannel | None = None
+    bundid: BundIdChannel | None = None
+    elster: ElsterChannel | None = None
+    print: PrintChannel = Field(default_factory=PrintChannel)  # the last fallback is always there
+
+    def with_included(self, data: dict[str, Any]) -> DeliverySection:
+        """This section with the channel tables of an included file where this one names none."""
+        merged = self.model_dump(exclude_unset=True)
+        for key, value in data.items():
+            merged.setdefault(key, value)
+        merged.pop("include", None)
+        return DeliverySection.model_validate(merged)
+
+    def channels(self) -> tuple[str, ...]:
+        return tuple(c for c in CHANNELS if getattr(self, c) is not None)
+
+
+def delivery_config(section: DeliverySection, *, worker: str | None = None):
+    """The delivery service's settings (``service.DeliveryConfig``) from the section."""
+    from .service import DeliveryConfig, RetryPolicy
+
+    r = section.retry
+    kw: dict[str, Any] = dict(
+        retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
+                          max_attempts=r.max_attempts, jitter=r.jitter),
+        lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
+        notice_group=section.notice_group, batch_size=section.batch_size)
+    if worker:
+        kw["worker"] = worker
+    return DeliveryConfig(**kw)

@@ -1,0 +1,99 @@
+"""``make demo``, part 3: the documents the pipeline handed over are delivered through the local sandboxes.
+
+The sandboxes (``mailbox_connectors.sandboxes.site``: SMTP with DSN, FIT-Connect with the BundID bridge to a
+ZBP, ELSTER-Transfer) start on loopback under ``out/pipeline/sandbox/``; the configuration includes their
+``delivery.toml``. The BundID postbox of Erika Mustermann (K-10001) rejects the first message it gets, as a
+closed postbox does: that notice falls back to the next channel of her route (a letter). Then she opens her
+postbox; the retrieval confirmations come back and the notices' notification dates are computed (§ 9 OZG,
+§ 41 VwVfG). ``erechnung status`` shows every delivery's history; running the demo again sends nothing twice.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+FALLBACK_REASON = "Postfach aufgelöst: nimmt keine Nachrichten mehr an"
+
+
+def _wait(condition, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.1)
+
+
+def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
+    from .delivery.cli import run_status
+    from .delivery.run import deliver_run, track_run
+    from .intake import load_config
+    from .intake.recipients import import_recipients_csv
+    from mailbox_connectors.configured import open_connectors
+    from mailbox_connectors.sandboxes.site import SandboxSite
+
+    console.rule("[bold]erechnung delivery demo[/bold]")
+    console.print("Starting the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, "
+                  "ELSTER-Transfer) ...")
+    register = import_recipients_csv((EXAMPLES / "recipients.csv").read_bytes(), "recipients.csv").register
+    mails_before = _mails(root)
+    with SandboxSite(root / "sandbox") as site:
+        site.register(register)
+        site.fit.reject_next(FALLBACK_REASON)  # the first BundID message meets a closed postbox
+        for name, url in site.endpoints().items():
+            console.print(f"  {name:30} {url}")
+        cfg = load_config(config_path)
+        db = f"sqlite:///{(root / 'erechnung.sqlite3').as_posix()}"
+        with open_connectors(cfg) as wired:
+            dc = wired.delivery_config
+            first = deliver_run(cfg, wired.connectors, dc, db_url=db)
+            for line in first.lines():
+                console.print(f"Zustellung: {line}")
+            if first.sent:
+                # the receiving side works asynchronously: the bridge accepts or rejects, the MTA reports
+                site.fit.wait_processed()
+                _wait(lambda: len(site.smtp.reports()) >= _emails(db))
+            tracked = track_run(cfg, wired.connectors, dc, db_url=db)
+            console.print(f"Verfolgung: {tracked.lines()[0]}")
+            if tracked.fell_back:
+                again = deliver_run(cfg, wired.connectors, dc, db_url=db)
+                console.print(f"Ausweichkanal: {again.lines()[0]}")
+                if again.print_batch:
+                    console.print(f"Druckstapel: {again.print_batch}")
+            opened = 0
+            for message_id in list(site.zbp.messages):  # the citizen opens her postbox
+                opened += site.zbp.confirm_retrieval(message_id)
+            if opened:
+                tracked = track_run(cfg, wired.connectors, dc, db_url=db)
+                console.print(f"Abruf im Postfach: {tracked.lines()[0]}")
+        received = {"E-Mails": _mails(root) - mails_before, "BundID-Nachrichten": len(site.zbp.messages),
+                    "ELSTER-Bereitstellungen": len(site.elster.orders)}
+    console.print("In diesem Lauf bei den Sandboxen angekommen: "
+                  + ", ".join(f"{k} {v}" for k, v in received.items()))
+    run_status(db, out=console.file)
+    console.print(f"mailboxes:   {root / 'sandbox/smtp/mailboxes'}/ (one Maildir per address)")
+    console.print(f"print:       {root / 'print'}/ (batches for the print shop)")
+    console.print(f"history:     .venv/bin/erechnung status --db {db} --document 1")
+    console.print(f"as JSON:     .venv/bin/erechnung status --db {db} --json")
+    console.print(f"audit:       .venv/bin/erechnung audit verify --db {db}")
+    return 0
+
+
+def _mails(root: Path) -> int:
+    """Mails in the sandbox MTA's mailboxes (they are kept between demo runs)."""
+    return sum(1 for p in (root / "sandbox/smtp/mailboxes").glob("*/*/*") if p.parent.name in ("new", "cur"))
+
+
+def _emails(db: str) -> int:
+    """How many deliveries went out by email (each gets one delivery report from the sandbox MTA)."""
+    from sqlalchemy import func, select
+
+    from .state import make_engine, transaction
+    from .state.delivery_schema import Delivery
+
+    engine = make_engine(db)
+    try:
+        with transaction(engine) as s:
+            return s.execute(select(func.count()).where(Delivery.channel == "email")).scalar_one()
+    finally:
+        engine.dispose()

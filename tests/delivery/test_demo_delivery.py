@@ -1,0 +1,99 @@
+"""User story (make demo): the documents the pipeline handed over are delivered through the local sandboxes;
+a notice meets a closed BundID postbox and falls back to a letter; `erechnung status` shows every delivery's
+history; running the demo again sends nothing twice and the audit trail holds."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+pytestmark = pytest.mark.xdist_group("delivery_demo")
+
+
+def _status(db: str, *args: str) -> list[dict]:
+    from erechnung.delivery.cli import run_status
+
+    out = io.StringIO()
+    assert run_status(db, as_json=True, out=out, **dict(a.split("=") for a in args)) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def _mails(root) -> int:
+    return sum(1 for p in (root / "sandbox/smtp/mailboxes").glob("*/*/*") if p.parent.name in ("new", "cur"))
+
+
+def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice(tmp_path):
+    from erechnung.delivery.cli import run_audit_verify, run_status
+    from erechnung.demo_pipeline import main
+
+    root = tmp_path / "out" / "pipeline"
+    db = f"sqlite:///{root / 'erechnung.sqlite3'}"
+    out = io.StringIO()
+    assert main(root, console=Console(file=out, width=160)) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "erechnung delivery demo" in text and "Ausweichkanal" in text
+
+    records = _status(db)
+    by_doc: dict[int, list[dict]] = {}
+    for r in records:
+        by_doc.setdefault(r["document_id"], []).append(r)
+    # every handed-over document got a delivery or a dead letter with its reason
+    from erechnung.state import make_engine, transaction
+    from erechnung.state.schema import Document
+
+    engine = make_engine(db)
+    with transaction(engine) as s:
+        handed = {d.id for d in s.query(Document).filter(Document.state == "handed_over")}
+    engine.dispose()
+    out = io.StringIO()
+    run_status(db, out=out)
+    assert handed == set(by_doc) | _dead_documents(db), (handed, by_doc.keys())
+    assert "nicht zustellbar" in out.getvalue() and "peppol" in out.getvalue()
+
+    # the fallback: the first BundID message was rejected by the postbox, the notice went on by letter
+    fell = [r for r in records if r["state"] == "fell_back"]
+    assert len(fell) == 1 and fell[0]["channel"] == "bundid"
+    after = [r for r in by_doc[fell[0]["document_id"]] if r["sequence"] == 2]
+    assert after and after[0]["channel"] == "print" and after[0]["state"] == "sent"
+    assert after[0]["notification_date"], "a letter's notification date (§ 41 Abs. 2 VwVfG) is computed"
+    assert [e["to"] for e in fell[0]["events"]] == ["queued", "sending", "sent", "failed", "fell_back"]
+    assert any(e["evidence_type"] == "application/jwt" for e in fell[0]["events"]), "the reject token is evidence"
+
+    # email deliveries reached the sandbox MTA once each and were confirmed by its delivery reports
+    emails = [r for r in records if r["channel"] == "email"]
+    assert emails and all(r["state"] == "delivered" for r in emails)
+    assert _mails(root) == len(emails)
+    # the citizen opened her postbox: retrieved, and the notice there is notified
+    assert any(r["channel"] == "bundid" and r["state"] in ("retrieved", "deemed_notified") for r in records)
+
+    # a document's full history on the command line
+    out = io.StringIO()
+    assert run_status(db, document=fell[0]["document_id"], out=out) == 0
+    assert "sent → failed" in out.getvalue() and "failed → fell_back" in out.getvalue()
+
+    # the demo again: nothing planned, nothing sent, no new events; the chain holds
+    events = sum(len(r["events"]) for r in records)
+    out = io.StringIO()
+    assert main(root, console=Console(file=out, width=160)) == 0, out.getvalue()
+    again = _status(db)
+    assert [(r["delivery_id"], r["state"]) for r in again] == [(r["delivery_id"], r["state"]) for r in records]
+    assert sum(len(r["events"]) for r in again) == events
+    assert _mails(root) == len(emails)
+    assert "versandt 0" in out.getvalue()
+    assert run_audit_verify(db, out=io.StringIO()) == 0
+
+
+def _dead_documents(db: str) -> set[int]:
+    from sqlalchemy import select
+
+    from erechnung.state import make_engine, transaction
+    from erechnung.state.delivery_schema import DeadLetter
+
+    engine = make_engine(db)
+    try:
+        with transaction(engine) as s:
+            return set(s.scalars(select(DeadLetter.document_id)))
+    finally:
+        engine.dispose()

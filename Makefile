@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts system-tools demo test bench-validate bench-hybrid bench-pipeline prefect-server clean
+.PHONY: install artifacts system-tools demo test bench-validate bench-hybrid bench-pipeline bench-delivery prefect-server clean
 
 install: $(STAMP) artifacts system-tools
 
@@ -45,6 +45,11 @@ bench-hybrid: install
 RECORDS ?= 10000 100000
 bench-pipeline: install
 	$(PY) bench/bench_pipeline.py --records $(RECORDS)
+
+# Deliveries per second per channel against the sandboxes on loopback (e-mail; BundID through FIT-Connect).
+bench-delivery: install
+	$(PY) bench/bench_delivery_email.py
+	$(PY) bench/bench_delivery_fitconnect.py
 
 # Prefect's server and UI on http://127.0.0.1:4200, offline (no telemetry, our own PREFECT_HOME under var/).
 PREFECT_OFFLINE := DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_HOME=$(CURDIR)/var/prefect

@@ -41,7 +41,8 @@ from ..intake.recipients import recipient_of_invoice
 from ..state.repository import (batch_counts, claim_batch, create_document, ensure_number_range, finish_batch,
                                 heartbeat, idempotency_key, index_archived, quarantine_of, record_batch_problems,
                                 record_quarantine, store_recipients)
-from ..state.schema import Batch, utcnow
+from ..state.schema import Batch, Document, NumberRange, utcnow
+from . import bulk
 from .context import CLAIMED, ERROR_REPORTS, RESERVED, Pipeline
 from .crash import crashpoint
 from .render import choose_format
@@ -338,11 +339,124 @@ def _mapped(p: Pipeline, dep: Department, batch_id: int, sha: str, batch, today:
         with p.transaction() as s:
             _beat(p, s, batch_id)
             store_recipients(s, dep.id, {_recipient_ref(d): d.recipient for d in mapped.drafts[start:start + size]})
-            ranges: set = set()
-            for draft in mapped.drafts[start:start + size]:
-                _document(p, s, dep, batch_id, sha, draft, notice_config, ranges)
-                crashpoint("intake.document")
+            _documents(p, s, dep, batch_id, sha, mapped.drafts[start:start + size], notice_config)
         crashpoint("intake.chunk")
+
+
+class _ChunkNumbers:
+    """The intake's NumberSource for a chunk of drafts in one transaction: each range is locked once (created
+    with its configured start if new, then ``SELECT ... FOR UPDATE``; on SQLite the transaction holds the write
+    lock anyway), numbers are counted on in memory, and the range's next value is written back with the chunk's
+    documents, so a number is consumed only if its document is created in this transaction (gap-free). A draft
+    whose document exists already gets that document's number back (``reuse``) and consumes none."""
+
+    def __init__(self, s) -> None:
+        self.s = s
+        self.ranges: dict[tuple[str, str], list[int]] = {}  # (department, prefix) -> [first, next, width]
+        self.existing = False  # the current draft's document exists: ``reuse`` is its number
+        self.reuse: str | None = None
+        self.allocated: str | None = None
+
+    def lock(self, department: str, prefix: str, *, width: int, start: int) -> list[int]:
+        if (department, prefix) not in self.ranges:
+            ensure_number_range(self.s, department, prefix, width=width, start=start)
+            value, stored_width = self.s.execute(
+                select(NumberRange.next_value, NumberRange.width).where(
+                    NumberRange.department == department, NumberRange.prefix == prefix).with_for_update()).one()
+            self.ranges[(department, prefix)] = [value, value, stored_width]
+        return self.ranges[(department, prefix)]
+
+    def next_number(self, department: str, prefix: str, *, width: int, start: int) -> str:
+        if self.existing:
+            return self.reuse  # type: ignore[return-value]  (as create_document returns the existing one's)
+        rng = self.lock(department, prefix, width=width, start=start)
+        value, rng[1] = rng[1], rng[1] + 1
+        self.allocated = f"{prefix}{value:0{rng[2]}d}"
+        return self.allocated
+
+    def write_back(self) -> None:
+        for (department, prefix), (first, following, _) in self.ranges.items():
+            if following != first and self.s.execute(
+                    update(NumberRange).where(NumberRange.department == department, NumberRange.prefix == prefix,
+                                              NumberRange.next_value == first)
+                    .values(next_value=following).execution_options(synchronize_session=False)).rowcount != 1:
+                raise _RangeMoved(f"number range {department} {prefix!r} changed while locked")
+
+
+class _RangeMoved(Exception):
+    pass
+
+
+def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts, notice_config) -> None:
+    """A chunk of drafts built and their documents created in the caller's transaction: what exists already (by
+    key) is found in one query, the new documents and their records are inserted in two statements. Should the
+    insert meet a conflict nobody foresaw (a concurrent writer, an allocated number given by hand before), it is
+    undone and the chunk goes through ``_document`` one draft at a time, which decides each case as always."""
+    numbers = _ChunkNumbers(s)
+    if dep.number_range is not None:  # lock the range first, then look for existing keys (see create_document)
+        rng = dep.number_range
+        numbers.lock(dep.id, rng.prefix, width=rng.width, start=rng.start)
+    keys = [idempotency_key(dep.id, sha, d.key) for d in drafts]
+    known: dict[str, str | None] = dict(s.execute(select(Document.idempotency_key, Document.number)
+                                                  .where(Document.idempotency_key.in_(keys))).all())
+    now = utcnow()
+    new: list[dict[str, Any]] = []
+    models: list[tuple[str, Any] | None] = []  # per draft: (key, built document) or None (quarantined)
+    given: dict[str, str] = {}  # number as delivered -> key of the first draft here that has it
+    delivered: set[str] = set()  # keys of the new documents whose number was delivered, not allocated
+    for draft, key in zip(drafts, keys):
+        numbers.existing, numbers.reuse, numbers.allocated = key in known, known.get(key), None
+        try:
+            document = build(draft, p.config, numbers=numbers, notice_config=notice_config)
+        except DocumentRejected as exc:
+            _quarantine(s, batch_id, draft.rows, exc.errors, draft.key)
+            models.append(None)
+            continue
+        models.append((key, document))
+        if key in known:
+            continue
+        number = numbers.allocated or getattr(document, "number", None)
+        known[key] = number
+        new.append(dict(idempotency_key=key, department=dep.id, number=number, kind=draft.kind,
+                        format=choose_format(draft.kind, draft.recipient), recipient_ref=_recipient_ref(draft),
+                        issue_date=_issue_date(draft), batch_id=batch_id, state="numbered", created_at=now,
+                        updated_at=now, rows=[(r, r) for r in sorted(set(draft.rows))]))
+        if numbers.allocated is None and number is not None:
+            given.setdefault(number, key)
+            delivered.add(key)
+    if given:  # numbers as delivered that another document of the department has (before, or earlier here)
+        taken = set(s.execute(select(Document.number).where(Document.department == dep.id,
+                                                            Document.number.in_(list(given)))).scalars())
+        refused = {d["idempotency_key"] for d in new if d["idempotency_key"] in delivered
+                   and (d["number"] in taken or given[d["number"]] != d["idempotency_key"])}
+        for i, key in enumerate(keys):
+            if key in refused and models[i] is not None:
+                _refuse_number(s, batch_id, drafts[i], getattr(models[i][1], "number", None))
+                models[i] = None
+        new = [d for d in new if d["idempotency_key"] not in refused]
+    try:
+        with s.begin_nested():
+            bulk.create_documents(s, new)
+            numbers.write_back()
+    except (IntegrityError, _RangeMoved):
+        log.info("batch %s: a chunk's documents one by one (a conflict in the bulk insert)", batch_id)
+        ranges: set = set()
+        for draft in drafts:
+            _document(p, s, dep, batch_id, sha, draft, notice_config, ranges)
+            crashpoint("intake.document")
+        return
+    for model in models:
+        if model is not None:
+            p.work.write_model(*model)
+        crashpoint("intake.document")
+
+
+def _refuse_number(s, batch_id: int, draft, number) -> None:
+    _quarantine(s, batch_id, draft.rows, [RecordError(
+        batch=draft.batch, row=min(draft.rows), column=draft.columns.get("number"), value=number,
+        problem="diese Belegnummer wurde bereits für einen anderen Beleg der Abteilung vergeben",
+        fix="vergeben Sie eine neue Nummer, oder liefern Sie den Beleg nicht erneut, wenn er schon "
+            "verschickt wurde")], draft.key)
 
 
 def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, notice_config, ranges: set) -> None:
@@ -362,12 +476,7 @@ def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, n
                 numbers.result = create_document(s, idempotency_key=key, number=getattr(document, "number", None),
                                                  **fields)
         except IntegrityError:
-            _quarantine(s, batch_id, draft.rows, [RecordError(
-                batch=draft.batch, row=min(draft.rows), column=draft.columns.get("number"),
-                value=getattr(document, "number", None),
-                problem="diese Belegnummer wurde bereits für einen anderen Beleg der Abteilung vergeben",
-                fix="vergeben Sie eine neue Nummer, oder liefern Sie den Beleg nicht erneut, wenn er schon "
-                    "verschickt wurde")], draft.key)
+            _refuse_number(s, batch_id, draft, getattr(document, "number", None))
             return
     p.work.write_model(key, document)
 

@@ -4,22 +4,42 @@ FIT-Connect sandbox on loopback.
 The sandbox runs in its own process (as the real service would be elsewhere), so the two cores are shared
 between our client and the sandbox, which does the receiving side's work too: it decrypts every JWE with the
 destination's RSA-4096 key (metadata, data, attachment: three private-key operations) and signs two PS512
-event tokens (submit, accept: two more). Per delivery the client makes one RSA-OAEP-256 wrap per JWE (three),
-AES-256-GCM over the document, one RSA-SHA512 signature (``sha512sum``), four HTTPS requests on pooled
-connections; the destination key is fetched, chain-verified and parsed once, the access and author tokens are
-reused.
+event tokens (submit, accept: two more). That receiving side (the subscriber) runs in ``--subscribers`` threads
+of the sandbox (default 2) or, with ``--subscriber-processes``, in processes of its own. Per delivery the client
+makes one RSA-OAEP-256 wrap per JWE (three), AES-256-GCM over the document, one RSA-SHA512 signature
+(``sha512sum``), three HTTPS requests on pooled connections; the destination key is fetched, chain-verified
+and parsed once, the access and author tokens are reused.
 
     .venv/bin/python bench/bench_delivery_fitconnect.py [--deliveries 600] [--threads 8] [--size 60000]
+        [--subscribers 2] [--subscriber-processes] [--tracking N]
 
-Prints: the CPU cost of each client step measured alone, deliveries/s (submitted: the receipt, i.e. "sent"),
-the time until every delivery is accepted and its accept token verified ("delivered"), CPU per delivery of
-the client and of the sandbox process, and what limits the rate.
+Prints: the CPU cost of each client step measured alone; then two runs. (1) connector only: deliveries/s
+submitted (the receipt, "sent") and until every accept token is verified ("delivered"); (2) with tracking
+committed (``--tracking``, default as many as ``--deliveries``, 0 skips it): the same deliveries through the
+delivery service (``plan_deliveries``, ``deliver_due`` in ``--threads`` workers on one SQLite state database:
+claim, send, receipt + hash-chained event committed; then ``track`` until every accept-submission is applied
+as ``delivered``). Each with CPU per delivery of client and sandbox (its subscriber processes included) and
+the rate those CPU costs allow on 2 free cores: 2 / (client + sandbox CPU per delivery).
 
-Seen on the 2-core machine under other load (load average 9-16): ~41-58 deliveries/s sent; client 4-4.7 ms
-CPU per delivery (about 220-260/s per core), of which the crypto is under 1 ms: a profile puts two thirds in
-httpx/httpcore (three requests per submission) and a quarter in jwcrypto's JWE (half of that its per-token
-header-registry deepcopy); the sandbox needs 11-14 ms CPU per delivery (about 75-90/s in one process: five
-RSA-4096 private-key operations are ~10 ms and hold the GIL), so the receiving side limits the run, not us.
+Measured 2026-11-21 on this 2-core machine, other work running (load average 4-5; 10 in one run):
+- before (one subscriber thread, jwcrypto JWE): 45 deliveries/s sent, 35/s delivered; client 5.1 ms, sandbox
+  13.5 ms CPU per delivery -> 107/s CPU-implied, yet the single subscriber thread capped delivered at ~70-90/s.
+- now, connector only (2 subscriber threads): 51-67/s sent, 38-48/s delivered; client 5.1-6.8 ms, sandbox
+  14-17.5 ms CPU per delivery -> 82-105/s CPU-implied. With 2 subscriber processes: 57-66/s sent, 35-47/s
+  delivered, sandbox 17.8-18.6 ms (the ~100 kB job and its keys pickled over a pipe cost more than they give:
+  pyca/cryptography releases the GIL in RSA private-key operations - measured: a pure-Python thread keeps 91 %
+  of its speed beside an RSA thread, two RSA threads do 1.7x one - so threads already use both cores).
+- now, with tracking committed: 30-37/s sent, 22-25/s delivered; client 16.4-17.4 ms CPU per delivery to send
+  (of which ~11 ms is the delivery service's SQLAlchemy/SQLite bookkeeping: claim and record transactions with
+  their events, legal dates) + 6.5 ms per applied accept event, sandbox 15.7-17.9 ms -> 48-52/s CPU-implied.
+
+What limits it: the aim (100/s through FIT-Connect) is not met. The receiving side's five RSA-4096 private-key
+operations are ~9 ms CPU per delivery (1.7-2 ms each) and cannot go, so sandbox + client need >= ~14 ms, i.e.
+at most ~140/s on two free cores; with other work on the machine the wall rate is about half the CPU-implied
+one. The client's remaining 5 ms is mostly httpx/httpcore (three requests per submission) and the metadata
+schema check; JWE encryption is now 0.2 ms (was 0.8). With tracking committed the delivery service's
+per-delivery database work is the largest single cost (its ~11 ms + 6.5 ms per event exceed the client's
+channel work twice over), and SQLite's one writer serialises the workers' commits.
 """
 from __future__ import annotations
 
@@ -35,6 +55,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mailbox_connectors import crypto  # noqa: E402
 from mailbox_connectors.base import Delivery, DocumentFormat, DocumentKind, EventState  # noqa: E402
@@ -44,14 +65,23 @@ from mailbox_connectors.fitconnect_client import (  # noqa: E402
 
 
 def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of a process and its child processes (the subscriber processes; Linux /proc)."""
+    total, parents = 0.0, {pid}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) in parents:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
-def _start_sandbox(folder: Path) -> tuple[subprocess.Popen, dict]:
+def _start_sandbox(folder: Path, subscribers: int, threads: bool) -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen([sys.executable, "-m", "mailbox_connectors.sandboxes.fitconnect", "--state-dir",
-                             str(folder)], stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+                             str(folder), "--subscribers", str(subscribers)]
+                            + (["--subscriber-threads"] if threads else []),
+                            stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
     line = proc.stdout.readline() if proc.stdout else b""
     if not line:
         proc.kill()
@@ -75,10 +105,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--size", type=int, default=60_000, help="bytes of the document (a notice PDF: 30-80 kB)")
     parser.add_argument("--time-limit", type=float, default=300.0, help="stop sending after this many seconds")
+    parser.add_argument("--subscribers", type=int, default=2, help="the sandbox's receiving-system workers")
+    parser.add_argument("--subscriber-processes", action="store_true",
+                        help="receiving system in processes of its own instead of threads of the sandbox process")
+    parser.add_argument("--tracking", type=int, default=None, metavar="N",
+                        help="deliveries through the delivery service with tracking committed (default: as many "
+                             "as --deliveries; 0: skip)")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-fitconnect-"))
-    proc, info = _start_sandbox(folder)
+    proc, info = _start_sandbox(folder, args.subscribers, not args.subscriber_processes)
     try:
         fit = FitConnectSettings(submission_url=info["base_url"], token_url=info["token_url"],
                                  client_id=info["client_id"],
@@ -97,9 +133,10 @@ def main() -> None:
         # warm-up: token, destination, key chain verified and parsed once
         connector.send(delivery(0))
         key = connector.client.encryption_key(info["bridge_destination_id"])
+        where = "processes of their own" if args.subscriber_processes else "threads of the sandbox"
         print(f"FIT-Connect bench: {args.deliveries} deliveries of {args.size / 1000:.0f} kB, {args.threads} client "
-              f"threads, sandbox in its own process, {os.cpu_count()} cores, load average "
-              f"{os.getloadavg()[0]:.1f} before the run")
+              f"threads, sandbox in its own process with {args.subscribers} subscribers in {where}, "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run")
         print("client steps, each alone (CPU per call):")
         wrap = _timed("JWE of the document (RSA-OAEP-256 wrap + A256GCM)",
                       lambda: crypto.encrypt(key, document, cty="application/pdf"), 50)
@@ -158,13 +195,62 @@ def main() -> None:
         print(f"one core each would allow: client {client_rate:.0f}/s, sandbox {sandbox_rate:.0f}/s; "
               f"the limit here is {limit}; both share {os.cpu_count()} cores with each other and whatever else "
               f"runs (load average {os.getloadavg()[0]:.1f} now)")
+        implied = os.cpu_count() * 1000 / (client_cpu * per + sandbox_cpu_all * per)
+        print(f"  CPU-implied rate on {os.cpu_count()} free cores: {implied:.0f} deliveries/s "
+              f"({os.cpu_count()} / (client + sandbox CPU per delivery))")
         connector.close()
+        n_tracked = args.deliveries if args.tracking is None else args.tracking
+        if n_tracked:
+            _tracked(args, info, folder, proc, n_tracked, fit, author, document)
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _tracked(args, info: dict, folder: Path, proc: subprocess.Popen, n: int, fit: FitConnectSettings,
+             author: AuthorIdentity, document: bytes) -> None:
+    """The same deliveries through the delivery service: plan, ``deliver_due`` in ``--threads`` workers (claim
+    and receipt committed to SQLite), then ``track`` until every accept-submission is applied."""
+    import _tracking
+
+    connector = BundIdBridgeConnector(fit, BundIdSettings(sender="Stadt Musterstadt, Stadtkasse"), author,
+                                      bridge_destination_id=info["bridge_destination_id"])
+    connectors = {"bundid": connector}
+    url = _tracking.make_database(folder, n, kind="notice", fmt="notice_pdf", content=document, recipient={
+        "bundid_postbox": str(uuid.uuid4()), "consents": frozenset({"notice_retrieval"})})
+    planned = _tracking.plan(url, connectors)
+    load = _tracking.loader(document, "bescheid.pdf", "application/pdf")
+    print(f"\nwith tracking committed (delivery service, SQLite {url.rsplit('/', 1)[1]}): {planned} notices planned "
+          f"for the BundID postbox, {args.threads} deliver_due workers (threads, one shared connector)")
+    client_cpu0, sandbox_cpu0 = time.process_time(), _cpu_of(proc.pid)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(args.threads) as pool:
+        sent = sum(pool.map(lambda w: _tracking.send_due(url, connectors, f"bench-{w}", load),
+                            range(args.threads)))
+    sent_s = time.perf_counter() - start
+    client_cpu, sandbox_cpu = time.process_time() - client_cpu0, _cpu_of(proc.pid) - sandbox_cpu0
+    by_state = _tracking.counts(url)
+    print(f"sent (receipt and sent event committed): {sent} in {sent_s:.2f} s = {sent / sent_s:.1f} deliveries/s; "
+          f"sandbox {sandbox_cpu / max(sent, 1) * 1000:.2f} ms CPU per delivery meanwhile; states {dict(by_state)}")
+    track_cpu0 = time.process_time()
+    done, rounds, inside = _tracking.track_until(url, connectors, sent, states=("delivered",),
+                                                 timeout=args.time_limit)
+    all_s = time.perf_counter() - start
+    track_cpu = time.process_time() - track_cpu0
+    sandbox_all = _cpu_of(proc.pid) - sandbox_cpu0
+    print(f"delivered (accept verified, delivered event committed): {done} of {sent} after {all_s:.2f} s = "
+          f"{done / all_s:.1f} deliveries/s end to end ({rounds} track rounds, {inside:.2f} s inside track, "
+          f"{track_cpu / max(done, 1) * 1000:.2f} ms client CPU per applied event); hash chain "
+          f"{'verifies' if _tracking.chain_ok(url) else 'BROKEN'}")
+    per = 1000 / max(sent, 1)
+    total = client_cpu * per + track_cpu * per + sandbox_all * per
+    print(f"CPU per delivery: client {client_cpu * per:.2f} ms sending + {track_cpu * per:.2f} ms tracking, sandbox "
+          f"{sandbox_all * per:.2f} ms; CPU-implied rate on {os.cpu_count()} free cores: "
+          f"{os.cpu_count() * 1000 / total:.0f} deliveries/s; load average {os.getloadavg()[0]:.1f} now")
+    connector.close()
 
 
 if __name__ == "__main__":

@@ -138,23 +138,41 @@ class SandboxSite:
         return boxes, accounts
 
     def fail(self, spec: str) -> None:
-        """A failure mode from the command line: ``bounce:ADDRESS``, ``reject:ADDRESS``, ``greylist:ADDRESS``
-        (SMTP), ``reject-next:N`` (the FIT-Connect subscriber rejects the next N submissions),
-        ``fitconnect|zbp|elster:STATUS[xTIMES]`` (HTTP status instead of an answer, e.g. ``zbp:503x3``)."""
+        """A failure mode from the command line, as the real services fail:
+
+        * SMTP: ``bounce:ADDRESS`` (accepted, then a failed DSN), ``reject:ADDRESS`` (550 at RCPT),
+          ``greylist:ADDRESS`` (451 once), ``delay:ADDRESS`` (a delayed DSN, then delivered), ``stall:ADDRESS``
+          (no answer after DATA: the client times out);
+        * FIT-Connect subscriber: ``reject-next:N`` (the next N submissions are rejected, as by a closed postbox);
+        * HTTP (``fitconnect``, ``zbp``, ``elster``): ``zbp:503x3`` (a status instead of an answer, 3 times),
+          ``fitconnect:429`` (too many requests, Retry-After 2 s), ``elster:stall30`` (no answer for 30 s),
+          ``zbp:drop`` (connection closed without an answer).
+        """
         what, _, arg = spec.partition(":")
         if not arg:
             raise ValueError(f"failure mode {spec!r}: expected WHAT:ARGUMENT, e.g. bounce:anna@example.org")
-        if what in ("bounce", "reject", "greylist"):
+        assert self.smtp is not None and self.fit is not None, "start() first"
+        if what in ("bounce", "reject", "greylist", "stall"):
             getattr(self.smtp, what)(arg)
+        elif what == "delay":
+            self.smtp.delay(arg, then="delivered", after=2.0)
         elif what == "reject-next":
             self.fit.reject_next("Das Postfach nimmt keine Nachrichten an", times=int(arg))
         elif what in ("fitconnect", "zbp", "elster"):
-            status, _, times = arg.partition("x")
-            server = {"fitconnect": self.fit, "zbp": self.zbp, "elster": self.elster}[what]
-            server.faults.fail(int(status), times=int(times or 1))
+            faults = {"fitconnect": self.fit, "zbp": self.zbp, "elster": self.elster}[what].faults
+            if arg == "drop":
+                faults.drop()
+            elif arg.startswith("stall"):
+                faults.stall(float(arg.removeprefix("stall") or 30))
+            else:
+                status, _, times = arg.partition("x")
+                if status == "429":
+                    faults.throttle(2, times=int(times or 1))
+                else:
+                    faults.fail(int(status), times=int(times or 1))
         else:
-            raise ValueError(f"unknown failure mode {what!r} (bounce, reject, greylist, reject-next, fitconnect, "
-                             "zbp, elster)")
+            raise ValueError(f"unknown failure mode {what!r} (bounce, reject, greylist, delay, stall, reject-next, "
+                             "fitconnect, zbp, elster)")
 
     def endpoints(self) -> dict[str, str]:
         return {"SMTP (STARTTLS, AUTH, DSN)": f"smtp://localhost:{self.smtp.port}",

@@ -121,3 +121,40 @@ def test_the_sandbox_command_as_a_process_stops_on_sigterm(tmp_path):
             proc.kill()
     assert proc.returncode == 0, err
     assert "FIT-Connect Submission API" in out and "delivery.toml" in out
+
+
+@pytest.mark.parametrize("spec", ["zbp:503x2", "fitconnect:429", "elster:stall1", "zbp:drop"])
+def test_http_failure_modes_from_the_command_line_reach_the_sandbox(site, spec):
+    import ssl
+
+    import httpx
+
+    server = {"zbp": site.zbp, "fitconnect": site.fit, "elster": site.elster}[spec.split(":")[0]]
+    site.fail(spec)
+    try:
+        ca = str(site.root / "pki" / {"zbp": "zbp-ca.pem", "fitconnect": "fitconnect-root.pem",
+                                      "elster": "elster-ca.pem"}[spec.split(":")[0]])
+        try:
+            ctx = ssl.create_default_context(cafile=ca)
+            if server is site.zbp:  # the ZBP wants the municipality's client certificate (mTLS)
+                ctx.load_cert_chain(site.root / "pki/zbp-client.crt", site.root / "pki/zbp-client.key")
+            r = httpx.get(server.base_url + "/", verify=ctx, timeout=0.5)
+            status = r.status_code
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+        expected = {"zbp:503x2": 503, "fitconnect:429": 429}.get(spec)
+        if expected is not None:
+            assert status == expected
+        else:
+            assert status in ("ReadTimeout", "RemoteProtocolError", "ReadError"), status
+    finally:
+        server.reset()
+
+
+def test_smtp_failure_modes_from_the_command_line(site):
+    site.fail("reject:nobody@example.org")
+    site.fail("delay:later@example.org")
+    try:
+        assert "nobody@example.org" in site.smtp._rules and "later@example.org" in site.smtp._rules
+    finally:
+        site.smtp.clear()

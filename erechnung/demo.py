@@ -83,7 +83,7 @@ def main() -> int:
     from validators.engine import Validator
     from validators.report import write_reports
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     if OUT.exists():
         shutil.rmtree(OUT)
     docs_dir, conv_dir, report_dir = OUT / "documents", OUT / "converted", OUT / "reports"

@@ -71,12 +71,31 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
     console.print("In diesem Lauf bei den Sandboxen angekommen: "
                   + ", ".join(f"{k} {v}" for k, v in received.items()))
     run_status(db, out=console.file)
+    fell = _fell_back_document(db)
+    if fell is not None:  # the history of the document that fell back, event by event with its evidence
+        console.rule(f"[bold]erechnung status --document {fell}[/bold]")
+        run_status(db, document=fell, out=console.file)
     console.print(f"mailboxes:   {root / 'sandbox/smtp/mailboxes'}/ (one Maildir per address)")
     console.print(f"print:       {root / 'print'}/ (batches for the print shop)")
     console.print(f"history:     .venv/bin/erechnung status --db {db} --document 1")
     console.print(f"as JSON:     .venv/bin/erechnung status --db {db} --json")
     console.print(f"audit:       .venv/bin/erechnung audit verify --db {db}")
     return 0
+
+
+def _fell_back_document(db: str) -> int | None:
+    from sqlalchemy import select
+
+    from .state import make_engine, transaction
+    from .state.delivery_schema import Delivery
+
+    engine = make_engine(db)
+    try:
+        with transaction(engine) as s:
+            return s.execute(select(Delivery.document_id).where(Delivery.state == "fell_back")
+                             .order_by(Delivery.id).limit(1)).scalar_one_or_none()
+    finally:
+        engine.dispose()
 
 
 def _mails(root: Path) -> int:

@@ -19,14 +19,15 @@ from typing import Any
 DEPARTMENT = "kasse"
 
 
-def make_database(folder: Path, n: int, *, kind: str, fmt: str, recipient: dict[str, Any],
-                  content: bytes) -> str:
-    """A migrated SQLite database in ``folder`` with ``n`` handed-over documents of ``kind`` to ``recipient``."""
+def make_database(folder: Path | None, n: int, *, kind: str, fmt: str, recipient: dict[str, Any],
+                  content: bytes, url: str | None = None) -> str:
+    """A migrated SQLite database in ``folder`` (or the empty database at ``url``, e.g. PostgreSQL) with ``n``
+    handed-over documents of ``kind`` to ``recipient``."""
     from erechnung.intake.recipients import Recipient
     from erechnung.state import make_engine, migrate, transaction
     from erechnung.state import repository as repo
 
-    url = f"sqlite:///{folder / 'state.db'}"
+    url = url or f"sqlite:///{folder / 'state.db'}"
     migrate(url)
     engine = make_engine(url)
     who = Recipient(customer_number="K-1", name="Anna Muster", street="Hauptstr. 1", post_code="12345",

@@ -251,16 +251,34 @@ def show_command(
     raise typer.Exit(run_show(input_path, html, with_report=with_report, lang=lang))
 
 
+def _db_of(db: Optional[str], config: Optional[Path]) -> Optional[str]:
+    """``--db``, else the database the configuration (``--config``) names, else None (ERECHNUNG_DB / default)."""
+    if db is not None or config is None:
+        return db
+    from .intake import ConfigError, load_config
+    from .pipeline.context import database_url
+
+    try:
+        return database_url(load_config(config))
+    except ConfigError as exc:
+        typer.echo(f"Fehler: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+CONFIG_DB = typer.Option(None, "--config", dir_okay=False, help="Take the database from this configuration.")
+
+
 @app.command("documents")
 def documents_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per document per line on stdout."),
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB or "
                                                          "sqlite:///var/erechnung.db)."),
+    config: Optional[Path] = CONFIG_DB,
 ) -> None:
     """List the documents in the state database (number, kind, format, verdict, sha256, state)."""
     from .state.cli import run_documents
 
-    raise typer.Exit(run_documents(db, as_json=as_json))
+    raise typer.Exit(run_documents(_db_of(db, config), as_json=as_json))
 
 
 @app.command("run")
@@ -294,11 +312,12 @@ def status_command(
                                                                               "(needs --batch)."),
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB or "
                                                          "sqlite:///var/erechnung.db)."),
+    config: Optional[Path] = CONFIG_DB,
 ) -> None:
     """Deliveries: channel, state, attempts, events, notification date; dead letters for finance."""
     from .delivery.cli import run_status
 
-    raise typer.Exit(run_status(db, as_json=as_json, document=document, batch=batch, html=html))
+    raise typer.Exit(run_status(_db_of(db, config), as_json=as_json, document=document, batch=batch, html=html))
 
 
 @app.command("deliver")
@@ -360,11 +379,12 @@ audit_app = typer.Typer(name="audit", no_args_is_help=True, help="The tamper-evi
 def audit_verify_command(
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB or "
                                                          "sqlite:///var/erechnung.db)."),
+    config: Optional[Path] = CONFIG_DB,
 ) -> None:
     """Recompute the hash chain of the delivery events: OK (exit 0) or the first broken link (exit 1)."""
     from .delivery.cli import run_audit_verify
 
-    raise typer.Exit(run_audit_verify(db))
+    raise typer.Exit(run_audit_verify(_db_of(db, config)))
 
 
 app.add_typer(audit_app, name="audit")

@@ -77,10 +77,21 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
         run_status(db, document=fell, out=console.file)
     console.print(f"mailboxes:   {root / 'sandbox/smtp/mailboxes'}/ (one Maildir per address)")
     console.print(f"print:       {root / 'print'}/ (batches for the print shop)")
-    console.print(f"history:     .venv/bin/erechnung status --db {db} --document 1")
-    console.print(f"as JSON:     .venv/bin/erechnung status --db {db} --json")
-    console.print(f"audit:       .venv/bin/erechnung audit verify --db {db}")
+    cfg = _shown(config_path)
+    console.print(f"history:     .venv/bin/erechnung status --config {cfg} --document {fell or 1}")
+    console.print(f"as JSON:     .venv/bin/erechnung status --config {cfg} --json")
+    console.print(f"audit:       .venv/bin/erechnung audit verify --config {cfg}")
+    console.print(f"again:       .venv/bin/erechnung sandbox --dir {_shown(root / 'sandbox')} --recipients "
+                  f"examples/recipients.csv, then .venv/bin/erechnung deliver --config {cfg}")
     return 0
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory where it lies below it (shorter to copy)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _fell_back_document(db: str) -> int | None:

@@ -24,7 +24,7 @@ def _mails(root) -> int:
     return sum(1 for p in (root / "sandbox/smtp/mailboxes").glob("*/*/*") if p.parent.name in ("new", "cur"))
 
 
-def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice(tmp_path):
+def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice(tmp_path, capsys):
     from erechnung.delivery.cli import run_audit_verify, run_status
     from erechnung.demo_pipeline import main
 
@@ -83,6 +83,15 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     assert _mails(root) == len(emails)
     assert "versandt 0" in out.getvalue()
     assert run_audit_verify(db, out=io.StringIO()) == 0
+
+    # the commands the demo prints find the database through the configuration
+    from erechnung.cli import main as cli
+
+    capsys.readouterr()
+    assert cli(["status", "--config", str(root / "config.toml"), "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(records)
+    assert cli(["audit", "verify", "--config", str(root / "config.toml")]) == 0
+    assert capsys.readouterr().out.startswith("OK:")
 
 
 def _dead_documents(db: str) -> set[int]:

@@ -147,6 +147,7 @@ def _peaks() -> dict[str, int]:
 
 def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dict:
     """One run in this (fresh) process; prints its figures as JSON."""
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     if variant == "plain":
         from erechnung.pipeline import Options, run
@@ -171,7 +172,20 @@ def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dic
     return {"variant": variant, "documents": docs, "rendered": t["rendered"], "rejected": t["rejected"],
             "quarantined": t["quarantined"], "run_seconds": round(flow_seconds, 2),
             "process_seconds": round(total, 2), "docs_per_second": round(docs / flow_seconds, 1) if flow_seconds else 0,
+            "load_before": round(load_before, 1), "load_after": round(os.getloadavg()[0], 1),
             **_peaks(), **_cpu(), **extra}
+
+
+def cpu_ms_per_document(r: dict) -> dict[str, float]:
+    """CPU milliseconds per document: the coordinator's intake and documents phase (its own threads: archive
+    writes, database), the workers (rendering, validation), Prefect's server (live children), and all together."""
+    n = max(1, r["documents"])
+    timings = r.get("timings") or {}
+    out = {"intake": timings.get("intake_cpu", 0.0), "coordinator_documents": timings.get("documents_cpu", 0.0),
+           "coordinator": r["cpu_coordinator_s"], "workers": r["cpu_workers_s"], "server": r["cpu_live_children_s"]}
+    out = {k: round(1000 * v / n, 2) for k, v in out.items()}
+    out["all"] = round(out["coordinator"] + out["workers"] + out["server"], 2)
+    return out
 
 
 def one(variant: str, records: int, args, attempt: int = 0) -> dict:
@@ -233,12 +247,22 @@ def main() -> int:
         if key not in best or r["run_seconds"] < best[key]["run_seconds"]:
             best[key] = r
     results = list(best.values())
-    print(f"\nfastest of {args.repeat} run(s) each:\n{'records':>8} {'variant':>8} {'docs':>7} {'docs/s':>7} {'run s':>8} {'proc s':>8} "
-          f"{'coord MB':>9} {'worker MB':>10}")
+    cores = os.cpu_count() or 1
+    print(f"\nfastest of {args.repeat} run(s) each ({cores} cores; load = 1-minute load average before/after):")
+    print(f"{'records':>8} {'variant':>8} {'docs':>7} {'docs/s':>7} {'run s':>8} {'proc s':>8} {'coord MB':>9} "
+          f"{'worker MB':>10} {'load':>9}  CPU ms/doc: intake coord-docs workers server all -> docs/s on {cores} "
+          "free cores")
     for r in results:
+        c = cpu_ms_per_document(r)
         print(f"{r['records']:>8} {r['variant']:>8} {r['documents']:>7} {r['docs_per_second']:>7} "
               f"{r['run_seconds']:>8} {r['process_seconds']:>8} {r['coordinator_peak_rss_mb']:>9} "
-              f"{r['largest_child_peak_rss_mb']:>10}")
+              f"{r['largest_child_peak_rss_mb']:>10} {r.get('load_before', '?'):>4}/{r.get('load_after', '?'):<4} "
+              f"{c['intake']:>6} {c['coordinator_documents']:>6} {c['workers']:>6} {c['server']:>6} {c['all']:>6} "
+              f"-> {cores * 1000 / max(0.01, c['all']):.0f}")
+        ms = (r.get("timings") or {}).get("ms_per_document")
+        if ms:
+            print(f"{'':>17} worker ms per document: " + ", ".join(f"{k} {v}" for k, v in ms.items()))
+    shares: dict[int, float] = {}
     for records in args.records:
         by = {r["variant"]: r for r in results if r["records"] == records}
         if {"plain", "prefect"} <= set(by):
@@ -250,19 +274,35 @@ def main() -> int:
             cpu = {v: r["cpu_coordinator_s"] + r["cpu_workers_s"] + r["cpu_live_children_s"] for v, r in by.items()}
             extra = (f["cpu_coordinator_s"] + f["cpu_live_children_s"]) - (p["cpu_coordinator_s"]
                                                                            + p["cpu_live_children_s"])
-            print(f"{records}: Prefect share of CPU time {extra / cpu['prefect']:.1%} (coordinator and server "
+            shares[records] = extra / cpu["prefect"]
+            print(f"{records}: Prefect share of CPU time {shares[records]:.1%} (coordinator and server "
                   f"{extra:.0f} s more, of {cpu['prefect']:.0f} s in all)")
-    sizes = sorted({r["records"] for r in results})
-    if len(sizes) > 1:
-        small = [r for r in results if r["records"] == sizes[0] and r["variant"] == "plain"]
-        large = [r for r in results if r["records"] == sizes[-1] and r["variant"] == "plain"]
-        if small and large:
-            ratio = large[0]["coordinator_peak_rss_mb"] / max(1, small[0]["coordinator_peak_rss_mb"])
-            print(f"peak memory of the coordinator, {sizes[-1]} vs {sizes[0]} records: {ratio:.2f}x")
     out = Path(args.out) / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"best": results, "runs": all_runs}, indent=1))
     print(f"results: {out}")
+    # the issue's bars, last
+    print("\nbars (issue 4):")
+    for r in results:
+        rate = r["docs_per_second"]
+        print(f"  docs/s {r['records']:>7} {r['variant']:<8} {rate:>6} vs 80: {'met' if rate >= 80 else 'NOT met'}"
+              f" (load {r.get('load_before', '?')}/{r.get('load_after', '?')}; the CPU it took allows "
+              f"{cores * 1000 / max(0.01, cpu_ms_per_document(r)['all']):.0f} on {cores} free cores)")
+    sizes = sorted({r["records"] for r in results})
+    if len(sizes) > 1:
+        for variant in args.variants.split(","):
+            small = next((r for r in results if r["records"] == sizes[0] and r["variant"] == variant), None)
+            large = next((r for r in results if r["records"] == sizes[-1] and r["variant"] == variant), None)
+            if small and large:
+                for what, key in (("coordinator", "coordinator_peak_rss_mb"), ("worker", "largest_child_peak_rss_mb")):
+                    ratio = large[key] / max(1, small[key])
+                    print(f"  peak memory {variant:<8} {what:<11} {sizes[-1]} vs {sizes[0]} records: {large[key]} / "
+                          f"{small[key]} MB = {ratio:.2f}x vs 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}")
+    for records, share in shares.items():
+        by = {r["variant"]: r for r in results if r["records"] == records}
+        wall = (by["prefect"]["run_seconds"] - by["plain"]["run_seconds"]) / by["prefect"]["run_seconds"]
+        print(f"  Prefect share {records:>7}: wall {wall:.1%}, CPU {share:.1%} vs 5%: "
+              f"{'met' if max(wall, share) < 0.05 else 'NOT met'}")
     return 0
 
 

@@ -21,9 +21,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from erechnung.state.delivery_schema import GENESIS_HASH, Delivery, DeliveryChain, DeliveryEvent
@@ -64,39 +64,71 @@ def _row_canonical(e: DeliveryEvent) -> bytes:
                            evidence_type=e.evidence_type, evidence_sha256=e.evidence_sha256)
 
 
-def _lock_head(session: Session) -> DeliveryChain:
-    from erechnung.state.repository import _insert
+_EVENTS = DeliveryEvent.__table__
+_HEAD = DeliveryChain.__table__
 
-    session.execute(_insert(session, DeliveryChain).values(id=CHAIN_ID, seq=0, head_hash=GENESIS_HASH,
-                                                           updated_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["id"]))
-    return session.execute(select(DeliveryChain).where(DeliveryChain.id == CHAIN_ID).with_for_update()
-                           .execution_options(populate_existing=True)).scalar_one()
+
+def lock_head(session: Session) -> tuple[int, str]:
+    """Lock the chain's head row until the transaction ends (created on the first append); its (seq, hash)."""
+    q = select(_HEAD.c.seq, _HEAD.c.head_hash).where(_HEAD.c.id == CHAIN_ID).with_for_update()
+    row = session.execute(q).first()
+    if row is None:
+        from erechnung.state.repository import _insert
+
+        session.execute(_insert(session, DeliveryChain).values(id=CHAIN_ID, seq=0, head_hash=GENESIS_HASH,
+                                                               updated_at=utcnow())
+                        .on_conflict_do_nothing(index_elements=["id"]))
+        row = session.execute(q).one()
+    return row.seq, row.head_hash
+
+
+def event_row(seq: int, prev_hash: str, *, delivery_id: int, document_id: int, from_state: str | None,
+              to_state: str, at: datetime, source: str, reason: str | None = None,
+              detail: Mapping[str, Any] | None = None, evidence: bytes | None = None,
+              evidence_type: str | None = None, channel_event_id: str | None = None) -> dict[str, Any]:
+    """The ``delivery_events`` row of one event at ``seq`` after ``prev_hash``, with its hash."""
+    detail = plain_json(dict(detail or {}))
+    evidence_sha256 = hashlib.sha256(evidence).hexdigest() if evidence else None
+    evidence_type = evidence_type if evidence else None
+    canonical = canonical_event(seq=seq, delivery_id=delivery_id, document_id=document_id,
+                                from_state=from_state, to_state=to_state, at=at, source=source,
+                                channel_event_id=channel_event_id, reason=reason, detail=detail,
+                                evidence_type=evidence_type, evidence_sha256=evidence_sha256)
+    return dict(seq=seq, delivery_id=delivery_id, document_id=document_id, from_state=from_state,
+                to_state=to_state, at=at, source=source, channel_event_id=channel_event_id, reason=reason,
+                detail=detail, evidence=evidence or None, evidence_type=evidence_type,
+                evidence_sha256=evidence_sha256, prev_hash=prev_hash, hash=event_hash(prev_hash, canonical))
+
+
+def append_events(session: Session, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Append ``events`` (keyword arguments of :func:`event_row` without seq and prev_hash), in order, in the
+    caller's transaction: the head is locked once (until the transaction ends), the rows go in with one
+    INSERT and the head moves once. Returns the rows written."""
+    if not events:
+        return []
+    seq, prev = lock_head(session)
+    rows = []
+    for e in events:
+        seq += 1
+        row = event_row(seq, prev, **e)
+        rows.append(row)
+        prev = row["hash"]
+    session.execute(insert(_EVENTS), rows)
+    session.execute(update(_HEAD).where(_HEAD.c.id == CHAIN_ID).values(seq=seq, head_hash=prev,
+                                                                        updated_at=utcnow()))
+    return rows
 
 
 def append_event(session: Session, delivery: Delivery, *, from_state: str | None, to_state: str, at: datetime,
                  source: str, reason: str | None = None, detail: Mapping[str, Any] | None = None,
                  evidence: bytes | None = None, evidence_type: str | None = None,
-                 channel_event_id: str | None = None) -> DeliveryEvent:
+                 channel_event_id: str | None = None) -> dict[str, Any]:
     """Append one event to the chain in the caller's transaction (the head stays locked until it ends)."""
-    head = _lock_head(session)
-    seq = head.seq + 1
-    detail = plain_json(dict(detail or {}))
-    evidence_sha256 = hashlib.sha256(evidence).hexdigest() if evidence else None
-    canonical = canonical_event(seq=seq, delivery_id=delivery.id, document_id=delivery.document_id,
-                                from_state=from_state, to_state=to_state, at=at, source=source,
-                                channel_event_id=channel_event_id, reason=reason, detail=detail,
-                                evidence_type=evidence_type if evidence else None, evidence_sha256=evidence_sha256)
-    digest = event_hash(head.head_hash, canonical)
-    event = DeliveryEvent(seq=seq, delivery_id=delivery.id, document_id=delivery.document_id,
-                          from_state=from_state, to_state=to_state, at=at, source=source,
-                          channel_event_id=channel_event_id, reason=reason, detail=detail,
-                          evidence=evidence or None, evidence_type=evidence_type if evidence else None,
-                          evidence_sha256=evidence_sha256, prev_hash=head.head_hash, hash=digest)
-    session.add(event)
-    head.seq, head.head_hash, head.updated_at = seq, digest, utcnow()
-    session.flush()
-    return event
+    [row] = append_events(session, [dict(delivery_id=delivery.id, document_id=delivery.document_id,
+                                         from_state=from_state, to_state=to_state, at=at, source=source,
+                                         reason=reason, detail=detail, evidence=evidence,
+                                         evidence_type=evidence_type, channel_event_id=channel_event_id)])
+    return row
 
 
 @dataclass(frozen=True)

@@ -69,17 +69,21 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from erechnung.state.delivery_schema import DeadLetter, Delivery, NotificationDate
 from erechnung.state.schema import ArchiveItem, Document, utcnow
 
-from .audit import append_event
+from .audit import append_event, append_events
 from .notification import LegalRules, compute_notification_date, retrieval_deadline
 from .routing import Hop, Route, route
 
 log = logging.getLogger(__name__)
+
+_D = Delivery.__table__
+_ND = NotificationDate.__table__
 
 OPEN_STATES = ("sent", "delivered", "retrieved")  # sent, waiting for status events or the notification date
 #: How far a channel's clock may be behind ours: an event older than its delivery by more is not about it.
@@ -293,33 +297,54 @@ def claim_due(session_factory: sessionmaker[Session], channels: Iterable[str], n
               config: DeliveryConfig, *, limit: int | None = None) -> list[int]:
     """Claim up to ``limit`` deliveries that are due (queued and due, or ``sending`` with a lease that ran
     out) for ``config.worker``, and commit the claim. Returns the claimed ids."""
+    return [row.id for row in _claim(session_factory, channels, now, config, limit=limit)]
+
+
+#: What a claim hands to the send: the claimed delivery's columns (``id``, ``idempotency_key``, ``attempts`` ...).
+_CLAIMED = (_D.c.id, _D.c.idempotency_key, _D.c.document_id, _D.c.channel, _D.c.address, _D.c.kind,
+            _D.c.legal_basis, _D.c.land, _D.c.attempts)
+
+
+def _claim(session_factory: sessionmaker[Session], channels: Iterable[str], now: datetime,
+           config: DeliveryConfig, *, limit: int | None = None) -> list[Any]:
+    """:func:`claim_due`, returning the claimed rows (``_CLAIMED``) in claim order. One transaction: the due
+    rows are read (PostgreSQL: ``FOR UPDATE SKIP LOCKED``), moved to ``sending`` by one conditional UPDATE
+    whose RETURNING names the rows won, and their events appended under one lock of the chain's head."""
     limit = limit or config.batch_size
     channels = list(channels)
-    due = or_((Delivery.state == "queued") & (or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
-              (Delivery.state == "sending") & (or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)))
-    claimed: list[int] = []
+    ran_out = or_(_D.c.lease_until.is_(None), _D.c.lease_until < now)
+    due = or_((_D.c.state == "queued") & (or_(_D.c.next_attempt_at.is_(None), _D.c.next_attempt_at <= now)),
+              (_D.c.state == "sending") & ran_out)
     with session_factory() as session, session.begin():
-        q = select(Delivery.id, Delivery.state).where(due, Delivery.channel.in_(channels)) \
-            .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+        q = select(_D.c.id, _D.c.state).where(due, _D.c.channel.in_(channels)) \
+            .order_by(_D.c.next_attempt_at, _D.c.id).limit(limit)
         if _dialect(session) == "postgresql":
             q = q.with_for_update(skip_locked=True)
-        for delivery_id, seen in session.execute(q).all():
-            lease_ok = (Delivery.lease_until.is_(None) | (Delivery.lease_until < now)) if seen == "sending" else True
-            won = session.execute(
-                update(Delivery).where(Delivery.id == delivery_id, Delivery.state == seen, lease_ok)
-                .values(state="sending", claimed_by=config.worker, lease_until=now + config.lease,
-                        attempts=Delivery.attempts + 1, updated_at=now)
-                .execution_options(synchronize_session=False)).rowcount == 1
-            if not won:
-                continue
-            d = session.get(Delivery, delivery_id, populate_existing=True)
-            detail = {"worker": config.worker, "attempt": d.attempts, "lease_until": (now + config.lease).isoformat()}
-            if seen == "sending":
+        seen = dict(session.execute(q).all())
+        if not seen:
+            return []
+        queued = [i for i, state in seen.items() if state == "queued"]
+        again = [i for i, state in seen.items() if state == "sending"]
+        lease_until = now + config.lease
+        # still in the state seen (and, for a resend, with the lease run out): the rows this worker won
+        won = {row.id: row for row in session.execute(
+            update(_D).where(or_(_D.c.id.in_(queued) & (_D.c.state == "queued"),
+                                 _D.c.id.in_(again) & (_D.c.state == "sending") & ran_out))
+            .values(state="sending", claimed_by=config.worker, lease_until=lease_until,
+                    attempts=_D.c.attempts + 1, updated_at=now)
+            .returning(*_CLAIMED))}
+        claimed = [won[i] for i in seen if i in won]
+        events = []
+        for d in claimed:
+            detail = {"worker": config.worker, "attempt": d.attempts, "lease_until": lease_until.isoformat()}
+            if seen[d.id] == "sending":
                 detail["resend_after_crash"] = True  # the previous claim ran out: its send may have happened
-            append_event(session, d, from_state=seen, to_state="sending", at=now, source="worker",
-                         reason="claimed for sending" + (" again: the previous worker's lease ran out"
-                                                         if seen == "sending" else ""), detail=detail)
-            claimed.append(delivery_id)
+            events.append(dict(delivery_id=d.id, document_id=d.document_id, from_state=seen[d.id],
+                               to_state="sending", at=now, source="worker",
+                               reason="claimed for sending" + (" again: the previous worker's lease ran out"
+                                                               if seen[d.id] == "sending" else ""),
+                               detail=detail))
+        append_events(session, events)
     return claimed
 
 
@@ -337,16 +362,39 @@ def _delivery_format(session: Session, doc: Document) -> str | None:
 _STATE_FORMATS = {"ubl": "xrechnung", "cii": "xrechnung", "zugferd": "zugferd", "notice_pdf": "pdfa"}
 
 
-def _channel_delivery(session: Session, d: Delivery, load: ContentLoader):
+def _channel_delivery(session: Session, d: Any, load: ContentLoader, doc: Document | None = None):
     from mailbox_connectors.base import Delivery as ChannelDelivery, DocumentFormat
 
-    doc = session.get(Document, d.document_id)
+    doc = doc if doc is not None else session.get(Document, d.document_id)
     content = load(session, doc)
     fmt = DocumentFormat.of_state(doc.format) if doc.format != "passthrough" else (
         DocumentFormat.XRECHNUNG if content.media_type.endswith("xml") else DocumentFormat.ZUGFERD)
     return ChannelDelivery(delivery_id=d.idempotency_key, kind=d.kind, format=fmt, content=content.data,
                            filename=content.filename, media_type=content.media_type, address=d.address,
                            subject=content.subject or _subject(doc), body=content.body)
+
+
+def _prepare(session_factory: sessionmaker[Session], claimed: list[Any], load: ContentLoader) -> list[tuple]:
+    """(claimed row, channel delivery or None, PermanentFailure or None) of a claimed batch, its documents and
+    archive items read with one query each, in one short transaction before the first send."""
+    from mailbox_connectors.base import PermanentFailure
+
+    out = []
+    with session_factory() as session:
+        docs = {doc.id: doc for doc in session.execute(
+            select(Document).where(Document.id.in_({d.document_id for d in claimed}))).scalars()}
+        shas = {doc.sha256 for doc in docs.values() if doc.sha256}
+        if shas:  # into the session, where the loaders' session.get(ArchiveItem, sha256) finds them
+            session.execute(select(ArchiveItem).where(ArchiveItem.sha256.in_(shas))).scalars().all()
+        for d in claimed:
+            try:
+                out.append((d, _channel_delivery(session, d, load, docs.get(d.document_id)), None))
+            except Exception as exc:  # content missing, bad address: the channel cannot take it
+                if isinstance(exc, SQLAlchemyError):
+                    session.rollback()  # an aborted transaction (PostgreSQL) must not fail the others too
+                out.append((d, None, PermanentFailure(f"cannot build the delivery: {exc}", channel=d.channel,
+                                                      delivery_id=d.idempotency_key)))
+    return out
 
 
 def deliver_due(session_factory: sessionmaker[Session], connectors: Mapping[str, Any], now: datetime | None = None,
@@ -360,19 +408,10 @@ def deliver_due(session_factory: sessionmaker[Session], connectors: Mapping[str,
     summary = SendSummary()
     for _ in range(max_rounds):
         at = clock()
-        ids = claim_due(session_factory, connectors, at, config)
-        if not ids:
+        claimed = _claim(session_factory, connectors, at, config)
+        if not claimed:
             break
-        for delivery_id in ids:
-            with session_factory() as session:
-                d = session.get(Delivery, delivery_id)
-                try:
-                    channel_delivery = _channel_delivery(session, d, content)
-                except Exception as exc:  # content missing, bad address: the channel cannot take it
-                    outcome: Any = PermanentFailure(f"cannot build the delivery: {exc}", channel=d.channel,
-                                                    delivery_id=d.idempotency_key)
-                else:
-                    outcome = None
+        for d, channel_delivery, outcome in _prepare(session_factory, claimed, content):
             connector = connectors[d.channel]
             if outcome is None:
                 try:
@@ -383,14 +422,20 @@ def deliver_due(session_factory: sessionmaker[Session], connectors: Mapping[str,
                     log.exception("delivery %s: unexpected error from %s", d.idempotency_key, d.channel)
                     outcome = TemporaryFailure(f"unexpected error: {exc.__class__.__name__}: {exc}",
                                                channel=d.channel, delivery_id=d.idempotency_key)
-            _record(session_factory, delivery_id, outcome, clock(), config, summary, rng)
+            _record(session_factory, d.id, outcome, clock(), config, summary, rng, claimed=d)
     return summary
 
 
 def _record(session_factory: sessionmaker[Session], delivery_id: int, outcome: Any, now: datetime,
-            config: DeliveryConfig, summary: SendSummary, rng: random.Random | None) -> None:
+            config: DeliveryConfig, summary: SendSummary, rng: random.Random | None, *,
+            claimed: Any = None) -> None:
+    """Record one send's outcome in its own transaction, committed right after the send, only if this worker
+    still holds the claim (``claimed``: the row :func:`_claim` returned, else it is read)."""
     from mailbox_connectors.base import PermanentFailure, Receipt, TemporaryFailure
 
+    if isinstance(outcome, Receipt):
+        _record_receipt(session_factory, delivery_id, outcome, now, config, summary, claimed)
+        return
     with session_factory() as session, session.begin():
         d = session.execute(select(Delivery).where(Delivery.id == delivery_id).with_for_update()
                             .execution_options(populate_existing=True)).scalar_one()
@@ -436,6 +481,47 @@ def _record(session_factory: sessionmaker[Session], delivery_id: int, outcome: A
                      evidence_type="text/plain" if getattr(exc, "evidence", b"") else None)
         summary.failed.append(d.id)
         _fall_back(session, d, why, now, config, summary)
+
+
+def _record_receipt(session_factory: sessionmaker[Session], delivery_id: int, receipt: Any, now: datetime,
+                    config: DeliveryConfig, summary: SendSummary, claimed: Any) -> None:
+    """``sending -> sent`` with the receipt: one conditional UPDATE (this worker's claim, else nothing is
+    recorded), the event, and for a notice its retrieval deadline and notification date."""
+    with session_factory() as session, session.begin():
+        d = claimed if claimed is not None else session.execute(select(*_CLAIMED).where(_D.c.id == delivery_id)).one()
+        sent_at = receipt.accepted_at
+        values: dict[str, Any] = dict(state="sent", sent_at=sent_at, channel_message_id=receipt.channel_message_id,
+                                      notification_only=receipt.notification_only, last_error=None,
+                                      next_attempt_at=None, claimed_by=None, lease_until=None, updated_at=now)
+        if d.channel in config.provision_on_receipt:
+            values["delivered_at"] = sent_at
+        notice = d.kind == "notice" and bool(d.legal_basis)
+        if notice:
+            deadline = retrieval_deadline(config.rules, d.legal_basis, d.land, _aware(sent_at))
+            values["deadline_at"] = func.coalesce(_D.c.deadline_at, literal(deadline, _D.c.deadline_at.type))
+        row = session.execute(update(_D).where(_D.c.id == delivery_id, _D.c.state == "sending",
+                                               _D.c.claimed_by == config.worker)
+                              .values(values).returning(_D.c.attempts, _D.c.delivered_at, _D.c.retrieved_at)
+                              ).first()
+        if row is None:
+            summary.lost_claim.append(delivery_id)  # another worker took it over and records its own outcome
+            log.warning("delivery %s: claim lost before recording (Receipt)", d.idempotency_key)
+            return
+        append_events(session, [dict(
+            delivery_id=delivery_id, document_id=d.document_id, from_state="sending", to_state="sent", at=now,
+            source="channel", reason=f"accepted by {receipt.channel}: {receipt.channel_message_id}",
+            detail={"channel_message_id": receipt.channel_message_id,
+                    "accepted_at": receipt.accepted_at.isoformat(), "attempt": row.attempts,
+                    "notification_only": receipt.notification_only},
+            evidence=receipt.evidence, evidence_type=receipt.evidence_type)])
+        if notice:
+            result = compute_notification_date(config.rules, d.legal_basis, d.land,
+                                               provision_at=_aware(row.delivered_at),
+                                               notification_sent_at=_aware(sent_at),
+                                               retrieved_at=_aware(row.retrieved_at))
+            if result is not None:
+                _store_dates(session, delivery_id, d.document_id, result, now)
+        summary.sent.append(delivery_id)
 
 
 def _fall_back(session: Session, d: Delivery, reason: str, now: datetime, config: DeliveryConfig,
@@ -654,6 +740,41 @@ def store_notification_date(session: Session, d: Delivery, result, now: datetime
             setattr(nd, k, v)
     session.flush()
     return nd
+
+
+def _notification_values(document_id: int, result, now: datetime) -> dict[str, Any]:
+    return dict(document_id=document_id, legal_basis=result.basis, land=result.land,
+                start_event=result.start_event, provision_at=result.provision_at,
+                notification_sent_at=result.notification_sent_at, retrieved_at=result.retrieved_at,
+                days=result.days, earlier_retrieval_wins=result.earlier_retrieval_wins,
+                shift_to_working_day=result.shift_to_working_day, calendar=result.calendar,
+                calendar_version=result.calendar_version, rules_sha256=result.rules_sha256,
+                inputs=result.inputs(), computed_date=result.date, explanation=result.explanation,
+                computed_at=now)
+
+
+_MISSING = object()
+
+
+def _store_dates(session: Session, delivery_id: int, document_id: int, result, now: datetime,
+                 stored: Any = _MISSING) -> None:
+    """:func:`store_notification_date` without the ORM: insert, or update when the date or its inputs changed
+    (``stored``: the row's (computed_date, inputs) when already read, None when there is none)."""
+    from erechnung.state.repository import _insert
+
+    values = _notification_values(document_id, result, now)
+    if stored is _MISSING:
+        new = session.execute(_insert(session, NotificationDate).values(delivery_id=delivery_id, **values)
+                              .on_conflict_do_nothing(index_elements=["delivery_id"])
+                              .returning(_ND.c.id)).first()
+        if new is not None:
+            return
+        stored = session.execute(select(_ND.c.computed_date, _ND.c.inputs)
+                                 .where(_ND.c.delivery_id == delivery_id)).first()
+    if stored is None:
+        session.execute(insert(_ND).values(delivery_id=delivery_id, **values))
+    elif stored[0] != result.date or stored[1] != values["inputs"]:
+        session.execute(update(_ND).where(_ND.c.delivery_id == delivery_id).values(**values))
 
 
 def notification_date_of(session: Session, document_id: int) -> date | None:

@@ -69,7 +69,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -590,8 +590,14 @@ def track(session_factory: sessionmaker[Session], connectors: Mapping[str, Any],
         cut = since if since is not None else _oldest_open(session_factory, channel)
         if cut is False:
             continue  # nothing open on this channel
-        for event in connector.collect_events(cut):
-            apply_event(session_factory, event, now, config, summary)
+        events = list(connector.collect_events(cut))
+        done = 0
+        while done < len(events):
+            applied = _apply_batch(session_factory, events[done:done + TRACK_BATCH], now, config, summary)
+            if applied == 0:  # a failed delivery falls back: on its own, through the ORM path
+                apply_event(session_factory, events[done], now, config, summary)
+                applied = 1
+            done += applied
     _expire(session_factory, now, config, summary)
     _deem(session_factory, now, config, summary)
     return summary
@@ -654,6 +660,97 @@ def apply_event(session_factory: sessionmaker[Session], event, now: datetime, co
         else:
             _legal_dates(session, d, config, now)
     return True
+
+
+#: Status events applied per transaction by :func:`track` (one chain-head lock, one INSERT of their events).
+TRACK_BATCH = 100
+
+_EVENT_ROW = (_D.c.id, _D.c.idempotency_key, _D.c.document_id, _D.c.channel, _D.c.kind, _D.c.legal_basis,
+              _D.c.land, _D.c.state, _D.c.created_at, _D.c.sent_at, _D.c.delivered_at, _D.c.retrieved_at,
+              _D.c.deadline_at)
+
+
+def _apply_batch(session_factory: sessionmaker[Session], events: list, now: datetime, config: DeliveryConfig,
+                 summary: TrackSummary) -> int:
+    """Apply a prefix of ``events`` in one transaction, as :func:`apply_event` applies each (once per
+    ``(delivery, event_id)``, the same moves and ignores), up to the first that fails a delivery (that one
+    falls back through :func:`apply_event`). The deliveries are read (PostgreSQL: locked, in id order) and
+    the events seen before looked up with one query each; the new events go into the chain under one head
+    lock. Returns how many events were dealt with."""
+    from erechnung.state.delivery_schema import DeliveryEvent
+
+    E = DeliveryEvent.__table__
+    with session_factory() as session, session.begin():
+        q = select(*_EVENT_ROW).where(_D.c.idempotency_key.in_({e.delivery_id for e in events})).order_by(_D.c.id)
+        if _dialect(session) == "postgresql":
+            q = q.with_for_update(of=_D)
+        rows = {r.idempotency_key: dict(r._mapping) for r in session.execute(q)}
+        ids = {r["id"] for r in rows.values()}
+        seen = set(session.execute(select(E.c.delivery_id, E.c.channel_event_id).where(
+            E.c.delivery_id.in_(ids), E.c.channel_event_id.in_({e.event_id for e in events}))).tuples()) \
+            if ids else set()
+        appended: list[dict[str, Any]] = []
+        changed: dict[int, dict[str, Any]] = {}
+        done = 0
+        for event in events:
+            d = rows.get(event.delivery_id)
+            if d is None or event.at < _aware(d["created_at"]) - EVENT_CLOCK_SKEW:
+                summary.ignored.append(event.event_id)  # see apply_event
+            elif event.event_id is None or (d["id"], event.event_id) in seen:
+                pass  # applied before (apply_event's lookup finds any event without a channel id, too)
+            else:
+                state = str(event.state)
+                sources, target, column = _EVENT_MOVES[state]
+                if d["state"] not in sources:
+                    if state == "retrieved" and d["state"] == "deemed_notified" and d["retrieved_at"] is None:
+                        target = "deemed_notified"
+                    else:
+                        summary.ignored.append(event.event_id)
+                        done += 1
+                        continue
+                if target == "failed":
+                    break  # falls back: apply_event, after this batch commits
+                from_state = d["state"]
+                values = changed.setdefault(d["id"], {})
+                if column:
+                    d[column] = values[column] = event.at
+                d["state"] = values["state"] = target
+                values["updated_at"] = now
+                appended.append(dict(delivery_id=d["id"], document_id=d["document_id"], from_state=from_state,
+                                     to_state=target, at=event.at, source="channel",
+                                     channel_event_id=event.event_id, reason=event.reason or f"{d['channel']}: {state}",
+                                     detail={"event": state, "recorded_at": now.isoformat()},
+                                     evidence=event.evidence, evidence_type=event.evidence_type))
+                seen.add((d["id"], event.event_id))
+                summary.applied.append(event.event_id)
+            done += 1
+        append_events(session, appended)
+        notices = {d["id"]: d for d in rows.values()
+                   if d["id"] in changed and d["kind"] == "notice" and d["legal_basis"]}
+        stored = {r.delivery_id: (r.computed_date, r.inputs) for r in session.execute(
+            select(_ND.c.delivery_id, _ND.c.computed_date, _ND.c.inputs).where(_ND.c.delivery_id.in_(notices)))} \
+            if notices else {}
+        results = {}
+        for delivery_id, d in notices.items():  # _legal_dates on what the batch made of the delivery
+            sent_at = _aware(d["sent_at"])
+            if d["deadline_at"] is None:
+                changed[delivery_id]["deadline_at"] = retrieval_deadline(config.rules, d["legal_basis"], d["land"],
+                                                                         sent_at)
+            results[delivery_id] = compute_notification_date(
+                config.rules, d["legal_basis"], d["land"], provision_at=_aware(d["delivered_at"]),
+                notification_sent_at=sent_at, retrieved_at=_aware(d["retrieved_at"]))
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for delivery_id, values in changed.items():
+            by_columns.setdefault(tuple(sorted(values)), []).append(
+                {"b_id": delivery_id, **{f"b_{c}": v for c, v in values.items()}})
+        for columns, params in by_columns.items():  # one executemany per set of columns changed
+            session.execute(update(_D).where(_D.c.id == bindparam("b_id"))
+                            .values({c: bindparam(f"b_{c}") for c in columns}), params)
+        for delivery_id, result in results.items():
+            if result is not None:
+                _store_dates(session, delivery_id, notices[delivery_id]["document_id"], result, now,
+                             stored.get(delivery_id))
+    return done
 
 
 def _expire(session_factory: sessionmaker[Session], now: datetime, config: DeliveryConfig,

@@ -197,9 +197,8 @@ def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConf
                     register: Callable[[Session, Document], Any] | None = None) -> PlanResult:
     """Queue the first delivery of every handed-over document that has none yet (or of ``document_ids``):
     route it (recipient from the persisted register, limits and available channels from ``connectors``) and
-    insert delivery 1 on the route's first hop; no channel at all -> dead letter. Idempotent."""
-    from erechnung.state.repository import get_recipient
-
+    insert delivery 1 on the route's first hop; no channel at all -> dead letter. Idempotent. Documents are
+    planned ``PLAN_BATCH`` per transaction."""
     now = now or utcnow()
     result = PlanResult()
     limits = {name: c.capabilities.max_bytes for name, c in (connectors or {}).items()}
@@ -213,18 +212,50 @@ def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConf
         if document_ids is not None:
             q = q.where(Document.id.in_(list(document_ids)))
         ids = list(session.execute(q.order_by(Document.id)).scalars())
-    for doc_id in ids:
-        with session_factory() as session, session.begin():
-            doc = session.get(Document, doc_id)
+    for start in range(0, len(ids), PLAN_BATCH):
+        _plan_batch(session_factory, ids[start:start + PLAN_BATCH], config, now, result, register, limits=limits,
+                    available=available, formats=formats)
+    return result
+
+
+#: Documents planned per transaction by :func:`plan_deliveries`.
+PLAN_BATCH = 100
+
+
+def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: DeliveryConfig, now: datetime,
+                result: PlanResult, register: Callable[[Session, Document], Any] | None, *, limits, available,
+                formats) -> None:
+    """Plan ``ids`` in one transaction: documents, archive items and register entries read with one query
+    each, the first deliveries inserted with one INSERT ... ON CONFLICT DO NOTHING, their events appended
+    under one chain-head lock."""
+    from erechnung.intake.recipients import Recipient
+    from erechnung.state.schema import Recipient as RecipientRow
+
+    with session_factory() as session, session.begin():
+        docs = list(session.execute(select(Document).where(Document.id.in_(ids)).order_by(Document.id)).scalars())
+        shas = {doc.sha256 for doc in docs if doc.sha256}
+        if shas:  # into the session, where _document_size and _delivery_format find them
+            session.execute(select(ArchiveItem).where(ArchiveItem.sha256.in_(shas))).scalars().all()
+        recipients: dict[tuple[str, str], Any] = {}
+        if register is None:
+            refs = {doc.recipient_ref for doc in docs if doc.recipient_ref}
+            if refs:
+                for row in session.execute(select(RecipientRow).where(
+                        RecipientRow.department.in_({doc.department for doc in docs}),
+                        RecipientRow.ref.in_(refs))).scalars():
+                    recipients[(row.department, row.ref)] = row.data
+        validated: dict[tuple[str, str], Any] = {}
+        queued: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (delivery values, its event)
+        for doc in docs:
             if register is not None:
                 recipient = register(session, doc)
             else:
-                row = get_recipient(session, doc.department, doc.recipient_ref) if doc.recipient_ref else None
+                key = (doc.department, doc.recipient_ref)
                 recipient = None
-                if row is not None:
-                    from erechnung.intake.recipients import Recipient
-
-                    recipient = Recipient.model_validate(row.data)
+                if doc.recipient_ref and key in recipients:
+                    if key not in validated:
+                        validated[key] = Recipient.model_validate(recipients[key])
+                    recipient = validated[key]
             if recipient is None:
                 if _dead_letter(session, doc.id, None, f"recipient {doc.recipient_ref!r} is not in the register of "
                                 f"{doc.department}: add them, then plan again", now):
@@ -237,10 +268,37 @@ def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConf
                 if _dead_letter(session, doc.id, None, f"no channel can deliver it: {planned.explain()}", now):
                     result.dead.append(doc.id)
                 continue
-            delivery = _queue(session, doc, planned, 0, 1, config, now, reason=f"route: {planned.explain()}")
-            if delivery is not None:
-                result.planned.append(delivery.id)
-    return result
+            queued.append(_queue_values(doc.id, doc.kind, planned, 0, 1, config, now,
+                                        reason=f"route: {planned.explain()}"))
+        if not queued:
+            return
+        from erechnung.state.repository import _insert
+
+        new = dict(session.execute(_insert(session, _D).values([values for values, _ in queued])
+                                   .on_conflict_do_nothing()  # key or (document, sequence): planned before
+                                   .returning(_D.c.idempotency_key, _D.c.id)).all())
+        events = []
+        for values, event in queued:
+            if values["idempotency_key"] in new:
+                events.append(dict(event, delivery_id=new[values["idempotency_key"]]))
+                result.planned.append(new[values["idempotency_key"]])
+        append_events(session, events)
+
+
+def _queue_values(document_id: int, kind: str, planned: Route | list, hop: int, sequence: int,
+                  config: DeliveryConfig, now: datetime, *, reason: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The row of a queued delivery and its first event (without ``delivery_id``)."""
+    hops = [h.to_json() for h in planned.hops] if isinstance(planned, Route) else list(planned)
+    h = Hop.from_json(hops[hop])
+    values = dict(idempotency_key=delivery_key(config.key_prefix, document_id, h.channel, sequence),
+                  document_id=document_id, sequence=sequence, hop=hop, channel=h.channel,
+                  address_ref=h.address_ref, address=h.address, kind=kind, legal_basis=h.legal_basis,
+                  land=config.land, route=hops, state="queued", attempts=0, next_attempt_at=now,
+                  notification_only=False, created_at=now, updated_at=now)
+    event = dict(document_id=document_id, from_state=None, to_state="queued", at=now, source="planner",
+                 reason=reason, detail={"channel": h.channel, "hop": hop, "sequence": sequence,
+                                        "legal_basis": h.legal_basis})
+    return values, event
 
 
 def _queue(session: Session, doc: Document | None, planned: Route | list, hop: int, sequence: int,
@@ -249,23 +307,14 @@ def _queue(session: Session, doc: Document | None, planned: Route | list, hop: i
     """Insert a queued delivery (once per idempotency key) and its first event; None when it existed."""
     from erechnung.state.repository import _insert
 
-    hops = [h.to_json() for h in planned.hops] if isinstance(planned, Route) else list(planned)
-    h = Hop.from_json(hops[hop])
-    document_id = doc.id if doc is not None else document_id
-    kind = doc.kind if doc is not None else kind
-    key = delivery_key(config.key_prefix, document_id, h.channel, sequence)
-    new_id = session.execute(_insert(session, Delivery).values(
-        idempotency_key=key, document_id=document_id, sequence=sequence, hop=hop, channel=h.channel,
-        address_ref=h.address_ref, address=h.address, kind=kind, legal_basis=h.legal_basis, land=config.land,
-        route=hops, state="queued", attempts=0, next_attempt_at=now, notification_only=False,
-        created_at=now, updated_at=now,
-    ).on_conflict_do_nothing().returning(Delivery.id)).scalar_one_or_none()  # key or (document, sequence)
+    values, event = _queue_values(doc.id if doc is not None else document_id, doc.kind if doc is not None else kind,
+                                  planned, hop, sequence, config, now, reason=reason)
+    new_id = session.execute(_insert(session, Delivery).values(**values).on_conflict_do_nothing()
+                             .returning(Delivery.id)).scalar_one_or_none()  # key or (document, sequence)
     if new_id is None:
         return None
-    delivery = session.get(Delivery, new_id)
-    append_event(session, delivery, from_state=None, to_state="queued", at=now, source="planner", reason=reason,
-                 detail={"channel": h.channel, "hop": hop, "sequence": sequence, "legal_basis": h.legal_basis})
-    return delivery
+    append_events(session, [dict(event, delivery_id=new_id)])
+    return session.get(Delivery, new_id)
 
 
 def _dead_letter(session: Session, document_id: int, delivery_id: int | None, reason: str, now: datetime) -> bool:

@@ -25,10 +25,17 @@ The figures name the limit: client CPU ms per mail, server CPU ms per mail, and 
 Measured 2026-11-21 on this 2-core machine, other work running (load average 4.0-4.6), ``-n 500 --rounds 1
 --tracking 500``: one session 257 mails/s (client 1.11 ms, MTA 1.90 ms CPU per mail), new session per mail
 87/s, two client processes 265/s (client 1.23 ms, MTA 1.72 ms): the aim of 200/s is met without tracking.
-With tracking committed: 50 mails/s sent, 35/s delivered (DSN applied); client 12.2 ms CPU per mail to send
-(the connector's 1.2 ms plus ~11 ms of the delivery service's SQLAlchemy/SQLite claim and record transactions
-with their events), MTA 2.2 ms, 5.7 ms per applied DSN event -> 139/s CPU-implied sending on two free cores.
-The aim is NOT met with tracking: the delivery service's per-delivery database work limits it, not SMTP.
+With tracking committed, before the delivery service's batching (same day): 50 mails/s sent, 35/s delivered;
+client 12.2 ms CPU per mail to send (the connector's 1.2 ms plus ~11 ms of SQLAlchemy ORM claim and record
+transactions with their events), MTA 2.2 ms, 5.7 ms per applied DSN event.
+After it (2026-11-21, load average 1.6-2.9, ``--tracking 1000``, two worker processes): 158 mails/s sent,
+107/s delivered (DSN applied); client 4.2 ms CPU per mail to send (connector ~1 ms, the service's claim + record
+~1.2 ms in ``bench_delivery_service.py``; the rest is not broken down yet), MTA 1.6 ms ->
+349 mails/s CPU-implied on two free cores; 2.8 ms CPU per applied event, nearly all of it ``collect_events``
+parsing every DSN in the bounce Maildir (the modes above left ~5,600 more there; the service applies an
+event in ~0.15 ms). The aim of 200/s with tracking is met by CPU, not yet by the wall rate. Not measured yet,
+the likely cause: the two workers' commits take turns on SQLite's one write lock, and a worker that finds it
+taken sleeps in SQLite's busy handler (1-100 ms steps) instead of being woken when it is free.
 """
 from __future__ import annotations
 

@@ -29,17 +29,22 @@ Measured 2026-11-21 on this 2-core machine, other work running (load average 4-5
   delivered, sandbox 17.8-18.6 ms (the ~100 kB job and its keys pickled over a pipe cost more than they give:
   pyca/cryptography releases the GIL in RSA private-key operations - measured: a pure-Python thread keeps 91 %
   of its speed beside an RSA thread, two RSA threads do 1.7x one - so threads already use both cores).
-- now, with tracking committed: 30-37/s sent, 22-25/s delivered; client 16.4-17.4 ms CPU per delivery to send
-  (of which ~11 ms is the delivery service's SQLAlchemy/SQLite bookkeeping: claim and record transactions with
-  their events, legal dates) + 6.5 ms per applied accept event, sandbox 15.7-17.9 ms -> 48-52/s CPU-implied.
-
+- with tracking committed, before the delivery service's batching: 30-37/s sent, 22-25/s delivered; client
+  16.4-17.4 ms CPU per delivery to send (~11 ms of it the service's SQLAlchemy ORM claim and record
+  transactions) + 6.5 ms per applied accept event, sandbox 15.7-17.9 ms -> 48-52/s CPU-implied.
+- after it (2026-11-21, load average 3.4-5.2, ``--deliveries 600 --tracking 600``): 43/s sent, 33/s delivered;
+  client 8.6 ms CPU per delivery to send (the connector's ~5 ms; the rest, the service with a notice's legal
+  dates and eight threads taking turns on the GIL and on SQLite's write lock, not broken down yet) + 2.3 ms
+  per applied event (mostly collecting and verifying the SETs; the service applies one in ~0.15 ms), sandbox
+  14.3 ms -> 79/s CPU-implied.
 What limits it: the aim (100/s through FIT-Connect) is not met. The receiving side's five RSA-4096 private-key
 operations are ~9 ms CPU per delivery (1.7-2 ms each) and cannot go, so sandbox + client need >= ~14 ms, i.e.
 at most ~140/s on two free cores; with other work on the machine the wall rate is about half the CPU-implied
 one. The client's remaining 5 ms is mostly httpx/httpcore (three requests per submission) and the metadata
-schema check; JWE encryption is now 0.2 ms (was 0.8). With tracking committed the delivery service's
-per-delivery database work is the largest single cost (its ~11 ms + 6.5 ms per event exceed the client's
-channel work twice over), and SQLite's one writer serialises the workers' commits.
+schema check; JWE encryption is now 0.2 ms (was 0.8). With tracking committed the delivery service is no
+longer the largest cost (bench_delivery_service.py, invoices on SQLite: plan 0.5, send+record 1.2, track 0.15 ms
+CPU per delivery); the sandbox's RSA-4096 work and the connector's HTTP are, and SQLite's one writer still
+serialises the workers' commits.
 """
 from __future__ import annotations
 

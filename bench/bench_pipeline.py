@@ -229,12 +229,22 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep each run's site (database, archive) afterwards")
     ap.add_argument("--child", choices=("plain", "prefect"))
     ap.add_argument("--root")
+    ap.add_argument("--report", nargs="+", metavar="RESULTS_JSON",
+                    help="run nothing: the summary and the bars of earlier runs' results.json files together (e.g. "
+                         "the 10,000 and the 100,000 records run separately)")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, Path(args.root), args.workers, args.chunk_size)))
         return 0
     results = []
-    for records in args.records:
+    if args.report:
+        for name in args.report:
+            results += json.loads(Path(name).read_text())["runs"]
+        args.records = sorted({r["records"] for r in results})
+        args.variants = ",".join(v for v in ("plain", "prefect") if any(r["variant"] == v for r in results))
+        args.repeat = max(1 + r.get("attempt", 0) for r in results)
+        args.out = str(Path(args.out) / "report")
+    for records in [] if args.report else args.records:
         for attempt in range(args.repeat):
             for variant in args.variants.split(","):
                 r = one(variant, records, args, attempt)

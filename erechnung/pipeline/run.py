@@ -12,6 +12,7 @@ import html
 import math
 import time
 import uuid
+from array import array
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -153,6 +154,12 @@ def plan(p: Pipeline, n: int) -> tuple[int, int]:
     return workers, size
 
 
+def _ids() -> array[int]:
+    """A run's list of document ids: 8 bytes each, where a list of ints costs 36 (100,000 documents: 0.8 MB
+    instead of 3.6 MB per list; a run keeps three, so the coordinator's peak memory stays flat with the run's size)."""
+    return array("q")
+
+
 @dataclass
 class RunState:
     """What a run holds and has done so far (``begin`` ... ``finish``; the Prefect flow uses the same)."""
@@ -164,9 +171,9 @@ class RunState:
     held: list[str]
     busy: dict[str, str]
     intake: IntakeReport = field(default_factory=IntakeReport)
-    render: RenderReport = field(default_factory=RenderReport)
-    archive: ArchiveReport = field(default_factory=ArchiveReport)
-    handed: list[int] = field(default_factory=list)
+    render: RenderReport = field(default_factory=lambda: RenderReport(rendered=_ids()))
+    archive: ArchiveReport = field(default_factory=lambda: ArchiveReport(archived=_ids(), rejected=_ids()))
+    handed: array[int] = field(default_factory=_ids)
     workers: int = 1
     timings: dict[str, float] = field(default_factory=dict)  # seconds; ``*_cpu``: this process's CPU seconds
 
@@ -187,7 +194,7 @@ def leftovers(p: Pipeline, st: RunState) -> None:
     for c in chunks(pending(p, "archive", st.held), p.options.chunk_size):
         st.archive.merge(archive(p, c))
     for c in chunks(pending(p, "hand_over", st.held), p.options.chunk_size):
-        st.handed += hand_over(p, c)
+        st.handed.extend(hand_over(p, c))
 
 
 def chunk_done(p: Pipeline, st: RunState, items, results) -> list[int]:
@@ -196,7 +203,7 @@ def chunk_done(p: Pipeline, st: RunState, items, results) -> list[int]:
     a = archive(p, [i.id for i in items])
     st.archive.merge(a)
     handed = hand_over(p, a.archived)
-    st.handed += handed
+    st.handed.extend(handed)
     renew(p)
     return handed
 
@@ -273,11 +280,10 @@ def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
 
 def _by_department(p: Pipeline, ids: Sequence[int]) -> dict[str, int]:
     out: dict[str, int] = {}
-    ids = list(ids)
     with p.transaction() as s:
         for start in range(0, len(ids), 500):
             for dep, n in s.execute(select(Document.department, func.count()).where(
-                    Document.id.in_(ids[start:start + 500])).group_by(Document.department)).all():
+                    Document.id.in_(list(ids[start:start + 500]))).group_by(Document.department)).all():
                 out[dep] = out.get(dep, 0) + n
     return out
 

@@ -60,7 +60,7 @@ class RenderReport:
     by_format: dict[str, list] = field(default_factory=dict)  # format -> [documents, worker seconds]
 
     def merge(self, other: "RenderReport") -> None:
-        self.rendered += other.rendered
+        self.rendered.extend(other.rendered)  # extend: a run's report may keep its ids in an array (run.RunState)
         self.rejected += other.rejected
         self.failed += other.failed
         self.seconds += other.seconds
@@ -141,8 +141,8 @@ class ArchiveReport:
     rerendered: list[int] = field(default_factory=list)
 
     def merge(self, other: "ArchiveReport") -> None:
-        self.archived += other.archived
-        self.rejected += other.rejected
+        self.archived.extend(other.archived)
+        self.rejected.extend(other.rejected)
         self.rerendered += other.rerendered
 
 

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import crypto
+from ._httpclient import HttpClient
 from ._journal import Journal
 from .base import (Capabilities, Delivery, DocumentFormat, DocumentKind, EventState, MailboxConnector,
                    NoticeHandling, PermanentFailure, Receipt, StatusEvent, TemporaryFailure, since_filter)
@@ -201,7 +202,7 @@ class BundIdBridgeConnector(MailboxConnector):
 
     def __init__(self, fit: FitConnectSettings, settings: BundIdSettings, author: AuthorIdentity, *,
                  bridge_destination_id: str, bridge_schema_uri: str = BRIDGE_SERVICE,
-                 journal: Journal | None = None, http: httpx.Client | None = None) -> None:
+                 journal: Journal | None = None, http: HttpClient | None = None) -> None:
         self.settings = settings
         self.bridge_destination_id = bridge_destination_id
         self.bridge_schema_uri = bridge_schema_uri

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
-
+from ._httpclient import HttpClient
 from ._journal import Journal
 from .base import (Capabilities, Delivery, DocumentFormat, DocumentKind, MailboxConnector, NoticeHandling,
                    PermanentFailure, Receipt, StatusEvent, since_filter)
@@ -56,7 +55,7 @@ class FitConnectReplyConnector(MailboxConnector):
     def __init__(self, settings: FitConnectSettings,
                  cases: Mapping[str, ReplyCase] | Callable[[str], ReplyCase | None], *,
                  data_schema_uri: str = REPLY_SCHEMA, journal: Journal | None = None,
-                 http: httpx.Client | None = None) -> None:
+                 http: HttpClient | None = None) -> None:
         self.client = FitConnectClient(settings, channel=CHANNEL, http=http)
         self._cases = cases
         self.data_schema_uri = data_schema_uri

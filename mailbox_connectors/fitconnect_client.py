@@ -34,12 +34,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from jwcrypto import jwk
 
 from . import crypto
+from ._httpclient import HttpClient, HttpResponse, TransportError
 from ._journal import Journal
 from .base import EventState, PermanentFailure, StatusEvent, TemporaryFailure
 
@@ -126,9 +126,9 @@ class _Exchange:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
-    def add(self, method: str, url: httpx.URL, status: int, note: str = "", answer: str = "") -> None:
+    def add(self, method: str, path: str, status: int, note: str = "", answer: str = "") -> None:
         at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        self.lines.append(f"{at} {method} {url.path} -> {status}{' ' + note if note else ''}")
+        self.lines.append(f"{at} {method} {path} -> {status}{' ' + note if note else ''}")
         if answer:
             self.lines.append("  " + answer[:2000])
 
@@ -140,7 +140,8 @@ def _sha256(text: str | bytes) -> str:
     return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
 
 
-def problem_detail(response: httpx.Response) -> str:
+def problem_detail(response: Any) -> str:
+    """The problem details' text of an error answer (an httpx or :class:`HttpResponse`)."""
     try:
         body = response.json()
     except ValueError:
@@ -151,7 +152,7 @@ def problem_detail(response: httpx.Response) -> str:
     return ""
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: Any) -> float | None:
     value = response.headers.get("Retry-After", "")
     try:
         return max(0.0, float(value))
@@ -181,14 +182,14 @@ def tls_refused(exc: BaseException) -> bool:
 class FitConnectClient:
     """One FIT-Connect sender (thread-safe; one connection pool, keys parsed once)."""
 
-    def __init__(self, settings: FitConnectSettings, *, channel: str, http: httpx.Client | None = None) -> None:
+    def __init__(self, settings: FitConnectSettings, *, channel: str, http: HttpClient | None = None) -> None:
         self.settings = settings
         self.channel = channel
         self._roots = crypto.load_roots(settings.trust_roots)
         if http is None:
             ctx = ssl.create_default_context(cafile=str(settings.tls_ca) if settings.tls_ca else None)
-            http = httpx.Client(verify=ctx, timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-                                limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+            http = HttpClient(ssl_context=ctx, timeout=settings.timeout, connect_timeout=settings.connect_timeout,
+                              max_idle=32)
         self.http = http
         self._api = settings.submission_url.rstrip("/") + "/" + settings.api_version
         self._token: tuple[str, float] | None = None
@@ -211,8 +212,8 @@ class FitConnectClient:
                    evidence: bytes = b"") -> PermanentFailure:
         return PermanentFailure(reason, channel=self.channel, delivery_id=delivery_id, code=code, evidence=evidence)
 
-    def _transport_error(self, exc: httpx.TransportError, what: str, delivery_id: str | None) -> Exception:
-        if isinstance(exc, httpx.TimeoutException):
+    def _transport_error(self, exc: BaseException, what: str, delivery_id: str | None) -> Exception:
+        if isinstance(exc, TimeoutError):  # socket.timeout, also during the TLS handshake
             return self._temporary(f"{what} did not answer within {self.settings.timeout:g} s; try again later",
                                    delivery_id=delivery_id, code="timeout")
         if tls_refused(exc):
@@ -222,7 +223,7 @@ class FitConnectClient:
         return self._temporary(f"{what} cannot be reached ({type(exc).__name__}); try again later",
                                delivery_id=delivery_id, code="connection")
 
-    def _status_error(self, response: httpx.Response, what: str, delivery_id: str | None,
+    def _status_error(self, response: HttpResponse, what: str, delivery_id: str | None,
                       evidence: bytes = b"") -> Exception:
         status, detail = response.status_code, problem_detail(response)
         code = f"HTTP {status}"
@@ -255,7 +256,7 @@ class FitConnectClient:
                 form["scope"] = self.settings.scope
             try:
                 response = self.http.post(self.settings.token_url, data=form)
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 raise self._transport_error(exc, "the FIT-Connect token endpoint", delivery_id) from None
             if response.status_code in (400, 401) and response.headers.get("content-type", "").startswith(
                     "application/json"):
@@ -277,7 +278,7 @@ class FitConnectClient:
     # ---- requests ------------------------------------------------------------------------------------------
     def request(self, method: str, path: str, *, delivery_id: str | None = None, exchange: _Exchange | None = None,
                 auth: bool = True, expect: Iterable[int] = (200,), note: str = "",
-                **kwargs: Any) -> httpx.Response:
+                **kwargs: Any) -> HttpResponse:
         url = path if path.startswith("https://") or path.startswith("http://") else self._api + path
         extra_headers = kwargs.pop("headers", None) or {}
         for attempt in (1, 2):
@@ -286,12 +287,12 @@ class FitConnectClient:
                 headers["Authorization"] = "Bearer " + self.access_token(renew=attempt == 2, delivery_id=delivery_id)
             try:
                 response = self.http.request(method, url, headers=headers, **kwargs)
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 raise self._transport_error(exc, "FIT-Connect", delivery_id) from None
             if exchange is not None:
                 answer = response.text if response.status_code >= 400 or response.headers.get(
                     "content-type", "").startswith("application/json") else ""
-                exchange.add(method, response.request.url, response.status_code, note, answer)
+                exchange.add(method, response.path, response.status_code, note, answer)
             if response.status_code == 401 and auth and attempt == 1 and "invalid_token" in response.headers.get(
                     "WWW-Authenticate", ""):
                 log.info("FIT-Connect access token expired; fetching a new one")

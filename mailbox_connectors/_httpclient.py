@@ -43,7 +43,7 @@ class Headers(dict):
 
 
 class HttpResponse:
-    __slots__ = ("status_code", "reason_phrase", "headers", "content", "method", "path")
+    __slots__ = ("content", "headers", "method", "path", "reason_phrase", "status_code")
 
     def __init__(self, status_code: int, reason_phrase: str, headers: Headers, content: bytes, method: str,
                  path: str) -> None:

@@ -69,7 +69,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -532,6 +532,35 @@ def _record(session_factory: sessionmaker[Session], delivery_id: int, outcome: A
         _fall_back(session, d, why, now, config, summary)
 
 
+_RECEIPT_UPDATES: dict[tuple[bool, bool], Any] = {}
+
+
+def _receipt_update(provision: bool, notice: bool) -> Any:
+    """The conditional ``sending -> sent`` UPDATE of :func:`_record_receipt` (only while this worker's claim
+    holds), built once per kind: with ``delivered_at`` (the receipt counts as provision), with the retrieval
+    deadline (a notice; one set before is kept). Built per call, coercing its values and walking the new
+    statement for its cache key cost more CPU than executing it."""
+    stmt = _RECEIPT_UPDATES.get((provision, notice))
+    if stmt is None:
+        sent_at = bindparam("r_sent_at", type_=_D.c.sent_at.type)
+        values: dict[str, Any] = dict(
+            state="sent", sent_at=sent_at,
+            channel_message_id=bindparam("r_message_id", type_=_D.c.channel_message_id.type),
+            notification_only=bindparam("r_notification_only", type_=_D.c.notification_only.type),
+            last_error=None, next_attempt_at=None, claimed_by=None, lease_until=None,
+            updated_at=bindparam("r_now", type_=_D.c.updated_at.type))
+        if provision:
+            values["delivered_at"] = sent_at
+        if notice:
+            values["deadline_at"] = func.coalesce(_D.c.deadline_at,
+                                                  bindparam("r_deadline", type_=_D.c.deadline_at.type))
+        stmt = _RECEIPT_UPDATES[(provision, notice)] = (
+            update(_D).where(_D.c.id == bindparam("r_id"), _D.c.state == "sending",
+                             _D.c.claimed_by == bindparam("r_worker"))
+            .values(values).returning(_D.c.attempts, _D.c.delivered_at, _D.c.retrieved_at))
+    return stmt
+
+
 def _record_receipt(session_factory: sessionmaker[Session], delivery_id: int, receipt: Any, now: datetime,
                     config: DeliveryConfig, summary: SendSummary, claimed: Any) -> None:
     """``sending -> sent`` with the receipt: one conditional UPDATE (this worker's claim, else nothing is
@@ -539,19 +568,14 @@ def _record_receipt(session_factory: sessionmaker[Session], delivery_id: int, re
     with session_factory() as session, session.begin():
         d = claimed if claimed is not None else session.execute(select(*_CLAIMED).where(_D.c.id == delivery_id)).one()
         sent_at = receipt.accepted_at
-        values: dict[str, Any] = dict(state="sent", sent_at=sent_at, channel_message_id=receipt.channel_message_id,
-                                      notification_only=receipt.notification_only, last_error=None,
-                                      next_attempt_at=None, claimed_by=None, lease_until=None, updated_at=now)
-        if d.channel in config.provision_on_receipt:
-            values["delivered_at"] = sent_at
+        provision = d.channel in config.provision_on_receipt
         notice = d.kind == "notice" and bool(d.legal_basis)
+        params: dict[str, Any] = dict(r_id=delivery_id, r_worker=config.worker, r_sent_at=sent_at,
+                                      r_message_id=receipt.channel_message_id,
+                                      r_notification_only=receipt.notification_only, r_now=now)
         if notice:
-            deadline = retrieval_deadline(config.rules, d.legal_basis, d.land, _aware(sent_at))
-            values["deadline_at"] = func.coalesce(_D.c.deadline_at, literal(deadline, _D.c.deadline_at.type))
-        row = session.execute(update(_D).where(_D.c.id == delivery_id, _D.c.state == "sending",
-                                               _D.c.claimed_by == config.worker)
-                              .values(values).returning(_D.c.attempts, _D.c.delivered_at, _D.c.retrieved_at)
-                              ).first()
+            params["r_deadline"] = retrieval_deadline(config.rules, d.legal_basis, d.land, _aware(sent_at))
+        row = session.execute(_receipt_update(provision, notice), params).first()
         if row is None:
             summary.lost_claim.append(delivery_id)  # another worker took it over and records its own outcome
             log.warning("delivery %s: claim lost before recording (Receipt)", d.idempotency_key)
@@ -900,6 +924,7 @@ def _notification_values(document_id: int, result, now: datetime) -> dict[str, A
 
 
 _MISSING = object()
+_DATES_INSERTS: dict[str, Any] = {}
 
 
 def _store_dates(session: Session, delivery_id: int, document_id: int, result, now: datetime,
@@ -910,9 +935,15 @@ def _store_dates(session: Session, delivery_id: int, document_id: int, result, n
 
     values = _notification_values(document_id, result, now)
     if stored is _MISSING:
-        new = session.execute(_insert(session, NotificationDate).values(delivery_id=delivery_id, **values)
-                              .on_conflict_do_nothing(index_elements=["delivery_id"])
-                              .returning(_ND.c.id)).first()
+        dialect = session.get_bind().dialect.name
+        stmt = _DATES_INSERTS.get(dialect)
+        if stmt is None:  # built once per dialect (see _receipt_update)
+            stmt = _DATES_INSERTS[dialect] = (
+                _insert(session, NotificationDate)
+                .values({name: bindparam("n_" + name, type_=_ND.c[name].type) for name in ("delivery_id", *values)})
+                .on_conflict_do_nothing(index_elements=["delivery_id"]).returning(_ND.c.id))
+        new = session.execute(stmt, {"n_delivery_id": delivery_id, **{"n_" + k: v for k, v in values.items()}}
+                              ).first()
         if new is not None:
             return
         stored = session.execute(select(_ND.c.computed_date, _ND.c.inputs)

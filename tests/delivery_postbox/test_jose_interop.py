@@ -71,7 +71,7 @@ def test_jwcrypto_verifies_the_sets_sign_set_makes(keys):
     token.deserialize(compact)
     token.verify(verifier, alg=crypto.SET_ALG)
     assert json.loads(token.payload) == {"iss": "x", "events": {"e": {}}}
-    header, claims = crypto.verify_set(verifier, compact)
+    header, _ = crypto.verify_set(verifier, compact)
     assert header == {"typ": crypto.SET_TYPE, "kid": "sig-1", "alg": crypto.SET_ALG}
     with pytest.raises(crypto.CryptoError):  # a key for another algorithm
         crypto.sign_set(keys[0], {"iss": "x"})

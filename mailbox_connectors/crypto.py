@@ -168,6 +168,7 @@ def jwk_from_key(key: rsa.RSAPrivateKey | rsa.RSAPublicKey, *, kid: str, alg: st
 # ---- JWE --------------------------------------------------------------------------------------------------
 _OAEP_SHA256 = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 _PSS_SHA512 = padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=hashes.SHA512.digest_size)
+_PKCS1 = padding.PKCS1v15()
 
 
 def encrypt(key: jwk.JWK, plaintext: bytes, *, cty: str | None = None) -> str:
@@ -313,12 +314,22 @@ def verify_author_token(token: str, cert: x509.Certificate, *, now: float) -> di
     header = unverified_header(token)
     if header.get("alg") != AUTHOR_TOKEN_ALG:
         raise CryptoError(f"author token signed with {header.get('alg')!r}, not {AUTHOR_TOKEN_ALG}")
+    if "crit" in header:
+        raise CryptoError("the author token names critical header parameters; none are understood")
+    # RFC 7515 5.2 with pyca/cryptography (jwcrypto's JWT converted the certificate's key to a JWK and back and
+    # deep-copied its header registry for every token): RSASSA-PKCS1-v1_5 with SHA-512 over the signing input
+    parts = token.split(".")
+    public_key = cert.public_key()
     try:
-        parsed = jwt.JWT(jwt=token, key=jwk.JWK.from_pyca(cert.public_key()), algs=[AUTHOR_TOKEN_ALG],
-                         check_claims=False)
-        claims = json.loads(parsed.claims)
-    except (JWException, ValueError, TypeError) as exc:
+        if len(parts) != 3 or not token.isascii() or not isinstance(public_key, rsa.RSAPublicKey):
+            raise ValueError("not a compact JWS with an RSA key")
+        public_key.verify(b64url_decode(parts[2]), f"{parts[0]}.{parts[1]}".encode("ascii"), _PKCS1,
+                          hashes.SHA512())
+        claims = json.loads(b64url_decode(parts[1]))
+    except (InvalidSignature, ValueError, TypeError) as exc:
         raise CryptoError("the author token's signature does not verify with the author certificate") from exc
+    if not isinstance(claims, dict):
+        raise CryptoError("the author token's claims are not a JSON object")
     iat, exp = claims.get("iat"), claims.get("exp")
     if not isinstance(iat, int) or not isinstance(exp, int):
         raise CryptoError("the author token has no iat/exp")
@@ -329,9 +340,6 @@ def verify_author_token(token: str, cert: x509.Certificate, *, now: float) -> di
     if "THIRD_PARTY" not in (claims.get("roles") or []):
         raise CryptoError("the author token lacks the role THIRD_PARTY")
     return claims
-
-
-_PKCS1 = padding.PKCS1v15()
 
 
 def sign_content(key: rsa.RSAPrivateKey, content: str) -> str:

@@ -75,3 +75,24 @@ def test_jwcrypto_verifies_the_sets_sign_set_makes(keys):
     assert header == {"typ": crypto.SET_TYPE, "kid": "sig-1", "alg": crypto.SET_ALG}
     with pytest.raises(crypto.CryptoError):  # a key for another algorithm
         crypto.sign_set(keys[0], {"iss": "x"})
+
+
+def test_the_author_token_jwcrypto_signs_verifies_and_a_forged_one_does_not(tmp_path):
+    import time
+
+    from mailbox_connectors.sandboxes.pki import TestCA
+
+    ca = TestCA("jose interop")
+    author, other = ca.issue_client("Stadt Musterstadt Kasse"), ca.issue_client("Jemand anders")
+    now = time.time()
+    token = crypto.author_token(author.key, author.cert, now=now)  # jwcrypto's JWT, RS512
+    assert crypto.verify_author_token(token, author.cert, now=now)["signer"] == "Stadt Musterstadt Kasse"
+    head, body, signature = token.split(".")
+    forged_claims = json.loads(crypto.b64url_decode(body)) | {"roles": ["THIRD_PARTY", "ADMIN"]}
+    for bad in (f"{head}.{crypto.b64url(json.dumps(forged_claims).encode())}.{signature}",  # claims changed
+                crypto.author_token(other.key, author.cert, now=now),  # signed by another key
+                f"{head}.{body}", token + "é"):
+        with pytest.raises(crypto.CryptoError):
+            crypto.verify_author_token(bad, author.cert, now=now)
+    with pytest.raises(crypto.CryptoError):  # expired
+        crypto.verify_author_token(token, author.cert, now=now + crypto.AUTHOR_TOKEN_LIFETIME + 5)

@@ -53,6 +53,11 @@ allows on the 2 cores if they were free:
   ~11 s more in the coordinator) and 2.5 % at 100,000 (met). The wall-time shares (+26 % and -44 %) only say
   how the machine's other load moved between the runs; a py-spy sample of the flow's documents phase finds
   under 5 % of its Python time in Prefect itself (tasks carry chunks of 500 documents).
+* Re-run at 10,000 once the other work had stopped (code of 00b9427, load 1.4 before, up to 5.2 from the run
+  itself): plain 66.0 docs/s, Prefect 65.9 docs/s; CPU per document 5.7 ms coordinator + 21.9 ms workers (72/s
+  allowed on 2 cores); Prefect's share 0.1 % of wall time, 7.5 % of CPU. The 80/s aim is not met on a quiet
+  machine either: the workers' PDFs (ZUGFeRD and notices ~31 ms against 12-14 ms for XML) and the archive's
+  durable writes are what would have to get cheaper.
 """
 from __future__ import annotations
 

@@ -60,6 +60,9 @@ the 80 kB attachment the largest), the metadata schema, the bridge's checks. Our
 claim/record commits with eight threads on SQLite's one write lock (~2.5 ms, 1.2 on one thread), HTTP (~1.6 ms),
 three RSA-OAEP wraps + the content signature (~0.9 ms), the metadata schema (~0.3 ms), tracking's polls. End to
 end (delivered) the two subscriber threads are the wall limit now: submissions outrun them.
+Re-run once the other work had stopped (2026-11-21, load average 2.5-3.1): connector only 128/s sent, 79/s
+delivered; with tracking committed 111 deliveries/s sent (aim 100/s met on the wall clock), 84/s delivered end to
+end; client 6.1 ms sending + 1.5 ms per applied event, sandbox 13.9 ms CPU per delivery (93/s CPU-implied).
 """
 from __future__ import annotations
 

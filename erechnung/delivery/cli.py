@@ -153,12 +153,10 @@ def _config_and_connectors(config: Path, err):
         return EXIT_USAGE
 
 
-def run_deliver(config: Path, db: Optional[str] = None, *, track_first: bool = True, out=None) -> int:
-    """``erechnung deliver``: collect status events first (so fallbacks are due), then plan and send what is due;
-    prints what happened and the deliveries by state. Exit 0 done, 1 documents went to the dead letters, 2 usage."""
+def _run_with_channels(config: Path, out, body) -> int:
+    """Open the configuration's channels, call ``body(cfg, wired, console) -> (exit code, deliveries by state)``
+    and print the states; a configuration or channel mistake is exit 2 with its explanation."""
     from rich.console import Console
-
-    from .run import deliver_run, track_run
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
@@ -168,36 +166,40 @@ def run_deliver(config: Path, db: Optional[str] = None, *, track_first: bool = T
         return opened
     cfg, wired = opened
     with wired:
+        code, states = body(cfg, wired, console)
+    console.print("Stand: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    return code
+
+
+def run_deliver(config: Path, db: Optional[str] = None, *, track_first: bool = True, out=None) -> int:
+    """``erechnung deliver``: collect status events first (so fallbacks are due), then plan and send what is due;
+    prints what happened and the deliveries by state. Exit 0 done, 1 documents went to the dead letters, 2 usage."""
+    from .run import deliver_run, track_run
+
+    def body(cfg, wired, console):
         console.print(f"Kanäle: {', '.join(wired.connectors)}")
         if track_first:
             for line in track_run(cfg, wired.connectors, wired.delivery_config, db_url=db).lines():
                 console.print(f"Verfolgung: {line}")
         result = deliver_run(cfg, wired.connectors, wired.delivery_config, db_url=db)
-    for line in result.lines():
-        console.print(f"Zustellung: {line}")
-    console.print("Stand: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
-    return EXIT_BROKEN if result.dead else EXIT_OK
+        for line in result.lines():
+            console.print(f"Zustellung: {line}")
+        return (EXIT_BROKEN if result.dead else EXIT_OK), result.states
+
+    return _run_with_channels(config, out, body)
 
 
 def run_track(config: Path, db: Optional[str] = None, out=None) -> int:
     """``erechnung track``: status events, retrieval deadlines, notification dates, fallbacks. Exit 0 or 2."""
-    from rich.console import Console
-
     from .run import track_run
 
-    out = out or sys.stdout
-    err = Console(stderr=True, highlight=False)
-    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
-    opened = _config_and_connectors(config, err)
-    if isinstance(opened, int):
-        return opened
-    cfg, wired = opened
-    with wired:
+    def body(cfg, wired, console):
         result = track_run(cfg, wired.connectors, wired.delivery_config, db_url=db)
-    for line in result.lines():
-        console.print(f"Verfolgung: {line}")
-    console.print("Stand: " + ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())))
-    return EXIT_OK
+        for line in result.lines():
+            console.print(f"Verfolgung: {line}")
+        return EXIT_OK, result.states
+
+    return _run_with_channels(config, out, body)
 
 
 def run_sandbox(directory: Path, *, recipients: Optional[Path] = None, closed: tuple[str, ...] = (),

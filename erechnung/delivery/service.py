@@ -893,14 +893,7 @@ def _legal_dates(session: Session, d: Delivery, config: DeliveryConfig, now: dat
 
 def store_notification_date(session: Session, d: Delivery, result, now: datetime) -> NotificationDate:
     """Upsert the delivery's notification date with its inputs."""
-    values = dict(document_id=d.document_id, legal_basis=result.basis, land=result.land,
-                  start_event=result.start_event, provision_at=result.provision_at,
-                  notification_sent_at=result.notification_sent_at, retrieved_at=result.retrieved_at,
-                  days=result.days, earlier_retrieval_wins=result.earlier_retrieval_wins,
-                  shift_to_working_day=result.shift_to_working_day, calendar=result.calendar,
-                  calendar_version=result.calendar_version, rules_sha256=result.rules_sha256,
-                  inputs=result.inputs(), computed_date=result.date, explanation=result.explanation,
-                  computed_at=now)
+    values = _notification_values(d.document_id, result, now)
     nd = session.execute(select(NotificationDate).where(NotificationDate.delivery_id == d.id)).scalar_one_or_none()
     if nd is None:
         nd = NotificationDate(delivery_id=d.id, **values)

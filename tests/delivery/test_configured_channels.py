@@ -158,3 +158,16 @@ def test_smtp_failure_modes_from_the_command_line(site):
         assert "nobody@example.org" in site.smtp._rules and "later@example.org" in site.smtp._rules
     finally:
         site.smtp.clear()
+
+
+def test_deliver_and_track_commands_report_states_or_explain_a_broken_configuration(site, tmp_path):
+    from erechnung.delivery.cli import run_deliver, run_track
+
+    config = _config(tmp_path / "ok", site.delivery_toml)
+    out = io.StringIO()
+    assert run_deliver(config, out=out) == 0
+    assert "Kanäle: email, bundid, elster, print" in out.getvalue() and "geplant 0" in out.getvalue()
+    out = io.StringIO()
+    assert run_track(config, out=out) == 0 and "Stand:" in out.getvalue()
+    broken = _config(tmp_path / "broken", tmp_path / "nowhere" / "delivery.toml")
+    assert run_deliver(broken, out=io.StringIO()) == 2 and run_track(broken, out=io.StringIO()) == 2

@@ -46,7 +46,7 @@ from xml.sax.saxutils import escape
 import pikepdf
 from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -56,6 +56,23 @@ from .design import Design, load_design
 # ASCII85 makes every stream a quarter larger and costs time; PDF/A needs none of it. (Process-wide reportlab
 # setting: every canvas here is made by new_canvas.)
 rl_config.useA85 = 0
+
+
+class _QuickFlate(pdfdoc.PDFStreamFilterZCompress):
+    """FlateDecode at zlib level 1 instead of reportlab's default 6. Two font subsets of ~30 KB each are
+    compressed for every document; at level 6 that was ~2.5 ms of a ~13 ms invoice, at level 1 it is a fifth
+    of that, for files about 3 % larger (measured on the pipeline's invoices; Flate at any level is the same
+    filter to a reader and to PDF/A)."""
+
+    level = 1
+
+    def encode(self, text: bytes | str) -> bytes:
+        return zlib.compress(text.encode("utf-8") if isinstance(text, str) else text, self.level)
+
+
+# reportlab looks ``pdfdoc.PDFZCompress`` up each time it compresses a stream (pages, forms, font files, CMaps):
+# a process-wide setting like the one above.
+pdfdoc.PDFZCompress = _QuickFlate()
 
 PRODUCER = "erechnung (reportlab, pikepdf)"
 RELATIONSHIPS = frozenset({"Source", "Data", "Alternative", "Supplement", "Unspecified"})

@@ -7,15 +7,19 @@
 Why not reportlab's QR widget: it takes 20-35 ms per GiroCode (pure Python, all eight masks built and scored
 module by module), the whole budget of a hybrid invoice. This encoder uses reportlab's code tables (block
 structure, alignment pattern positions, BCH format and version codes) and does the slow parts with integers:
-Reed-Solomon with precomputed generator multiples, the data module order cached per version, rows as bit
-masks, and the ISO 18004 mask penalties (N1..N4) on row/column strings. About 1 ms for a GiroCode; for a
-fixed mask the symbol is identical to reportlab's (tests/documents/test_girocode.py).
+Reed-Solomon with precomputed generator multiples; the data placed by one precomputed permutation of the bit
+string; the symbol held as one integer by rows and one by columns, so that a mask is two XORs and its ISO 18004
+penalty (N1..N4) some twenty shifts and masks over all lines at once. About 0.25 ms for a GiroCode (was 2 ms with
+per-line strings and regular expressions); for a fixed mask the symbol is identical to reportlab's, and the
+chosen mask has the lowest penalty by a module-by-module reading of the standard (tests/documents/test_girocode.py).
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from operator import itemgetter
 
 from reportlab.graphics.barcode.qrencoder import QRErrorCorrectLevel, QRRSBlock, QRUtil
 
@@ -208,6 +212,12 @@ def _layout(version: int):
     def row_bits(cells) -> int:
         return sum(1 << c for c, v in enumerate(cells) if v)
 
+    def as_rows(rows: list[int]) -> int:  # the symbol as one integer: row r at bits (n-1-r)*n .., column c at +c
+        return sum(row << (n - 1 - r) * n for r, row in enumerate(rows))
+
+    def as_columns(rows: list[int]) -> int:  # the same, transposed: column c at bits (n-1-c)*n .., row r at +r
+        return sum(((rows[r] >> c) & 1) << ((n - 1 - c) * n + r) for r in range(n) for c in range(n))
+
     base = [row_bits(r) for r in dark]
     data_mask = [row_bits(not v for v in r) for r in reserved]
     masks = []
@@ -226,25 +236,87 @@ def _layout(version: int):
             c = n - i - 1 if i < 8 else 15 - i if i < 9 else 14 - i  # horizontal copy, row 8
             rows[8] |= 1 << c
         formats.append(rows)
-    return n, tuple(order), tuple(tuple(m) for m in masks), tuple(tuple(f) for f in formats)
+    # Placing the data is a permutation of the codeword bits: ``place_rows(bits)`` picks, for every module, row
+    # by row and from column n-1 to 0, the character of the bit string that lands there, so that int(..., 2) is
+    # the symbol's data as ``as_rows`` lays it out; ``place_columns`` the same for ``as_columns``. Index
+    # ``len(order)`` is a "0" for every module that is not data (function patterns, format areas: ``formats``).
+    where = {rc: i for i, rc in enumerate(order)}
+    blank = len(order)
+    place_rows = itemgetter(*(where.get((r, c), blank) for r in range(n) for c in range(n - 1, -1, -1)))
+    place_columns = itemgetter(*(where.get((r, c), blank) for c in range(n) for r in range(n - 1, -1, -1)))
+    return _Layout(n, len(order), place_rows, place_columns,
+                   tuple(as_rows(m) for m in masks), tuple(as_rows(f) for f in formats),
+                   tuple(as_columns(m) for m in masks), tuple(as_columns(f) for f in formats), _lines(n))
 
 
-_RUNS = re.compile(r"0{5,}|1{5,}")
+@dataclass(frozen=True)
+class _Lines:
+    """Bit masks over a symbol held as one integer of n lines of n bits (see ``_layout``)."""
+
+    pairs: int  # bit i of every line where module i + 1 is in the same line
+    blocks: int  # ``pairs`` without the first line (a 2x2 block pairs a line with the one before it)
+    elevens: int  # bit i of every line where modules i .. i + 10 are in the same line
 
 
-def _penalty(rows: list[int], n: int) -> int:
-    """ISO 18004 mask penalty: N1 runs, N2 2x2 blocks, N3 finder-like patterns, N4 dark balance."""
-    lines = [format(r, f"0{n}b") for r in rows]
-    text = "|".join(lines + ["".join(t) for t in zip(*lines)])  # rows and columns, kept apart by "|"
-    runs = _RUNS.findall(text)
-    score = sum(map(len, runs)) - 2 * len(runs)
-    score += 40 * (text.count("10111010000") + text.count("00001011101"))
-    full = (1 << (n - 1)) - 1
-    for a, b in zip(rows, rows[1:]):
-        same = ~(a ^ b) & ~(a ^ (a >> 1)) & ~(b ^ (b >> 1)) & full
-        score += 3 * same.bit_count()
-    dark = sum(r.bit_count() for r in rows)
-    score += 10 * (abs(dark * 20 // (n * n) - 10))
+def _lines(n: int) -> _Lines:
+    def every_line(bits: int, lines: range) -> int:
+        return sum(bits << (j * n) for j in lines)
+
+    return _Lines(every_line((1 << (n - 1)) - 1, range(n)), every_line((1 << (n - 1)) - 1, range(n - 1)),
+                  every_line((1 << max(0, n - 10)) - 1, range(n)))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    n: int
+    modules: int
+    place_rows: itemgetter
+    place_columns: itemgetter
+    mask_rows: tuple[int, ...]
+    format_rows: tuple[int, ...]
+    mask_columns: tuple[int, ...]
+    format_columns: tuple[int, ...]
+    lines: _Lines
+
+
+#: The finder-like pattern 1:1:3:1:1 with four light modules after it (N3), module j of a window at bit j.
+_FINDER_LIKE = tuple(j for j, m in enumerate("10111010000") if m == "1"), \
+    tuple(j for j, m in enumerate("10111010000") if m == "0")
+
+
+def _finder_like(x: int, valid: int) -> int:
+    """Windows of 11 modules in ``x`` that show the N3 pattern, in either direction."""
+    count = 0
+    for dark, light in (_FINDER_LIKE, tuple(tuple(10 - j for j in part) for part in _FINDER_LIKE)):
+        match = valid
+        for j in dark:
+            match &= x >> j
+        for j in light:
+            match &= ~(x >> j)
+        count += match.bit_count()
+    return count
+
+
+def _penalty(rows: int, columns: int, n: int, lines: _Lines | None = None) -> int:
+    """ISO/IEC 18004:2015 7.8.3.1 mask penalty of a symbol, given as one integer by rows and one by columns
+    (``_layout``'s ``as_rows`` and ``as_columns``): N1 (3 + i for a run of 5 + i modules of one colour in a row
+    or column), N2 (3 per 2x2 block of one colour), N3 (40 per 1:1:3:1:1 finder-like pattern with four light
+    modules on one side), N4 (10 per full 5 % that the dark modules' share deviates from 50 %).
+
+    All lines at once, with shifts of the whole symbol: ``w`` marks each start of five equal modules in a line;
+    a run of ``L`` >= 5 has ``L - 4`` of them, the first without a marked neighbour before it, so the runs score
+    ``len(w)`` plus 2 per run. About twenty operations on integers of n * n bits per mask."""
+    lines = lines or _lines(n)
+    score = 0
+    for x in (rows, columns):
+        e = ~(x ^ (x >> 1)) & lines.pairs  # module i equals module i + 1
+        w = e & (e >> 1) & (e >> 2) & (e >> 3)  # modules i .. i + 4 equal
+        score += w.bit_count() + 2 * (w & ~(w << 1)).bit_count()
+        score += 40 * _finder_like(x, lines.elevens)
+    below = rows >> n  # the line before, aligned with each line
+    same = ~(rows ^ below) & ~(rows ^ (rows >> 1)) & ~(below ^ (below >> 1)) & lines.blocks
+    score += 3 * same.bit_count()
+    score += 10 * (abs(20 * rows.bit_count() - 10 * n * n) // (n * n))
     return score
 
 
@@ -254,21 +326,18 @@ def qr_rows(data: str | bytes, mask: int | None = None) -> list[str]:
     ``mask`` forces a mask pattern (tests); otherwise the one with the lowest penalty is chosen."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     version, codewords = _codewords(raw)
-    n, order, masks, formats = _layout(version)
-    rows = [0] * n
-    bits = int.from_bytes(codewords, "big")
-    total = 8 * len(codewords)
-    for i, (r, c) in enumerate(order[:total]):
-        if (bits >> (total - 1 - i)) & 1:
-            rows[r] |= 1 << c
-    candidates = range(8) if mask is None else (mask,)
-    best = None
-    for k in candidates:
-        symbol = [d ^ m | f for d, m, f in zip(rows, masks[k], formats[k])]
-        score = 0 if mask is not None else _penalty(symbol, n)
-        if best is None or score < best[0]:
-            best = (score, symbol)
-    return [format(row, f"0{n}b")[::-1] for row in best[1]]  # bit c is column c
+    lay = _layout(version)
+    n = lay.n
+    bits = format(int.from_bytes(codewords, "big"), f"0{8 * len(codewords)}b")
+    bits += "0" * (lay.modules + 1 - len(bits))  # remainder bits, and the "0" of the modules that are not data
+    rows = int("".join(lay.place_rows(bits)), 2)
+    if mask is None:
+        columns = int("".join(lay.place_columns(bits)), 2)
+        scores = [_penalty(rows ^ lay.mask_rows[k] | lay.format_rows[k],
+                           columns ^ lay.mask_columns[k] | lay.format_columns[k], n, lay.lines) for k in range(8)]
+        mask = scores.index(min(scores))  # the first of equals, as ISO 18004 leaves the choice open
+    text = format(rows ^ lay.mask_rows[mask] | lay.format_rows[mask], f"0{n * n}b")
+    return [text[i:i + n][::-1] for i in range(0, n * n, n)]  # row 0 first, column 0 first
 
 
 _DARK_RUN = re.compile("1+")

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from reportlab.graphics.barcode import qrencoder
 
-from erechnung.documents.qr import GiroCodeError, epc_payload, qr_rows
+from erechnung.documents.qr import GiroCodeError, _penalty, epc_payload, qr_rows
 
 
 def test_epc_payload_puts_a_kassenzeichen_into_the_unstructured_remittance():
@@ -60,3 +61,46 @@ def test_the_mask_with_the_lowest_penalty_is_chosen():
     chosen = qr_rows(payload)
     assert chosen in [qr_rows(payload, mask=m) for m in range(8)]
     assert len(chosen) == 41  # version 6 for this GiroCode
+
+
+def _iso_penalty(symbol: list[str]) -> int:
+    """ISO/IEC 18004:2015 7.8.3.1, module by module: the reference the fast penalty is checked against."""
+    n = len(symbol)
+    lines = symbol + ["".join(row[c] for row in symbol) for c in range(n)]
+    score = 0
+    for line in lines:  # N1: 3 + i for each run of 5 + i modules of one colour
+        run = 1
+        for a, b in zip(line, line[1:] + "x"):
+            if a == b:
+                run += 1
+                continue
+            if run >= 5:
+                score += 3 + run - 5
+            run = 1
+    for r in range(n - 1):  # N2: 3 per 2x2 block of one colour
+        for c in range(n - 1):
+            if symbol[r][c] == symbol[r][c + 1] == symbol[r + 1][c] == symbol[r + 1][c + 1]:
+                score += 3
+    for line in lines:  # N3: 40 per 1:1:3:1:1 pattern with four light modules before or after it
+        for i in range(n - 10):
+            if line[i:i + 11] in ("10111010000", "00001011101"):
+                score += 40
+    dark = sum(row.count("1") for row in symbol)  # N4: 10 per full 5 % from half dark
+    score += 10 * int(abs(Fraction(100 * dark, n * n) - 50) / 5)
+    return score
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_mask_chosen_has_the_lowest_iso_18004_penalty(seed: int):
+    rng = random.Random(seed)
+    payload = epc_payload(name=f"Bürgerin {rng.randint(1, 10**6)}", iban="DE02120300000000202051",
+                          amount=Decimal(rng.randint(1, 10**7)) / 100,
+                          remittance=f"STA-{rng.randint(1, 10**9)} " + "x" * rng.randint(0, 60))
+    symbols = [qr_rows(payload, mask=m) for m in range(8)]
+    penalties = [_iso_penalty(symbol) for symbol in symbols]
+    for symbol, expected in zip(symbols, penalties):  # the encoder's own scoring, on the symbol as integers
+        n = len(symbol)
+        rows = int("".join(row[::-1] for row in symbol), 2)
+        columns = int("".join("".join(row[c] for row in symbol)[::-1] for c in range(n)), 2)
+        assert _penalty(rows, columns, n) == expected
+    assert qr_rows(payload) == qr_rows(payload, mask=penalties.index(min(penalties))), penalties

@@ -233,7 +233,11 @@ class Pipeline:
 
     @cached_property
     def _io(self) -> ThreadPoolExecutor:
-        """Threads for storage I/O (archive writes): the GIL is released while waiting for disk or network."""
+        """Threads for storage I/O (archive writes): the GIL is released while waiting for disk or network. Their
+        malloc arenas would keep growing over a long run without fixed thresholds (``heap``)."""
+        from .heap import fix_malloc_thresholds
+
+        fix_malloc_thresholds()
         return ThreadPoolExecutor(max_workers=self.options.archive_threads, thread_name_prefix="erechnung-io")
 
     @cached_property

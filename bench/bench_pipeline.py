@@ -188,9 +188,22 @@ def _peaks() -> dict[str, int]:
             round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
 
 
+def _cpu_ticks() -> list[int]:
+    """The machine's CPU ticks (/proc/stat): user nice system idle iowait irq softirq steal."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        return [int(x) for x in fh.readline().split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """The share of the machine's CPU time the hypervisor gave to other guests meanwhile ("steal"): on a shared
+    virtual machine the same work took 40 to 60 CPU seconds from one run to the next, the slow runs with steal."""
+    delta = [b - a for a, b in zip(before, after)]
+    return round(delta[7] / max(1, sum(delta)), 3)
+
+
 def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dict:
     """One run in this (fresh) process; prints its figures as JSON."""
-    load_before = os.getloadavg()[0]
+    load_before, ticks = os.getloadavg()[0], _cpu_ticks()
     started = time.perf_counter()
     if variant == "plain":
         from erechnung.pipeline import Options, run
@@ -216,6 +229,7 @@ def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dic
             "quarantined": t["quarantined"], "run_seconds": round(flow_seconds, 2),
             "process_seconds": round(total, 2), "docs_per_second": round(docs / flow_seconds, 1) if flow_seconds else 0,
             "load_before": round(load_before, 1), "load_after": round(os.getloadavg()[0], 1),
+            "steal": steal_share(ticks, _cpu_ticks()),
             **_peaks(), **_cpu(), **extra}
 
 
@@ -303,13 +317,14 @@ def main() -> int:
     cores = os.cpu_count() or 1
     print(f"\nfastest of {args.repeat} run(s) each ({cores} cores; load = 1-minute load average before/after):")
     print(f"{'records':>8} {'variant':>8} {'docs':>7} {'docs/s':>7} {'run s':>8} {'proc s':>8} {'coord MB':>9} "
-          f"{'worker MB':>10} {'load':>9}  CPU ms/doc: intake coord-docs workers server all -> docs/s on {cores} "
+          f"{'worker MB':>10} {'load':>9} {'steal':>6}  CPU ms/doc: intake coord-docs workers server all -> docs/s on {cores} "
           "free cores")
     for r in results:
         c = cpu_ms_per_document(r)
         print(f"{r['records']:>8} {r['variant']:>8} {r['documents']:>7} {r['docs_per_second']:>7} "
               f"{r['run_seconds']:>8} {r['process_seconds']:>8} {r['coordinator_peak_rss_mb']:>9} "
               f"{r['largest_child_peak_rss_mb']:>10} {r.get('load_before', '?'):>4}/{r.get('load_after', '?'):<4} "
+              f"{r.get('steal', 0):>6.1%} "
               f"{c['intake']:>6} {c['coordinator_documents']:>6} {c['workers']:>6} {c['server']:>6} {c['all']:>6} "
               f"-> {cores * 1000 / max(0.01, c['all']):.0f}")
         ms = (r.get("timings") or {}).get("ms_per_document")

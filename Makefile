@@ -41,10 +41,11 @@ bench-hybrid: install
 	$(PY) bench/bench_hybrid.py
 
 # The whole pipeline on synthetic deliveries, with and without Prefect: documents/s, peak memory, Prefect's share.
-# RECORDS="10000 100000" by default; e.g. make bench-pipeline RECORDS=2000
+# RECORDS="10000 100000" by default; e.g. make bench-pipeline RECORDS=2000 BENCH_ARGS=--prefect-server
 RECORDS ?= 10000 100000
+BENCH_ARGS ?=
 bench-pipeline: install
-	$(PY) bench/bench_pipeline.py --records $(RECORDS)
+	$(PY) bench/bench_pipeline.py --records $(RECORDS) $(BENCH_ARGS)
 
 # Deliveries per second per channel against the sandboxes on loopback (e-mail; BundID through FIT-Connect).
 bench-delivery: install

@@ -163,20 +163,28 @@ def make_deliveries(zones: Path, records: int, batch_size: int, seed: int = 7) -
 # ============================================================================================ one run
 
 
+def _processes() -> tuple[dict[int, list[int]], dict[int, float]]:
+    """From /proc: each process's children, and the CPU seconds (user + system) each has used so far."""
+    tick, children, own = os.sysconf("SC_CLK_TCK"), {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)  # ppid
+        own[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return children, own
+
+
 def _cpu() -> dict[str, float]:
     """CPU seconds: this process, its finished children (the worker pool), and its live children (Prefect's
     ephemeral server, still running until this process exits). On a busy machine CPU time says what a run costs
     far more steadily than wall time."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     done = resource.getrusage(resource.RUSAGE_CHILDREN)
-    tick, live = os.sysconf("SC_CLK_TCK"), 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid():  # ppid
-            live += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    children, own = _processes()
+    live = sum(own.get(c, 0.0) for c in children.get(os.getpid(), []))
     return {"cpu_coordinator_s": round(me.ru_utime + me.ru_stime, 1),
             "cpu_workers_s": round(done.ru_utime + done.ru_stime, 1), "cpu_live_children_s": round(live, 1)}
 
@@ -248,16 +256,8 @@ def cpu_ms_per_document(r: dict) -> dict[str, float]:
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds used so far by a process and all its descendants (/proc)."""
-    tick, children, own = os.sysconf("SC_CLK_TCK"), {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        p = int(stat.parent.name)
-        children.setdefault(int(fields[1]), []).append(p)
-        own[p] = (int(fields[11]) + int(fields[12])) / tick
+    """CPU seconds used so far by a process and all its descendants."""
+    children, own = _processes()
     total, todo = 0.0, [pid]
     while todo:
         p = todo.pop()

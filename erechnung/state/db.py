@@ -8,6 +8,11 @@ takes the database's write lock at its start, so transactions that read and then
 claims) are serialized instead of failing with "database is locked" at their first write. Waiting for the
 lock is bounded by ``busy_timeout`` (30 s).
 
+The SQLite file holds personal data (recipients' names, addresses, bank accounts), so a new database file is
+created readable by its owner only (``0600``) and a folder created for it ``0700`` (issue 10). SQLite gives its
+``-wal``, ``-shm`` and ``-journal`` files the database file's permissions, so they are private as well. An
+existing file or folder keeps the mode its operator gave it.
+
 ``migrate(url_or_engine)`` runs the Alembic migrations in ``migrations/`` up to the newest, under a lock
 (PostgreSQL advisory lock; SQLite's write lock), so several processes starting at once migrate once.
 """
@@ -26,6 +31,9 @@ DEFAULT_URL = "sqlite:///var/erechnung.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x65526563  # 'eRec': the PostgreSQL advisory lock key taken while migrating
 BUSY_TIMEOUT_S = 30
+#: Permissions of a new SQLite database file and of a folder created for it: the owner's only.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
 #: Alembic's version table, named for this project so a database shared with other tools cannot collide.
 VERSION_TABLE = "erechnung_schema_version"
 
@@ -40,7 +48,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     u = make_url(database_url(url))
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(u.database))
         connect_args = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False, **kwargs.pop("connect_args", {})}
         engine = create_engine(u, connect_args=connect_args, **kwargs)
         _sqlite_setup(engine, in_memory=not u.database or u.database == ":memory:")
@@ -48,6 +56,25 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")
     return create_engine(u, pool_pre_ping=True, **kwargs)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database's folder (``0700``) and an empty database file (``0600``) unless they exist.
+
+    SQLite would create the file with ``0644`` less the umask; an empty file is a valid empty database, and the
+    journal files SQLite creates later copy its mode.
+    """
+    if not path.parent.is_dir():
+        path.parent.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:  # another process created it in the meantime
+            pass
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                         PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
 
 
 def _sqlite_setup(engine: Engine, *, in_memory: bool) -> None:

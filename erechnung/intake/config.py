@@ -17,6 +17,7 @@ Layout (``examples/config.toml`` is a complete example)::
     [municipality.bank_accounts.<id>]    # iban, bic, bank_name, account_holder; the first is the default
     [database]   url                     # default sqlite:///var/erechnung.sqlite3
     [archive]    location, retention_years = {invoices = 8, notices = 10}
+    [limits]     file_bytes (largest dropped file), batch_attempts (tries before a batch is set aside)
     [departments.<id>]                   # name, drop_zone, format, encoding, delimiter, mapping,
                                          # bank_account, number_range = {prefix, width}, contact
 """
@@ -36,7 +37,7 @@ from pydantic_core import PydanticCustomError
 from ..delivery.settings import DeliverySection
 from ..errors import ErechnungError
 from . import values
-from .formats import FORMATS
+from .formats import FORMATS, MAX_BYTES
 from .records import RecordError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/erechnung.sqlite3"
@@ -344,6 +345,15 @@ class Archive(Strict):
         lambda v: parse_location(v) if isinstance(v, str) else v)
 
 
+class Limits(Strict):
+    """Bounds on what a drop zone may hand the pipeline (untrusted input): a file over ``file_bytes`` is refused
+    unread and nothing of it archived; a batch whose processing failed ``batch_attempts`` times (its run died,
+    or an unexpected error) is set aside as poison so that later runs go on."""
+
+    file_bytes: int = Field(default=MAX_BYTES, ge=1, le=MAX_BYTES)
+    batch_attempts: int = Field(default=3, ge=1, le=100)
+
+
 Encoding = Literal["utf-8", "windows-1252", "iso-8859-15", "auto"]
 Delimiter = Literal[";", ",", "\t", "auto"]
 FormatName = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf"]
@@ -391,6 +401,7 @@ class Config(Strict):
     municipality: Municipality
     database: Database = Field(default_factory=Database)
     archive: Archive = Field(default_factory=Archive)
+    limits: Limits = Field(default_factory=Limits)
     departments: dict[str, Department] = Field(min_length=1)
     recipients: str | None = None  # a recipient register CSV to import (relative to this file)
     delivery: DeliverySection = Field(default_factory=DeliverySection)  # channels, retries, legal dates

@@ -2,8 +2,9 @@
 
 ``erechnung status [--json] [--document ID | --batch ID] [--html FILE] [--db URL]``: the deliveries; with
 ``--json`` one JSON object per delivery attempt per line (``document_id``, ``channel``, ``state``,
-``attempts``, ``events`` and more), else a table and the dead letters; ``--html`` writes the per-batch report
-for finance and auditors. Exit 0 listed, 2 no database / bad options.
+``attempts``, ``events`` and more) and one per dead letter without any attempt (``state`` ``dead_letter``),
+else a table and the dead letters; ``--html`` writes the per-batch report for finance and auditors. Exit 0
+listed, 2 no database / bad options.
 
 ``erechnung audit verify [--db URL]``: recompute the hash chain of the delivery events; exit 0 and ``OK`` when
 it holds, 1 and the first broken link when not, 2 when the database cannot be read.
@@ -49,7 +50,7 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
     from erechnung.state import transaction
 
     from .audit import verify_chain
-    from .report import batch_report_html, dead_letter_records, delivery_records
+    from .report import batch_report_html, dead_letter_records, delivery_records, status_records
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
@@ -65,7 +66,8 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
             return engine
         try:
             with transaction(engine) as s:
-                records = delivery_records(s, document_id=document, batch_id=batch)
+                # --json: also the dead letters that never had an attempt (the table lists them below)
+                records = (status_records if as_json else delivery_records)(s, document_id=document, batch_id=batch)
                 dead = dead_letter_records(s, batch_id=batch, document_id=document)
                 page = batch_report_html(s, batch, chain_text=verify_chain(s).text()) if html is not None else None
         finally:

@@ -1,5 +1,5 @@
-"""What finance and auditors read about deliveries: one record per delivery attempt with its events
-(``erechnung status``), and a per-batch HTML report with each document's history, its notification date
+"""What finance and auditors read about deliveries: one record per delivery attempt with its events, plus one
+per open dead letter that never had an attempt (``erechnung status``), and a per-batch HTML report with each document's history, its notification date
 and the dead letters (``erechnung status --batch ID --html FILE``)."""
 from __future__ import annotations
 
@@ -71,6 +71,35 @@ def dead_letter_records(session: Session, *, batch_id: int | None = None,
     return [{"document_id": dl.document_id, "document_number": doc.number, "department": doc.department,
              "recipient_ref": doc.recipient_ref, "reason": dl.reason, "since": _iso(dl.created_at)}
             for dl, doc in session.execute(q).all()]
+
+
+#: The fields of an attempt that a document without any attempt does not have.
+_NO_ATTEMPT = dict.fromkeys((
+    "delivery_id", "sequence", "channel", "address_ref", "next_attempt_at", "last_error", "channel_message_id",
+    "sent_at", "delivered_at", "retrieved_at", "retrieval_deadline", "legal_basis", "notification_date",
+    "notification_inputs"))
+
+
+def status_records(session: Session, *, document_id: int | None = None,
+                   batch_id: int | None = None) -> list[dict[str, Any]]:
+    """What ``erechnung status --json`` lists: every delivery attempt (``delivery_records``) and, in document
+    order among them, every open dead letter of a document that never had an attempt (no channel could take it,
+    or its recipient is not in the register). Such a record has the attempt's keys, ``state`` ``dead_letter``,
+    the reason in ``dead_letter``, no events and ``None`` where an attempt would have a value."""
+    records = delivery_records(session, document_id=document_id, batch_id=batch_id)
+    attempted = {r["document_id"] for r in records}
+    q = select(DeadLetter, Document).join(Document, Document.id == DeadLetter.document_id) \
+        .where(DeadLetter.resolved_at.is_(None), DeadLetter.delivery_id.is_(None))
+    if batch_id is not None:
+        q = q.where(Document.batch_id == batch_id)
+    if document_id is not None:
+        q = q.where(DeadLetter.document_id == document_id)
+    unattempted = [{
+        "document_id": dl.document_id, "document_number": doc.number, "kind": doc.kind, "batch_id": doc.batch_id,
+        "department": doc.department, "recipient_ref": doc.recipient_ref, **_NO_ATTEMPT, "state": "dead_letter",
+        "attempts": 0, "dead_letter": dl.reason, "dead_letter_since": _iso(dl.created_at), "events": []}
+        for dl, doc in session.execute(q).all() if dl.document_id not in attempted]
+    return sorted(records + unattempted, key=lambda r: r["document_id"])  # stable: attempts keep their order
 
 
 _STYLE = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}

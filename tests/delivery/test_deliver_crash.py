@@ -25,7 +25,7 @@ from rich.console import Console
 
 pytestmark = [pytest.mark.xdist_group("delivery_crash"), pytest.mark.slow]
 
-FINAL = {"sent", "delivered", "retrieved", "deemed_notified", "fell_back", "failed", "expired"}
+FINAL = {"sent", "delivered", "retrieved", "deemed_notified", "fell_back", "failed", "expired", "dead_letter"}
 
 
 def _deliver(config: Path) -> subprocess.Popen:

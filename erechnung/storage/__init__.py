@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .base import (InvalidKeyError, ObjectNotFoundError, RetainedError, Storage, StorageError, check_key)
+from .base import (REFUSALS, Entry, InvalidKeyError, ObjectNotFoundError, ObjectTooLargeError, RefusedEntryError,
+                   RetainedError, Storage, StorageError, check_key)
 from .local import LocalStorage
 
 __all__ = ["Storage", "LocalStorage", "StorageError", "InvalidKeyError", "ObjectNotFoundError", "RetainedError",
-           "check_key", "open_storage"]
+           "RefusedEntryError", "ObjectTooLargeError", "Entry", "REFUSALS", "check_key", "open_storage"]
 
 
 def open_storage(url: str | Path) -> Storage:

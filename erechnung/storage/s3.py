@@ -19,6 +19,11 @@ How the guarantees are kept:
   atomic rename), then deletes the source with ``If-Match: <etag>`` so that a *new* object dropped under the
   same key meanwhile is not deleted. The one claimer whose conditional write succeeds wins; all claimers
   must use the same claimed key for a source key. Objects are read whole: batches are files of megabytes.
+* bounded reads: ``get(key, max_bytes=n)`` refuses by the object's ``Content-Length`` first and then reads at
+  most ``n + 1`` bytes of the body; ``claim(key, claimed_key, max_bytes=n)`` likewise, leaving an oversized
+  object where it is.
+* listing: a key no key may be (``..``, control characters, a backslash) is listed by :meth:`entries` as
+  refused, with its reason, and never read; folder markers and the storage's own ``.``-names are skipped.
 """
 from __future__ import annotations
 
@@ -33,8 +38,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .base import (ObjectNotFoundError, RetainedError, Storage, StorageError, aware_utc, check_key, retention_date,
-                   check_prefix)
+from .base import (Entry, ObjectNotFoundError, ObjectTooLargeError, RetainedError, Storage, StorageError, aware_utc,
+                   check_key, check_prefix, key_problem, retention_date)
 
 LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
 _RETAIN_META = "retain-until"
@@ -82,8 +87,24 @@ class S3Storage(Storage):
                 raise ObjectNotFoundError(f"{key}: no such object in {self.url}") from None
             raise StorageError(f"{key}: cannot read from {self.url}: {exc}") from exc
 
-    def get(self, key: str) -> bytes:
-        return self._get_object(key)["Body"].read()
+    @staticmethod
+    def _body(key: str, obj: dict, max_bytes: int | None) -> bytes:
+        """The object's body, refused by its Content-Length first, then read bounded."""
+        body = obj["Body"]
+        try:
+            if max_bytes is None:
+                return body.read()
+            if int(obj.get("ContentLength") or 0) > max_bytes:
+                raise ObjectTooLargeError(key, max_bytes, int(obj["ContentLength"]))
+            data = body.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise ObjectTooLargeError(key, max_bytes)
+            return data
+        finally:
+            body.close()
+
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
+        return self._body(key, self._get_object(key), max_bytes)
 
     def _head(self, key: str) -> dict | None:
         try:
@@ -96,18 +117,18 @@ class S3Storage(Storage):
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
 
-    def list(self, prefix: str = "") -> Iterator[str]:
+    def entries(self, prefix: str = "") -> Iterator[Entry]:
         check_prefix(prefix)
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                        Prefix=self.prefix + prefix)
         for page in pages:
             for item in page.get("Contents", ()):
                 key = item["Key"][len(self.prefix):]
-                try:
-                    check_key(key)
-                except ValueError:
-                    continue  # not one of ours (a folder marker, a '.'-name): never listed
-                yield key
+                problem = key_problem(key)
+                if problem is None:
+                    yield Entry(key, int(item.get("Size") or 0))
+                elif problem[0] != "reserved":  # a folder marker or a '.'-name: not one of ours, never listed
+                    yield Entry(key, None, "name", problem[1])
 
     @staticmethod
     def _retention_of(head: dict) -> datetime | None:
@@ -185,13 +206,17 @@ class S3Storage(Storage):
                 return
             raise StorageError(f"{key}: cannot delete the claimed source in {self.url}: {exc}") from exc
 
-    def claim(self, key: str, claimed_key: str) -> bool:
+    def claim(self, key: str, claimed_key: str, *, max_bytes: int | None = None) -> bool:
         try:
             obj = self._get_object(key)
         except ObjectNotFoundError:
             return False
-        self._check_not_retained(key, obj)
-        data, etag = obj["Body"].read(), obj["ETag"]
+        try:
+            self._check_not_retained(key, obj)
+        except RetainedError:
+            obj["Body"].close()
+            raise
+        data, etag = self._body(key, obj, max_bytes), obj["ETag"]
         if self._put_object(claimed_key, data, if_absent=True, retention_until=None):
             self._delete_if_unchanged(key, etag)
             return True

@@ -236,6 +236,8 @@ def run_show(input_path: Path, html: Path, *, with_report: bool = False, lang: s
     what = f" ({shown.embedded})" if shown.embedded else ""
     verdict = f", Prüfergebnis: {shown.result.verdict} ({shown.result.reason})" if shown.result else ""
     print(f"{input_path}{what} -> {shown.output}{verdict}", file=err)
+    for value in shown.invalid:  # shown as it stands, marked invalid on the page
+        print(f"Warnung: {value}; auf der Seite als ungültig markiert", file=err)
     return EXIT_OK
 
 

@@ -19,12 +19,21 @@ let an invoice run script in the reader's browser; those three values lose quote
 A link (BT-124) whose scheme is not http, https or mailto loses its ``href``. With a validation report, one
 section is inserted before the viewer (``report_section``), built as a tree so every value is escaped.
 
+A date that is no calendar day (``2026-02-30``, ``morgen``) is shown as it stands, marked as invalid, as a viewer
+should: the official stylesheets end in a Saxon error on it instead (step 1's named template ``date`` checks the
+digits, not the calendar, before ``xs:date()``; step 2 formats every date but BT-2 with ``xs:date()`` without a
+check). So step 1 runs with that one template replaced (``_MODEL_STYLESHEET``: the official result for every
+real date, the official ``ILLEGAL DATE FORMAT`` mark for the rest); the marked values are taken out of the model
+before step 2 (``set_aside_invalid_dates``) and written back into their field's box, flagged, and into a
+section above the invoice (``invalid_section``). Any other error of the stylesheets is a ViewError.
+
 ``render_html(data, name)`` returns the page; ``show(input, output)`` writes it.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +63,28 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; scrip
                            "img-src data: blob:; form-action 'none'; base-uri 'none'")
 SAFE_LINK = re.compile(r"(?i)(https?:|mailto:|#)")
 
+#: Step 1 with the official named template ``date`` (common-xr.xsl) replaced by one that asks the calendar: the
+#: official value for every real date, its ``ILLEGAL DATE FORMAT`` mark for every other value (the official one
+#: checks day 1-31 and month 1-12 only, so 2026-02-30 reached ``xs:date()`` and ended the transformation).
+_MODEL_STYLESHEET = """<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema" exclude-result-prefixes="xs">
+  <xsl:import href="{href}"/>
+  <xsl:template name="date">
+    <xsl:variable name="digits" select="normalize-space(replace(., '-', ''))"/>
+    <xsl:variable name="iso" select="concat(substring($digits, 1, 4), '-', substring($digits, 5, 2), '-',
+                                            substring($digits, 7, 2))"/>
+    <xsl:choose>
+      <xsl:when test="matches($digits, '^[0-9]{{8}}') and substring($digits, 1, 4) ne '0000'
+                      and $iso castable as xs:date">
+        <xsl:value-of select="xs:date($iso)"/>
+      </xsl:when>
+      <xsl:otherwise>ILLEGAL DATE FORMAT of "<xsl:value-of select="."/>".</xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+</xsl:stylesheet>"""
+#: how step 1 marks a value that is no date; BT-7 and BT-9 may hold several dates joined by ";"
+_ILLEGAL_DATE = re.compile(r'ILLEGAL DATE FORMAT of "(.*?)"\.(?=;|$)', re.S)
+
 LEVEL_DE = {"error": "Fehler", "warning": "Warnung", "information": "Information"}
 VERDICT_DE = {"accept": "Annehmen", "reject": "Zurückweisen"}
 
@@ -64,6 +95,22 @@ class ViewError(ErechnungError):
     def __init__(self, problem: str, fix: str | None = None) -> None:
         self.problem, self.fix = problem, fix
         super().__init__(problem + (f" - {fix}" if fix else ""))
+
+
+@dataclass(frozen=True)
+class InvalidValue:
+    """A value the visualization shows as it stands, marked invalid: a date (``field``, ``bt``) that is no
+    calendar day, at ``source`` (the path in the document, as the official model records it)."""
+
+    bt: str
+    field: str
+    source: str
+    value: str
+    position: int = 0  # among the model's fields of this name (several for line fields such as BT-134)
+    count: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.bt} ({self.source}): {self.value!r} ist kein gültiges Datum"
 
 
 @dataclass(frozen=True)
@@ -108,19 +155,42 @@ def read_invoice(data: bytes, name: str = "<bytes>") -> Invoice:
     return Invoice(data, tree, stylesheet, embedded)
 
 
-def _transform(stylesheet: Path, xml: str, parameters: dict[str, str] | None = None) -> str:
+def _model_stylesheet(folder: Path, name: str):
+    """Step 1's stylesheet ``name`` with the calendar-checking ``date`` template (``_MODEL_STYLESHEET``)."""
     from validators import runtime
 
-    executable = runtime.xslt(stylesheet)
+    runtime.saxon()  # first: refuses a forked process before a stylesheet compiled in its parent is used
+    return _compiled_model_stylesheet(str((folder / name).resolve()))
+
+
+@lru_cache(maxsize=None)
+def _compiled_model_stylesheet(path: str):
+    from validators import runtime
+
+    text = _MODEL_STYLESHEET.format(href=Path(path).as_uri())
+    try:
+        return runtime.saxon().new_xslt30_processor().compile_stylesheet(stylesheet_text=text)
+    except Exception as exc:
+        raise ViewError(f"the visualization stylesheet {path} does not compile: {exc}",
+                        "run `make artifacts` to install the bundle again") from exc
+
+
+def _transform(executable: Any, name: str, xml: str, parameters: dict[str, str] | None = None) -> str:
+    from validators import runtime
+
     node = runtime.parse_xdm(xml)
     try:
         for key, value in (parameters or {}).items():
             executable.set_parameter(key, runtime.saxon().make_string_value(value))
         out = executable.transform_to_string(xdm_node=node)
+    except Exception as exc:  # saxonche's PySaxonApiError: a value the official stylesheet cannot handle
+        message = " ".join(str(exc).split())
+        raise ViewError(f"the visualization stylesheet {name} cannot show this document: {message}",
+                        "validate it (`erechnung validate`): the findings name the faulty value") from exc
     finally:
         executable.clear_parameters()
     if not out:
-        raise ViewError(f"the visualization stylesheet {stylesheet.name} produced nothing")
+        raise ViewError(f"the visualization stylesheet {name} produced nothing")
     return out
 
 
@@ -131,7 +201,8 @@ def _without_script_quotes(value: str) -> str:
 def semantic_model(invoice: Invoice, folder: Path | None = None) -> etree._Element:
     """Step 1: the XRechnung semantic model (``xr:invoice``) of the invoice, made safe for the viewer's script."""
     folder = folder or visualization_dir()
-    out = _transform(folder / invoice.stylesheet, etree.tostring(invoice.tree, encoding="unicode"))
+    out = _transform(_model_stylesheet(folder, invoice.stylesheet), invoice.stylesheet,
+                     etree.tostring(invoice.tree, encoding="unicode"))
     model = etree.fromstring(out.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True,
                                                                    huge_tree=True))
     for el in model.iter(f"{{{XR}}}Supporting_document_reference"):
@@ -141,6 +212,59 @@ def semantic_model(invoice: Invoice, folder: Path | None = None) -> etree._Eleme
             if el.get(attr) is not None:
                 el.set(attr, _without_script_quotes(el.get(attr)))
     return model
+
+
+def set_aside_invalid_dates(model: etree._Element) -> list[InvalidValue]:
+    """Take the dates step 1 marked as no date out of ``model`` (step 2 would end on them in ``xs:date()``);
+    the real dates of a field with several (BT-7, BT-9) stay. Returns what was taken, in document order."""
+    found: list[InvalidValue] = []
+    counts: dict[str, int] = {}
+    marked = []
+    for el in model.iter(f"{{{XR}}}*"):
+        counts[el.tag] = counts.get(el.tag, 0) + 1
+        if el.text and _ILLEGAL_DATE.search(el.text):
+            marked.append((el, counts[el.tag] - 1))
+    for el, position in marked:
+        field = etree.QName(el).localname
+        for raw in _ILLEGAL_DATE.findall(el.text):
+            found.append(InvalidValue(el.get(f"{{{XR}}}id") or field, field, el.get(f"{{{XR}}}src") or field,
+                                      " ".join(raw.split()), position, counts[el.tag]))
+        real = [part for part in _ILLEGAL_DATE.sub("", el.text).split(";") if part.strip()]
+        if real:
+            el.text = ";".join(real)
+        else:
+            el.getparent().remove(el)
+    return found
+
+
+def _flag(value: InvalidValue) -> Any:
+    return E.SPAN(value.value, E.CLASS("ungueltiger-wert"),
+                  title=f"{value.bt}: kein gültiges Datum, so wie es im Dokument steht")
+
+
+def invalid_section(values: list[InvalidValue]) -> Any:
+    """The invalid values as one HTML section (German) above the invoice: field, place in the document, value."""
+    rows = [E.TR(E.TD(v.bt), E.TD(v.field.replace("_", " ")), E.TD(v.source, E.CLASS("ereport-loc")),
+                 E.TD(_flag(v))) for v in values]
+    return E.E.section(
+        E.STYLE(_REPORT_CSS + _INVALID_CSS),
+        E.H2("Ungültige Angaben"),
+        E.P("Diese Werte sind keine gültigen Daten. Sie werden so gezeigt, wie sie im Dokument stehen, und sind "
+            "markiert. Bitte lassen Sie das Dokument vom Aussteller berichtigen."),
+        E.TABLE(E.TR(E.TH("Feld"), E.TH("Bezeichnung"), E.TH("Fundstelle"), E.TH("Wert")), *rows,
+                E.CLASS("ereport-findings")),
+        id="ungueltige-angaben", **{"class": "ereport", "aria-label": "Ungültige Angaben"})
+
+
+def _show_invalid_in_place(page: etree._Element, values: list[InvalidValue]) -> None:
+    """Each invalid value, flagged, in its field's box, where the page has one box per field of that name."""
+    for v in values:
+        boxes = page.xpath("//div[@data-title=$bt]", bt=v.bt)
+        if len(boxes) == v.count:
+            box = boxes[v.position]
+            if len(box) or (box.text or "").strip():
+                box.append(E.BR())
+            box.append(_flag(v))
 
 
 def report_section(result: Any) -> Any:
@@ -190,6 +314,10 @@ tr.ereport-error td:nth-child(2) { color: #b3261e; font-weight: bold; }
 tr.ereport-warning td:nth-child(2) { color: #8a5a00; }
 .ereport-loc { font-family: monospace; font-size: .85em; word-break: break-all; max-width: 30em; }
 """
+_INVALID_CSS = """
+.ungueltiger-wert { color: #b3261e; font-weight: bold; text-decoration: underline wavy #b3261e; }
+.ungueltiger-wert::after { content: " (ungültig)"; font-weight: normal; }
+"""
 
 
 def _harden(page: etree._Element) -> None:
@@ -211,20 +339,28 @@ def render_html(data: bytes, name: str = "<bytes>", *, lang: str = "de", report:
                 bundle: artifacts.Bundle | None = None) -> bytes:
     """The HTML page of the invoice in ``data`` (UBL, CII or a hybrid PDF); with ``report`` (a ValidationResult),
     its findings in a section above the invoice. Raises ViewError when the input cannot be shown."""
-    return _render(read_invoice(data, name), lang=lang, report=report, bundle=bundle)
+    return _render(read_invoice(data, name), lang=lang, report=report, bundle=bundle)[0]
 
 
-def _render(invoice: Invoice, *, lang: str, report: Any, bundle: artifacts.Bundle | None) -> bytes:
+def _render(invoice: Invoice, *, lang: str, report: Any,
+            bundle: artifacts.Bundle | None) -> tuple[bytes, list[InvalidValue]]:
     if lang not in LANGUAGES:
         raise ViewError(f"language {lang!r} is not available", f"use one of {', '.join(LANGUAGES)}")
     folder = visualization_dir(bundle)
     model = semantic_model(invoice, folder)
-    out = _transform(folder / HTML_STYLESHEET, etree.tostring(model, encoding="unicode"), {"lang": lang})
+    invalid = set_aside_invalid_dates(model)
+    from validators import runtime
+
+    out = _transform(runtime.xslt(folder / HTML_STYLESHEET), HTML_STYLESHEET,
+                     etree.tostring(model, encoding="unicode"), {"lang": lang})
     page = lxml_html.document_fromstring(out)
     _harden(page)
+    if invalid:
+        _show_invalid_in_place(page, invalid)
+        page.find("body").insert(0, invalid_section(invalid))
     if report is not None:
         page.find("body").insert(0, report_section(report))
-    return lxml_html.tostring(page, doctype="<!DOCTYPE html>", encoding="utf-8", method="html")
+    return lxml_html.tostring(page, doctype="<!DOCTYPE html>", encoding="utf-8", method="html"), invalid
 
 
 @dataclass(frozen=True)
@@ -234,6 +370,7 @@ class Shown:
     output: Path
     embedded: str | None
     result: Any = None
+    invalid: tuple[InvalidValue, ...] = ()  # shown as they stand, marked invalid
 
 
 def show(input_path: Path, output: Path, *, with_report: bool = False, lang: str = "de") -> Shown:
@@ -247,8 +384,8 @@ def show(input_path: Path, output: Path, *, with_report: bool = False, lang: str
         from validators.engine import Validator
 
         result = Validator.for_bundle().validate(data, str(input_path))
-    page = _render(invoice, lang=lang, report=result, bundle=None)
+    page, invalid = _render(invoice, lang=lang, report=result, bundle=None)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(page)
-    return Shown(output, invoice.embedded, result)
+    return Shown(output, invoice.embedded, result, tuple(invalid))

@@ -104,6 +104,12 @@ def _deeper_than(max_depth: int) -> etree.XPath:
     return etree.XPath("(" + "/*" * (max_depth + 1) + ")[1]")
 
 
+def deeper_than(root: etree._Element, max_depth: int) -> etree._Element | None:
+    """The first element of ``root``'s document nested deeper than ``max_depth`` levels, or None."""
+    found = _deeper_than(max_depth)(root)
+    return found[0] if found else None
+
+
 def parse_untrusted(data: bytes, limits: Limits = Limits()) -> etree._ElementTree:
     """Parse ``data`` into an lxml tree, or raise :class:`ValidationInputError`.
 
@@ -143,11 +149,11 @@ def parse_untrusted(data: bytes, limits: Limits = Limits()) -> etree._ElementTre
     if root is None:
         raise ValidationInputError("xml-not-wellformed", "the document has no root element",
                                    fix="the file is damaged, truncated or not an XML file")
-    too_deep = _deeper_than(limits.max_depth)(root)
-    if too_deep:
+    too_deep = deeper_than(root, limits.max_depth)
+    if too_deep is not None:
         raise ValidationInputError(
             "xml-too-deep", f"elements are nested more than {limits.max_depth} levels deep",
-            line=too_deep[0].sourceline, fix="check the exporting system; invoices nest about 10 levels")
+            line=too_deep.sourceline, fix="check the exporting system; invoices nest about 10 levels")
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
         raise ValidationInputError("xml-doctype-forbidden",

@@ -16,6 +16,12 @@ two differ: 0x80-0x9F are printable only in Windows-1252 (``€`` is 0x80 there)
 ISO-8859-15, the rarely used ``¤`` in Windows-1252) means ISO-8859-15; anything else reads the same in both for
 German text and is taken as Windows-1252. The delimiter (``;``, ``,`` or tab) is configured or taken from the
 header line (the one of them it holds most often outside quotes).
+
+Every reader stays within ``limits`` (``limits.IntakeLimits``: size, decompression, rows, columns, cells, value
+length, nesting), checked before the memory a limit bounds is taken: the lines of a text file are counted before
+they are split, the values of a JSON file before it is parsed, an XLSX archive is inflated as a counted stream
+(``zipbound``) before openpyxl opens it, and the sheet's declared ``<dimension>`` is never trusted. A file that
+breaks a limit is one batch-level error naming the limit and its value.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
+from .limits import DEFAULT_LIMITS, IntakeLimits, LimitExceeded, RowBudget
 from .records import Batch, RawRecord, RecordError
 
 Format = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf"]
@@ -39,6 +46,8 @@ DELIMITERS: tuple[str, ...] = (";", ",", "\t", "auto")
 EXTENSIONS = {".csv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
               ".xlsx": "xlsx", ".xml": "xml", ".pdf": "pdf"}
 MAX_BYTES = 100 * 1024 * 1024
+#: What ``str.splitlines`` ends a line at (``\r\n`` counts once).
+LINE_ENDS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 
 def format_of(name: str) -> str | None:
@@ -47,11 +56,12 @@ def format_of(name: str) -> str | None:
 
 
 def read_batch(data: bytes, name: str, *, format: str | Iterable[str] | None = None, encoding: str = "auto",
-               delimiter: str = "auto") -> Batch:
+               delimiter: str = "auto", limits: IntakeLimits = DEFAULT_LIMITS) -> Batch:
     """``data`` (the bytes of the file ``name``) as records.
 
     ``format`` is the department's format, or several it may deliver (``("xlsx", "csv")``: the file name's
     ending chooses); ``None`` takes it from the file name. ``encoding`` and ``delimiter`` apply to CSV.
+    ``limits`` bound what the file may hold (the configuration's ``[limits]``; the defaults otherwise).
     """
     allowed = (format,) if isinstance(format, str) else tuple(format or ())
     by_name = format_of(name)
@@ -71,11 +81,14 @@ def read_batch(data: bytes, name: str, *, format: str | Iterable[str] | None = N
         return empty.failed(*wrong)
     try:
         if chosen == "csv":
-            return _read_csv(data, empty, encoding, delimiter)
+            return _read_csv(data, empty, encoding, delimiter, limits)
         return {"json": _read_json, "jsonl": _read_jsonl, "xlsx": _read_xlsx, "xml": _read_xml,
-                "pdf": _read_pdf}[chosen](data, empty)
-    except RecursionError:
-        return empty.failed("die Datei ist zu tief verschachtelt", "liefern Sie flache Datensätze")
+                "pdf": _read_pdf}[chosen](data, empty, limits)
+    except LimitExceeded as exc:
+        return empty.failed(exc.problem, exc.fix)
+    except RecursionError:  # the JSON parser's own bound on nesting, far above max_json_depth
+        exceeded = limits.exceeded("max_json_depth")
+        return empty.failed(exceeded.problem, exceeded.fix)
 
 
 def _wrong_kind(data: bytes, chosen: str) -> tuple[str, str] | None:
@@ -140,7 +153,13 @@ def detect_delimiter(header: str) -> str | None:
     return best if counts[best] else None
 
 
-def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str) -> Batch:
+def line_count(text: str) -> int:
+    """How many lines ``text.splitlines()`` would give, counted without splitting."""
+    ends = sum(text.count(end) for end in LINE_ENDS) - text.count("\r\n")
+    return ends + (1 if text and not text.endswith(LINE_ENDS) else 0)
+
+
+def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str, limits: IntakeLimits) -> Batch:
     if b"\x00" in data[:4096]:
         return batch.failed("die Datei ist keine Textdatei (enthält Nullbytes; UTF-16?)",
                             "exportieren Sie die Daten als CSV in UTF-8 oder Windows-1252")
@@ -149,6 +168,7 @@ def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str) -> Batch
         return decoded
     text, used = decoded
     used = "utf-8" if used == "utf-8-sig" else used
+    limits.check("max_rows", line_count(text))
     lines = text.splitlines(keepends=True)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
@@ -157,13 +177,25 @@ def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str) -> Batch
     if sep is None:
         return batch.failed("in der Kopfzeile ist kein Trennzeichen (; oder ,) zu finden",
                             "die erste Zeile muss die Spaltennamen enthalten, getrennt durch ; oder ,")
+    for number, line in enumerate(lines, start=1):  # a row's fields are held as a list: bound them first
+        if line.count(sep) >= limits.max_columns:
+            raise limits.exceeded("max_columns", f"Zeile {number}")
+    if limits.max_field_bytes > csv.field_size_limit():  # the csv module's own bound (characters) is not lower
+        csv.field_size_limit(limits.max_field_bytes)
     reader = csv.reader(io.StringIO("".join(lines[first:]), newline=""), delimiter=sep, quotechar='"')
+    budget = RowBudget(limits)
     try:
         rows = _numbered_rows(reader, first)
-        _, _, header = next(rows)
+        header_no, _, header = next(rows)
+        budget.row(header_no, header)
         header = [h.strip() for h in header]
-        body = list(rows)
+        body = []
+        for line_no, end, row in rows:
+            budget.row(line_no, row)
+            body.append((line_no, end, row))
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise limits.exceeded("max_field_bytes", f"Zeile {first + reader.line_num}") from None
         return batch.failed(f"die CSV-Datei ist fehlerhaft: {exc}",
                             "prüfen Sie Anführungszeichen in den Werten (ein Wert mit \" muss ganz in \" stehen)")
     problem = _header_problem(header, [(n, row) for n, _, row in body])
@@ -277,10 +309,36 @@ def _object_record(batch: Batch, row: int, value: Any, raw: str) -> RawRecord:
     return RawRecord(batch=batch.name, row=row, fields=fields, raw=raw, native=native)
 
 
-def _read_json(data: bytes, batch: Batch) -> Batch:
+def json_values(text: str) -> int:
+    """An upper bound of the values (not keys) JSON ``text`` holds, counted without parsing it: every value but the
+    first of a list or object follows a comma, and every list or object is one value itself. Commas inside texts
+    count too, so the bound can be a little high, never low."""
+    return text.count(",") + text.count("[") + text.count("{") + 1
+
+
+def _check_depth(value: Any, limits: IntakeLimits) -> None:
+    """A record's nesting against ``max_json_depth`` (the record is level 1, an object or list in it level 2)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            limits.check("max_json_depth", depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+
+
+def _json_record(batch: Batch, row: int, value: Any, raw: str, budget: RowBudget) -> RawRecord:
+    """One record of a JSON or JSON Lines file, within the budget's limits."""
+    _check_depth(value, budget.limits)
+    record = _object_record(batch, row, value, raw)
+    budget.row(row, tuple(record.fields.values()))
+    return record
+
+
+def _read_json(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
     text = _json_text(data, batch)
     if isinstance(text, Batch):
         return text
+    limits.check("max_cells", json_values(text))
     try:
         doc = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
@@ -290,16 +348,22 @@ def _read_json(data: bytes, batch: Batch) -> Batch:
     if not isinstance(items, list):
         return batch.failed("das JSON enthält weder eine Liste von Datensätzen noch {\"records\": [...]}",
                             "liefern Sie [ {...}, {...} ] oder {\"records\": [ {...}, {...} ]}")
-    records = tuple(_object_record(batch, i, item, json.dumps(item, ensure_ascii=False, default=str))
+    limits.check("max_rows", len(items))
+    budget = RowBudget(limits)
+    records = tuple(_json_record(batch, i, item, json.dumps(item, ensure_ascii=False, default=str), budget)
                     for i, item in enumerate(items, start=1))
     return Batch(name=batch.name, format="json", records=records, encoding="utf-8",
                  errors=tuple(p for r in records for p in r.problems), columns=_columns(records))
 
 
-def _read_jsonl(data: bytes, batch: Batch) -> Batch:
+def _read_jsonl(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
     text = _json_text(data, batch)
     if isinstance(text, Batch):
         return text
+    lines = line_count(text)
+    limits.check("max_rows", lines)
+    limits.check("max_cells", json_values(text) + lines)
+    budget = RowBudget(limits)
     records = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -312,7 +376,7 @@ def _read_jsonl(data: bytes, batch: Batch) -> Batch:
                                   fix="jede Zeile muss ein vollständiges JSON-Objekt sein; prüfen Sie die Zeile")
             records.append(RawRecord(batch=batch.name, row=line_no, fields={}, raw=line, problems=(problem,)))
             continue
-        records.append(_object_record(batch, line_no, value, line))
+        records.append(_json_record(batch, line_no, value, line, budget))
     if not records:
         return batch.failed("die Datei enthält keine Datensätze", "jede Zeile muss ein JSON-Objekt sein")
     return Batch(name=batch.name, format="jsonl", records=tuple(records), encoding="utf-8",
@@ -329,9 +393,14 @@ def _columns(records: Iterable[RawRecord]) -> tuple[str, ...]:
 # ============================================================================================== XLSX
 
 
-def _read_xlsx(data: bytes, batch: Batch) -> Batch:
+def _read_xlsx(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
     """The first sheet; the first non-empty row is the header. Number and date cells come as Excel gives them
-    (canonical text, marked native); text cells as text; formulas as their last computed value."""
+    (canonical text, marked native); text cells as text; formulas as their last computed value.
+
+    The archive is measured first (``zipbound.check_archive``). The sheet's ``<dimension ref="A1:XFD1048576"/>``
+    is only what the file claims: openpyxl's read-only sheet would pad every row to its width and fill every
+    missing row up to its height, so the dimension is reset and the rows are taken one by one within the
+    limits (``RowBudget``), as wide as their last cell."""
     try:
         import openpyxl
     except ImportError:  # pragma: no cover - openpyxl is a dependency
@@ -339,15 +408,25 @@ def _read_xlsx(data: bytes, batch: Batch) -> Batch:
     import warnings
     import zipfile
 
+    from .zipbound import check_archive
+
+    budget = RowBudget(limits)
     try:
+        check_archive(data, limits)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it does not know
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
                 sheet = book.worksheets[0]
-                rows = [(i, list(values)) for i, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
+                sheet.reset_dimensions()
+                rows = []
+                for i, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    budget.row(i, values)
+                    rows.append((i, list(values)))
             finally:
                 book.close()
+    except LimitExceeded:
+        raise
     except (zipfile.BadZipFile, KeyError, EOFError, OSError, ValueError, TypeError, IndexError,
             AttributeError) as exc:
         reason = "unvollständig oder beschädigt" if isinstance(exc, (zipfile.BadZipFile, EOFError)) else \
@@ -380,18 +459,25 @@ def _read_xlsx(data: bytes, batch: Batch) -> Batch:
 # ============================================================================================== finished documents
 
 
-def _read_xml(data: bytes, batch: Batch) -> Batch:
-    """One record: the document itself, passed through for validation and delivery."""
+def _read_xml(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
+    """One record: the document itself, passed through for validation and delivery. Its size is checked before
+    it is parsed, its nesting after (the parser itself stops at 256 levels)."""
+    from validators.xmlsafe import deeper_than
+
     from ..errors import DocumentReadError
     from ..syntax import detect_syntax
     from ..syntax.xml import parse
 
+    limits.check("max_xml_bytes", len(data))
     try:
         root = parse(data)
         syntax = detect_syntax(root)
     except DocumentReadError as exc:
         return batch.failed(f"kein UBL- oder CII-Rechnungsdokument: {exc.problem}",
                             exc.fix or "liefern Sie die fertige XRechnung (UBL oder CII) als XML")
+    too_deep = deeper_than(root, limits.max_xml_depth)
+    if too_deep is not None:
+        raise limits.exceeded("max_xml_depth", f"Zeile {too_deep.sourceline}")
     from lxml import etree
 
     fields = {"syntax": syntax, "root": etree.QName(root).localname}
@@ -399,7 +485,7 @@ def _read_xml(data: bytes, batch: Batch) -> Batch:
                                                                    raw=data),), columns=tuple(fields))
 
 
-def _read_pdf(data: bytes, batch: Batch) -> Batch:
+def _read_pdf(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
     """One record: the PDF, when it carries a ZUGFeRD/Factur-X/XRechnung XML (a plain PDF is no e-invoice)."""
     xml_name, xml = embedded_xml(data)
     if xml is None and xml_name:

@@ -3,16 +3,20 @@ which FIT-Connect cases to read and which channel ids belong to which delivery.
 
 In memory by default; with a path, every change is appended to a JSON-lines file and read back on start, so
 a restarted worker still finds its submissions. Records hold ids, times, digests and evidence (never secrets
-or documents).
+or documents), and who was written to: the file is created 0600 in a folder created 0700 (an existing journal
+is made 0600 when opened).
 """
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Journal"]
+
+FILE_MODE, DIR_MODE = 0o600, 0o700
 
 
 class Journal:
@@ -20,7 +24,11 @@ class Journal:
         self.path = path
         self._records: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        if path is not None and path.exists():
+        if path is not None:
+            if not path.parent.is_dir():
+                path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE))
+            os.chmod(path, FILE_MODE)
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     entry = json.loads(line)
@@ -36,7 +44,8 @@ class Journal:
             record = self._records.setdefault(delivery_id, {"delivery_id": delivery_id})
             record.update(fields)
             if self.path is not None:
-                with self.path.open("a", encoding="utf-8") as fh:
+                with os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE), "a",
+                               encoding="utf-8") as fh:
                     fh.write(json.dumps({"delivery_id": delivery_id, **fields}, separators=(",", ":")) + "\n")
             return dict(record)
 

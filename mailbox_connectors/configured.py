@@ -108,7 +108,7 @@ def open_connectors(config: Any, *, only: tuple[str, ...] | None = None, worker:
             if only is not None and name not in only:
                 continue
             if name != "print" and name != "email":
-                journals.mkdir(parents=True, exist_ok=True)
+                journals.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: whom we wrote to
             wired.connectors[name] = _connector(name, section, base, journals)
     except BaseException:
         wired.close()

@@ -22,7 +22,7 @@ def _rows(errors: Iterable[RecordError]) -> list[tuple[str, str, str, str, str, 
              "" if e.value is None else e.value, e.problem, e.fix) for e in ordered]
 
 
-def _csv_safe(value: str) -> str:
+def csv_safe(value: str) -> str:
     """A cell Excel will not run as a formula (CSV injection: =, +, -, @ at the start)."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(value) else value
 
@@ -37,7 +37,7 @@ def error_report_csv(errors: Iterable[RecordError]) -> bytes:
     writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(HEADERS)
     for row in _rows(errors):
-        writer.writerow([_csv_safe(v) for v in row])
+        writer.writerow([csv_safe(v) for v in row])
     return out.getvalue().encode("utf-8-sig")
 
 

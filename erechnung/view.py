@@ -43,6 +43,7 @@ from lxml.html import builder as E
 
 from erechnung import artifacts
 from erechnung.errors import ErechnungError
+from erechnung.html_safety import VIEWER_POLICY, csp_meta
 
 UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 UBL_CREDITNOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
@@ -59,8 +60,7 @@ HTML_STYLESHEET = "xrechnung-html.xsl"
 LANGUAGES = ("de", "en")
 
 #: the page may load nothing: its CSS and JavaScript are inline, attachments are data in the page
-CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-                           "img-src data: blob:; form-action 'none'; base-uri 'none'")
+CONTENT_SECURITY_POLICY = VIEWER_POLICY
 SAFE_LINK = re.compile(r"(?i)(https?:|mailto:|#)")
 
 #: Step 1 with the official named template ``date`` (common-xr.xsl) replaced by one that asks the calendar: the
@@ -326,8 +326,7 @@ def _harden(page: etree._Element) -> None:
         head = etree.Element("head")
         page.insert(0, head)
     charset = head.find("meta[@charset]")  # the charset declaration stays first
-    head.insert(head.index(charset) + 1 if charset is not None else 0,
-                E.META(**{"http-equiv": "Content-Security-Policy", "content": CONTENT_SECURITY_POLICY}))
+    head.insert(head.index(charset) + 1 if charset is not None else 0, csp_meta(CONTENT_SECURITY_POLICY))
     for a in page.iter("a"):
         href = a.get("href")
         if href is not None and not SAFE_LINK.match(re.sub(r"[\x00-\x20]+", "", href)):

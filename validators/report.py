@@ -4,7 +4,8 @@ The HTML page is written for a municipal auditor (German): the verdict and why, 
 the invoice's data as the report stylesheet extracted it (seller, number, date), and every finding with its
 rule id, its severity as the rule states it and as the scenario counts it (customLevel), its location and its
 message. Every value from a document is escaped (the pages are built as trees with lxml, never by pasting
-strings), so a hostile invoice cannot inject markup.
+strings), so a hostile invoice cannot inject markup, and every page's Content-Security-Policy lets it load nothing
+(``erechnung.html_safety``).
 
 ``write_reports(results, report_dir)`` writes everything and returns where.
 """
@@ -22,6 +23,7 @@ from typing import Any, Iterable, Sequence
 from lxml.html import builder as E
 from lxml.html import tostring as html_tostring
 
+from erechnung.html_safety import csp_meta
 from validators.engine import ENGINE_NAME, ValidationResult
 
 LEVEL_DE = {"error": "Fehler", "warning": "Warnung", "information": "Information"}
@@ -70,7 +72,7 @@ footer { margin-top: 2em; font-size: .8em; color: #666; }
 
 
 def _page(title: str, *body: Any) -> bytes:
-    doc = E.HTML(E.HEAD(E.META(charset="utf-8"), E.TITLE(title), E.STYLE(_CSS)), E.BODY(*body))
+    doc = E.HTML(E.HEAD(E.META(charset="utf-8"), csp_meta(), E.TITLE(title), E.STYLE(_CSS)), E.BODY(*body))
     doc.set("lang", "de")
     return html_tostring(doc, doctype="<!DOCTYPE html>", encoding="utf-8", pretty_print=True)
 

@@ -1,6 +1,7 @@
 """What finance and auditors read about deliveries: one record per delivery attempt with its events, plus one
-per open dead letter that never had an attempt (``erechnung status``), and a per-batch HTML report with each document's history, its notification date
-and the dead letters (``erechnung status --batch ID --html FILE``)."""
+per open dead letter that never had an attempt (``erechnung status``), and a per-batch HTML report with each
+document's history, its notification date and the dead letters (``erechnung status --batch ID --html FILE``),
+whose Content-Security-Policy lets it load nothing (``erechnung.html_safety``)."""
 from __future__ import annotations
 
 import html
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erechnung.html_safety import csp_meta_html
 from erechnung.state.delivery_schema import DeadLetter, Delivery, DeliveryEvent, NotificationDate
 from erechnung.state.schema import Batch, Document
 
@@ -117,7 +119,7 @@ def batch_report_html(session: Session, batch_id: int, *, chain_text: str | None
     docs = list(session.execute(select(Document).where(Document.batch_id == batch_id).order_by(Document.id))
                 .scalars())
     e = html.escape
-    parts = ["<!DOCTYPE html>", '<html lang="de"><head><meta charset="utf-8">',
+    parts = ["<!DOCTYPE html>", f'<html lang="de"><head><meta charset="utf-8">{csp_meta_html()}',
              f"<title>Zustellung Stapel {batch_id}</title><style>{_STYLE}</style></head><body>",
              f"<h1>Zustellbericht Stapel {batch_id}</h1>"]
     if batch is not None:

@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 
+from ..html_safety import csp_meta_html
 from .records import RecordError
 
 HEADERS = ("Datei", "Zeile", "Spalte", "Wert", "Problem", "Was tun")
@@ -72,7 +73,7 @@ def error_report_html(errors: Iterable[RecordError], *, title: str = "Fehlerberi
                     f"<td class=\"wert\">{e(r[3])}</td><td>{e(r[4])}</td><td>{e(r[5])}</td></tr>")
     page = f"""<!DOCTYPE html>
 <html lang="de">
-<head><meta charset="utf-8"><title>{e(heading)}</title><style>{_STYLE}</style></head>
+<head><meta charset="utf-8">{csp_meta_html()}<title>{e(heading)}</title><style>{_STYLE}</style></head>
 <body>
 <h1>{e(heading)}</h1>
 <p class="summary">{e(summary)} Erstellt am {e(when)}.</p>

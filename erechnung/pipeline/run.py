@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import func, select
 
+from ..html_safety import csp_meta_html
 from ..intake import Config, load_config
 from ..state.repository import finish_run, start_run
 from ..state.schema import Document, utcnow
@@ -339,8 +340,8 @@ def run_report_html(summary: RunSummary) -> bytes:
     total = ' class="total"'
     body = "\n".join(f"<tr{total if i == len(rows) - 1 else ''}>"
                      + "".join(f"<td>{e(str(v))}</td>" for v in r.values()) + "</tr>" for i, r in enumerate(rows))
-    parts = [f"<!DOCTYPE html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>Lauf {e(summary.run_id)}"
-             f"</title><style>{_STYLE}</style></head><body>",
+    parts = [f"<!DOCTYPE html><html lang=\"de\"><head><meta charset=\"utf-8\">{csp_meta_html()}"
+             f"<title>Lauf {e(summary.run_id)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>Verarbeitungslauf {e(summary.started.astimezone().strftime('%d.%m.%Y %H:%M'))}</h1>",
              f"<p>Lauf {e(summary.run_id)}: {summary.seconds:.1f} s, {summary.workers} Worker-Prozess(e), "
              f"{summary.documents_per_second:.1f} Belege/s.</p>",

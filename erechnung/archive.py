@@ -9,7 +9,13 @@ with ``if_absent`` and a retention date, so
   metadata stays; archiving them again returns it with ``newly_stored=False``);
 * nothing archived can be deleted before its retention ends (the storage refuses; on S3 with Object Lock the
   server refuses);
-* :meth:`Archive.verify` recomputes the hash of what is stored.
+* :meth:`Archive.verify` recomputes the hash of what is stored; :meth:`Archive.audit` does it for every item
+  and checks each one's metadata and retention (``erechnung archive verify``).
+
+Checkpoints of the delivery events' hash chain (``erechnung.delivery.audit``) are kept here too, where the state
+database cannot rewrite them: ``checkpoints/delivery-chain/<seq>.json`` (``seq``, ``hash``, ``at``), written
+once (``if_absent``) under the longest retention of the policy; :meth:`Archive.latest_checkpoint` reads the
+newest.
 
 Retention (GoBD, § 147 AO): invoices and credit notes, and the batches and reports they come from, 8 years;
 notices as configured (``notice_years``, per notice kind in ``notice_kinds``). A period starts at the end of
@@ -46,6 +52,10 @@ class ArchiveKind(StrEnum):
     DOCUMENT = "document"  # an invoice, credit note or notice as sent (XML, PDF)
     REPORT = "report"  # a validation report
     ERROR_REPORT = "error_report"  # what a clerk reads about rows that did not become documents
+
+
+#: Where the checkpoints of the delivery events' hash chain lie (one object per checkpointed ``seq``).
+CHECKPOINTS = "checkpoints/delivery-chain/"
 
 
 #: Document kinds whose records are Buchungsbelege (§ 147 Abs. 1 Nr. 4 AO).
@@ -88,6 +98,19 @@ class RetentionPolicy:
     def until(self, document_kind: str, created: datetime, notice_kind: str | None = None) -> datetime:
         """The end of retention: 1 January (UTC) after the last year of the period."""
         return datetime(created.year + self.years(document_kind, notice_kind) + 1, 1, 1, tzinfo=timezone.utc)
+
+    def shortest_until(self, document_kind: str, created: datetime) -> datetime:
+        """The earliest end of retention the policy allows for ``document_kind`` (a notice: the shortest of its
+        notice kinds): what an archived item's retention must at least reach."""
+        if document_kind == "notice":
+            years = min([self.notice_years, *self.notice_kinds.values()])
+            return datetime(created.year + years + 1, 1, 1, tzinfo=timezone.utc)
+        return self.until(document_kind, created)
+
+    def longest_until(self, created: datetime) -> datetime:
+        """The end of the longest period of the policy (what a record about all kinds is kept for)."""
+        years = max([self.invoice_years, self.notice_years, *self.notice_kinds.values()])
+        return datetime(created.year + years + 1, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -206,3 +229,109 @@ class Archive:
         """``(sha256, ok)`` for every archived item (an audit: is every item unchanged?)."""
         for sha in self.hashes():
             yield sha, self.verify(sha)
+
+    # ------------------------------------------------------------------------------------------- the audit
+
+    def audit(self) -> Iterator["ArchiveFinding"]:
+        """Every problem of every archived item (see :class:`ArchiveFinding`): each object under ``sha256/`` is
+        read and hashed again, its metadata read and compared, its retention and its metadata's checked against
+        the policy. Items without a problem yield nothing; :attr:`audited` counts the items looked at."""
+        self.audited = 0
+        keys = list(self.storage.list(ROOT))
+        present = set(keys)
+        for key in keys:
+            name = key.rsplit("/", 1)[-1]
+            if name.endswith(".json") and _HEX.fullmatch(name[:-5]):
+                if key[:-5] not in present:
+                    yield ArchiveFinding(name[:-5], key, "content_missing",
+                                         "Metadaten ohne Inhalt: die archivierten Bytes fehlen")
+                continue
+            if not _HEX.fullmatch(name) or key != content_key(name):
+                yield ArchiveFinding(None, key, "unknown_object", "ein Objekt, das nicht ins Archiv gehört")
+                continue
+            self.audited += 1
+            yield from self._audit_item(name, key, meta_present=key + ".json" in present)
+
+    def _audit_item(self, sha: str, key: str, *, meta_present: bool) -> Iterator["ArchiveFinding"]:
+        try:
+            data = self.storage.get(key)
+        except ObjectNotFoundError:
+            yield ArchiveFinding(sha, key, "content_missing", "gelistet, aber nicht lesbar")
+            return
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha:
+            yield ArchiveFinding(sha, key, "hash_mismatch",
+                                 f"die Bytes haben den Hash {actual}, nicht den ihres Schlüssels: verändert")
+        if not meta_present:
+            yield ArchiveFinding(sha, key, "metadata_missing",
+                                 "keine Metadaten (Art, Aufbewahrung): das Archivieren wurde unterbrochen")
+            return
+        try:
+            item = ArchivedItem.from_meta(json.loads(self.storage.get(key + ".json")))
+        except (ObjectNotFoundError, ValueError, KeyError, TypeError) as exc:
+            yield ArchiveFinding(sha, key + ".json", "metadata_unreadable", f"Metadaten nicht lesbar: {exc}")
+            return
+        if item.sha256 != sha or item.size != len(data):
+            yield ArchiveFinding(sha, key + ".json", "metadata_mismatch",
+                                 f"die Metadaten nennen sha256 {item.sha256} und {item.size} Bytes, gespeichert "
+                                 f"sind {len(data)} Bytes unter {sha}")
+        try:
+            required = self.policy.shortest_until(item.document_kind, item.created)
+        except ArchiveError as exc:
+            yield ArchiveFinding(sha, key, "retention_unknown", str(exc))
+            return
+        for what in (key, key + ".json"):
+            until = self.storage.retention(what)
+            if until is None:
+                yield ArchiveFinding(sha, what, "retention_missing",
+                                     f"keine Aufbewahrungsfrist gesetzt (nötig bis {required.date().isoformat()}): "
+                                     "es könnte gelöscht werden")
+            elif until < required:
+                yield ArchiveFinding(sha, what, "retention_too_short",
+                                     f"aufbewahrt bis {until.date().isoformat()}, für {item.document_kind} nötig "
+                                     f"bis {required.date().isoformat()}")
+
+    # ------------------------------------------------------------------------------------------- checkpoints
+
+    def put_checkpoint(self, seq: int, head_hash: str, at: datetime | None = None) -> bool:
+        """Keep the chain's head (``seq``, ``head_hash``) as a checkpoint; False when ``seq`` was checkpointed
+        before (the first checkpoint of a ``seq`` stays)."""
+        at = at or self.clock()
+        data = json.dumps({"seq": seq, "hash": head_hash, "at": at.isoformat()}, sort_keys=True).encode("utf-8")
+        return self.storage.put(f"{CHECKPOINTS}{seq:015d}.json", data, if_absent=True,
+                                retention_until=self.policy.longest_until(at))
+
+    def latest_checkpoint(self) -> "Checkpoint | None":
+        """The checkpoint with the highest ``seq``, or None when none was written."""
+        last = None
+        for key in self.storage.list(CHECKPOINTS):
+            last = key
+        if last is None:
+            return None
+        meta = json.loads(self.storage.get(last))
+        return Checkpoint(seq=int(meta["seq"]), hash=meta["hash"], at=datetime.fromisoformat(meta["at"]), key=last)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A head of the delivery events' hash chain kept in the archive."""
+
+    seq: int
+    hash: str
+    at: datetime
+    key: str
+
+
+@dataclass(frozen=True)
+class ArchiveFinding:
+    """One problem :meth:`Archive.audit` found: ``problem`` is a code (``hash_mismatch``, ``content_missing``,
+    ``metadata_missing``, ``metadata_unreadable``, ``metadata_mismatch``, ``retention_missing``,
+    ``retention_too_short``, ``retention_unknown``, ``unknown_object``), ``detail`` says it for people."""
+
+    sha256: str | None
+    key: str
+    problem: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -391,6 +391,23 @@ def audit_verify_command(
 
 app.add_typer(audit_app, name="audit")
 
+archive_app = typer.Typer(name="archive", no_args_is_help=True, help="The archive (content-addressed, retained).")
+
+
+@archive_app.command("verify")
+def archive_verify_command(
+    config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,
+                                help="The configuration whose archive and retention policy are checked."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per finding per line, then the totals."),
+) -> None:
+    """Hash every archived item again and check its metadata and retention: exit 0 OK, 1 findings."""
+    from .archive_cli import run_archive_verify
+
+    raise typer.Exit(run_archive_verify(config, as_json=as_json))
+
+
+app.add_typer(archive_app, name="archive")
+
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``erechnung = "erechnung.cli:main"``)."""

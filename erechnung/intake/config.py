@@ -17,7 +17,8 @@ Layout (``examples/config.toml`` is a complete example)::
     [municipality.bank_accounts.<id>]    # iban, bic, bank_name, account_holder; the first is the default
     [database]   url                     # default sqlite:///var/erechnung.sqlite3
     [archive]    location, retention_years = {invoices = 8, notices = 10}
-    [limits]     file_bytes (largest dropped file), batch_attempts (tries before a batch is set aside)
+    [limits]     file_bytes (largest dropped file), batch_attempts (tries before a batch is set aside),
+                 and what a file may hold: max_rows, max_columns, max_cells, ... (intake/limits.py, the table)
     [departments.<id>]                   # name, drop_zone, format, encoding, delimiter, mapping,
                                          # bank_account, number_range = {prefix, width}, contact
 """
@@ -38,6 +39,7 @@ from ..delivery.settings import DeliverySection
 from ..errors import ErechnungError
 from . import values
 from .formats import FORMATS, MAX_BYTES
+from .limits import IntakeLimits
 from .records import RecordError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/erechnung.sqlite3"
@@ -345,10 +347,11 @@ class Archive(Strict):
         lambda v: parse_location(v) if isinstance(v, str) else v)
 
 
-class Limits(Strict):
+class Limits(IntakeLimits):
     """Bounds on what a drop zone may hand the pipeline (untrusted input): a file over ``file_bytes`` is refused
     unread and nothing of it archived; a batch whose processing failed ``batch_attempts`` times (its run died,
-    or an unexpected error) is set aside as poison so that later runs go on."""
+    or an unexpected error) is set aside as poison so that later runs go on. The readers' bounds on what a file
+    may hold (rows, cells, decompression, nesting) are inherited from ``IntakeLimits``, the table of them."""
 
     file_bytes: int = Field(default=MAX_BYTES, ge=1, le=MAX_BYTES)
     batch_attempts: int = Field(default=3, ge=1, le=100)

@@ -20,11 +20,25 @@ Per department (the run holds the department, :mod:`.locks`), in this order:
 
 Every step may be repeated: a repeated step finds its work done (idempotency keys, unique records, the
 content-addressed archive), which is how a run after a crash completes what the crashed run began.
+
+A drop zone is untrusted input (the department's folder or bucket; issue 10):
+
+* ``claimed/`` and ``fehlerberichte/`` must be real folders of the zone: a link (or a file) there stops the
+  department's intake before anything is read, claimed, written or deleted (:class:`DropZoneError`);
+* an entry that is a link, a special file (FIFO, device, socket), has a name no key may have (control
+  characters, ``\\``, ``..``), or is larger than ``[limits] file_bytes`` is refused: never read (an oversized
+  one is refused by its size, or by a read that stops at the limit + 1), nothing of it archived, nothing
+  deleted; the department reads why in its error report (:data:`REFUSED`), and the other files go on;
+* a batch whose processing fails (an unexpected error; a run that dies in it counts when the next run takes
+  it over) is released and tried again by the next run, until it has been attempted ``[limits]
+  batch_attempts`` times: then it is set aside as poison (``failed`` with its reason, reported to the
+  department, listed by ``poisoned_batches``) and no longer blocks the runs after it.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import PurePosixPath
@@ -38,9 +52,11 @@ from ..intake import (Department, DocumentRejected, RecordError, build, error_re
                       map_batch, read_batch)
 from ..intake.formats import document_bytes
 from ..intake.recipients import recipient_of_invoice
-from ..state.repository import (batch_counts, claim_batch, create_document, ensure_number_range, finish_batch,
-                                heartbeat, idempotency_key, index_archived, quarantine_of, record_batch_problems,
-                                record_quarantine, store_recipients)
+from ..errors import ErechnungError
+from ..state.repository import (batch_counts, claim_batch, create_document, ensure_number_range, fail_batch,
+                                finish_batch, get_batch, heartbeat, idempotency_key, index_archived, poison_batch,
+                                quarantine_of, record_batch_problems, record_quarantine, store_recipients)
+from ..storage import Entry, ObjectNotFoundError, ObjectTooLargeError, RefusedEntryError
 from ..state.schema import Batch, Document, NumberRange, utcnow
 from . import bulk
 from .context import CLAIMED, ERROR_REPORTS, RESERVED, Pipeline
@@ -59,6 +75,31 @@ class LeaseLost(RuntimeError):
     """This run no longer holds the batch (its lease ran out and another run took it over)."""
 
 
+class DropZoneError(ErechnungError):
+    """The drop zone itself cannot be used safely (a folder of the pipeline's is a link or no folder): the
+    department's intake stops before anything is read or written; the message says what to fix."""
+
+
+#: Why an entry of a drop zone is refused, as the department reads it: (problem, what to do), by reason
+#: (``RefusedEntryError.reason``, ``too_large``: over ``[limits] file_bytes``).
+REFUSED = {
+    "link": ("die Datei ist eine symbolische Verknüpfung (Link); Verknüpfungen werden nie gelesen, nichts davon "
+             "wurde übernommen oder archiviert",
+             "legen Sie die Datei selbst in die Ablage, keine Verknüpfung, und entfernen Sie die Verknüpfung"),
+    "special": ("der Eintrag ist keine gewöhnliche Datei (Sonderdatei: FIFO, Gerät oder Socket) und wird nicht "
+                "gelesen", "legen Sie eine gewöhnliche Datei ab und entfernen Sie den Eintrag"),
+    "name": ("der Dateiname enthält Zeichen, die nicht erlaubt sind (Steuerzeichen, \\, '..' oder kein UTF-8); "
+             "die Datei wurde nicht gelesen",
+             "benennen Sie die Datei um (Buchstaben, Ziffern, Punkt, Binde- und Unterstrich) und legen Sie sie "
+             "erneut ab"),
+    "too_large": ("die Datei ist größer als die Grenze [limits] file_bytes = {limit} Bytes und wurde nicht "
+                  "gelesen, nichts davon archiviert",
+                  "teilen Sie die Lieferung in mehrere kleinere Dateien auf"),
+}
+#: The pipeline's own folders in a drop zone, which must be real folders of the zone (or absent).
+_OWN_FOLDERS = tuple(f.rstrip("/") for f in (CLAIMED, ERROR_REPORTS))
+
+
 @dataclass
 class BatchOutcome:
     """What became of one dropped file."""
@@ -66,6 +107,8 @@ class BatchOutcome:
     department: str
     name: str
     outcome: str  # processed | resumed | duplicate | busy | failed (unreadable: batch-level problems) | error
+    #               | refused (never read: a link, special file, bad name, over the size limit)
+    #               | retry (an unexpected error: released, the next run tries again) | poison (set aside)
     batch_id: int | None = None
     records: int = 0
     documents: int = 0
@@ -73,6 +116,7 @@ class BatchOutcome:
     problems: int = 0  # lines of the error report
     error_report: str | None = None  # key of the CSV report in the drop zone
     error: str | None = None  # outcome "error": why the department's intake stopped (tried again next run)
+    reason: str | None = None  # outcomes refused, retry, poison: why
 
 
 @dataclass
@@ -86,7 +130,7 @@ class IntakeReport:
                                               "quarantined": 0})
             if b.outcome == "duplicate":
                 d["duplicates"] += 1
-            elif b.outcome not in ("busy", "error"):
+            elif b.outcome not in ("busy", "error", "refused", "retry", "poison"):
                 d["batches"] += 1
                 d["received"] += b.records
                 d["documents"] += b.documents
@@ -118,6 +162,8 @@ def intake(p: Pipeline, departments: Sequence[str] | None = None, *, run_id: str
     report = IntakeReport()
     for dep in p.departments(list(departments) if departments else list(p.locks) or None):
         try:
+            if dep.id in p.profile_check.broken:  # its mapping profile is broken: claim none of its files
+                raise p.profile_check.broken[dep.id]
             _department(p, dep, report, run_id, progress)
         except Exception as exc:  # noqa: BLE001 - one department's trouble (its S3 zone unreachable) stops only it
             log.exception("intake of %s failed", dep.id)
@@ -129,25 +175,96 @@ def _department(p: Pipeline, dep: Department, report: IntakeReport, run_id: str 
                 progress: Progress | None) -> None:
     """One department: batches a crashed run left, files left under claimed/, then new files."""
     zone = p.drop_zone(dep)
-    for batch in _stale_batches(p, dep.id):
-        data = p.archive.get(batch.sha256)
-        outcome = _process(p, dep, batch.id, batch.source_key, data, batch.received_at, run_id, "resumed")
-        _remove_if_same(zone, CLAIMED + batch.source_key, batch.sha256)
+    found = list(zone.entries())
+    _check_own_folders(zone, found)
+
+    def add(outcome: BatchOutcome) -> None:
         report.batches.append(outcome)
         if progress:
             progress("intake", len(report.batches), None)
-    leftovers = list(zone.list(CLAIMED))
-    for claimed in leftovers:
-        report.batches.append(_claimed_file(p, dep, zone, claimed, run_id))
-        if progress:
-            progress("intake", len(report.batches), None)
-    for key in [k for k in zone.list() if not k.startswith(RESERVED)]:
-        if not zone.claim(key, CLAIMED + key):
-            continue  # another run took it, or it vanished
+
+    retry = set()  # claimed files whose batch failed in this run: the next run tries again, not this one
+    for batch in _stale_batches(p, dep.id):
+        data = p.archive.get(batch.sha256)
+        outcome = _process_guarded(p, dep, batch.id, batch.source_key, data, batch.received_at, run_id, "resumed")
+        if outcome.outcome == "retry":
+            retry.add(CLAIMED + batch.source_key)
+        else:
+            _remove_if_same(zone, CLAIMED + batch.source_key, batch.sha256, p.config.limits.file_bytes)
+        add(outcome)
+    for entry in [e for e in zone.entries(CLAIMED) if e.key not in retry]:
+        add(_refused(p, dep, entry.key, entry.refused, entry.detail) if entry.refused
+            else _claimed_file(p, dep, zone, entry.key, run_id))
+    limit = p.config.limits.file_bytes
+    for entry in found:
+        if entry.key.startswith(RESERVED):
+            continue
+        refusal = _refusal_of(entry, limit)
+        if refusal:
+            add(_refused(p, dep, entry.key, *refusal))
+            continue
+        try:
+            if not zone.claim(entry.key, CLAIMED + entry.key, max_bytes=limit):
+                continue  # another run took it, or it vanished
+        except RefusedEntryError as exc:  # became a link or FIFO since it was listed
+            add(_refused(p, dep, entry.key, exc.reason, exc.detail))
+            continue
+        except ObjectTooLargeError:
+            add(_refused(p, dep, entry.key, "too_large", ""))
+            continue
         crashpoint("intake.claimed")
-        report.batches.append(_claimed_file(p, dep, zone, CLAIMED + key, run_id))
-        if progress:
-            progress("intake", len(report.batches), None)
+        add(_claimed_file(p, dep, zone, CLAIMED + entry.key, run_id))
+
+
+def _check_own_folders(zone, found: list[Entry]) -> None:
+    """``claimed/`` and ``fehlerberichte/`` are real folders of the zone (or absent): what the pipeline writes
+    there and deletes from there must never land outside it."""
+    for entry in found:
+        if entry.key in _OWN_FOLDERS:
+            what = "eine Verknüpfung (Link)" if entry.refused == "link" else "kein Ordner"
+            raise DropZoneError(
+                f"{zone.url}: {entry.key}/ ist {what}; die Übernahme dieser Abteilung ist angehalten, nichts wurde "
+                f"gelesen, verschoben oder gelöscht. Entfernen Sie {entry.key} (die Pipeline legt den Ordner selbst "
+                "an).")
+
+
+def _refusal_of(entry: Entry, limit: int) -> tuple[str, str] | None:
+    """(reason, detail) when the entry is refused unread, else None."""
+    if entry.refused:
+        return entry.refused, entry.detail
+    if entry.size is not None and entry.size > limit:
+        return "too_large", ""
+    return None
+
+
+def _shown(name: str) -> str:
+    """A file name as the report may show it: control characters and bytes that are no UTF-8 as ``\\xNN``."""
+    return "".join(f"\\x{ord(c) & 0xFF:02x}" if ord(c) < 32 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF
+                   else c for c in name)
+
+
+def _report_name(name: str, reason: str) -> str:
+    """Where the report on a refused entry goes: its own name, or for a name no key may have a harmless one."""
+    if reason != "name":
+        return name
+    safe = re.sub(r"[^\w.,+@=-]", "_", _shown(name).replace("/", "_")).lstrip(".")
+    return safe or "_"
+
+
+def _refused(p: Pipeline, dep: Department, key: str, reason: str, detail: str) -> BatchOutcome:
+    """An entry refused unread: the department's report says why (in its drop zone; nothing is archived, since
+    nothing of the entry was read), the entry stays where it is for the clerk to remove or replace."""
+    problem, fix = REFUSED[reason]
+    problem = problem.format(limit=p.config.limits.file_bytes)
+    name = key.removeprefix(CLAIMED)
+    log.warning("%s: %r refused (%s)", dep.id, key, reason)
+    error = RecordError(batch=_shown(name), problem=problem, fix=fix)
+    created = utcnow().astimezone()
+    base = f"{ERROR_REPORTS}{_report_name(name, reason)}.fehlerbericht"
+    zone = p.drop_zone(dep)
+    zone.put(base + ".csv", error_report_csv([error]))
+    zone.put(base + ".html", error_report_html([error], department=dep.name, created=created))
+    return BatchOutcome(dep.id, _shown(name), "refused", problems=1, error_report=base + ".csv", reason=problem)
 
 
 def _stale_batches(p: Pipeline, department: str) -> list[Batch]:
@@ -163,11 +280,11 @@ def _stale_batches(p: Pipeline, department: str) -> list[Batch]:
     return stale
 
 
-def _remove_if_same(zone, key: str, sha: str) -> None:
+def _remove_if_same(zone, key: str, sha: str, limit: int) -> None:
     """Remove the claimed file a crashed run left behind, if it holds the batch just processed."""
     try:
-        data = zone.get(key)
-    except KeyError:  # ObjectNotFoundError
+        data = zone.get(key, max_bytes=limit)
+    except (ObjectNotFoundError, RefusedEntryError, ObjectTooLargeError):  # not that file: not ours to remove
         return
     if hashlib.sha256(data).hexdigest() == sha:
         zone.delete(key)
@@ -186,7 +303,14 @@ def _archive_original(p: Pipeline, dep: Department, data: bytes, name: str):
 
 def _claimed_file(p: Pipeline, dep: Department, zone, claimed_key: str, run_id: str | None) -> BatchOutcome:
     name = claimed_key.removeprefix(CLAIMED)
-    data = zone.get(claimed_key)
+    try:
+        data = zone.get(claimed_key, max_bytes=p.config.limits.file_bytes)
+    except RefusedEntryError as exc:  # a link or FIFO under claimed/: not read, not removed
+        return _refused(p, dep, claimed_key, exc.reason, exc.detail)
+    except ObjectTooLargeError:
+        return _refused(p, dep, claimed_key, "too_large", "")
+    except ObjectNotFoundError:
+        return BatchOutcome(dep.id, name, "busy")  # taken by another run meanwhile
     sha = hashlib.sha256(data).hexdigest()
     item = _archive_original(p, dep, data, name)
     crashpoint("intake.archived")
@@ -206,10 +330,52 @@ def _claimed_file(p: Pipeline, dep: Department, zone, claimed_key: str, run_id: 
         return BatchOutcome(dep.id, name, "duplicate", batch_id)
     if outcome == "busy":
         return BatchOutcome(dep.id, name, "busy", batch_id)
-    result = _process(p, dep, batch_id, name, data, received_at, run_id,
-                      "processed" if outcome == "claimed" else "resumed")
-    zone.delete(claimed_key)
+    result = _process_guarded(p, dep, batch_id, name, data, received_at, run_id,
+                              "processed" if outcome == "claimed" else "resumed")
+    if result.outcome != "retry":
+        zone.delete(claimed_key)  # the file this run claimed: processed or set aside, its bytes archived
     return result
+
+
+def _process_guarded(p: Pipeline, dep: Department, batch_id: int, name: str, data: bytes,
+                     received_at: datetime | None, run_id: str | None, outcome: str) -> BatchOutcome:
+    """:func:`_process`, with the batch's failures its own: a batch attempted ``[limits] batch_attempts`` times
+    already (its runs died in it) is set aside as poison unprocessed; an unexpected error releases it for the
+    next run, or after the last attempt sets it aside; either way the department's other files go on."""
+    attempts = p.config.limits.batch_attempts
+    if outcome == "resumed":
+        with p.transaction() as s:
+            batch = get_batch(s, batch_id)
+            tried, last = batch.attempts - 1, batch.last_error
+        if tried >= attempts:
+            reason = (f"die Verarbeitung wurde {tried}-mal begonnen und nie beendet (zuletzt: "
+                      f"{last or 'der Lauf brach ab'})")
+            with p.transaction() as s:
+                poison_batch(s, batch_id, reason=reason)
+            return _poisoned(p, dep, batch_id, name, received_at, reason)
+    try:
+        return _process(p, dep, batch_id, name, data, received_at, run_id, outcome)
+    except LeaseLost:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one batch's unexpected failure is that batch's problem only
+        log.exception("%s: batch %s (%s) failed", dep.id, batch_id, name)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        with p.transaction() as s:
+            status = fail_batch(s, batch_id, p.worker, error=error, max_attempts=attempts)
+        if status == "poison":
+            return _poisoned(p, dep, batch_id, name, received_at, f"interner Fehler: {error}")
+        return BatchOutcome(dep.id, name, "retry", batch_id, reason=error)
+
+
+def _poisoned(p: Pipeline, dep: Department, batch_id: int, name: str, received_at: datetime | None,
+              reason: str) -> BatchOutcome:
+    """The department's report on a batch set aside (written and archived like every error report)."""
+    problem = RecordError(batch=name, problem=f"die Datei konnte nicht verarbeitet werden und wurde beiseitegelegt: "
+                                              f"{reason}",
+                          fix="die IT prüft den Fehler; liefern Sie eine korrigierte Datei erneut, wenn sie "
+                              "darum bittet (dieselbe Datei unverändert wird als Duplikat erkannt)")
+    report_key = _error_report(p, dep, batch_id, name, [problem], received_at)
+    return BatchOutcome(dep.id, name, "poison", batch_id, problems=1, error_report=report_key, reason=reason)
 
 
 # ============================================================================================ one batch
@@ -517,4 +683,4 @@ def _finished_documents(p: Pipeline, dep: Department, batch_id: int, sha: str, b
             crashpoint("intake.document")
 
 
-__all__ = ["BatchOutcome", "IntakeReport", "LeaseLost", "intake"]
+__all__ = ["BatchOutcome", "DropZoneError", "IntakeReport", "LeaseLost", "REFUSED", "intake"]

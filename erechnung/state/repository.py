@@ -166,6 +166,46 @@ def finish_batch(session: Session, batch_id: int, worker: str, *, status: Litera
     return done
 
 
+def fail_batch(session: Session, batch_id: int, worker: str, *, error: str, max_attempts: int,
+               now: datetime | None = None) -> str | None:
+    """Record that ``worker``'s attempt at the batch failed with an unexpected ``error``: the batch is released
+    (its lease cleared, so the next run takes it over at once) and ``"retry"`` returned, or, once it has been
+    attempted ``max_attempts`` times, set aside as poison (:func:`poison_batch`) and ``"poison"`` returned.
+    ``None`` when ``worker`` no longer holds it."""
+    batch = session.execute(select(Batch).where(Batch.id == batch_id, Batch.claimed_by == worker,
+                                                Batch.status == "claimed")
+                            .execution_options(populate_existing=True)).scalar_one_or_none()
+    if batch is None:
+        return None
+    if batch.attempts >= max_attempts:
+        poison_batch(session, batch_id, reason=error, last_error=error, now=now)
+        return "poison"
+    session.execute(update(Batch).where(Batch.id == batch_id)
+                    .values(last_error=error, claimed_by=None, lease_until=None)
+                    .execution_options(synchronize_session=False))
+    return "retry"
+
+
+def poison_batch(session: Session, batch_id: int, *, reason: str, last_error: str | None = None,
+                 now: datetime | None = None) -> bool:
+    """Set a claimed batch aside as poison: ``failed`` with ``poison_reason``, so that no run tries it again (a
+    clerk drops a corrected file: other bytes, a new batch). ``False`` when it is no longer claimed."""
+    values: dict[str, Any] = dict(status="failed", poison_reason=reason, finished_at=_now(now), lease_until=None,
+                                  **batch_counts(session, batch_id))
+    if last_error is not None:
+        values["last_error"] = last_error
+    return session.execute(update(Batch).where(Batch.id == batch_id, Batch.status == "claimed").values(**values)
+                           .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def poisoned_batches(session: Session, department: str | None = None) -> list[Batch]:
+    """The batches set aside as poison, oldest first (what an operator looks at: ``poison_reason``)."""
+    q = select(Batch).where(Batch.poison_reason.is_not(None)).order_by(Batch.id)
+    if department is not None:
+        q = q.where(Batch.department == department)
+    return list(session.execute(q).scalars())
+
+
 def batch_counts(session: Session, batch_id: int) -> dict[str, int]:
     """``record_count``, ``documented_count``, ``quarantined_count``, ``document_count`` of a batch."""
     by_status = dict(session.execute(select(Record.status, func.count()).where(Record.batch_id == batch_id)

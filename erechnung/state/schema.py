@@ -5,7 +5,9 @@ checks that the migrations and these classes describe the same tables.
 
 * ``runs``: one row per pipeline run (started, finished, counts).
 * ``batches``: a department's dropped file, once per (department, sha256); ``claimed`` with a lease while a
-  worker processes it, then ``done`` or ``failed``, with counts.
+  worker processes it, then ``done`` or ``failed``, with counts. ``attempts`` counts the times its processing
+  began; ``last_error`` is why the last attempt failed (an unexpected error; a run that died leaves none); a
+  batch that failed ``[limits] batch_attempts`` times is set aside as poison: ``failed`` with ``poison_reason``.
 * ``records``: what became of each row (or group of rows) of a batch: ``documented`` (with its document) or
   ``quarantined`` (with the reasons); once per (batch, first row).
 * ``documents``: every invoice, credit note and notice, once per idempotency key, numbered gap-free per
@@ -107,6 +109,8 @@ class Batch(Base):
     documented_count: Mapped[int] = mapped_column(Integer, default=0)
     quarantined_count: Mapped[int] = mapped_column(Integer, default=0)
     document_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    poison_reason: Mapped[Optional[str]] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("department", "sha256"),
                       CheckConstraint(_in("status", BATCH_STATUSES), name="status"),

@@ -40,11 +40,13 @@ WORKER = Path(__file__).resolve().parent / "worker.py"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
 
-def plan(engine, n, who=None, *, connectors=None):
+def plan(engine, n, who=None, *, connectors=None, now=None):
+    """Queue ``n`` deliveries, due at ``now``. The worker processes send with the real clock (their leases must
+    run out in real time), so they are planned a second before it; in-process tests pass their own clock."""
     docs = add_documents(engine, n, who=who)
     connectors = connectors or {"email": FakeConnector("email"), "print": FakeConnector("print")}
-    plan_deliveries(session_factory(engine), config(), now=datetime.now(timezone.utc) - timedelta(seconds=1),
-                    connectors=connectors)
+    now = now if now is not None else datetime.now(timezone.utc) - timedelta(seconds=1)
+    plan_deliveries(session_factory(engine), config(), now=now, connectors=connectors)
     return docs
 
 
@@ -110,7 +112,7 @@ def test_several_worker_threads_never_send_the_same_delivery_twice(engine):
     n = 30
     email = FakeConnector("email", delay=0.005)
     conns = {"email": email, "print": FakeConnector("print")}
-    plan(engine, n, connectors=conns)
+    plan(engine, n, connectors=conns, now=T0)
     sf, barrier = session_factory(engine), threading.Barrier(4)
     errors = []
 

@@ -29,7 +29,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def connectors(*names, **kw):
-    return {n: FakeConnector(n, **kw) for n in names}
+    """Fakes whose receipts carry the test's clock (T0), never the wall clock: a receipt of today would put the
+    deliveries' ``sent_at`` after the events the test reports at T0, and tracking would skip those events."""
+    fakes = {n: FakeConnector(n, **kw) for n in names}
+    for fake in fakes.values():
+        fake.now = T0
+    return fakes
 
 
 def deliveries(engine, document_id=None):

@@ -504,18 +504,30 @@ class EmailConnector(MailboxConnector):
         for entry in sorted(entries, key=lambda e: e.name):  # Maildir names start with the delivery time
             try:
                 stat = entry.stat()
-                if floor is not None and stat.st_mtime < floor:
+                delivered = maildir_delivery_time(entry.name, stat.st_mtime)
+                if floor is not None and delivered < floor:
                     continue
                 key = (entry.name.partition(":")[0], stat.st_size)
                 parsed = self._parsed.get(key)
                 if parsed is None:
                     raw = Path(entry.path).read_bytes()
                     parsed = self._parsed[key] = delivery_status_events(
-                        raw, received_at=datetime.fromtimestamp(stat.st_mtime, timezone.utc))
+                        raw, received_at=datetime.fromtimestamp(delivered, timezone.utc))
             except FileNotFoundError:  # moved by a mail reader meanwhile
                 continue
             events.extend(parsed)
         return since_filter(events, since)
+
+
+def maildir_delivery_time(name: str, mtime: float) -> float:
+    """When the MTA delivered a Maildir file (POSIX seconds): the leading ``<seconds>[.<fraction>]`` of its name,
+    which the Maildir convention gives every file at delivery (by the delivering MTA's clock, which also stamped
+    the report), else the file's modification time."""
+    head = name.partition(".")[0]
+    if head.isdigit():
+        fraction = name[len(head) + 1:].partition(".")[0]
+        return float(f"{head}.{fraction}") if fraction.isdigit() else float(head)
+    return mtime
 
 
 @lru_cache(maxsize=1)

@@ -20,6 +20,9 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Callable
+
+from .errors import ErechnungError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 XSD_DIR = Path(os.environ.get("ERECHNUNG_XSD_DIR", PROJECT_ROOT / "xsd"))
@@ -27,7 +30,7 @@ CASES_MANIFEST = "cases.tsv"
 CASES_DIR_NAME = "cases"
 
 
-class ArtifactError(Exception):
+class ArtifactError(ErechnungError):
     """An official artifact is missing, unreachable or not the pinned file."""
 
 
@@ -147,7 +150,8 @@ class _ArchiveCache:
             return self._download(url).read_bytes()
         key = url
         if key not in self._zips:
-            self._zips[key] = zipfile.ZipFile(self._download(url))
+            path = self._download(url)
+            self._zips[key] = _open_archive(path, url, path.read_bytes)
         archive = self._zips[key]
         for i, member in enumerate(members):
             try:
@@ -158,9 +162,27 @@ class _ArchiveCache:
                 return data
             key = f"{key}!{member}"
             if key not in self._zips:
-                self._zips[key] = zipfile.ZipFile(io.BytesIO(data))
+                self._zips[key] = _open_archive(io.BytesIO(data), f"{url}!{member}", lambda d=data: d)
             archive = self._zips[key]
         raise AssertionError("unreachable")
+
+
+def _open_archive(source: Path | io.BytesIO, where: str, head: Callable[[], bytes]) -> zipfile.ZipFile:
+    """``source`` as a zip archive, or ArtifactError saying what came instead. A proxy or captive portal often
+    answers a download with an HTML page (status 200): that is named as such, and a downloaded file that is no
+    archive is removed so that the next install downloads it again."""
+    try:
+        return zipfile.ZipFile(source)
+    except zipfile.BadZipFile:
+        start = head()[:200].lstrip().lower()
+        what = ("an HTML page (often a proxy's or portal's error or login page)"
+                if start.startswith((b"<!doctype html", b"<html")) or b"<html" in start else
+                f"{len(head())} bytes that are not a zip archive")
+        if isinstance(source, Path):
+            source.unlink(missing_ok=True)
+        raise ArtifactError(f"{where}: the download is {what}, not the official release archive. Check the proxy "
+                            "settings (HTTPS_PROXY) or install from a mirror folder (ERECHNUNG_ARTIFACTS_MIRROR), "
+                            "then run the install again") from None
 
 
 def install_manifest(entries: list[ManifestEntry], dest: Path, mirror: Path | None,

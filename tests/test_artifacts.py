@@ -107,6 +107,26 @@ def test_unreachable_official_archive_is_a_clear_error(tmp_path):
         install_manifest(entries, tmp_path / "bundle", None, _ArchiveCache(tmp_path / "dl"))
 
 
+def test_an_html_page_instead_of_the_archive_is_a_clear_artifact_error_and_is_not_kept(tmp_path, archive_server):
+    """A proxy answering the download with its error page (status 200, HTML) is named as such, not a BadZipFile
+    traceback; once the proxy is fixed, the next install downloads the archive again."""
+    site = tmp_path / "site"
+    good = (site / "abc.zip").read_bytes()
+    (site / "abc.zip").write_bytes(b"<!DOCTYPE html><html><body>Proxy error: access denied</body></html>")
+    entries = [_entry("resources/a.xsd", b"<a/>", official=f"{archive_server}!repo-abc/schemas/a.xsd")]
+    with pytest.raises(ArtifactError, match=r"abc\.zip: the download is an HTML page .* not the official release"):
+        install_manifest(entries, tmp_path / "bundle", None, _ArchiveCache(tmp_path / "dl"))
+    assert not any((tmp_path / "dl").iterdir())  # the page is not kept as if it were the archive
+    (site / "abc.zip").write_bytes(good)
+    assert install_manifest(entries, tmp_path / "bundle", None, _ArchiveCache(tmp_path / "dl")) == (1, 0)
+
+
+def test_a_nested_member_that_is_no_archive_is_a_clear_artifact_error(tmp_path, archive_server):
+    entries = [_entry("x.xsl", b"<xsl/>", official=f"{archive_server}!repo-abc/schemas/a.xsd!x.xsl")]
+    with pytest.raises(ArtifactError, match=r"a\.xsd: the download is 4 bytes that are not a zip archive"):
+        install_manifest(entries, tmp_path / "bundle", None, _ArchiveCache(tmp_path / "dl"))
+
+
 def test_bundles_install_side_by_side_and_the_one_in_force_is_chosen_by_date(tmp_path):
     xsd = tmp_path / "xsd"
     xsd.mkdir()

@@ -241,3 +241,23 @@ def test_a_batch_whose_runs_die_in_it_is_set_aside_after_the_configured_attempts
     assert not (site.zone(GOOD) / "claimed" / "a-stirbt.csv").exists()  # archived, no longer in the way
     # a later run dies on it no more: a run with the same crash point finds nothing left to make
     assert _run_in_process(site, GOOD, "intake.document:1").returncode == 0
+
+
+def test_s3_keys_with_dot_dot_or_control_characters_are_refused_and_the_listing_goes_on(make_site, tmp_path, s3):
+    bucket = s3.bucket()
+    site = make_site(tmp_path / "site", f"sqlite:///{tmp_path / 'db.sqlite3'}", drop=False,
+                     s3_zones={GOOD: f"s3://{bucket}/zone"})
+    s3.put(bucket, "zone/a/../b.csv", GOOD_FILE.read_bytes().replace(b"2026", b"2025"))
+    s3.put(bucket, "zone/c\x01.csv", GOOD_FILE.read_bytes().replace(b"2026", b"2024"))
+    site.drop(GOOD, s3=s3)
+
+    report = _intake(site)
+
+    assert _processed(report) == [GOOD_FILE.name]
+    assert len([b for b in report.batches if b.outcome == "refused"]) == 2
+    keys = s3.keys(bucket, "zone/")
+    assert "zone/a/../b.csv" in keys and "zone/c\x01.csv" in keys  # left for the clerk
+    reports = [k for k in keys if k.startswith("zone/fehlerberichte/") and k.endswith(".csv")]
+    assert len(reports) == 2, keys
+    for key in reports:
+        assert "Dateiname" in s3.get(bucket, key).decode("utf-8-sig")

@@ -4,15 +4,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts system-tools demo test bench-validate bench-hybrid bench-pipeline bench-delivery prefect-server clean
+.PHONY: install artifacts system-tools demo test test-clock-ahead bench-validate bench-hybrid bench-pipeline bench-delivery prefect-server clean
 
 install: $(STAMP) artifacts system-tools
 
-# Debian tools the tests use on generated PDFs (pdftoppm renders page 1 as PNG); installed when missing.
+# Debian tools the tests use: pdftoppm renders generated PDFs' page 1 as PNG; libfaketime moves the clock ahead
+# for test-clock-ahead. Installed when missing.
 system-tools:
 	@command -v pdftoppm >/dev/null 2>&1 || { echo "installing poppler-utils (pdftoppm)"; \
 	  (apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null) || \
 	  echo "warning: could not install poppler-utils; run as root or install it yourself"; }
+	@ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || { echo "installing faketime (libfaketime)"; \
+	  (apt-get update -qq && apt-get install -y -qq faketime >/dev/null) || \
+	  echo "warning: could not install faketime; run as root or install it yourself"; }
 
 # The virtual environment and the project (editable, with its test extras); redone when pyproject changes.
 $(STAMP): pyproject.toml
@@ -32,6 +36,13 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+# The date-sensitive tests again with the system clock moved ahead (libfaketime): onto the next leap day a year or
+# more ahead, and years ahead. No test may depend on today's date; CI runs this after `make test`.
+DATED_TESTS := tests/tracking tests/delivery tests/delivery_postbox tests/notices tests/pipeline tests/state
+test-clock-ahead: install
+	$(PY) tools/clock_ahead.py leap-day -- -q -n 2 --dist loadgroup -p no:cacheprovider $(DATED_TESTS)
+	$(PY) tools/clock_ahead.py years:9 -- -q -n 2 --dist loadgroup -p no:cacheprovider $(DATED_TESTS)
 
 bench-validate: install
 	$(PY) bench/bench_validate.py

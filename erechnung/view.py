@@ -376,7 +376,9 @@ def show(input_path: Path, output: Path, *, with_report: bool = False, lang: str
     """Render ``input_path`` to ``output`` (HTML) with the newest installed bundle's visualization. With
     ``with_report``, validate the file first (a hybrid PDF as a PDF) and put the findings above the invoice.
     Raises ViewError (cannot be shown) or OSError (cannot read or write)."""
-    data = Path(input_path).read_bytes()
+    from validators.xmlsafe import read_document
+
+    data = read_document(input_path)  # a file over the size limits is refused unread (ValidationInputError)
     invoice = read_invoice(data, str(input_path))
     result = None
     if with_report:

@@ -39,7 +39,7 @@ from validators.scenarios import Scenario, ScenarioSet
 from validators.steps import (Document, Message, SchematronStep, Step, StepResult, XmlSchemaStep,
                               with_custom_levels)
 from validators.varl import VARL_NS, assessment, build_report
-from validators.xmlsafe import Limits, ValidationInputError, parse_untrusted
+from validators.xmlsafe import Limits, ValidationInputError, parse_untrusted, read_document
 
 ENGINE_NAME = "erechnung validators (KoSIT-compatible)"
 AUTO = "auto"
@@ -226,6 +226,24 @@ class Validator:
         except Exception as exc:  # the promise: never a traceback, never an accept after a failure
             return self._internal_error(data, name, config, timestamp, started, exc)
 
+    def validate_path(self, path: str | Path, name: str | None = None, *,
+                      bundle: str | None = None) -> ValidationResult:
+        """Validate the file at ``path`` (``name`` in the report; default: the path), reading no more of it than
+        the limits allow: a file larger than its kind's limit (``xmlsafe.read_document``) is rejected unread, with
+        ``xml-too-large`` or ``pdf-too-large`` (the report's hash is then that of no bytes: none were read).
+        ``OSError`` (missing, unreadable) is the caller's to report."""
+        name = str(path) if name is None else name
+        started = time.perf_counter()
+        max_pdf = (getattr(self, "pdf_limits", None) or pdf.PdfLimits()).max_pdf_bytes
+        try:
+            data = read_document(path, self.limits, max_pdf)
+        except ValidationInputError as exc:
+            if exc.code == "pdf-too-large":
+                return pdf.refused(self, b"", name, exc.code, exc.problem, exc.fix, bundle=bundle, started=started)
+            timestamp = datetime.now(timezone.utc).replace(microsecond=0)
+            return self._refused_at_gate(name, b"", self._config(bundle), exc, timestamp, started)
+        return self.validate(data, name, bundle=bundle)
+
     def pdf_scenarios(self, bundle: str | None = None) -> "Validator":
         """The Validator for invoices embedded in PDFs: the Factur-X profile scenarios (``validators.pdf.
         PDF_SCENARIOS``, KoSIT format) with resources from ``bundle``'s folder; built on first use."""
@@ -268,11 +286,7 @@ class Validator:
         try:
             tree = parse_untrusted(data, self.limits)
         except ValidationInputError as exc:
-            text = exc.problem + (f" ({exc.fix})" if exc.fix else "")
-            gate = StepResult("val-xml", "xml", (), (Message(step="val-xml", id="val-xml.1", code=exc.code,
-                                                             level="error", custom_level="error", text=text,
-                                                             line=exc.line, column=exc.column),))
-            return self._result(name, data, config, None, [gate], exc.code, timestamp, started)
+            return self._refused_at_gate(name, data, config, exc, timestamp, started)
         document = Document(name, data, tree)
         document.xdm  # built here, so a Saxon failure is an internal error, not "no scenario matched"
         wellformed = StepResult("val-xml", "xml", ())
@@ -302,6 +316,14 @@ class Validator:
                 results[step.id] = _crashed(step, exc)
         steps = [with_custom_levels(r, scenario.custom_level) for r in results.values()] + [wellformed]
         return self._result(name, data, config, scenario, steps, None, timestamp, started, document_data)
+
+    def _refused_at_gate(self, name: str, data: bytes, config: _Config, exc: ValidationInputError,
+                         timestamp: datetime, started: float) -> ValidationResult:
+        text = exc.problem + (f" ({exc.fix})" if exc.fix else "")
+        gate = StepResult("val-xml", "xml", (), (Message(step="val-xml", id="val-xml.1", code=exc.code,
+                                                         level="error", custom_level="error", text=text,
+                                                         line=exc.line, column=exc.column),))
+        return self._result(name, data, config, None, [gate], exc.code, timestamp, started)
 
     def _pipeline(self, config: _Config, scenario: Scenario) -> list[Step]:
         """The scenario's steps, in configuration order: one XML Schema step, then each Schematron."""
@@ -447,5 +469,4 @@ def validate_file(path: str | Path, *, bundle: Any = None) -> ValidationResult:
     validator = _DEFAULT.get(key)
     if validator is None:
         validator = _DEFAULT[key] = Validator.for_bundle(bundle)
-    path = Path(path)
-    return validator.validate(path.read_bytes(), str(path))
+    return validator.validate_path(path)

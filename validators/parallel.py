@@ -155,8 +155,9 @@ def peak_rss_kb() -> int:
 
 def _validate_one(validator: Any, name: str, data: bytes | None):
     try:
-        if data is None:  # a path: read here, in the worker
-            data = Path(name).read_bytes()
+        if data is None:  # a path: read here, in the worker, no more of it than the Validator's limits allow
+            by_path = getattr(validator, "validate_path", None)
+            return by_path(name) if by_path else validator.validate(Path(name).read_bytes(), name)
         return validator.validate(data, name)
     except (Exception, SystemExit) as exc:  # SystemExit too: one document must not end the worker's run
         return _failure(name, exc)

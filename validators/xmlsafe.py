@@ -7,7 +7,8 @@ What the gate guarantees (so that Saxon and the XSD validator only ever see a pl
 - no document type declaration at all: a ``<!DOCTYPE`` in the prolog is refused before parsing, as the KoSIT
   validator's secure parser does (it sets ``http://apache.org/xml/features/disallow-doctype-decl``). That also
   removes entity expansion attacks (billion laughs, quadratic blow-up) and XXE, which all need a DTD;
-- bounded size (``Limits.max_bytes``, checked before parsing) and bounded element nesting
+- bounded size (``Limits.max_bytes``, checked before parsing; for a file, before reading it: ``read_document``
+  refuses a file by its size and never reads more than the limit and one byte) and bounded element nesting
   (``Limits.max_depth``, checked on the parsed tree; libxml2 itself stops a hostile document at 2048 levels, so
   nesting can never exhaust memory or the stack);
 - empty input, non-XML input and truncated XML are refused with a reason a clerk can read.
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import codecs
 import functools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from lxml import etree
 
@@ -40,6 +43,10 @@ class ValidationInputError(ErechnungError):
         self.code, self.problem, self.line, self.column, self.fix = code, problem, line, column, fix
         where = f" (line {line}, column {column})" if line else ""
         super().__init__(f"{problem}{where}" + (f" - {fix}" if fix else ""))
+
+
+#: How much of a file is looked at to tell a hybrid PDF from XML before its size limit is chosen (``pdf.is_pdf``).
+HEAD_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,39 @@ def deeper_than(root: etree._Element, max_depth: int) -> etree._Element | None:
     return found[0] if found else None
 
 
+def _too_large(code: str, size: int | None, max_bytes: int) -> ValidationInputError:
+    has = f"{size:,} bytes" if size is not None else "more bytes than it said"
+    return ValidationInputError(code, f"the document has {has}, more than the limit of {max_bytes:,}",
+                                fix="send attachments separately or ask the operator to raise the size limit")
+
+
+def read_untrusted(path: str | Path, max_bytes: int, code: str = "xml-too-large") -> bytes:
+    """The bytes of the file at ``path``, or :class:`ValidationInputError` (``code``) when it holds more than
+    ``max_bytes``: its size is checked before anything is read, and the read stops at ``max_bytes`` + 1 bytes
+    whatever the size said (a file still growing, a special file). ``OSError`` when it cannot be opened."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > max_bytes:
+            raise _too_large(code, size, max_bytes)
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _too_large(code, None, max_bytes)
+    return data
+
+
+def read_document(path: str | Path, limits: Limits = Limits(), max_pdf_bytes: int | None = None) -> bytes:
+    """An invoice file as ``validate`` and ``show`` take it: a hybrid PDF (by its name or its first bytes,
+    ``pdf.is_pdf``) within ``max_pdf_bytes`` (default ``pdf.PdfLimits``), refused as ``pdf-too-large``; anything
+    else is XML within ``limits.max_bytes``, refused as ``xml-too-large``; either before it is read."""
+    from validators.pdf import PdfLimits, is_pdf
+
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    if is_pdf(head, str(path)):
+        return read_untrusted(path, max_pdf_bytes or PdfLimits().max_pdf_bytes, "pdf-too-large")
+    return read_untrusted(path, limits.max_bytes, "xml-too-large")
+
+
 def parse_untrusted(data: bytes, limits: Limits = Limits()) -> etree._ElementTree:
     """Parse ``data`` into an lxml tree, or raise :class:`ValidationInputError`.
 
@@ -122,9 +162,7 @@ def parse_untrusted(data: bytes, limits: Limits = Limits()) -> etree._ElementTre
         raise TypeError(f"document must be bytes, not {type(data).__name__}")
     data = bytes(data)
     if len(data) > limits.max_bytes:
-        raise ValidationInputError(
-            "xml-too-large", f"the document has {len(data):,} bytes, more than the limit of {limits.max_bytes:,}",
-            fix="send attachments separately or ask the operator to raise the size limit")
+        raise _too_large("xml-too-large", len(data), limits.max_bytes)
     if not data.strip(b" \t\r\n\x00"):
         raise ValidationInputError("xml-empty", "the document is empty", fix="send the invoice XML file itself")
     if has_doctype(data):

@@ -4,7 +4,10 @@ the same profile, and validate the XML by the rules of its profile.
 What happens to a PDF (``validate_pdf``, reached through ``Validator.validate`` for any document that is a PDF):
 
 1. the PDF gate: size (``PdfLimits.max_pdf_bytes``), then pikepdf; a file pikepdf cannot open, an encrypted PDF
-   or one that is no PDF at all is rejected ``pdf-unreadable``; too large, ``pdf-too-large``;
+   or one that is no PDF at all is rejected ``pdf-unreadable``; too large, ``pdf-too-large``; a PDF with active
+   content (``ACTIVE_CONTENT``: JavaScript, additional actions, Launch and the other actions PDF/A-3 forbids, XFA,
+   an /OpenAction that does more than go to a place in the document) is rejected ``pdf-active-content``, naming
+   what was found. Refused, not stripped: recipients get the file the department delivered or nothing;
 2. the invoice attachment: embedded files from the catalog's ``/Names/EmbeddedFiles`` name tree and its ``/AF``
    array (PDF/A-3 associated files), walked with a node budget and a visited set; the invoice is the attachment
    the XMP ``fx:DocumentFileName`` names, else the first of ``factur-x.xml``, ``xrechnung.xml``,
@@ -47,7 +50,8 @@ from validators.xmlsafe import DEFAULT_MAX_BYTES, Limits, ValidationInputError, 
 PDF_SCENARIOS = Path(__file__).resolve().parent / "scenarios" / "facturx-1.09.xml"
 
 #: Reasons a PDF is rejected before its XML is validated (ValidationResult.reason and the message's rule code).
-PDF_REASONS = ("pdf-too-large", "pdf-unreadable", "pdf-no-embedded-invoice", "pdf-profile-mismatch")
+PDF_REASONS = ("pdf-too-large", "pdf-unreadable", "pdf-no-embedded-invoice", "pdf-profile-mismatch",
+               "pdf-active-content")
 
 #: Invoice attachment names, in the order one is chosen when the XMP names none (Factur-X 1.0 / ZUGFeRD 2.1+,
 #: the XRechnung profile of ZUGFeRD 2.1.1+, ZUGFeRD 2.0, ZUGFeRD 1.0).
@@ -117,6 +121,24 @@ def profiles_declared(conformance_level: str) -> frozenset[str]:
     return frozenset(p.name for p in PROFILES if _level_key(p.conformance_level) == key)
 
 
+#: Active content a hybrid invoice must not carry (ISO 19005-3, PDF/A-3, 6.6 and 6.4.2): a key, wherever it
+#: stands in the file, and what it is, for the clerk's message.
+ACTIVE_CONTENT = {
+    "/JS": "JavaScript (/JS)",
+    "/AA": "additional actions (/AA), run when the document, a page or a field is opened, closed or touched",
+    "/XFA": "an XFA form (/XFA), which can carry scripts",
+}
+#: Action types (/S of an action dictionary) a hybrid invoice must not carry: those PDF/A-3 forbids (6.6.1) and
+#: those that send data out or run code (SubmitForm, RichMediaExecute).
+FORBIDDEN_ACTIONS = frozenset({"/JavaScript", "/Launch", "/ImportData", "/ResetForm", "/SubmitForm", "/Sound",
+                               "/Movie", "/Rendition", "/Hide", "/SetOCGState", "/Trans", "/GoTo3DView",
+                               "/RichMediaExecute"})
+#: What the catalog's /OpenAction may do when the file is opened: a destination (no action) or go there.
+OPEN_ACTIONS = frozenset({"/GoTo"})
+#: Keys whose value is an action (or, for /Next, a chain of them); /AA holds actions by event.
+ACTION_KEYS = ("/A", "/OpenAction", "/Next")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # extraction
 # --------------------------------------------------------------------------------------------------------------
@@ -130,6 +152,7 @@ class PdfLimits:
     max_xmp_bytes: int = 4 * 1024 * 1024
     max_tree_nodes: int = 10_000  # name-tree nodes and file specifications looked at
     max_tree_depth: int = 32
+    max_scan_nodes: int = 500_000  # dictionary entries and array items looked at for active content
 
 
 class PdfInputError(ErechnungError):
@@ -150,6 +173,7 @@ class EmbeddedInvoice:
     conformance_level: str | None  # XMP fx:ConformanceLevel, as written
     declared_filename: str | None  # XMP fx:DocumentFileName
     guideline: str | None  # BT-24 as the XML states it (None when the XML cannot be read)
+    active_content: tuple[str, ...] = ()  # what of ACTIVE_CONTENT / FORBIDDEN_ACTIONS the PDF carries, in words
 
     @property
     def profile(self) -> Profile | None:
@@ -281,6 +305,65 @@ def _decoded(stream, limit: int, what: str) -> bytes:
     return bytes(data)
 
 
+def active_content(pdf, limits: PdfLimits) -> tuple[str, ...]:
+    """What active content the open ``pdf`` carries (``ACTIVE_CONTENT``, ``FORBIDDEN_ACTIONS``, ``OPEN_ACTIONS``),
+    each kind once, in words; empty when none. Every object of the file is looked at, referenced or not (a viewer
+    repairing a file may bring an unreferenced one back), within ``limits.max_scan_nodes``."""
+    import pikepdf
+
+    found: dict[str, None] = {}
+    budget = [limits.max_scan_nodes]
+
+    def where(obj) -> str:
+        return f" (object {obj.objgen[0]})" if getattr(obj, "is_indirect", False) else ""
+
+    def action(value, key: str, holder) -> None:
+        for _ in range(limits.max_tree_depth):  # an action and its /Next chain
+            if isinstance(value, pikepdf.Array):  # a chain of /Next actions; an /OpenAction array is a destination
+                for item in list(value)[:limits.max_tree_depth] if key == "/Next" else ():
+                    action(item, key, holder)
+                return
+            if not isinstance(value, pikepdf.Dictionary):
+                return
+            kind = _text(value.get("/S")) if value.get("/S") is not None else None
+            if kind in FORBIDDEN_ACTIONS:
+                found[f"a {kind[1:]} action ({key}{where(holder)})"] = None
+            elif key == "/OpenAction" and kind not in OPEN_ACTIONS:
+                found[f"an /OpenAction of type {kind or 'unknown'}: opening the file must do nothing but show "
+                      "it"] = None
+            value, key, holder = value.get("/Next"), "/Next", value
+
+    def walk(obj, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise PdfInputError("pdf-too-large", "the PDF has more objects than this system checks for active "
+                                f"content ({limits.max_scan_nodes} entries)", "send a smaller file")
+        if depth > limits.max_tree_depth:
+            return
+        if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
+            for key in obj.keys():
+                if key in ACTIVE_CONTENT:
+                    found[ACTIVE_CONTENT[key] + where(obj)] = None
+                value = obj.get(key)
+                if key in ACTION_KEYS:
+                    action(value, key, obj)
+                if not getattr(value, "is_indirect", False):  # indirect objects come in their own turn
+                    walk(value, depth + 1)
+            if _text(obj.get("/Type")) == "/Action" and _text(obj.get("/S")) != "/JavaScript":  # (/JS said it)
+                action(obj, "/Type /Action", obj)  # an action wherever it is referenced from
+        elif isinstance(obj, pikepdf.Array):
+            for item in obj:
+                if not getattr(item, "is_indirect", False):
+                    walk(item, depth + 1)
+
+    names = pdf.Root.get("/Names")
+    if isinstance(names, pikepdf.Dictionary) and names.get("/JavaScript") is not None:
+        found["document JavaScript (the catalog's /Names /JavaScript)"] = None
+    for obj in pdf.objects:
+        walk(obj, 0)
+    return tuple(found)
+
+
 def _invoice_attachment(names: list[str], declared: str | None) -> str | None:
     """The attachment that is the invoice: the one the XMP names if that is an invoice name, else the first invoice
     name present (exact spelling first, then ignoring case)."""
@@ -347,6 +430,7 @@ def extract_invoice(data: bytes, limits: PdfLimits | None = None) -> EmbeddedInv
                 raise PdfInputError("pdf-no-embedded-invoice",
                                     f"the PDF names {chosen} but does not contain its data")
             xml = _decoded(stream, limits.max_xml_bytes, f"the embedded file {chosen}")
+            active = active_content(pdf, limits)
         except PdfInputError:
             raise
         except Exception as exc:  # a broken object deep in the file
@@ -354,7 +438,7 @@ def extract_invoice(data: bytes, limits: PdfLimits | None = None) -> EmbeddedInv
     if is_pdf(xml):
         raise PdfInputError("pdf-no-embedded-invoice", f"the embedded file {chosen} is a PDF, not an invoice XML")
     return EmbeddedInvoice(filename=chosen, xml=xml, attachments=tuple(specs), conformance_level=level,
-                           declared_filename=declared, guideline=_guideline(xml))
+                           declared_filename=declared, guideline=_guideline(xml), active_content=active)
 
 
 def extract_invoice_xml(data: bytes) -> tuple[str, bytes, str | None]:
@@ -406,8 +490,16 @@ def validate_pdf(validator, data: bytes, name: str, *, bundle: str | None = None
     source = [("container", "pdf"), ("pdf_sha256", hashlib.sha256(bytes(data)).hexdigest()), ("embedded", inv.filename),
               ("profile", inv.profile.name if inv.profile else None), ("guideline", inv.guideline),
               ("declared_profile", inv.conformance_level)]
-    mismatch = profile_mismatch(inv)
     ref = reference(name, inv.filename)
+    if inv.active_content:
+        shown = inv.active_content[:10]
+        return refused(validator, data, name, "pdf-active-content",
+                       "the PDF contains active content a hybrid invoice (PDF/A-3) must not carry: "
+                       + "; ".join(shown) + (f"; and {len(inv.active_content) - len(shown)} more"
+                                             if len(inv.active_content) > len(shown) else ""),
+                       "create the PDF without scripts, actions and forms (as PDF/A-3), or send the XRechnung XML",
+                       bundle=bundle, started=started, source=source, document_reference=ref)
+    mismatch = profile_mismatch(inv)
     if mismatch:
         return refused(validator, data, name, "pdf-profile-mismatch", mismatch,
                        "the XMP ConformanceLevel, the attachment name and the XML's guideline ID must name the same "

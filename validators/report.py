@@ -47,6 +47,9 @@ REASON_DE = {
     "pdf-too-large": "Das PDF oder die darin eingebettete Rechnung überschreitet die zulässige Größe.",
     "pdf-no-embedded-invoice": ("Das PDF enthält keine eingebettete E-Rechnung (factur-x.xml, xrechnung.xml, "
                                 "zugferd-invoice.xml); ein PDF allein ist keine E-Rechnung."),
+    "pdf-active-content": ("Das PDF enthält aktive Inhalte (JavaScript, automatische Aktionen, Programmstarts "
+                           "oder Formularskripte), die eine hybride Rechnung (PDF/A-3) nicht enthalten darf; es "
+                           "wird nicht weitergegeben."),
     "pdf-profile-mismatch": ("Das PDF (XMP-Metadaten bzw. Name des Anhangs) gibt ein anderes Profil an als die "
                              "eingebettete Rechnung selbst (Spezifikationskennung BT-24)."),
 }

@@ -383,10 +383,11 @@ def audit_verify_command(
                                                          "sqlite:///var/erechnung.db)."),
     config: Optional[Path] = CONFIG_DB,
 ) -> None:
-    """Recompute the hash chain of the delivery events: OK (exit 0) or the first broken link (exit 1)."""
+    """Recompute the hash chain of the delivery events and check it against the archive's checkpoint (with
+    --config), the deliveries' states and notification dates: OK (exit 0) or every finding (exit 1)."""
     from .delivery.cli import run_audit_verify
 
-    raise typer.Exit(run_audit_verify(_db_of(db, config)))
+    raise typer.Exit(run_audit_verify(_db_of(db, config), config=config))
 
 
 app.add_typer(audit_app, name="audit")

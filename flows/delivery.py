@@ -86,6 +86,7 @@ def deliver_flow(config: str = "examples/config.toml", db_url: Optional[str] = N
                 break
         run.print_batch, run.letters = print_task(quote(wired))
         run.states = st.states()
+        run.checkpoint = st.checkpoint()  # the chain's head kept in the archive (erechnung.delivery.run)
         _publish(st, run, "Zustellung")
     for line in run.lines():
         log.info(line)

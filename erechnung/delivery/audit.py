@@ -12,8 +12,10 @@ until the transaction ends, so concurrent workers append one after the other and
 Code only ever inserts here. :func:`verify_chain` recomputes the chain and names the first broken link: a
 changed row (its hash no longer matches), a deleted row (a gap in ``seq``, or the next row's ``prev_hash``
 points nowhere), an inserted row (a hash that does not follow, or more rows than the head counts). Whoever can
-write the database can also rewrite the whole chain from the change on; the head hash that ``erechnung audit
-verify`` prints can be kept elsewhere (a daily report, a timestamp) to anchor it.
+write the database can also rewrite the whole chain from the change on, or cut its end and move the head back:
+so every deliver and track run keeps the head (seq, hash, time) as a checkpoint in the WORM archive
+(:func:`checkpoint_head`), and :func:`verify_trail` checks the chain against the newest one, that every delivery
+has events and the state of its last one, and that every notification date is covered by the chain.
 """
 from __future__ import annotations
 
@@ -189,3 +191,141 @@ def verify_chain(session: Session) -> ChainReport:
                        f"{count} ending in {prev[:16]}: an event was inserted or the head changed")
         return ChainReport(False, count, prev, min(head_seq, count) + 1, None, problem)
     return ChainReport(True, count, prev)
+
+
+# ============================================================================ the trail beyond the chain's links
+
+
+@dataclass(frozen=True)
+class TrailReport:
+    """What :func:`verify_trail` found: the chain's links (``chain``), and every finding beyond them in the
+    clerk's words (``findings``): events missing against the archive's checkpoint, deliveries without events,
+    states and notification dates the chain does not cover."""
+
+    chain: ChainReport
+    checkpoint: Any | None  # erechnung.archive.Checkpoint, or None when the archive holds none (or was not given)
+    findings: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and not self.findings
+
+    def text(self) -> str:
+        lines = [self.chain.text()]
+        if self.checkpoint is not None:
+            cp = self.checkpoint
+            lines.append(f"Prüfpunkt im Archiv: Ereignis {cp.seq}, Hash {cp.hash[:16]}…, vom {cp.at.isoformat()}")
+        else:
+            lines.append("Prüfpunkt im Archiv: keiner (die Kette ist nur in sich geprüft)")
+        lines += [f"BEFUND: {f}" for f in self.findings]
+        lines.append("OK: Kette, Prüfpunkt, Zustände und Bekanntgabedaten stimmen überein" if self.ok
+                     else f"NICHT OK: {len(self.findings) + (not self.chain.ok)} Befund(e)")
+        return "\n".join(lines)
+
+
+#: How many deliveries a finding names one by one before it counts the rest.
+NAMED = 20
+
+
+def _ids(ids: Sequence[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:NAMED])
+    return shown + (f" und {len(ids) - NAMED} weitere" if len(ids) > NAMED else "")
+
+
+def verify_trail(session: Session, checkpoint: Any | None = None, rules: Any | None = None) -> TrailReport:
+    """:func:`verify_chain`, and what a chain whose head can be rewritten in the same database cannot show alone:
+
+    * the chain holds the archive's newest ``checkpoint`` (its ``seq`` with that hash): fewer events are a
+      truncation, another hash a rewrite;
+    * every delivery has events, and its ``state`` is the ``to_state`` of its last event;
+    * every stored notification date is covered: its times are times of the delivery's chained events (an
+      event's ``at`` or the receipt's ``accepted_at``), the date is what the legal rules (``rules``, when the
+      stored ``rules_sha256`` is theirs) give for them, and a ``deemed_notified`` event names that date.
+    """
+    from erechnung.state.delivery_schema import NotificationDate
+    from sqlalchemy import func
+
+    chain = verify_chain(session)
+    findings: list[str] = []
+    top = session.execute(select(func.max(DeliveryEvent.seq))).scalar_one() or 0
+    if checkpoint is not None:
+        stored = session.execute(select(DeliveryEvent.hash).where(DeliveryEvent.seq == checkpoint.seq)).scalar()
+        when = checkpoint.at.isoformat()
+        if top < checkpoint.seq:
+            findings.append(f"Ereignis {top + 1}..{checkpoint.seq} fehlen: der Prüfpunkt im Archiv vom {when} zählt "
+                            f"{checkpoint.seq} Ereignisse, die Datenbank hat {top} (gelöscht)")
+        elif stored is None:
+            findings.append(f"Ereignis {checkpoint.seq} fehlt, das der Prüfpunkt im Archiv vom {when} festhält")
+        elif stored != checkpoint.hash:
+            findings.append(f"Ereignis {checkpoint.seq} hat nicht den Hash des Prüfpunkts im Archiv vom {when} "
+                            f"({stored[:16]}… statt {checkpoint.hash[:16]}…): die Kette wurde umgeschrieben")
+    last_seq = select(DeliveryEvent.delivery_id, func.max(DeliveryEvent.seq).label("seq")) \
+        .group_by(DeliveryEvent.delivery_id).subquery()
+    rows = session.execute(
+        select(Delivery.id, Delivery.state, DeliveryEvent.to_state)
+        .outerjoin(last_seq, last_seq.c.delivery_id == Delivery.id)
+        .outerjoin(DeliveryEvent, DeliveryEvent.seq == last_seq.c.seq).order_by(Delivery.id)).all()
+    without = [r.id for r in rows if r.to_state is None]
+    if without:
+        findings.append(f"{len(without)} Zustellung(en) ohne ein Ereignis in der Kette: {_ids(without)} "
+                        "(ihre Ereignisse wurden gelöscht)")
+    for r in rows:
+        if r.to_state is not None and r.state != r.to_state:
+            findings.append(f"Zustand von Zustellung {r.id} ist '{r.state}', die Kette sagt '{r.to_state}'")
+    dates = list(session.execute(select(NotificationDate).order_by(NotificationDate.delivery_id)).scalars())
+    if dates:
+        findings += _uncovered_dates(session, dates, rules)
+    return TrailReport(chain, checkpoint, tuple(findings))
+
+
+def _uncovered_dates(session: Session, dates: list, rules: Any | None) -> list[str]:
+    """The notification dates the chain does not cover (see :func:`verify_trail`)."""
+    from .notification import compute_notification_date
+
+    ids = [nd.delivery_id for nd in dates]
+    times: dict[int, set[str]] = {}
+    deemed: dict[int, str] = {}
+    for e in session.execute(select(DeliveryEvent.delivery_id, DeliveryEvent.to_state, DeliveryEvent.at,
+                                    DeliveryEvent.detail).where(DeliveryEvent.delivery_id.in_(ids))):
+        seen = times.setdefault(e.delivery_id, set())
+        seen.add(_utc_text(e.at))
+        accepted = (e.detail or {}).get("accepted_at")
+        if accepted:
+            seen.add(_utc_text(datetime.fromisoformat(accepted)))
+        if e.to_state == "deemed_notified" and (e.detail or {}).get("date"):
+            deemed[e.delivery_id] = e.detail["date"]
+    out = []
+    for nd in dates:
+        chained = times.get(nd.delivery_id, set())
+        for column, label in (("notification_sent_at", "Versand"), ("provision_at", "Bereitstellung"),
+                              ("retrieved_at", "Abruf")):
+            value = getattr(nd, column)
+            if value is not None and _utc_text(value) not in chained:
+                out.append(f"Bekanntgabedatum von Zustellung {nd.delivery_id}: {label} {_utc_text(value)} ist kein "
+                           "Zeitpunkt ihrer Ereignisse in der Kette")
+        if nd.delivery_id in deemed and deemed[nd.delivery_id] != nd.computed_date.isoformat():
+            out.append(f"Bekanntgabedatum von Zustellung {nd.delivery_id} ist {nd.computed_date.isoformat()}, die "
+                       f"Kette sagt {deemed[nd.delivery_id]}")
+            continue
+        if rules is not None and nd.rules_sha256 == rules.sha256:
+            result = compute_notification_date(rules, nd.legal_basis, nd.land, provision_at=_aware(nd.provision_at),
+                                               notification_sent_at=_aware(nd.notification_sent_at),
+                                               retrieved_at=_aware(nd.retrieved_at))
+            if result is None or result.date != nd.computed_date:
+                out.append(f"Bekanntgabedatum von Zustellung {nd.delivery_id} ist {nd.computed_date.isoformat()}, "
+                           f"aus den Zeitpunkten der Kette folgt "
+                           f"{result.date.isoformat() if result is not None else 'keines'}")
+    return out
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return None if at is None else (at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at)
+
+
+def checkpoint_head(session: Session, archive: Any) -> Any:
+    """Keep the chain's head (seq, hash, now) as a checkpoint in the archive (``erechnung.archive.Archive``),
+    where the database cannot rewrite it; returns the archive's newest checkpoint afterwards."""
+    head = session.get(DeliveryChain, CHAIN_ID, populate_existing=True)
+    if head is not None and head.seq > 0:
+        archive.put_checkpoint(head.seq, head.head_hash)
+    return archive.latest_checkpoint()

@@ -6,8 +6,11 @@
 else a table and the dead letters; ``--html`` writes the per-batch report for finance and auditors. Exit 0
 listed, 2 no database / bad options.
 
-``erechnung audit verify [--db URL]``: recompute the hash chain of the delivery events; exit 0 and ``OK`` when
-it holds, 1 and the first broken link when not, 2 when the database cannot be read.
+``erechnung audit verify [--db URL] [--config FILE]``: recompute the hash chain of the delivery events, check it
+against the newest checkpoint in the configuration's archive (``--config``; the runs write one at their end),
+check that every delivery has events and the state its last event says, and that every notification date is
+covered by the chain (``erechnung.delivery.audit.verify_trail``); exit 0 and ``OK`` when all holds, 1 and each
+finding when not, 2 when the database or the archive cannot be read.
 """
 from __future__ import annotations
 
@@ -114,23 +117,34 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
     return EXIT_OK
 
 
-def run_audit_verify(db: Optional[str] = None, out=None) -> int:
+def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Path] = None) -> int:
     from rich.console import Console
     from sqlalchemy.exc import SQLAlchemyError
 
+    from erechnung.errors import ErechnungError
     from erechnung.state import transaction
 
-    from .audit import verify_chain
+    from .audit import verify_trail
+    from .notification import LegalRules
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
+    checkpoint = None
+    if config is not None:
+        from erechnung.archive_cli import open_archive
+
+        try:
+            checkpoint = open_archive(config).latest_checkpoint()
+        except (ErechnungError, OSError, ValueError) as exc:
+            err.print(f"[red]Fehler:[/red] der Prüfpunkt im Archiv kann nicht gelesen werden: {exc}")
+            return EXIT_USAGE
     try:
         engine = _open(db, err)
         if isinstance(engine, int):
             return engine
         try:
             with transaction(engine) as s:
-                report = verify_chain(s)
+                report = verify_trail(s, checkpoint, LegalRules.load())
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:

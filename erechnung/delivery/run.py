@@ -7,6 +7,10 @@
 
 The connectors come from the composition root (``mailbox_connectors.configured.open_connectors``); nothing here
 knows a channel's protocol. Each run is safe to repeat and to run beside another one (see ``service``).
+
+Each run ends by keeping the head of the delivery events' hash chain (seq, hash, time) as a checkpoint in the
+archive (``erechnung.delivery.audit.checkpoint_head``), where the database cannot rewrite it, and names it in
+its report; ``erechnung audit verify`` checks the chain against the newest one.
 """
 from __future__ import annotations
 
@@ -15,10 +19,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+import logging
+
 from sqlalchemy import func, select
 
 from .service import (DeliveryConfig, PlanResult, SendSummary, TrackSummary, archive_content, deliver_due,
                       plan_deliveries, track)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,12 +40,15 @@ class DeliverRun:
     print_batch: str | None = None  # the print batch handed to the print shop, if letters were open
     letters: int = 0
     states: dict[str, int] = field(default_factory=dict)  # all deliveries by state after the run
+    checkpoint: str | None = None  # the chain's head as kept in the archive (checkpoint_line)
 
     def lines(self) -> list[str]:
         out = [f"geplant {self.planned}, versandt {self.sent}, erneut versucht {self.retried}, "
                f"auf nächsten Kanal {self.fell_back}, unzustellbar {self.dead}"]
         if self.print_batch:
             out.append(f"Druckstapel {self.print_batch}: {self.letters} Brief(e) für die Druckerei")
+        if self.checkpoint:
+            out.append(self.checkpoint)
         return out
 
 
@@ -50,10 +61,12 @@ class TrackRun:
     fell_back: int = 0
     dead: int = 0
     states: dict[str, int] = field(default_factory=dict)
+    checkpoint: str | None = None
 
     def lines(self) -> list[str]:
         return [f"Ereignisse {self.events} (übergangen {self.ignored}), abgelaufen {self.expired}, "
-                f"bekanntgegeben {self.notified}, auf nächsten Kanal {self.fell_back}, unzustellbar {self.dead}"]
+                f"bekanntgegeben {self.notified}, auf nächsten Kanal {self.fell_back}, unzustellbar {self.dead}",
+                *([self.checkpoint] if self.checkpoint else [])]
 
 
 def _open_state(config: Any, db_url: str | None):
@@ -81,8 +94,8 @@ class DeliveryState:
         self._archive = None
 
     @property
-    def content(self):
-        """The documents' bytes, read from the archive by sha256 (``service.archive_content``)."""
+    def archive(self):
+        """The configuration's archive (``erechnung.archive.Archive``), opened on first use."""
         if self._archive is None:
             from erechnung.archive import Archive
             from erechnung.pipeline.context import location_url, retention_policy
@@ -90,7 +103,29 @@ class DeliveryState:
 
             self._archive = Archive(open_storage(location_url(self.config, self.config.archive.location)),
                                     retention_policy(self.config))
-        return archive_content(self._archive)
+        return self._archive
+
+    @property
+    def content(self):
+        """The documents' bytes, read from the archive by sha256 (``service.archive_content``)."""
+        return archive_content(self.archive)
+
+    def checkpoint(self) -> str:
+        """Keep the chain's head in the archive; the report's line about it (a failure is reported, the run's
+        deliveries stand)."""
+        from erechnung.errors import ErechnungError
+
+        from .audit import checkpoint_head
+
+        try:
+            with self.sf() as session:
+                cp = checkpoint_head(session, self.archive)
+        except (ErechnungError, OSError) as exc:
+            log.error("checkpoint of the delivery chain not written: %s", exc)
+            return f"Prüfpunkt der Ereigniskette NICHT im Archiv gespeichert: {exc}"
+        if cp is None:
+            return "Prüfpunkt der Ereigniskette: noch keine Ereignisse"
+        return f"Prüfpunkt der Ereigniskette im Archiv: Ereignis {cp.seq}, Hash {cp.hash}"
 
     def states(self) -> dict[str, int]:
         return _states(self.sf)
@@ -148,6 +183,7 @@ def deliver_run(config: Any, connectors: Mapping[str, Any], delivery_config: Del
         if close_print_batch:
             run.print_batch, run.letters = print_step(connectors)
         run.states = st.states()
+        run.checkpoint = st.checkpoint()
         return run
 
 
@@ -155,10 +191,8 @@ def track_run(config: Any, connectors: Mapping[str, Any], delivery_config: Deliv
               db_url: str | None = None, now: datetime | None = None) -> TrackRun:
     """Collect the channels' status events, expire deliveries past their retrieval deadline, compute and store
     the notification dates, and queue the next channel where a delivery failed."""
-    engine, sf = _open_state(config, db_url)
-    try:
-        t: TrackSummary = track(sf, connectors, now, config=delivery_config)
+    with DeliveryState(config, db_url) as st:
+        t: TrackSummary = track(st.sf, connectors, now, config=delivery_config)
         return TrackRun(events=len(t.applied), ignored=len(t.ignored), expired=len(t.expired),
-                        notified=len(t.notified), fell_back=len(t.fell_back), dead=len(t.dead), states=_states(sf))
-    finally:
-        engine.dispose()
+                        notified=len(t.notified), fell_back=len(t.fell_back), dead=len(t.dead),
+                        states=st.states(), checkpoint=st.checkpoint())

@@ -11,6 +11,7 @@ the resend must find the letter in the batch closed before.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import signal
 import subprocess
@@ -119,3 +120,9 @@ def test_deliver_killed_in_the_print_outbox_prints_every_letter_once(tmp_path, d
     assert in_batches == Counter(set(deliveries)), f"letters per delivery over all batches: {in_batches}"
     assert {k: d.channel_message_id for k, d in deliveries.items()} == batch_of
     assert not (tmp_path / "print" / "open").exists() and not any((tmp_path / "print" / "closing").iterdir())
+    # the run kept the chain's head in the archive, and the trail verifies against it
+    assert "Prüfpunkt der Ereigniskette im Archiv: Ereignis" in last.stdout.decode()
+    from erechnung.delivery.cli import run_audit_verify
+
+    out = io.StringIO()
+    assert run_audit_verify(db_url, out, config=config) == 0, out.getvalue()

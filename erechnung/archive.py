@@ -306,10 +306,16 @@ class Archive:
         last = None
         for key in self.storage.list(CHECKPOINTS):
             last = key
-        if last is None:
-            return None
-        meta = json.loads(self.storage.get(last))
-        return Checkpoint(seq=int(meta["seq"]), hash=meta["hash"], at=datetime.fromisoformat(meta["at"]), key=last)
+        return None if last is None else self._checkpoint(last)
+
+    def checkpoints(self) -> "list[Checkpoint]":
+        """Every checkpoint, oldest (lowest ``seq``) first: a chain rewritten from some event on and then
+        checkpointed again by a later run still contradicts the checkpoints written before the rewrite."""
+        return [self._checkpoint(key) for key in self.storage.list(CHECKPOINTS)]
+
+    def _checkpoint(self, key: str) -> "Checkpoint":
+        meta = json.loads(self.storage.get(key))
+        return Checkpoint(seq=int(meta["seq"]), hash=meta["hash"], at=datetime.fromisoformat(meta["at"]), key=key)
 
 
 @dataclass(frozen=True)

@@ -232,11 +232,13 @@ def _ids(ids: Sequence[int]) -> str:
     return shown + (f" und {len(ids) - NAMED} weitere" if len(ids) > NAMED else "")
 
 
-def verify_trail(session: Session, checkpoint: Any | None = None, rules: Any | None = None) -> TrailReport:
+def verify_trail(session: Session, checkpoint: Any | None = None, rules: Any | None = None, *,
+                 earlier: Sequence[Any] = ()) -> TrailReport:
     """:func:`verify_chain`, and what a chain whose head can be rewritten in the same database cannot show alone:
 
     * the chain holds the archive's newest ``checkpoint`` (its ``seq`` with that hash): fewer events are a
-      truncation, another hash a rewrite;
+      truncation, another hash a rewrite; and every ``earlier`` checkpoint too (a chain rewritten and then
+      checkpointed by a later run holds the newest checkpoint, but not those written before the rewrite);
     * every delivery has events, and its ``state`` is the ``to_state`` of its last event;
     * every stored notification date is covered: its times are times of the delivery's chained events (an
       event's ``at`` or the receipt's ``accepted_at``), the date is what the legal rules (``rules``, when the
@@ -249,16 +251,12 @@ def verify_trail(session: Session, checkpoint: Any | None = None, rules: Any | N
     findings: list[str] = []
     top = session.execute(select(func.max(DeliveryEvent.seq))).scalar_one() or 0
     if checkpoint is not None:
-        stored = session.execute(select(DeliveryEvent.hash).where(DeliveryEvent.seq == checkpoint.seq)).scalar()
-        when = checkpoint.at.isoformat()
-        if top < checkpoint.seq:
-            findings.append(f"Ereignis {top + 1}..{checkpoint.seq} fehlen: der Prüfpunkt im Archiv vom {when} zählt "
-                            f"{checkpoint.seq} Ereignisse, die Datenbank hat {top} (gelöscht)")
-        elif stored is None:
-            findings.append(f"Ereignis {checkpoint.seq} fehlt, das der Prüfpunkt im Archiv vom {when} festhält")
-        elif stored != checkpoint.hash:
-            findings.append(f"Ereignis {checkpoint.seq} hat nicht den Hash des Prüfpunkts im Archiv vom {when} "
-                            f"({stored[:16]}… statt {checkpoint.hash[:16]}…): die Kette wurde umgeschrieben")
+        findings += _against_checkpoints(session, [checkpoint], top)
+    older = [cp for cp in earlier if checkpoint is None or cp.seq != checkpoint.seq]
+    if older:
+        rewritten = _against_checkpoints(session, older, top)
+        findings += rewritten[:NAMED] + ([f"und {len(rewritten) - NAMED} weitere Prüfpunkte widersprechen der Kette"]
+                                         if len(rewritten) > NAMED else [])
     last_seq = select(DeliveryEvent.delivery_id, func.max(DeliveryEvent.seq).label("seq")) \
         .group_by(DeliveryEvent.delivery_id).subquery()
     rows = session.execute(
@@ -276,6 +274,26 @@ def verify_trail(session: Session, checkpoint: Any | None = None, rules: Any | N
     if dates:
         findings += _uncovered_dates(session, dates, rules)
     return TrailReport(chain, checkpoint, tuple(findings))
+
+
+def _against_checkpoints(session: Session, checkpoints: Sequence[Any], top: int) -> list[str]:
+    """The findings of the chain against archived checkpoints: each checkpoint's ``seq`` must hold its hash."""
+    out: list[str] = []
+    for start in range(0, len(checkpoints), 500):
+        part = checkpoints[start:start + 500]
+        stored = dict(session.execute(select(DeliveryEvent.seq, DeliveryEvent.hash)
+                                      .where(DeliveryEvent.seq.in_([cp.seq for cp in part]))).all())
+        for cp in part:
+            when, got = cp.at.isoformat(), stored.get(cp.seq)
+            if top < cp.seq:
+                out.append(f"Ereignis {top + 1}..{cp.seq} fehlen: der Prüfpunkt im Archiv vom {when} zählt "
+                           f"{cp.seq} Ereignisse, die Datenbank hat {top} (gelöscht)")
+            elif got is None:
+                out.append(f"Ereignis {cp.seq} fehlt, das der Prüfpunkt im Archiv vom {when} festhält")
+            elif got != cp.hash:
+                out.append(f"Ereignis {cp.seq} hat nicht den Hash des Prüfpunkts im Archiv vom {when} "
+                           f"({got[:16]}… statt {cp.hash[:16]}…): die Kette wurde umgeschrieben")
+    return out
 
 
 def _uncovered_dates(session: Session, dates: list, rules: Any | None) -> list[str]:

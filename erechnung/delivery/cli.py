@@ -129,12 +129,13 @@ def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Pat
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
-    checkpoint = None
+    checkpoint, earlier = None, []
     if config is not None:
         from erechnung.archive_cli import open_archive
 
         try:
-            checkpoint = open_archive(config).latest_checkpoint()
+            earlier = open_archive(config).checkpoints()
+            checkpoint = earlier[-1] if earlier else None
         except (ErechnungError, OSError, ValueError) as exc:
             err.print(f"[red]Fehler:[/red] der Prüfpunkt im Archiv kann nicht gelesen werden: {exc}")
             return EXIT_USAGE
@@ -144,7 +145,7 @@ def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Pat
             return engine
         try:
             with transaction(engine) as s:
-                report = verify_trail(s, checkpoint, LegalRules.load())
+                report = verify_trail(s, checkpoint, LegalRules.load(), earlier=earlier)
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:

@@ -64,6 +64,28 @@ def test_last_events_deleted_and_head_rewound_are_found_by_the_checkpoint(db_url
     assert code == 1 and f"Ereignis {n - 2}..{n} fehlen" in out, out
 
 
+def test_chain_rewritten_and_checkpointed_again_by_a_later_run_is_found_by_the_earlier_checkpoint(
+        db_url, engine, trail, tmp_path):
+    """The intruder cuts the last events, rewinds the head, and a later run appends and checkpoints its new head:
+    the newest checkpoint agrees with the rewritten chain, the one written before the rewrite does not."""
+    cfg, cp = _site(tmp_path, engine)
+    n = cp.seq
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM delivery_events WHERE seq > :k"), {"k": n - 3})
+        head = c.execute(text("SELECT hash FROM delivery_events WHERE seq = :k"), {"k": n - 3}).scalar_one()
+        c.execute(text("UPDATE delivery_chain SET seq = :k, head_hash = :h"), {"k": n - 3, "h": head})
+    add_documents(engine, 3, who=recipient("K-7"))
+    sf, conns = session_factory(engine), {"email": FakeConnector("email"), "print": FakeConnector("print")}
+    plan_deliveries(sf, config(), now=T0 + timedelta(days=1), connectors=conns)
+    deliver_due(sf, conns, T0 + timedelta(days=1), config=config(), content=content)
+    with transaction(engine) as s:
+        later = checkpoint_head(s, Archive(LocalStorage(tmp_path / "archive")))
+    assert later.seq > n and _chain_alone_ok(engine)
+    code, out = _verify(db_url, cfg)
+    assert code == 1 and f"Ereignis {n} hat nicht den Hash des Prüfpunkts" in out, out
+    assert f"Prüfpunkt im Archiv: Ereignis {later.seq}" in out  # the newest one, which the rewrite satisfies
+
+
 def test_all_events_and_the_head_deleted_while_deliveries_remain_are_found(db_url, engine, trail, tmp_path):
     cfg, cp = _site(tmp_path, engine)
     with engine.begin() as c:

@@ -81,19 +81,21 @@ class WorkArea:
     """The local scratch folder between the steps: ``models/`` holds each document as built by intake (pickled,
     named by a hash of its idempotency key), ``rendered/`` each rendered document and its validation report until
     they are archived. Writes are atomic (temporary file, then rename); nothing here is the only copy of anything
-    that matters: a lost model is rebuilt from the archived batch, a lost rendering is rendered again."""
+    that matters: a lost model is rebuilt from the archived batch, a lost rendering is rendered again. Documents
+    hold personal data: files are created 0600, the folders 0700."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.models = self.root / "models"
         self.rendered = self.root / "rendered"
-        for d in (self.models, self.rendered):
-            d.mkdir(parents=True, exist_ok=True)
+        for d in (self.root, self.models, self.rendered):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
-        tmp.write_bytes(data)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
 
     def model_path(self, key: str) -> Path:

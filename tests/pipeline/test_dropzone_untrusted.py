@@ -185,6 +185,9 @@ def test_files_the_local_storage_creates_are_private(make_site, tmp_path):
     assert reports and archived
     for path in reports + archived:
         assert path.stat().st_mode & 0o777 == 0o600, path
+    models = list((site.root / "work" / "models").iterdir())
+    assert models and all(m.stat().st_mode & 0o777 == 0o600 for m in models)  # documents as built, for rendering
+    assert (site.root / "work" / "models").stat().st_mode & 0o777 == 0o700
     for folder in [site.zone("standesamt") / "fehlerberichte"] + [p for p in (site.root / "archive" / "sha256")
                                                                   .rglob("*") if p.is_dir()]:
         assert folder.stat().st_mode & 0o777 == 0o700, folder

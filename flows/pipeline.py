@@ -6,7 +6,10 @@
                           pool of spawned worker processes, so every core renders while finished chunks are
                           archived. At the end the summary is published as artifacts (a table per department:
                           received / rendered / rejected / quarantined; the run as markdown; a link to the HTML
-                          run report) and returned.
+                          run report) and returned. When something failed (a department skipped because its
+                          mapping profile is broken, a department's intake stopped, a file unreadable, documents
+                          left for the next run) the flow run ends Failed, its message listing what, and the
+                          result travels as ``RunFailed.result`` (``run_flow(..., return_state=True)``).
 ``intake_flow``,          the steps alone, on what waits in the state database (for operators: e.g. render
 ``render_validate_flow``, again after a bundle update, archive after an outage); each holds its departments
 ``archive_flow``,         for its duration.
@@ -27,12 +30,14 @@ from typing import Any, Callable, Optional
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.states import Failed
 from prefect.utilities.annotations import quote
 
 from erechnung.intake import load_config
 from erechnung.pipeline import Options, Pipeline, RenderPool, archive, chunks, hand_over, intake, pending
 from erechnung.pipeline.locks import acquire_all, release, renew
-from erechnung.pipeline.run import RunState, begin, chunk_done, early_pool, fail, finish, leftovers, plan, pool_for
+from erechnung.pipeline.run import (RunFailed, RunState, begin, chunk_done, early_pool, fail, finish, leftovers, plan,
+                                    pool_for)
 from erechnung.pipeline.steps import record_results, render_items_of
 
 #: Set by a caller running a flow in its own process (the command line's progress bars): ``(stage, done, total)``.
@@ -110,6 +115,8 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
     log = get_run_logger()
     with _open(config, db_url, workers, chunk_size, work_dir, report_dir) as p:
         st = begin(p, department)
+        for d, why in st.skipped.items():
+            log.error("%s: skipped, its mapping profile is broken: %s", d, why)
         if st.busy:
             log.warning("held by another run, left out: %s", st.busy)
         started = early_pool(p) if st.held else None
@@ -155,16 +162,33 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
     for d in summary.departments:
         if d.error:
             log.error("%s: intake stopped: %s", d.department, d.error)
-    return {"run_id": summary.run_id, "report_html": str(summary.report_html), "table": summary.table(),
-            "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected), "timings": summary.timings,
-            "errors": {d.department: d.error for d in summary.departments if d.error}}
+    result = {"run_id": summary.run_id, "report_html": str(summary.report_html), "table": summary.table(),
+              "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected), "timings": summary.timings,
+              "errors": {d.department: d.error for d in summary.departments if d.error},
+              "skipped": {d.department: d.skipped for d in summary.departments if d.skipped},
+              "problems": summary.problems()}
+    return _ended(result)
+
+
+def _ended(result: dict[str, Any]):
+    """``result``, or a Failed state carrying it (``RunFailed.result``) when ``result["problems"]`` says that
+    something failed: a flow run with a broken department must not show as Completed."""
+    if not result["problems"]:
+        return result
+    failed = RunFailed(result["problems"], result)
+    return Failed(message=str(failed), data=failed)
 
 
 # ============================================================================================ single steps
 
 
 def _held(p: Pipeline, department: Optional[str]) -> list[str]:
-    held, busy = acquire_all(p, [d.id for d in p.departments(department)])
+    """The departments this flow holds; those whose mapping profile is broken are never held (logged)."""
+    wanted = [d.id for d in p.departments(department)]
+    for d in wanted:
+        if d in p.profile_check.broken:
+            get_run_logger().error("%s: skipped, its mapping profile is broken: %s", d, p.profile_check.broken[d])
+    held, busy = acquire_all(p, [d for d in wanted if d not in p.profile_check.broken])
     if busy:
         get_run_logger().warning("held by another run, left out: %s", busy)
     return held
@@ -178,12 +202,16 @@ def intake_flow(config: str = "examples/config.toml", department: Optional[str] 
         try:
             held = _held(p, department)
             reports = [intake_task.submit(quote(p), d).result() for d in held]
+            broken = {d.id: str(p.profile_check.broken[d.id]) for d in p.departments(department)
+                      if d.id in p.profile_check.broken}
         finally:
             release(p)
     out: dict[str, Any] = {}
     for r in reports:
         out.update(r.by_department())
-    return out
+    problems = [f"{d}: übersprungen, nichts übernommen: {why}" for d, why in broken.items()]
+    problems += [f"{b.department}: Übernahme abgebrochen: {b.error}" for r in reports for b in r.batches if b.error]
+    return _ended({**out, "problems": problems}) if problems else out
 
 
 @flow(name="erechnung-render-validate")

@@ -93,8 +93,10 @@ def _checked(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
     return check
 
 
-def problems_from(exc: ValidationError, file: str, data: Any, prefix: str = "") -> list[ConfigProblem]:
-    """One ConfigProblem per pydantic error, with the key path, the value as written and a fix."""
+def problems_from(exc: ValidationError, file: str, data: Any, prefix: str = "", *,
+                  model: type[BaseModel] | None = None) -> list[ConfigProblem]:
+    """One ConfigProblem per pydantic error, with the key path, the value as written and a fix. ``model``: the
+    model ``data`` was validated as (default: ``Config``); an unknown key's hint lists the keys allowed there."""
     out = []
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "str", "list[", "tuple["))]
@@ -107,7 +109,7 @@ def problems_from(exc: ValidationError, file: str, data: Any, prefix: str = "") 
         elif kind == "missing":
             problem, fix = "fehlt", f"ergänzen Sie {loc[-1] if loc else 'den Schlüssel'} = ..."
         elif kind == "extra_forbidden":
-            problem, fix = "ist kein bekannter Schlüssel", _known_keys(data, err["loc"])
+            problem, fix = "ist kein bekannter Schlüssel", _known_keys(model or Config, data, err["loc"])
         elif kind in ("literal_error", "enum"):
             problem, fix = "ist kein erlaubter Wert", f"erlaubt: {str(ctx.get('expected', '')).replace(' or ', ' oder ')}"
         elif kind in ("string_type",):
@@ -148,9 +150,9 @@ def _show(value: Any) -> str | None:
     return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _known_keys(data: Any, loc: tuple[Any, ...]) -> str:
-    """'remove it' with the keys allowed where it stands (and the one probably meant)."""
-    model = _model_at(Config, loc[:-1], data)
+def _known_keys(root: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> str:
+    """'remove it' with the keys allowed where it stands in ``root`` (and the one probably meant)."""
+    model = _model_at(root, loc[:-1], data)
     if model is None:
         return "entfernen Sie den Schlüssel"
     known = [k for k in model.model_fields if k not in ("id", "source", "base_dir")]

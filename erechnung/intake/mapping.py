@@ -326,7 +326,7 @@ def parse_profile(text: str | bytes, name: str = "mapping.toml") -> MappingProfi
     try:
         profile = MappingProfile.model_validate({**data, "source": name})
     except ValidationError as exc:
-        problems = problems_from(exc, name, data)
+        problems = problems_from(exc, name, data, model=MappingProfile)
         # the field catalogue's checks as well, on what could be read, so that every mistake shows at once
         bad = {p.key.split(".")[0] for p in problems}
         lenient = MappingProfile.model_construct(
@@ -359,34 +359,57 @@ def load_profile(path: str | Path) -> MappingProfile:
     return parse_profile(data, str(file))
 
 
-def load_profiles(config: Config) -> dict[str, MappingProfile]:
-    """The mapping profile of every department that has one; ``ConfigError`` lists every mistake of all of them
-    and what does not fit the configuration (a number needed but neither column nor number range)."""
-    profiles: dict[str, MappingProfile] = {}
+@dataclass(frozen=True)
+class ProfileCheck:
+    """Every department's mapping profile, checked on its own: ``profiles`` of the departments whose profile is
+    sound, ``broken`` the ConfigError of each department whose profile is not (one broken department fails
+    alone: it is skipped and reported before any of its files is claimed, the others run)."""
+
+    profiles: Mapping[str, MappingProfile]
+    broken: Mapping[str, ConfigError]
+
+
+def _department_profile(config: Config, dep: Department) -> MappingProfile:
+    """The department's profile and what must fit between it and the configuration; ConfigError lists every
+    mistake, each naming the file, the key, what is wrong and how to fix it."""
+    profile = load_profile(config.path(dep.mapping or ""))
     problems: list[ConfigProblem] = []
+    if not profile.maps("number") and dep.number_range is None and profile.kind.default != "notice":
+        problems.append(ConfigProblem(config.source, f"departments.{dep.id}.number_range", None,
+                                      "das Mapping-Profil liefert keine Belegnummer und die Abteilung hat "
+                                      "keinen Nummernkreis",
+                                      "number_range = { prefix = \"RE-2026-\", width = 6 } oder columns.number "
+                                      "im Profil"))
+    if profile.maps("debit.iban") and not config.municipality.creditor_id:
+        problems.append(ConfigProblem(config.source, "municipality.creditor_id", None,
+                                      f"das Profil von {dep.id} sieht Lastschriften vor, aber es ist keine "
+                                      "Gläubiger-ID angegeben", "creditor_id = \"DE98ZZZ09999999999\""))
+    if problems:
+        raise ConfigError(problems)
+    return profile
+
+
+def check_profiles(config: Config) -> ProfileCheck:
+    """The mapping profile of every department that has one, each checked on its own (see ``ProfileCheck``)."""
+    profiles: dict[str, MappingProfile] = {}
+    broken: dict[str, ConfigError] = {}
     for dep in config.departments.values():
         if not dep.mapping:
             continue
         try:
-            profile = load_profile(config.path(dep.mapping))
+            profiles[dep.id] = _department_profile(config, dep)
         except ConfigError as exc:
-            problems += exc.problems
-            continue
-        if not profile.maps("number") and dep.number_range is None and profile.kind.default != "notice":
-            problems.append(ConfigProblem(config.source, f"departments.{dep.id}.number_range", None,
-                                          "das Mapping-Profil liefert keine Belegnummer und die Abteilung hat "
-                                          "keinen Nummernkreis",
-                                          "number_range = { prefix = \"RE-2026-\", width = 6 } oder columns.number "
-                                          "im Profil"))
-        uses_debit = profile.maps("debit.iban")
-        if uses_debit and not config.municipality.creditor_id:
-            problems.append(ConfigProblem(config.source, "municipality.creditor_id", None,
-                                          f"das Profil von {dep.id} sieht Lastschriften vor, aber es ist keine "
-                                          "Gläubiger-ID angegeben", "creditor_id = \"DE98ZZZ09999999999\""))
-        profiles[dep.id] = profile
-    if problems:
-        raise ConfigError(problems)
-    return profiles
+            broken[dep.id] = exc
+    return ProfileCheck(profiles, broken)
+
+
+def load_profiles(config: Config) -> dict[str, MappingProfile]:
+    """The mapping profile of every department that has one; ``ConfigError`` lists every mistake of all of them
+    and what does not fit the configuration (a number needed but neither column nor number range)."""
+    check = check_profiles(config)
+    if check.broken:
+        raise ConfigError([p for exc in check.broken.values() for p in exc.problems])
+    return dict(check.profiles)
 
 
 # ============================================================================================== values
@@ -1083,5 +1106,5 @@ def build_all(drafts: Iterable[DocumentDraft], config: Config, *, numbers: Numbe
 
 
 __all__ = ["BuildResult", "CounterNumbers", "DocumentDraft", "DocumentRejected", "FIELDS", "Formats", "KindRule",
-           "MappingProfile", "MappingResult", "NumberSource", "Quarantined", "build", "build_all", "load_profile",
-           "load_profiles", "map_batch", "parse_profile"]
+           "MappingProfile", "MappingResult", "NumberSource", "ProfileCheck", "Quarantined", "build", "build_all",
+           "check_profiles", "load_profile", "load_profiles", "map_batch", "parse_profile"]

@@ -4,7 +4,9 @@ Runs the pipeline once with progress bars (batches taken in, documents rendered)
 department at the end. By default as the Prefect flow ``erechnung-run`` (ephemeral, in this process, unless
 ``PREFECT_API_URL`` names a server: then the run shows in its UI); ``--no-prefect`` runs the plain functions.
 Exit codes: 0 done, 1 documents were rejected, 2 usage or configuration errors (every mistake listed), 3 every
-department was held by another run.
+department was held by another run, 4 something failed (a department skipped because its mapping profile is
+broken, a department's intake stopped, a file unreadable, documents left for the next run: each named on
+stderr with what to do); 4 wins over 1, so that a failure is never read as "only rejections".
 """
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_BUSY, EXIT_FAILED = 0, 1, 2, 3, 4
 
 
 def run_command(config: Path, department: Optional[str] = None, *, no_prefect: bool = False,
                 workers: Optional[int] = None, chunk_size: int = 500, db: Optional[str] = None, out=None) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from ..demo_pipeline import summary_table
@@ -55,24 +58,31 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
                           options=Options(workers=workers, chunk_size=chunk_size))
             run_id, html, table, rejected = summary.run_id, summary.report_html, summary, len(summary.rejected)
             busy = [d.department for d in summary.departments if d.busy]
-            for d in summary.departments:
-                if d.error:
-                    err.print(f"[red]{d.name}: Übernahme abgebrochen:[/red] {d.error}")
+            problems = summary.problems()
         else:
             import flows.pipeline as fp
 
             fp.PROGRESS = report
             try:
-                result = fp.run_flow(config=str(config), department=department, workers=workers,
-                                     chunk_size=chunk_size, db_url=db)
+                state = fp.run_flow(config=str(config), department=department, workers=workers,
+                                    chunk_size=chunk_size, db_url=db, return_state=True)
             finally:
                 fp.PROGRESS = None
+            result = state.result(raise_on_failure=False)
+            if isinstance(result, BaseException):
+                if not isinstance(getattr(result, "result", None), dict):
+                    raise result  # the flow itself broke: its traceback, as before
+                result = result.result
             run_id, html, rejected, busy = result["run_id"], result["report_html"], result["rejected"], []
-            table = _TableOnly(result["table"])
+            table, problems = _TableOnly(result["table"]), result["problems"]
     console.print(summary_table(table, title=f"Lauf {run_id}"), width=max(console.width, 110))
     console.print(f"Bericht: {html}")
     if busy:
         err.print(f"[yellow]Von einem anderen Lauf gehalten, nicht bearbeitet:[/yellow] {', '.join(busy)}")
+    for problem in problems:
+        err.print(f"[red]Fehler:[/red] {escape(problem)}")
+    if problems:
+        return EXIT_FAILED
     if busy and len(busy) == len(table.table()) - 1:
         return EXIT_BUSY
     return EXIT_REJECTED if rejected else EXIT_OK

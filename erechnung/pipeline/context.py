@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..archive import Archive, RetentionPolicy
 from ..intake.config import Config, Department, Location
 from ..state import make_engine, migrate, transaction
+from ..state.leases import holder_is_dead, worker_id as _worker_id  # noqa: F401 (holder_is_dead: re-exported)
 from ..storage import Storage, open_storage
 
 #: Folders of a drop zone that belong to the pipeline, not to the department's deliveries.
@@ -145,38 +145,6 @@ class WorkArea:
         return ids
 
 
-def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def holder_is_dead(holder: str | None) -> bool:
-    """Whether the lease holder ``host:pid:tag`` was a process of this host that no longer runs (a crashed run:
-    its leases need not be waited out)."""
-    if not holder:
-        return True
-    parts = holder.split(":")
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 @dataclass
 class Pipeline:
     """The pipeline on one configuration (``Pipeline.open(config)``); close it (or use ``with``) at the end."""
@@ -243,10 +211,17 @@ class Pipeline:
         return ThreadPoolExecutor(max_workers=self.options.archive_threads, thread_name_prefix="erechnung-io")
 
     @cached_property
-    def profiles(self) -> dict:
-        from ..intake import load_profiles
+    def profile_check(self):
+        """Every department's mapping profile, checked once and each on its own (``ProfileCheck``): a department
+        whose profile is broken is skipped and reported, before any of its files is claimed."""
+        from ..intake.mapping import check_profiles
 
-        return load_profiles(self.config)
+        return check_profiles(self.config)
+
+    @property
+    def profiles(self) -> dict:
+        """The mapping profiles of the departments whose profile is sound."""
+        return self.profile_check.profiles
 
     def register(self, department: str):
         """The recipient register: the configured CSV (read once), else what the state database holds."""

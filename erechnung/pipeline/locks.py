@@ -4,7 +4,8 @@ The lease is a row of the ``batches`` table (department ``_lock:<id>``, a fixed 
 the repository's own :func:`~erechnung.state.repository.claim_batch` and
 :func:`~erechnung.state.repository.heartbeat`, so it needs no table of its own and has the same semantics: a
 live holder keeps it by renewing it; a holder that stops renewing loses it when the lease runs out; a holder
-known to be dead (a process of this host that no longer runs: the crashed run) loses it at once. Releasing it
+known to be dead (a process of this host that no longer runs: the crashed run) loses it at once
+(:func:`erechnung.state.leases.holder_is_dead`, the rule every lease of the project follows). Releasing it
 sets the lease into the past. Department ids cannot start with ``_``, so these rows never mix with batches.
 
 While a run holds a department, nothing else works on that department's batches and documents: a batch still
@@ -19,9 +20,10 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from ..errors import ErechnungError
+from ..state.leases import holder_is_dead
 from ..state.repository import claim_batch, heartbeat
 from ..state.schema import Batch, utcnow
-from .context import Pipeline, holder_is_dead
+from .context import Pipeline
 
 PREFIX = "_lock:"
 

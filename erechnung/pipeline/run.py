@@ -5,6 +5,12 @@ archived, archived but not handed over); then the numbered documents in chunks t
 chunk recorded, archived and handed over as soon as its results are back while the workers render the next
 ones. The summary (per department: batches, received records, documents, rendered, rejected, quarantined,
 handed over) is stored with the run in the database and written as an HTML run report.
+
+One broken department fails alone: every department's mapping profile is checked before anything is claimed
+(``Pipeline.profile_check``); a department whose profile is broken (a typo'd table, a missing file) is not held
+and none of its files is touched: it is skipped, and the summary names it with the file, what is wrong and how to
+fix it, while the others run. ``RunSummary.problems`` lists what failed (skipped, stopped, unreadable files,
+documents left for the next run): the command then exits non-zero and the Prefect flow run ends Failed.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import func, select
 
+from ..errors import ErechnungError
 from ..html_safety import csp_meta_html
 from ..intake import Config, load_config
 from ..state.repository import finish_run, start_run
@@ -32,6 +39,15 @@ from .steps import (ArchiveReport, RenderReport, archive, chunks, hand_over, pen
                     render_items_of, sweep_work_area)
 
 Progress = Callable[[str, int, "int | None"], None]
+
+
+class RunFailed(ErechnungError):
+    """Something of a run failed (``RunSummary.problems``: a department skipped or stopped, files unreadable,
+    documents left); ``result`` is what the run returns all the same. The Prefect flow run ends Failed with it."""
+
+    def __init__(self, problems: Sequence[str], result: Any = None) -> None:
+        self.problems, self.result = tuple(problems), result
+        super().__init__("Im Lauf ist etwas fehlgeschlagen:\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
 @dataclass
@@ -48,6 +64,8 @@ class DepartmentSummary:
     handed_over: int = 0
     busy: str | None = None  # another run held the department
     error: str | None = None  # the department's intake stopped (its drop zone unreachable ...): next run again
+    skipped: str | None = None  # its mapping profile is broken: nothing claimed (the problems, for people)
+    unreadable: int = 0  # files that could not be read at all (batch-level problems, in the error report)
 
     def row(self) -> dict[str, Any]:
         return {"department": self.name, "batches": self.batches, "duplicates": self.duplicates,
@@ -93,6 +111,18 @@ class RunSummary:
                 setattr(t, k, getattr(t, k) + getattr(d, k))
         return t
 
+    def problems(self) -> list[str]:
+        """What failed in this run, for people (German, like the reports); empty when nothing did. Documents
+        rejected by validation are not in it (they are a verdict, with their own exit code)."""
+        out = [f"{d.name}: übersprungen, nichts übernommen: {d.skipped}" for d in self.departments if d.skipped]
+        out += [f"{d.name}: Übernahme abgebrochen: {d.error}" for d in self.departments if d.error]
+        out += [f"{d.name}: {d.unreadable} Datei(en) nicht lesbar (siehe Fehlerbericht in der Ablage)"
+                for d in self.departments if d.unreadable]
+        if self.failed:
+            out.append(f"{len(self.failed)} Beleg(e) konnten nicht erzeugt werden; der nächste Lauf versucht es "
+                       "erneut")
+        return out
+
     @property
     def documents_per_second(self) -> float:
         t = self.totals
@@ -121,10 +151,11 @@ class RunSummary:
                       for r in self.rejected[:50]]
         if self.error_reports:
             lines += ["", "## Fehlerberichte", ""] + [f"- {d}: `{k}`" for d, k in self.error_reports]
-        errors = [d for d in self.departments if d.error or d.busy]
+        errors = [d for d in self.departments if d.error or d.busy or d.skipped]
         if errors:
             lines += ["", "## Nicht (vollständig) bearbeitet", ""]
-            lines += [f"- {d.name}: {d.error or 'von einem anderen Lauf gehalten (' + str(d.busy) + ')'}"
+            lines += [f"- {d.name}: " + (f"übersprungen: {d.skipped}" if d.skipped else d.error
+                                          or 'von einem anderen Lauf gehalten (' + str(d.busy) + ')')
                       for d in errors]
         if self.report_html:
             lines += ["", f"Bericht: `{self.report_html}`"]
@@ -171,6 +202,7 @@ class RunState:
     wanted: list[str]
     held: list[str]
     busy: dict[str, str]
+    skipped: dict[str, str] = field(default_factory=dict)  # department -> why its profile is broken
     intake: IntakeReport = field(default_factory=IntakeReport)
     render: RenderReport = field(default_factory=lambda: RenderReport(rendered=_ids()))
     archive: ArchiveReport = field(default_factory=lambda: ArchiveReport(archived=_ids(), rejected=_ids()))
@@ -180,13 +212,16 @@ class RunState:
 
 
 def begin(p: Pipeline, departments: str | Sequence[str] | None = None) -> RunState:
-    """Record the run and hold its departments (those another live run holds are left out: ``busy``)."""
+    """Record the run and hold its departments: those whose mapping profile is broken are skipped before
+    anything of theirs is touched (``skipped``), those another live run holds are left out (``busy``)."""
     started = utcnow()
     st = RunState(str(uuid.uuid4()), started, time.perf_counter(), [d.id for d in p.departments(departments)],
                   [], {})
+    broken = p.profile_check.broken
+    st.skipped = {d: str(broken[d]) for d in st.wanted if d in broken}
     with p.transaction() as s:
         start_run(s, st.run_id, now=started)
-    st.held, st.busy = acquire_all(p, st.wanted)
+    st.held, st.busy = acquire_all(p, [d for d in st.wanted if d not in st.skipped])
     return st
 
 
@@ -299,7 +334,10 @@ def summarize(p: Pipeline, st: RunState) -> RunSummary:
     rows = []
     for dep_id in wanted:
         d = DepartmentSummary(dep_id, p.config.department(dep_id).name, busy=busy.get(dep_id),
-                              error=next((b.error for b in ir.batches if b.department == dep_id and b.error), None))
+                              error=next((b.error for b in ir.batches if b.department == dep_id and b.error), None),
+                              skipped=st.skipped.get(dep_id),
+                              unreadable=sum(1 for b in ir.batches if b.department == dep_id
+                                             and b.outcome == "failed"))
         for k, v in per_dep.get(dep_id, {}).items():
             setattr(d, k, v)
         d.rendered, d.rejected, d.handed_over = rendered.get(dep_id, 0), rejected.get(dep_id, 0), \
@@ -347,6 +385,9 @@ def run_report_html(summary: RunSummary) -> bytes:
              f"{summary.documents_per_second:.1f} Belege/s.</p>",
              f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
     for d in summary.departments:
+        if d.skipped:
+            parts.append(f"<p><strong>{e(d.name)}</strong>: übersprungen, keine Datei übernommen; das "
+                         f"Mapping-Profil ist fehlerhaft:</p><pre>{e(d.skipped)}</pre>")
         if d.error:
             parts.append(f"<p><strong>{e(d.name)}</strong>: Übernahme abgebrochen ({e(d.error)}); der nächste Lauf "
                          "versucht es erneut.</p>")

@@ -14,9 +14,30 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Journal"]
+from erechnung.errors import ErechnungError
+
+__all__ = ["Journal", "JournalError"]
 
 FILE_MODE, DIR_MODE = 0o600, 0o700
+
+
+class JournalError(ErechnungError):
+    """A journal file holds a line that is no record (damaged or edited): the adapter cannot know what it sent."""
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """The journal's complete lines. A crash while appending leaves the last line without its newline (a record
+    half written, so never acted on): it is cut off the file, so that the next record starts on a line of its own
+    instead of being glued to the torn one."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(path, "r+b") as fh:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+        data = data[:keep]
+    return data.decode("utf-8").splitlines()
 
 
 class Journal:
@@ -29,10 +50,15 @@ class Journal:
                 path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE))
             os.chmod(path, FILE_MODE)
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for number, line in enumerate(_complete_lines(path), 1):
                 if line.strip():
-                    entry = json.loads(line)
-                    self._records.setdefault(entry["delivery_id"], {}).update(entry)
+                    try:
+                        entry = json.loads(line)
+                        self._records.setdefault(entry["delivery_id"], {}).update(entry)
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        raise JournalError(f"{path}, line {number}: not a journal record ({line[:60]!r}); the "
+                                           "file was changed by hand or damaged. Restore it from the backup; "
+                                           "do not delete it (it says what was already sent)") from None
 
     def get(self, delivery_id: str) -> dict[str, Any] | None:
         with self._lock:

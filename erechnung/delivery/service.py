@@ -44,7 +44,14 @@ up to the channel, which is why the key is handed to it:
   letter of a batch already closed and handed to the print shop could be printed twice.
 
 A worker that is merely slow (its lease ran out while it sent) loses the conditional update in step 3: the
-other worker's record stands and nothing is recorded twice.
+other worker's record stands and nothing is recorded twice. A worker known to be dead (its ``host:pid`` is a
+process of this host that no longer runs: :func:`erechnung.state.leases.holder_is_dead`) is not waited out: its
+claims are taken over at once, like the pipeline's department locks.
+
+A failure while recording an outcome (step 3 raising: a legal rule that no longer covers the delivery, a
+database error) never leaves the delivery ``sending``: it is recorded as a temporary failure of that delivery
+(an event with the reason, the channel's receipt kept as evidence), retried with the same key and, after
+``max_attempts``, failed and handed to the next channel; the other deliveries go on.
 
 Retries and fallback
 --------------------
@@ -59,25 +66,23 @@ to ``dead_letters`` with the reason, for finance.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from erechnung.state.delivery_schema import DeadLetter, Delivery, NotificationDate
+from erechnung.state.leases import dead_holders, worker_id
 from erechnung.state.schema import ArchiveItem, Document, utcnow
 
 from .audit import append_event, append_events
-from .notification import LegalRules, compute_notification_date, retrieval_deadline
+from .notification import LANDS, LegalRuleError, LegalRules, compute_notification_date, retrieval_deadline
 from .routing import Hop, Route, route
 
 log = logging.getLogger(__name__)
@@ -109,7 +114,8 @@ class RetryPolicy:
 
 
 def default_worker() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """This process as the holder of its claims (``host:pid:tag``, the form every lease of the project uses)."""
+    return worker_id()
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,11 @@ class DeliveryConfig:
     batch_size: int = 20
     #: channels whose receipt is the provision in the postbox (no separate "delivered" event)
     provision_on_receipt: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.land is not None and self.land not in LANDS:
+            raise LegalRuleError(f"land {self.land!r} is not the code of a German Land: use one of "
+                                 f"{' '.join(LANDS)} (configuration [delivery] land)")
 
 
 @dataclass(frozen=True)
@@ -345,7 +356,8 @@ class SendSummary:
 def claim_due(session_factory: sessionmaker[Session], channels: Iterable[str], now: datetime,
               config: DeliveryConfig, *, limit: int | None = None) -> list[int]:
     """Claim up to ``limit`` deliveries that are due (queued and due, or ``sending`` with a lease that ran
-    out) for ``config.worker``, and commit the claim. Returns the claimed ids."""
+    out or held by a dead process of this host) for ``config.worker``, and commit the claim. Returns the
+    claimed ids."""
     return [row.id for row in _claim(session_factory, channels, now, config, limit=limit)]
 
 
@@ -358,43 +370,66 @@ def _claim(session_factory: sessionmaker[Session], channels: Iterable[str], now:
            config: DeliveryConfig, *, limit: int | None = None) -> list[Any]:
     """:func:`claim_due`, returning the claimed rows (``_CLAIMED``) in claim order. One transaction: the due
     rows are read (PostgreSQL: ``FOR UPDATE SKIP LOCKED``), moved to ``sending`` by one conditional UPDATE
-    whose RETURNING names the rows won, and their events appended under one lock of the chain's head."""
+    whose RETURNING names the rows won, and their events appended under one lock of the chain's head.
+
+    A ``sending`` row is due when its lease ran out or its holder is a dead process of this host
+    (:func:`_dead_claimants`). A stored Land that is no Land code (written by a version that did not check the
+    configuration) is replaced by the configured one, and the claim's event says so: a corrected configuration
+    takes effect for deliveries planned before."""
     limit = limit or config.batch_size
     channels = list(channels)
-    ran_out = or_(_D.c.lease_until.is_(None), _D.c.lease_until < now)
-    due = or_((_D.c.state == "queued") & (or_(_D.c.next_attempt_at.is_(None), _D.c.next_attempt_at <= now)),
-              (_D.c.state == "sending") & ran_out)
     with session_factory() as session, session.begin():
-        q = select(_D.c.id, _D.c.state).where(due, _D.c.channel.in_(channels)) \
+        dead = _dead_claimants(session, channels, now)
+        taken_over = or_(_D.c.lease_until.is_(None), _D.c.lease_until < now)
+        if dead:
+            taken_over = or_(taken_over, _D.c.claimed_by.in_(dead))
+        due = or_((_D.c.state == "queued") & (or_(_D.c.next_attempt_at.is_(None), _D.c.next_attempt_at <= now)),
+                  (_D.c.state == "sending") & taken_over)
+        q = select(_D.c.id, _D.c.state, _D.c.claimed_by, _D.c.land).where(due, _D.c.channel.in_(channels)) \
             .order_by(_D.c.next_attempt_at, _D.c.id).limit(limit)
         if _dialect(session) == "postgresql":
             q = q.with_for_update(skip_locked=True)
-        seen = dict(session.execute(q).all())
+        seen = {row.id: row for row in session.execute(q)}
         if not seen:
             return []
-        queued = [i for i, state in seen.items() if state == "queued"]
-        again = [i for i, state in seen.items() if state == "sending"]
+        queued = [i for i, row in seen.items() if row.state == "queued"]
+        again = [i for i, row in seen.items() if row.state == "sending"]
         lease_until = now + config.lease
-        # still in the state seen (and, for a resend, with the lease run out): the rows this worker won
+        # still in the state seen (and, for a resend, with the lease run out or its holder dead): the rows won
         won = {row.id: row for row in session.execute(
             update(_D).where(or_(_D.c.id.in_(queued) & (_D.c.state == "queued"),
-                                 _D.c.id.in_(again) & (_D.c.state == "sending") & ran_out))
+                                 _D.c.id.in_(again) & (_D.c.state == "sending") & taken_over))
             .values(state="sending", claimed_by=config.worker, lease_until=lease_until,
-                    attempts=_D.c.attempts + 1, updated_at=now)
+                    attempts=_D.c.attempts + 1, updated_at=now,
+                    land=case((_D.c.land.in_(LANDS), _D.c.land), else_=config.land))
             .returning(*_CLAIMED))}
         claimed = [won[i] for i in seen if i in won]
         events = []
         for d in claimed:
+            before = seen[d.id]
             detail = {"worker": config.worker, "attempt": d.attempts, "lease_until": lease_until.isoformat()}
-            if seen[d.id] == "sending":
+            reason = "claimed for sending"
+            if before.state == "sending":
                 detail["resend_after_crash"] = True  # the previous claim ran out: its send may have happened
-            events.append(dict(delivery_id=d.id, document_id=d.document_id, from_state=seen[d.id],
-                               to_state="sending", at=now, source="worker",
-                               reason="claimed for sending" + (" again: the previous worker's lease ran out"
-                                                               if seen[d.id] == "sending" else ""),
-                               detail=detail))
+                gone = before.claimed_by in dead
+                detail["previous_worker"] = before.claimed_by
+                reason += (" again: the previous worker's process is gone" if gone
+                           else " again: the previous worker's lease ran out")
+            if before.land != d.land:
+                detail["land"] = {"stored": before.land, "now": d.land}
+                reason += (f"; Land {before.land!r} is no Land code, the configured {d.land or 'none'} applies")
+            events.append(dict(delivery_id=d.id, document_id=d.document_id, from_state=before.state,
+                               to_state="sending", at=now, source="worker", reason=reason, detail=detail))
         append_events(session, events)
     return claimed
+
+
+def _dead_claimants(session: Session, channels: list[str], now: datetime) -> list[str]:
+    """The holders of live claims on ``channels`` that are dead processes of this host (a worker killed: its
+    claims are taken over at once instead of after the lease)."""
+    holders = session.execute(select(_D.c.claimed_by).where(
+        _D.c.state == "sending", _D.c.channel.in_(channels), _D.c.lease_until >= now).distinct()).scalars()
+    return dead_holders(holders)
 
 
 def _delivery_format(session: Session, doc: Document) -> str | None:
@@ -471,8 +506,34 @@ def deliver_due(session_factory: sessionmaker[Session], connectors: Mapping[str,
                     log.exception("delivery %s: unexpected error from %s", d.idempotency_key, d.channel)
                     outcome = TemporaryFailure(f"unexpected error: {exc.__class__.__name__}: {exc}",
                                                channel=d.channel, delivery_id=d.idempotency_key)
-            _record(session_factory, d.id, outcome, clock(), config, summary, rng, claimed=d)
+            try:
+                _record(session_factory, d.id, outcome, clock(), config, summary, rng, claimed=d)
+            except Exception as exc:  # noqa: BLE001 - recording failed: a failure of this delivery, not of all
+                _recording_failed(session_factory, d, outcome, exc, clock(), config, summary, rng)
     return summary
+
+
+def _recording_failed(session_factory: sessionmaker[Session], d: Any, outcome: Any, exc: Exception,
+                      now: datetime, config: DeliveryConfig, summary: SendSummary,
+                      rng: random.Random | None) -> None:
+    """Recording ``outcome`` raised ``exc``: recorded instead as a temporary failure of the delivery (the event
+    names the reason; a receipt the channel gave is kept as evidence), so that it is retried with the same key,
+    and failed and handed on after ``max_attempts``, never left ``sending``. When even that cannot be recorded
+    (the database is gone) the claim's lease runs out and another worker takes the delivery over."""
+    from mailbox_connectors.base import Receipt, TemporaryFailure
+
+    log.exception("delivery %s: recording %s failed", d.idempotency_key, type(outcome).__name__)
+    evidence = b""
+    if isinstance(outcome, Receipt):
+        evidence = (f"the channel accepted it: {outcome.channel_message_id} at {outcome.accepted_at.isoformat()}"
+                    ).encode()
+    failure = TemporaryFailure(f"recording the outcome ({type(outcome).__name__}) failed: "
+                               f"{type(exc).__name__}: {exc}", channel=d.channel, delivery_id=d.idempotency_key,
+                               code="recording-failed", evidence=evidence)
+    try:
+        _record(session_factory, d.id, failure, now, config, summary, rng, claimed=d)
+    except Exception:  # noqa: BLE001 - see the docstring: the lease runs out
+        log.exception("delivery %s: recording the failure failed too; its lease will run out", d.idempotency_key)
 
 
 def _record(session_factory: sessionmaker[Session], delivery_id: int, outcome: Any, now: datetime,

@@ -25,7 +25,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from .notification import LANDS, LegalRuleError, LegalRules
 
 CHANNELS = ("email", "bundid", "elster", "print")
 
@@ -121,7 +124,16 @@ class PrintChannel(_Strict):
     return_address: str | None = None
 
 
+def _problem(problem: str, fix: str) -> PydanticCustomError:
+    """A configuration problem in the clerk's words (``intake.config.problems_from`` shows problem and fix)."""
+    return PydanticCustomError("config", "{problem}", {"problem": problem, "fix": fix})
+
+
 class DeliverySection(_Strict):
+    """Every coded value is checked here, at load (a wrong one would otherwise surface only when a notice's
+    legal date is computed, after it was sent): ``land`` against the table of the Länder (``notification.LANDS``),
+    ``notice_group`` against the groups of ``legal.toml``; channels and ``bundid.via`` are fixed by the models."""
+
     land: str | None = None  # e.g. "NW": holidays and Land rules (legal.toml)
     notice_group: str = "default"  # legal.toml notice_bases group of the municipality's notices
     key_prefix: str = Field("erechnung", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
@@ -134,6 +146,29 @@ class DeliverySection(_Strict):
     bundid: BundIdChannel | None = None
     elster: ElsterChannel | None = None
     print: PrintChannel = Field(default_factory=PrintChannel)  # the last fallback is always there
+
+    @field_validator("land")
+    @classmethod
+    def _land(cls, v: str | None) -> str | None:
+        if v is not None and v not in LANDS:
+            close = [code for code in LANDS if code == v.upper()]
+            raise _problem("ist kein Kürzel eines deutschen Landes",
+                           (f"meinten Sie {close[0]!r}? " if close else "")
+                           + f"erlaubt: {', '.join(LANDS)} (z. B. land = \"NW\" für Nordrhein-Westfalen)")
+        return v
+
+    @field_validator("notice_group")
+    @classmethod
+    def _notice_group(cls, v: str) -> str:
+        try:
+            groups = tuple(LegalRules.load().raw.get("notice_bases", {}))
+        except LegalRuleError as exc:
+            raise _problem(f"die Rechtsgrundlagen lassen sich nicht lesen: {exc}",
+                           "prüfen Sie erechnung/delivery/legal.toml") from None
+        if v not in groups:
+            raise _problem("ist keine Gruppe der Rechtsgrundlagen (legal.toml, [notice_bases.<Gruppe>])",
+                           f"erlaubt: {', '.join(groups)}")
+        return v
 
     def with_included(self, data: dict[str, Any]) -> DeliverySection:
         """This section with the channel tables of an included file where this one names none."""

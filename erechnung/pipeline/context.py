@@ -198,7 +198,7 @@ class Pipeline:
     def drop_zone(self, department: Department | str) -> Storage:
         dep = self.config.department(department) if isinstance(department, str) else department
         if dep.id not in self._zones:
-            self._zones[dep.id] = open_storage(location_url(self.config, dep.drop_zone))
+            self._zones[dep.id] = open_storage(location_url(self.config, dep.drop_zone), shared=True)
         return self._zones[dep.id]
 
     @cached_property

@@ -17,11 +17,12 @@ __all__ = ["Storage", "LocalStorage", "StorageError", "InvalidKeyError", "Object
            "RefusedEntryError", "ObjectTooLargeError", "Entry", "REFUSALS", "check_key", "open_storage"]
 
 
-def open_storage(url: str | Path) -> Storage:
+def open_storage(url: str | Path, *, shared: bool = False) -> Storage:
     """The storage a URL names: a path or ``file://`` URL (a folder) or ``s3://bucket[/prefix][?options]``
-    (options: ``endpoint_url``, ``region``, ``object_lock`` = COMPLIANCE | GOVERNANCE)."""
+    (options: ``endpoint_url``, ``region``, ``object_lock`` = COMPLIANCE | GOVERNANCE). ``shared``: a folder
+    whose group (the department) reads what is written there (drop zones); otherwise files are private."""
     if isinstance(url, Path):
-        return LocalStorage(url)
+        return LocalStorage(url, shared=shared)
     parts = urlsplit(url)
     if parts.scheme == "s3":
         if not parts.netloc:
@@ -32,7 +33,7 @@ def open_storage(url: str | Path) -> Storage:
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise ValueError(f"{url}: file URLs name a local folder (file:///path)")
-        return LocalStorage(unquote(parts.path))
+        return LocalStorage(unquote(parts.path), shared=shared)
     if parts.scheme == "" or (len(parts.scheme) == 1 and url[1:3] in (":\\", ":/")):  # a path (or C:\...)
-        return LocalStorage(url)
+        return LocalStorage(url, shared=shared)
     raise ValueError(f"{url}: unknown storage URL (use a path, file:///path or s3://bucket/prefix)")

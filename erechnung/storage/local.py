@@ -45,7 +45,11 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | _CLOEXEC
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+#: Private (the archive, the work area): only the pipeline's user reads what it keeps.
 FILE_MODE, FOLDER_MODE = 0o600, 0o700
+#: Shared with the department (a drop zone): its group reads the error reports written for it (the drop zone's
+#: folder carries the department's group, setgid, so new files inherit it); others read nothing.
+SHARED_FILE_MODE, SHARED_FOLDER_MODE = 0o640, 0o750
 _CHUNK = 1 << 20
 
 
@@ -59,10 +63,12 @@ def _kind(mode: int) -> str | None:
 class LocalStorage(Storage):
     """Objects as files under ``root`` (created when missing)."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, shared: bool = False) -> None:
         self.root = Path(root).absolute()
         self.url = self.root.as_uri()
-        self.root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        self.file_mode, self.folder_mode = (SHARED_FILE_MODE, SHARED_FOLDER_MODE) if shared else (FILE_MODE,
+                                                                                                  FOLDER_MODE)
+        self.root.mkdir(mode=self.folder_mode, parents=True, exist_ok=True)
         with self._folder([_TMP], _TMP, create=True):
             pass
 
@@ -76,7 +82,7 @@ class LocalStorage(Storage):
         try:
             for i, name in enumerate(segments):
                 try:
-                    sub = _open_folder(fd, name, create=create)
+                    sub = _open_folder(fd, name, create=create, mode=self.folder_mode)
                 except RefusedEntryError as exc:
                     raise RefusedEntryError(key, exc.reason, "/".join(segments[:i + 1]) + "/") from None
                 os.close(fd)
@@ -165,7 +171,7 @@ class LocalStorage(Storage):
     def _temp_file(self, tmp: int, data: bytes) -> str:
         """``data`` in a new private file in ``.tmp/`` (descriptor ``tmp``), fsynced; its name there."""
         name = f"{uuid.uuid4().hex}.part"
-        fd = os.open(name, _WRITE_FLAGS, FILE_MODE, dir_fd=tmp)
+        fd = os.open(name, _WRITE_FLAGS, self.file_mode, dir_fd=tmp)
         try:
             view = memoryview(data)
             while view:
@@ -270,15 +276,15 @@ class LocalStorage(Storage):
         return True
 
 
-def _open_folder(parent: int, name: str, *, create: bool) -> int:
-    """``name`` in the folder ``parent`` opened as a folder, never through a link."""
+def _open_folder(parent: int, name: str, *, create: bool, mode: int = FOLDER_MODE) -> int:
+    """``name`` in the folder ``parent`` opened as a folder, never through a link (created with ``mode``)."""
     try:
         return os.open(name, _DIR_FLAGS, dir_fd=parent)
     except FileNotFoundError:
         if not create:
             raise
         try:
-            os.mkdir(name, FOLDER_MODE, dir_fd=parent)
+            os.mkdir(name, mode, dir_fd=parent)
         except FileExistsError:
             pass
         return _open_folder(parent, name, create=False)

@@ -176,20 +176,25 @@ def test_an_oversized_file_is_refused_unread_and_nothing_of_it_archived(make_sit
     assert "file_bytes" in row["Problem"] and "4000" in row["Problem"], row
 
 
-def test_files_the_local_storage_creates_are_private(make_site, tmp_path):
+def test_files_the_local_storage_creates_are_private_and_error_reports_only_for_the_department(
+        make_site, tmp_path):
+    """Archive and work area: the pipeline's user only. The drop zone's error reports are written for the
+    department: its group (the drop zone's) reads them, nobody else does."""
     site = _site(make_site, tmp_path)
     site.drop("standesamt")
     _intake(site, "standesamt")
     reports = list((site.zone("standesamt") / "fehlerberichte").iterdir())
     archived = [p for p in (site.root / "archive").rglob("*") if p.is_file()]
     assert reports and archived
-    for path in reports + archived:
+    for path in archived:
         assert path.stat().st_mode & 0o777 == 0o600, path
+    for path in reports:
+        assert path.stat().st_mode & 0o777 == 0o640, path
+    assert (site.zone("standesamt") / "fehlerberichte").stat().st_mode & 0o777 == 0o750
     models = list((site.root / "work" / "models").iterdir())
     assert models and all(m.stat().st_mode & 0o777 == 0o600 for m in models)  # documents as built, for rendering
     assert (site.root / "work" / "models").stat().st_mode & 0o777 == 0o700
-    for folder in [site.zone("standesamt") / "fehlerberichte"] + [p for p in (site.root / "archive" / "sha256")
-                                                                  .rglob("*") if p.is_dir()]:
+    for folder in [p for p in (site.root / "archive" / "sha256").rglob("*") if p.is_dir()]:
         assert folder.stat().st_mode & 0o777 == 0o700, folder
 
 

@@ -9,7 +9,9 @@ as an *offset* (``FAKETIME=+<seconds>``): every process of the run, the test wor
 subprocesses the tests start, sees the same moved clock, ticking at real speed, so certificates, leases and
 deadlines made in one process hold in another. (An absolute ``@<time>`` would start each new process at that
 same instant again: a certificate issued by the test at 10:02 is not yet valid for a worker that starts at 10:00.)
-The monotonic clock is left alone (timeouts and sleeps work as usual). PostgreSQL's server keeps the real clock:
+Timed waits (``Event.wait(timeout)`` and the like) need ``tools/faketime_sem_clockwait.c``, compiled here with
+the machine's C compiler and preloaded before libfaketime (its comment says why). PostgreSQL's server keeps the
+real clock:
 the code must never mix server time with the process's clock, and these runs would show it if it did.
 
 Moments:
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import calendar
 import glob
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -56,6 +60,22 @@ def library() -> str:
                      "`make system-tools` installs it")
 
 
+def sem_clockwait_shim() -> str:
+    """``tools/faketime_sem_clockwait.c`` compiled (once per source version) into ``build/``."""
+    source = ROOT / "tools" / "faketime_sem_clockwait.c"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+    target = ROOT / "build" / f"faketime-sem-clockwait-{digest}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            raise SystemExit("clock_ahead: no C compiler (cc) to build tools/faketime_sem_clockwait.c")
+        tmp = target.with_suffix(".tmp")
+        subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(tmp), str(source)], check=True)
+        tmp.replace(target)
+    return str(target)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 1 or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -68,11 +88,14 @@ def main(argv: list[str]) -> int:
     if target <= now:
         raise SystemExit(f"clock_ahead: {target.isoformat()} is not ahead of today ({now.date()})")
     offset = int((target - now).total_seconds())
-    env = {**os.environ, "LD_PRELOAD": library(), "FAKETIME": f"+{offset}", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    env = {**os.environ, "LD_PRELOAD": f"{sem_clockwait_shim()} {library()}", "FAKETIME": f"+{offset}",
            "ERECHNUNG_CLOCK_AHEAD": target.isoformat()}
     shown = subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M:%S %Z"], env=env, capture_output=True, text=True)
-    moved = subprocess.run([sys.executable, "-c", "import datetime; print(datetime.date.today())"], env=env,
-                           capture_output=True, text=True)
+    try:  # the clock moved, and a timed wait still times out (see sem_clockwait_shim)
+        moved = subprocess.run([sys.executable, "-c", "import datetime, threading; threading.Event().wait(0.05); "
+                                "print(datetime.date.today())"], env=env, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise SystemExit("clock_ahead: a timed wait did not time out under the moved clock") from None
     if moved.stdout.strip() != str(target.date()):
         raise SystemExit(f"clock_ahead: the clock did not move (Python sees {moved.stdout.strip() or moved.stderr})")
     print(f"clock_ahead: {spec}: the clock reads {shown.stdout.strip()} (real: {now:%Y-%m-%d %H:%M:%S} UTC)",

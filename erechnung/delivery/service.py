@@ -40,8 +40,10 @@ up to the channel, which is why the key is handed to it:
   adapter's journal write can still give a second submission.
 * ELSTER-Transfer: ``auftragsReferenz`` is the key, and ELSTER-Transfer answers a repeated order with the first
   acknowledgement (as its sandbox does; the real interface is not public).
-* print: ``send`` is idempotent within the open batch (the key is the letter's id in the batch manifest); a
-  letter of a batch already closed and handed to the print shop could be printed twice.
+* print (``mailbox_connectors.print``, our own outbox): exactly once. ``send`` answers a delivery id found in
+  the open batch, a half-closed one or the ledger of closed batches with the first receipt, and a batch is
+  closed in steps that a crash at any point completes under the same batch id, so a letter is in one batch
+  only, ever (``tests/tracking/test_print_exactly_once_crash.py`` kills a real deliver at each step).
 
 A worker that is merely slow (its lease ran out while it sent) loses the conditional update in step 3: the
 other worker's record stands and nothing is recorded twice. A worker known to be dead (its ``host:pid`` is a

@@ -1,7 +1,7 @@
 """``make chaos``: kill ``erechnung run``, ``deliver`` and ``track`` at random moments, then prove that nothing was
 lost, nothing duplicated and nothing left stuck (issue 10, production safety).
 
-    python tools/chaos.py [--kills 50] [--seed N] [--records 600] [--db postgresql+psycopg://...] [--keep DIR]
+    python tools/chaos.py [--kills 50] [--seed N] [--records 1500] [--db postgresql+psycopg://...] [--keep DIR]
 
 A throw-away installation of Stadt Musterstadt is made in a temporary folder: ``examples/config.toml`` with every
 location under it (``erechnung.demo_pipeline.config_text``), its database a fresh PostgreSQL database
@@ -17,7 +17,8 @@ One normal ``run``, ``deliver`` and ``track`` are timed first. Then, until ``--k
 files go into the drop zones (spread over the kills, so that there is always work), one of ``erechnung run
 --no-prefect``, ``deliver`` or ``track`` starts as its own process group, and after a random delay (seeded; up
 to the command's observed duration) the group gets SIGKILL, as a crash or the OOM killer would do it; a process
-that finished before its moment is not counted. Afterwards ``run``, ``deliver`` and ``track`` run without kills
+that finished before its moment is not counted. After every third kill of a command one of it runs to its end:
+the work piles up while runs die, and the next kills spread over the lifetime the command has then. Afterwards ``run``, ``deliver`` and ``track`` run without kills
 until nothing is left to do, and :func:`check` reads what happened from the state database, the sandboxes
 (Maildirs, BundID postboxes, ELSTER orders), the print batches and the drop zones, never from what the
 commands say about themselves:
@@ -78,6 +79,9 @@ WENT_OUT = ("sent", "delivered", "retrieved", "deemed_notified")
 BROKEN_SHARE = 0.05
 #: Share of drops that are a file dropped before, again under another name.
 REDROP_SHARE = 0.1
+#: After this many kills of a command, one of it runs to its end: the work grows while runs die, and the kills
+#: spread over the lifetime the command has now.
+MEASURE_EVERY = 3
 #: The chaos installation's retries: due again after a second, so that recovery does not wait minutes.
 RETRY = "retry = { base_seconds = 1, cap_seconds = 4, max_attempts = 5 }"
 
@@ -609,13 +613,20 @@ def _kill_and_check(args, site: Site, sandboxes) -> tuple[int, Findings, dict[st
         code, typical[command], log = commands.run(command)
         print(f"measured: {command} exit {code} in {typical[command]:.1f} s", flush=True)
     kills = completed = 0
+    killed_since = Counter()
     while kills < args.kills:
         drop_share((kills + 1) / (args.kills + 1))
         command = rng.choices(list(COMMANDS), weights=list(COMMANDS.values()))[0]
+        if killed_since[command] >= MEASURE_EVERY:
+            # the work grows while runs die: one run to its end says how long the command takes now
+            code, typical[command], log = commands.run(command)
+            killed_since[command], completed = 0, completed + 1
+            print(f"measured: {command} exit {code} in {typical[command]:.1f} s", flush=True)
         delay = rng.uniform(0.05, 1.0) * typical[command]
         killed, code, seconds, log = commands.kill_after(command, delay)
         if killed:
             kills += 1
+            killed_since[command] += 1
             print(f"kill {kills}/{args.kills}: {command} after {seconds:.1f} s (typical {typical[command]:.1f} s, "
                   f"log {log.name})", flush=True)
         else:
@@ -630,7 +641,7 @@ def _kill_and_check(args, site: Site, sandboxes) -> tuple[int, Findings, dict[st
     verified = verify(commands)
     c = found.counts
     print(f"files {len(files)} (+{redropped} dropped again under another name), processes {commands.started} "
-          f"({kills} killed, {completed} ended by themselves before their kill), recovery rounds {rounds}")
+          f"({kills} killed, {completed} ran to their end), recovery rounds {rounds}")
     print(f"records {found.records}: documents {c['documents']} (rejected {c['rejected']}), quarantined "
           f"{c['quarantined']} (broken on purpose {c['broken']})")
     print(f"deliveries {c['deliveries']}, dead letters {c['dead_letters']}; received: e-mails {c['received_email']} "
@@ -649,8 +660,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kills", type=int, default=50, help="processes to kill (default 50)")
     ap.add_argument("--seed", type=int, default=None, help="seed of the random choices (default: a new one, printed)")
-    ap.add_argument("--records", type=int, default=600, help="records in the departments' exports (default 600)")
-    ap.add_argument("--batch-size", type=int, default=20, help="records per export file (default 20)")
+    ap.add_argument("--records", type=int, default=1500, help="records in the departments' exports (default 1500)")
+    ap.add_argument("--batch-size", type=int, default=25, help="records per export file (default 25)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes of each run (default 1)")
     ap.add_argument("--db", default=None, help="a PostgreSQL URL to use (default: a fresh database chaos_<random> "
                                                 "on --pg-admin's server, dropped at the end)")

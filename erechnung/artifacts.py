@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -85,6 +87,31 @@ def bundle_in_force(on: date | None = None, xsd_dir: Path | None = None) -> Bund
         return all_bundles[-1]
     eligible = [b for b in all_bundles if b.valid_from <= on]
     return eligible[-1] if eligible else all_bundles[0]
+
+
+#: Where a bundle states the EN 16931 code lists: the CEN rules as the bundle ships them (preprocessed Schematron).
+EN16931_RULES = "sources/en16931-*/ubl/schematron/preprocessed/EN16931-UBL-validation-preprocessed.sch"
+
+
+@lru_cache(maxsize=None)
+def code_list(rule: str, bundle: Bundle | None = None) -> frozenset[str] | None:
+    """The codes the EN 16931 rule ``rule`` (a code-list rule such as ``BR-CL-14``, ISO 3166-1 country codes)
+    accepts, read from the installed bundle (the one in force by default), so that a configuration is checked
+    against the same list the validator applies; None when the bundle is not installed or has no such list."""
+    from lxml import etree
+
+    try:
+        bundle = bundle or bundle_in_force()
+    except OSError:
+        return None
+    for path in sorted(bundle.directory.glob(EN16931_RULES)):
+        for _, element in etree.iterparse(str(path), tag="{http://purl.oclc.org/dsdl/schematron}assert",
+                                          resolve_entities=False, no_network=True):
+            if element.get("id") == rule:
+                lists = re.findall(r"contains\('\s([0-9A-Z ]+)\s'", element.get("test") or "")
+                return frozenset(max(lists, key=len).split()) if lists else None
+            element.clear()
+    return None
 
 
 def cases_dir() -> Path:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from ..delivery.settings import DeliverySection
+from ..artifacts import code_list
 from ..errors import ErechnungError
 from . import values
 from .formats import FORMATS, MAX_BYTES
@@ -230,8 +231,14 @@ class Address(Strict):
     @field_validator("country_code")
     @classmethod
     def _country(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Z]{2}", v):
+        """BR-CL-14: a country code of ISO 3166-1 alpha-2, as the installed bundle's EN 16931 rules list them
+        (a code outside the list would get every document of the municipality rejected)."""
+        if not re.fullmatch(r"[A-Z0-9]{2}", v):
             raise _custom("kein Ländercode", "ISO 3166-1 Alpha-2 in Großbuchstaben, z. B. DE")
+        known = code_list("BR-CL-14")
+        if known is not None and v not in known:
+            raise _custom(f"kein Ländercode der ISO 3166-1 (BR-CL-14): {v}",
+                          "geben Sie den Ländercode aus zwei Großbuchstaben an, z. B. DE, AT, NL")
         return v
 
 

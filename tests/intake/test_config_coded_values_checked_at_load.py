@@ -43,3 +43,13 @@ def test_a_notice_group_legal_toml_does_not_know_is_refused_at_load():
 def test_the_delivery_service_refuses_a_land_that_is_no_land_code():
     with pytest.raises(LegalRuleError, match="'XX' is not the code of a German Land"):
         DeliveryConfig(land="XX")
+
+
+def test_a_country_code_outside_iso_3166_is_refused_at_load_by_the_bundles_list():
+    """BR-CL-14: the municipality's country code is checked against the code list of the installed bundle's
+    EN 16931 rules (the list the validator applies; it has 1A for Kosovo), not only by its shape."""
+    text = TEXT.replace('[municipality.address]\n', '[municipality.address]\ncountry_code = "XX"\n', 1)
+    p = _problems(text)["municipality.address.country_code"]
+    assert "BR-CL-14" in p.problem and "XX" in p.problem
+    kosovo = TEXT.replace('[municipality.address]\n', '[municipality.address]\ncountry_code = "1A"\n', 1)
+    assert parse_config(kosovo).municipality.address.country_code == "1A"

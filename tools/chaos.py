@@ -1,4 +1,4 @@
-"""``make chaos``: kill ``erechnung run``, ``deliver`` and ``track`` at random moments, then prove that nothing was
+"""``make chaos``: kill ``erechnung run``, ``deliver`` and ``track`` at random moments, then check that nothing was
 lost, nothing duplicated and nothing left stuck (issue 10, production safety).
 
     python tools/chaos.py [--kills 50] [--seed N] [--records 1500] [--db postgresql+psycopg://...] [--keep DIR]
@@ -18,10 +18,10 @@ files go into the drop zones (spread over the kills, so that there is always wor
 --no-prefect``, ``deliver`` or ``track`` starts as its own process group, and after a random delay (seeded; up
 to the command's observed duration) the group gets SIGKILL, as a crash or the OOM killer would do it; a process
 that finished before its moment is not counted. After every third kill of a command one of it runs to its end:
-the work piles up while runs die, and the next kills spread over the lifetime the command has then. Afterwards ``run``, ``deliver`` and ``track`` run without kills
-until nothing is left to do, and :func:`check` reads what happened from the state database, the sandboxes
-(Maildirs, BundID postboxes, ELSTER orders), the print batches and the drop zones, never from what the
-commands say about themselves:
+the work piles up while runs die, and the next kills spread over the lifetime the command has then. Afterwards
+``run``, ``deliver`` and ``track`` run without kills until nothing is left to do, and :func:`check` reads what
+happened from the state database, the sandboxes (Maildirs, BundID postboxes, ELSTER orders), the print batches
+and the drop zones, never from what the commands say about themselves:
 
 =============== ==================================================================================================
 ``lost``        a record of a dropped file that is neither a document nor a quarantine entry (its file never

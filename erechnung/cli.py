@@ -283,6 +283,42 @@ def documents_command(
     raise typer.Exit(run_documents(_db_of(db, config), as_json=as_json))
 
 
+batches_app = typer.Typer(name="batches", no_args_is_help=True,
+                          help="The files the departments delivered, and those set aside (poison).")
+
+
+@batches_app.command("list")
+def batches_list_command(
+    set_aside: bool = typer.Option(False, "--set-aside", help="Only files set aside as poison, with the reason."),
+    department: Optional[str] = typer.Option(None, "--department", help="Only this department."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file per line on stdout."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB)."),
+    config: Optional[Path] = CONFIG_DB,
+) -> None:
+    """List the files taken in: what became of each, and why one was set aside."""
+    from .state.cli import run_batches
+
+    raise typer.Exit(run_batches(_db_of(db, config), as_json=as_json, department=department, set_aside=set_aside))
+
+
+@batches_app.command("release")
+def batches_release_command(
+    batch_id: int = typer.Argument(..., help="The id of a file set aside (erechnung batches list --set-aside)."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB)."),
+    config: Optional[Path] = CONFIG_DB,
+) -> None:
+    """Give a file set aside back to the runs: its department's next run processes it again from the archive."""
+    import getpass
+    import socket
+
+    from .state.cli import run_release_batch
+
+    raise typer.Exit(run_release_batch(batch_id, _db_of(db, config), by=f"{getpass.getuser()}@{socket.gethostname()}"))
+
+
+app.add_typer(batches_app, name="batches")
+
+
 @app.command("run")
 def run_command(
     config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,

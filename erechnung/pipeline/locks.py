@@ -22,10 +22,10 @@ from sqlalchemy import update
 from ..errors import ErechnungError
 from ..state.leases import holder_is_dead
 from ..state.repository import claim_batch, heartbeat
-from ..state.schema import Batch, utcnow
+from ..state.schema import LOCK_PREFIX, Batch, utcnow
 from .context import Pipeline
 
-PREFIX = "_lock:"
+PREFIX = LOCK_PREFIX
 
 
 class DepartmentBusy(ErechnungError):

@@ -1,4 +1,6 @@
-"""``erechnung documents [--json] [--db URL]``: the documents in the state database.
+"""``erechnung documents [--json] [--db URL]``: the documents in the state database; ``erechnung batches list`` the
+files taken in (``--set-aside``: those set aside as poison, with the reason), ``erechnung batches release ID`` gives
+one set aside back to the runs.
 
 With ``--json`` one JSON object per line (``id``, ``department``, ``number``, ``kind``, ``format``, ``verdict``,
 ``sha256``, ``state``, ``recipient_ref``, ``issue_date``, ``batch_id``, ``created_at``); otherwise a table.
@@ -13,18 +15,14 @@ from typing import Optional
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-def run_documents(db: Optional[str] = None, *, as_json: bool = False, department: Optional[str] = None,
-                  state: Optional[str] = None, out=None) -> int:
-    from rich.console import Console
-    from rich.table import Table
+def _in_session(db: Optional[str], err, work):
+    """``work(session)`` in a transaction on the state database ``db`` (migrated), or an exit code with the
+    reason on ``err`` when there is no database or it cannot be read."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from . import database_url, make_engine, migrate, transaction
-    from .repository import list_documents
 
-    out = out or sys.stdout
-    err = Console(stderr=True, highlight=False)
     url = database_url(db)
     try:
         u = make_url(url)
@@ -42,13 +40,27 @@ def run_documents(db: Optional[str] = None, *, as_json: bool = False, department
         try:
             migrate(engine)
             with transaction(engine) as session:
-                rows = list_documents(session, department=department, state=state)
+                return work(session)
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
         err.print(f"[red]Error:[/red] cannot read the state database {u.render_as_string(hide_password=True)}: "
                   f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}")
         return EXIT_USAGE
+
+
+def run_documents(db: Optional[str] = None, *, as_json: bool = False, department: Optional[str] = None,
+                  state: Optional[str] = None, out=None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .repository import list_documents
+
+    out = out or sys.stdout
+    err = Console(stderr=True, highlight=False)
+    rows = _in_session(db, err, lambda s: list_documents(s, department=department, state=state))
+    if isinstance(rows, int):
+        return rows
     if as_json:
         for r in rows:
             out.write(json.dumps(r.to_json_dict(), ensure_ascii=False) + "\n")
@@ -63,4 +75,71 @@ def run_documents(db: Optional[str] = None, *, as_json: bool = False, department
                       (r.sha256 or "–")[:16])
     console.print(table)
     console.print(f"{len(rows)} Dokument(e)")
+    return EXIT_OK
+
+
+def _batch_json(b) -> dict:
+    return {"id": b.id, "department": b.department, "file": b.source_key, "sha256": b.sha256, "status": b.status,
+            "set_aside": b.poison_reason is not None, "reason": b.poison_reason, "attempts": b.attempts,
+            "last_error": b.last_error, "records": b.record_count, "documents": b.document_count,
+            "quarantined": b.quarantined_count,
+            "received_at": b.received_at.isoformat() if b.received_at else None,
+            "finished_at": b.finished_at.isoformat() if b.finished_at else None}
+
+
+def run_batches(db: Optional[str] = None, *, as_json: bool = False, department: Optional[str] = None,
+                set_aside: bool = False, out=None) -> int:
+    """The files taken in, with what became of them; set-aside ones with their reason."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .repository import list_batches
+
+    out = out or sys.stdout
+    err = Console(stderr=True, highlight=False)
+    rows = _in_session(db, err, lambda s: [_batch_json(b) for b in list_batches(s, department=department,
+                                                                                  set_aside=set_aside)])
+    if isinstance(rows, int):
+        return rows
+    if as_json:
+        for r in rows:
+            out.write(json.dumps(r, ensure_ascii=False) + "\n")
+        out.flush()
+        return EXIT_OK
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
+    table = Table(show_lines=False)
+    for col in ("Id", "Bereich", "Datei", "Zustand", "Versuche", "Datensätze", "Dokumente", "Grund"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        state = "zurückgestellt" if r["set_aside"] else {"done": "fertig", "claimed": "in Arbeit",
+                                                          "failed": "unlesbar"}.get(r["status"], r["status"])
+        table.add_row(str(r["id"]), r["department"], r["file"], state, str(r["attempts"]), str(r["records"]),
+                      str(r["documents"]), r["reason"] or "")
+    console.print(table)
+    console.print(f"{len(rows)} Lieferung(en)" + (" zurückgestellt; freigeben: erechnung batches release ID"
+                                                  if set_aside and rows else ""))
+    return EXIT_OK
+
+
+def run_release_batch(batch_id: int, db: Optional[str] = None, *, by: str, out=None) -> int:
+    """Give a batch set aside as poison back to the runs (processed again by its department's next run)."""
+    from rich.console import Console
+
+    from .repository import StateError, release_batch
+
+    out = out or sys.stdout
+    err = Console(stderr=True, highlight=False)
+
+    def release(session):
+        try:
+            return release_batch(session, batch_id, by=by)
+        except StateError as exc:
+            err.print(f"[red]Fehler:[/red] {exc}")
+            return EXIT_USAGE
+
+    batch = _in_session(db, err, release)
+    if isinstance(batch, int):
+        return batch
+    out.write(f"Lieferung {batch.id} ({batch.department}: {batch.source_key}) freigegeben: der nächste Lauf von "
+              f"{batch.department} verarbeitet sie erneut aus dem Archiv\n")
     return EXIT_OK

@@ -34,13 +34,18 @@ from sqlalchemy.orm import Session
 
 from erechnung.errors import ErechnungError
 
-from .schema import (ArchiveItem, Batch, Document, NumberRange, Quarantine, Recipient, Record, Run, utcnow)
+from .schema import (LOCK_PREFIX, ArchiveItem, Batch, Document, NumberRange, Quarantine, Recipient, Record, Run,
+                     utcnow)
 
 DEFAULT_LEASE = timedelta(minutes=5)
 
 
 class StateError(ErechnungError):
     """The state database refuses an operation (unknown document, a state change that is not allowed)."""
+
+
+class BatchNotReleasable(StateError):
+    """Only a batch set aside as poison can be released for the runs again."""
 
 
 def _insert(session: Session, model):
@@ -203,6 +208,34 @@ def poisoned_batches(session: Session, department: str | None = None) -> list[Ba
     q = select(Batch).where(Batch.poison_reason.is_not(None)).order_by(Batch.id)
     if department is not None:
         q = q.where(Batch.department == department)
+    return list(session.execute(q).scalars())
+
+
+def release_batch(session: Session, batch_id: int, *, by: str, now: datetime | None = None) -> Batch:
+    """Give a batch set aside as poison back to the runs (an operator found and fixed the cause, or the runs that
+    died in it were killed for other reasons): ``claimed`` with no holder and its attempts counted anew, so the
+    next run of its department processes it again from the archived original, where every finished step is found
+    done. Its reason stays in ``last_error`` with who released it. BatchNotReleasable when it is not set aside."""
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    if batch is None or batch.poison_reason is None or batch.status != "failed":
+        what = "gibt es nicht" if batch is None else f"ist nicht zurückgestellt (Zustand {batch.status})"
+        raise BatchNotReleasable(f"Datei-Lieferung {batch_id} {what}: nur zurückgestellte Lieferungen "
+                                 "(erechnung batches list --set-aside) können freigegeben werden")
+    note = f"{batch.poison_reason} [freigegeben von {by} am {_now(now).isoformat(timespec='seconds')}]"
+    session.execute(update(Batch).where(Batch.id == batch_id, Batch.status == "failed")
+                    .values(status="claimed", poison_reason=None, attempts=0, claimed_by=None, lease_until=None,
+                            finished_at=None, last_error=note[:2000])
+                    .execution_options(synchronize_session=False))
+    return get_batch(session, batch_id)
+
+
+def list_batches(session: Session, *, department: str | None = None, set_aside: bool = False) -> list[Batch]:
+    """The batches (files taken in), oldest first; ``set_aside``: only those set aside as poison."""
+    q = select(Batch).where(Batch.department.not_like(f"{LOCK_PREFIX}%")).order_by(Batch.id)
+    if department is not None:
+        q = q.where(Batch.department == department)
+    if set_aside:
+        q = q.where(Batch.poison_reason.is_not(None))
     return list(session.execute(q).scalars())
 
 

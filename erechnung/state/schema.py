@@ -35,6 +35,9 @@ NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s", "uq": "uq_%(table_name)
           "pk": "pk_%(table_name)s"}
 
 BATCH_STATUSES = ("claimed", "done", "failed")
+#: Department of the rows of ``batches`` that are the pipeline's department locks, not files
+#: (``erechnung.pipeline.locks``): ``_lock:<department id>``.
+LOCK_PREFIX = "_lock:"
 RECORD_STATUSES = ("documented", "quarantined")
 DOCUMENT_KINDS = ("invoice", "credit_note", "notice")
 DOCUMENT_FORMATS = ("ubl", "cii", "zugferd", "notice_pdf", "passthrough")

@@ -372,8 +372,9 @@ def _poisoned(p: Pipeline, dep: Department, batch_id: int, name: str, received_a
     """The department's report on a batch set aside (written and archived like every error report)."""
     problem = RecordError(batch=name, problem=f"die Datei konnte nicht verarbeitet werden und wurde beiseitegelegt: "
                                               f"{reason}",
-                          fix="die IT prüft den Fehler; liefern Sie eine korrigierte Datei erneut, wenn sie "
-                              "darum bittet (dieselbe Datei unverändert wird als Duplikat erkannt)")
+                          fix="die IT prüft den Fehler und gibt die Datei danach frei (erechnung batches "
+                              "release), oder sie bittet Sie um eine korrigierte Datei (dieselbe Datei unverändert "
+                              "wird als Duplikat erkannt)")
     report_key = _error_report(p, dep, batch_id, name, [problem], received_at)
     return BatchOutcome(dep.id, name, "poison", batch_id, problems=1, error_report=report_key, reason=reason)
 

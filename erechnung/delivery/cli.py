@@ -266,7 +266,10 @@ def run_sandbox(directory: Path, *, recipients: Optional[Path] = None, closed: t
         if until is None and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
+        # Waited in steps: a signal the kernel hands to a server thread is only handled when the main thread
+        # runs Python again, and a wait without a time never returns for it (Strg+C or SIGTERM were ignored).
+        while not stop.wait(0.5):
+            pass
     finally:
         site.stop()
     return EXIT_OK

@@ -811,8 +811,8 @@ def main(argv: list[str] | None = None) -> None:
                 "subscribers": args.subscribers, "subscriber_processes": not args.subscriber_threads}
         (args.state_dir / "sandbox.json").write_text(json.dumps(info))
         print(json.dumps(info), flush=True)
-        while True:
-            time.sleep(3600)
+        while True:  # in steps: a SIGTERM the kernel hands to another thread is handled when this one wakes
+            time.sleep(0.5)
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:

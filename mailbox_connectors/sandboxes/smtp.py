@@ -652,7 +652,10 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    # Waited in steps: a signal the kernel hands to the server's thread is only handled when the main thread
+    # runs Python again, and a wait without a time never returns for it (the process then ignored SIGTERM).
+    while not stop.wait(0.5):
+        pass
     sandbox.stop()
     return 0
 

@@ -900,6 +900,8 @@ class _Mapper:
                           if k.startswith("assessment.") and k != "assessment.tiers" and v is not None}
         else:
             assessment = {"items": [self._fee_item(l, errors) for l in lines]}
+            if not errors:
+                self._negative_fee_total(record, assessment["items"], errors)
         if errors or recipient is None:
             return None
         contact = self.config.contact_of(self.department)
@@ -925,6 +927,23 @@ class _Mapper:
             "automated": bool(doc.get("automated", False)), "due_date": doc.get("due_date"),
             "assessment": assessment,
         }
+
+    def _negative_fee_total(self, record: RawRecord, items: list[dict[str, Any]],
+                            errors: list[RecordError]) -> None:
+        """A notice fixes an amount owed (§ 157 AO); a negative fixed amount is no notice. With
+        ``negative_total = "error"`` that is the profile's rule, and a notice cannot become the credit note the
+        default ``"credit_note"`` asks for either: either way the document goes to quarantine, said once."""
+        total = sum(((Decimal(str(i["quantity"])) * Decimal(str(i["rate"]))
+                      * (Decimal(i["months"]) / 12 if i.get("months") else 1)).quantize(CENT, ROUND_HALF_UP)
+                     for i in items), Decimal(0))
+        if total >= 0:
+            return
+        fix = ("prüfen Sie die Vorzeichen von Menge und Satz" if self.profile.kind.negative_total == "error" else
+               "prüfen Sie die Vorzeichen; eine Erstattung wird als Bescheid mit bereits gezahltem Betrag "
+               "(already_paid) festgesetzt, ein Bescheid kann keine Gutschrift werden")
+        errors.append(self._error(record, "lines.unit_price" if self.profile.maps("lines.unit_price")
+                                  else "lines.quantity", f"der Bescheid ergibt einen negativen festgesetzten "
+                                  f"Betrag ({_euro(total)} €)", fix))
 
     def _fee_item(self, line: dict[str, Any], errors: list[RecordError]) -> dict[str, Any]:
         record: RawRecord = line["_record"]

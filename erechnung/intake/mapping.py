@@ -662,6 +662,11 @@ class _Mapper:
 
     def document(self, group: _Group) -> tuple[DocumentDraft | None, list[RecordError]]:
         errors: list[RecordError] = [p for r in group.records for p in r.problems]
+        # One bad value, one message: a row the reader could not split (a field too many) has shifted values;
+        # its reading problem is its message, and the document's other rows are still checked.
+        group = _Group(group.key, [r for r in group.records if not r.problems])
+        if not group.records:
+            return None, errors
         rows = [(r, self._row_values(r, errors)) for r in group.records]
         first = group.records[0]
         doc: dict[str, Any] = dict(self.constants)
@@ -948,7 +953,8 @@ class _Mapper:
     def _fee_item(self, line: dict[str, Any], errors: list[RecordError]) -> dict[str, Any]:
         record: RawRecord = line["_record"]
         for target in ("lines.quantity", "lines.unit_price"):
-            if line.get(target.removeprefix("lines.")) is None:
+            column = self.profile.column(target)
+            if line.get(target.removeprefix("lines.")) is None and not (column and record.get(column).strip()):
                 errors.append(self._error(record, target, f"{FIELDS[target].meaning} fehlt", "tragen Sie sie ein"))
         return {"description": line.get("name", ""), "quantity": line.get("quantity"),
                 "unit": line.get("unit") or "Stück", "rate": line.get("unit_price"),

@@ -39,7 +39,7 @@ import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -211,8 +211,26 @@ class MappingProfile(_Strict):
         return self.columns.get(target)
 
     def used_columns(self) -> tuple[str, ...]:
-        cols = list(self.group_by) + list(self.columns.values()) + ([self.kind.column] if self.kind.column else [])
+        """The columns the file must have; a template stands for the columns it names."""
+        mapped = [c for v in self.columns.values() for c in (template_columns(v) or (v,))]
+        cols = list(self.group_by) + mapped + ([self.kind.column] if self.kind.column else [])
         return tuple(dict.fromkeys(cols))
+
+
+#: A column in a template: ``"{Vorname} {Nachname}"`` combines two columns into one value.
+_TEMPLATE_COLUMN = re.compile(r"\{([^{}]+)\}")
+
+
+def template_columns(value: str) -> tuple[str, ...]:
+    """The columns a ``[columns]`` template names (empty: ``value`` is a plain column name)."""
+    return tuple(c.strip() for c in _TEMPLATE_COLUMN.findall(value))
+
+
+def fill_template(template: str, record: RawRecord) -> str:
+    """``template`` with each ``{column}`` replaced by the record's value; an empty column leaves no double
+    space and no dangling separator (``"{Nachname}, {Vorname}"`` with no first name gives ``"Meier"``)."""
+    text = _TEMPLATE_COLUMN.sub(lambda m: record.get(m[1].strip()).strip(), template)
+    return " ".join(text.split()).strip(" ,;/-")
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -239,6 +257,12 @@ def _profile_problems(profile: MappingProfile, file: str) -> list[ConfigProblem]
             elif section == "columns" and not (isinstance(value, str) and value.strip()):
                 out.append(ConfigProblem(file, f"columns.{target}", repr(value), "ist kein Spaltenname",
                                          "schreiben Sie den Spaltennamen aus der Kopfzeile in Anführungszeichen"))
+            elif section == "columns" and ("{" in value or "}" in value) and (
+                    not template_columns(value) or _TEMPLATE_COLUMN.sub("", value).count("{")
+                    + _TEMPLATE_COLUMN.sub("", value).count("}") or not all(template_columns(value))):
+                out.append(ConfigProblem(file, f"columns.{target}", repr(value),
+                                         "ist keine gültige Vorlage: jede Spalte steht in {...}, Klammern paarweise",
+                                         "z. B. buyer.name = \"{Vorname} {Nachname}\""))
     for target, value in profile.constants.items():
         if target in FIELDS:
             try:
@@ -597,6 +621,17 @@ def _group(batch: Batch, profile: MappingProfile) -> tuple[list[_Group], list[Qu
     return list(groups.values()), alone
 
 
+def _with_templates(batch: Batch, profile: MappingProfile) -> Batch:
+    """The records with the value of each ``[columns]`` template added under the template's text, so that the
+    template is read, checked and named in messages like a column of the file."""
+    templates = [v for v in profile.columns.values() if template_columns(v)]
+    if not templates:
+        return batch
+    records = tuple(replace(r, fields={**r.fields, **{t: fill_template(t, r) for t in templates}})
+                    for r in batch.records)
+    return replace(batch, records=records)
+
+
 def map_batch(batch: Batch, department: Department | str, config: Config, profile: MappingProfile,
               recipients: RecipientRegister, *, today: date | None = None) -> MappingResult:
     """The documents of ``batch``: drafts for the groups of rows without problems, the others quarantined."""
@@ -612,6 +647,7 @@ def map_batch(batch: Batch, department: Department | str, config: Config, profil
             fix=f"das Mapping-Profil {Path(profile.source).name} erwartet sie; die Datei hat: {have}")
         return MappingResult((), (Quarantined(batch.name, "Datei", tuple(r.row for r in batch.records), (error,),
                                               batch.records),))
+    batch = _with_templates(batch, profile)
     groups, quarantined = _group(batch, profile)
     drafts: list[DocumentDraft] = []
     mapper = _Mapper(batch, dep, config, profile, recipients, today or date.today())

@@ -675,8 +675,16 @@ class _Mapper:
         column = self.profile.column(target) if target else None
         if record is not None and column is not None and value is None:
             value = record.get(column)
+        if target and value:
+            value = self._shown(target, value)
         return RecordError(batch=self.batch.name, row=record.row if record else None, column=column,
                            value=value, problem=problem, fix=fix)
+
+    @staticmethod
+    def _shown(target: str, text: str) -> str:
+        """A value for a message: a date written as an Excel serial day number is shown with its date."""
+        field = FIELDS.get(target)
+        return values.shown_date(text) if field is not None and field.type == "date" else text
 
     # ------------------------------------------------------------------------------------------ rows
 
@@ -693,7 +701,8 @@ class _Mapper:
                 else:
                     out[target] = _parse(target, text, native=column in record.native, formats=self.formats)
             except RecordError as exc:
-                errors.append(exc.at(batch=self.batch.name, row=record.row, column=column, value=text))
+                errors.append(exc.at(batch=self.batch.name, row=record.row, column=column,
+                                     value=self._shown(target, text)))
         return out
 
     def document(self, group: _Group) -> tuple[DocumentDraft | None, list[RecordError]]:
@@ -719,7 +728,8 @@ class _Mapper:
                     if target in vals:
                         doc[target] = vals[target]
                 elif text != seen[2]:
-                    errors.append(self._error(record, target, f"weicht ab von Zeile {seen[0].row} ({seen[2]!r}), "
+                    errors.append(self._error(record, target, f"weicht ab von Zeile {seen[0].row} "
+                                              f"({self._shown(target, seen[2])!r}), "
                                               "obwohl beide Zeilen zum selben Beleg gehören",
                                               f"{FIELDS[target].meaning} muss in allen Zeilen eines Belegs gleich "
                                               "sein (oder leer)"))

@@ -173,6 +173,15 @@ def excel_serial_date(serial: int) -> date:
     return EXCEL_EPOCH + timedelta(days=serial)
 
 
+def shown_date(text: str) -> str:
+    """``text`` for a clerk's message: an Excel serial day number (``46327``) with the date it stands for
+    (``46327 (= 01.11.2026)``), anything else as it is. Dates in messages are dates, not serials."""
+    whole = re.fullmatch(r"\s*(\d{5})(?:\.0+)?\s*", text)
+    if whole and 61 <= int(whole[1]) <= 2958465:
+        return f"{text.strip()} (= {excel_serial_date(int(whole[1])):%d.%m.%Y})"
+    return text
+
+
 def parse_date(text: str, patterns: tuple[str, ...] | list[str] = ("DD.MM.YYYY", "YYYY-MM-DD")) -> date:
     """``text`` as a date by the first pattern that matches; ISO ``YYYY-MM-DD`` (also with a time, as Excel
     cells give it) is always understood."""
@@ -196,8 +205,8 @@ def parse_date(text: str, patterns: tuple[str, ...] | list[str] = ("DD.MM.YYYY",
             year = int(groups["y"]) if groups.get("y") else 2000 + int(groups["yy"])
             return _make_date(year, int(groups["m"]), int(groups["d"]), text, fix)
     if re.fullmatch(r"\d{5}(?:\.0+)?", s):
-        raise _error(text, "eine Excel-Tageszahl statt eines Datums", fix + " (in Excel die Spalte als Datum "
-                     "formatieren) oder im Mapping-Profil EXCEL als Datumsformat zulassen")
+        raise _error(shown_date(text), "eine Excel-Tageszahl statt eines Datums", fix + " (in Excel die Spalte "
+                     "als Datum formatieren) oder im Mapping-Profil EXCEL als Datumsformat zulassen")
     raise _error(text, "kein Datum", fix)
 
 
@@ -294,7 +303,16 @@ def parse_leitweg_id(text: str) -> str:
     return s
 
 
+#: The German postal regions (Leitregionen) that begin with 0, and where they are: only there can a 4-digit post
+#: code be one whose leading 0 a spreadsheet dropped. 00 and 05 are not assigned (Deutsche Post, PLZ-Verzeichnis).
+LEADING_ZERO_REGIONS = {"01": "Dresden", "02": "Görlitz/Bautzen", "03": "Cottbus", "04": "Leipzig",
+                        "06": "Halle (Saale)", "07": "Gera/Jena", "08": "Zwickau/Plauen", "09": "Chemnitz"}
+
+
 def parse_post_code(text: str, country_code: str = "DE") -> str:
+    """A post code; a German one has exactly 5 digits. A 4-digit one is called what it is, and ``0`` + digits is
+    suggested only where that gives an assigned region (``LEADING_ZERO_REGIONS``): ``9199`` may be 09199
+    (Chemnitz) whose 0 Excel dropped, or a Bavarian 9x199 with a digit missing; ``5123`` cannot be 05123."""
     s = text.strip()
     if country_code.upper() != "DE":
         if not s or len(s) > 10:
@@ -303,8 +321,12 @@ def parse_post_code(text: str, country_code: str = "DE") -> str:
     if re.fullmatch(r"\d{5}", s):
         return s
     if re.fullmatch(r"\d{4}", s):
-        raise _error(text, "eine deutsche Postleitzahl hat 5 Ziffern; die führende 0 fehlt wohl",
-                     f"schreiben Sie 0{s} (in Excel die Spalte als Text formatieren)")
+        region = LEADING_ZERO_REGIONS.get(f"0{s[0]}")
+        fix = "ergänzen Sie die fehlende Ziffer (prüfen Sie die Adresse)"
+        if region:
+            fix = (f"liegt der Ort im Raum {region}, schreiben Sie 0{s} (in Excel die Spalte als Text formatieren, "
+                   f"sonst geht die führende 0 verloren); sonst {fix}")
+        raise _error(text, "die Postleitzahl hat nur 4 Ziffern, eine deutsche hat 5", fix)
     raise _error(text, "keine deutsche Postleitzahl", "eine deutsche Postleitzahl hat genau 5 Ziffern, z. B. 12345")
 
 

@@ -32,7 +32,7 @@ def test_bad_recipient_rows_are_reported_with_row_column_value_and_fix_and_the_r
     assert [r.customer_number for r in imported.register] == ["K-1"]
     found = {(e.row, e.column): (e.value, e.problem) for e in imported.errors}
     assert found[(3, "Name")] == ("", "der Name fehlt")
-    assert "führende 0" in found[(3, "PLZ")][1]
+    assert "4 Ziffern" in found[(3, "PLZ")][1]
     assert "erwartet 38" in found[(4, "Leitweg-ID")][1]
     assert found[(5, "Kanäle")] == ("email", "der Kanal email ist gewählt, aber E-Mail fehlt")
     assert "'verein'" in found[(6, "Art")][1] and found[(6, "BundID-Postfach")][1] == "keine UUID"

@@ -99,7 +99,7 @@ def test_german_post_code_with_lost_leading_zero_says_what_happened():
     assert v.parse_post_code("01067") == "01067"
     with pytest.raises(RecordError) as err:
         v.parse_post_code("1067")
-    assert "führende 0" in err.value.problem and "01067" in err.value.fix
+    assert "4 Ziffern" in err.value.problem and "01067" in err.value.fix and "führende 0" in err.value.fix
     assert v.parse_post_code("1010", "AT") == "1010"
 
 

@@ -193,6 +193,7 @@ class Formats(_Strict):
 class MappingProfile(_Strict):
     description: str = ""
     group_by: tuple[str, ...] = ()
+    values: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)  # field: {file: value}
     kind: KindRule = Field(default_factory=KindRule)
     formats: Formats = Field(default_factory=Formats)
     columns: dict[str, str] = Field(default_factory=dict)
@@ -243,6 +244,43 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _flatten_to_fields(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``[values]``: dotted keys down to a field of ``FIELDS``, whose table (file value -> value) stays whole."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict) and full not in FIELDS and any(f.startswith(full + ".") for f in FIELDS):
+            out.update(_flatten_to_fields(value, full + "."))
+        else:
+            out[full] = value
+    return out
+
+
+def _value_table_problems(profile: MappingProfile, file: str) -> list[ConfigProblem]:
+    """``[values]``: each table belongs to a field with a column, and each value it gives fits the field."""
+    out: list[ConfigProblem] = []
+    for target, table in profile.values.items():
+        key = f"values.{target}"
+        if target not in FIELDS:
+            close = difflib.get_close_matches(target, list(FIELDS), n=1)
+            out.append(ConfigProblem(file, key, None, "ist kein bekanntes Feld",
+                                     (f"meinten Sie {close[0]}? " if close else "")
+                                     + "die Felder stehen in erechnung.intake.mapping.FIELDS"))
+            continue
+        if target not in profile.columns:
+            out.append(ConfigProblem(file, key, None, "das Feld hat keine Spalte unter [columns]",
+                                     f"ordnen Sie {target} unter [columns] einer Spalte zu oder entfernen Sie "
+                                     "die Wertetabelle"))
+        if target.startswith("buyer."):
+            continue
+        for given, value in table.items():
+            try:
+                _constant(target, value, profile.formats)
+            except RecordError as exc:
+                out.append(ConfigProblem(file, f"{key}.{given}", repr(value), exc.problem, exc.fix))
+    return out
+
+
 def _profile_problems(profile: MappingProfile, file: str) -> list[ConfigProblem]:
     """What the field catalogue says about a parsed profile: unknown fields, constants of the wrong type,
     required fields neither mapped nor constant."""
@@ -281,6 +319,7 @@ def _profile_problems(profile: MappingProfile, file: str) -> list[ConfigProblem]
     for name in sorted(placeholders - set(FIELDS)):
         out.append(ConfigProblem(file, "constants", f"{{{name}}}", "unbekannter Platzhalter",
                                  "Platzhalter nennen ein Feld, z. B. {assessment.year}"))
+    out += _value_table_problems(profile, file)
     if profile.kind.column and not profile.kind.values:
         out.append(ConfigProblem(file, "kind.values", None, "kind.column ist gesetzt, aber keine Werte",
                                  "values = { RE = \"invoice\", GS = \"credit_note\" }"))
@@ -346,6 +385,8 @@ def parse_profile(text: str | bytes, name: str = "mapping.toml") -> MappingProfi
     for section in ("columns", "constants"):
         if isinstance(data.get(section), dict):
             data[section] = _flatten(data[section])
+    if isinstance(data.get("values"), dict):
+        data["values"] = _flatten_to_fields(data["values"])
     data.pop("source", None)
     try:
         profile = MappingProfile.model_validate({**data, "source": name})
@@ -669,6 +710,7 @@ class _Mapper:
         self.recipients, self.today = recipients, today
         self.formats = profile.formats
         self.constants = {t: _constant(t, v, profile.formats) for t, v in profile.constants.items()}
+        self.tables = {t: {k.strip().casefold(): v for k, v in table.items()} for t, table in profile.values.items()}
 
     def _error(self, record: RawRecord | None, target: str | None, problem: str, fix: str,
                value: str | None = None) -> RecordError:
@@ -696,7 +738,9 @@ class _Mapper:
             if not text:
                 continue
             try:
-                if target.startswith("buyer."):  # checked when the recipient is made
+                if target in self.tables:
+                    out[target] = self._looked_up(target, text)
+                elif target.startswith("buyer."):  # checked when the recipient is made
                     out[target] = text
                 else:
                     out[target] = _parse(target, text, native=column in record.native, formats=self.formats)
@@ -704,6 +748,24 @@ class _Mapper:
                 errors.append(exc.at(batch=self.batch.name, row=record.row, column=column,
                                      value=self._shown(target, text)))
         return out
+
+    def _looked_up(self, target: str, text: str) -> Any:
+        """``text`` through the field's value table (``[values]``, case and spaces ignored); a value the table
+        gives is accepted as written as well (``C62`` where the table turns ``Stk`` into ``C62``)."""
+        table = self.tables[target]
+        given = text.casefold()
+        if given in table:
+            value = table[given]
+        elif given in {str(v).strip().casefold() for v in table.values()}:
+            value = text
+        else:
+            raise RecordError(value=text, problem=f"{text!r} steht nicht in der Wertetabelle für "
+                              f"{FIELDS[target].meaning}",
+                              fix="erlaubt: " + ", ".join(self.profile.values[target])
+                              + f"; oder ergänzen Sie [values] {target} im Mapping-Profil")
+        if target.startswith("buyer."):
+            return str(value)
+        return _constant(target, value, self.formats)
 
     def document(self, group: _Group) -> tuple[DocumentDraft | None, list[RecordError]]:
         errors: list[RecordError] = [p for r in group.records for p in r.problems]

@@ -70,3 +70,54 @@ def test_a_broken_template_is_a_german_profile_error():
     profile = BASE.replace("[constants]", 'buyer.name = "{Vorname} {Nachname"\nbuyer.street = "Straße"\n'
                            "[constants]")
     assert "keine gültige Vorlage" in _problems(profile)["columns.buyer.name"]
+
+
+# ------------------------------------------------------------------------------------------------ value tables
+
+TAXED = BASE.replace('lines.vat_category = "O"\nvat_exemption_reason = "Nicht steuerbar (§ 2b UStG)"\n',
+                     'lines.vat_category = "S"\n').replace("[constants]", 'buyer.name = "Name"\n'
+                                                            'buyer.street = "Straße"\n[constants]')
+
+
+def test_value_tables_turn_the_export_s_words_into_unit_codes_and_vat_rates(config, register):
+    profile = TAXED.replace("[constants]", 'lines.unit_code = "Einheit"\nlines.vat_rate = "Steuer"\n[constants]') + """
+[values]
+lines.unit_code = { Stk = "C62", Std = "HUR", "m³" = "MTQ" }
+lines.vat_rate = { voll = 19, "ermäßigt" = 7 }
+"""
+    data = ("Beleg;Name;Straße;PLZ;Ort;Mail;Leistung;Menge;Einheit;Preis;Steuer\n"
+            "B-1;Sportverein;Ring 1;12345;Musterstadt;sv@example.org;Hallenmiete;3;Std;20,00;voll\n"
+            "B-1;Sportverein;Ring 1;12345;Musterstadt;sv@example.org;Broschüre;2;stk;5,00;Ermäßigt\n"
+            "B-1;Sportverein;Ring 1;12345;Musterstadt;sv@example.org;Wasser;1;C62;2,00;voll\n"
+            "B-2;Kita e.V.;Weg 2;12345;Musterstadt;kita@example.org;Hallenmiete;1;Stck;20,00;voll\n").encode()
+    result = _map(config, register, profile, data, "export.csv")
+    (draft,) = result.drafts
+    assert [(l["unit_code"], l["vat_rate"]) for l in draft.invoice["lines"]] == [
+        ("HUR", Decimal(19)), ("C62", Decimal(7)), ("C62", Decimal(19))]
+    (bad,) = result.quarantined
+    assert bad.key == "B-2" and bad.errors[0].column == "Einheit" and bad.errors[0].value == "Stck"
+    assert "Wertetabelle" in bad.errors[0].problem and "Stk, Std" in bad.errors[0].fix
+
+
+def test_value_table_for_yes_no_words_and_the_recipient_s_salutation(config, register):
+    profile = TAXED.replace("[constants]", 'buyer.salutation = "Anrede"\n[constants]') + """
+[values]
+buyer.salutation = { H = "Herr", F = "Frau" }
+"""
+    data = ("Beleg;Anrede;Name;Straße;PLZ;Ort;Mail;Leistung;Menge;Preis\n"
+            "B-1;F;Erika Mustermann;Ring 1;12345;Musterstadt;e@example.org;Miete;1;20,00\n").encode()
+    result = _map(config, register, profile.replace('"S"', '"S"\nlines.vat_rate = 19'), data, "export.csv")
+    assert result.drafts[0].recipient.salutation == "Frau", result.errors
+
+
+def test_wrong_value_tables_are_german_profile_errors():
+    profile = TAXED.replace("[constants]", 'lines.vat_rate = "Steuer"\n[constants]') + """
+[values]
+lines.vat_rate = { voll = "neunzehn" }
+lines.unitcode = { Stk = "C62" }
+lines.unit_code = { Stk = "C62" }
+"""
+    problems = _problems(profile)
+    assert problems["values.lines.vat_rate.voll"] == "keine Zahl"
+    assert problems["values.lines.unitcode"] == "ist kein bekanntes Feld"
+    assert problems["values.lines.unit_code"] == "das Feld hat keine Spalte unter [columns]"

@@ -190,10 +190,36 @@ class Formats(_Strict):
         return v
 
 
+class SkipRule(_Strict):
+    """A row that is no record (``Summe``, ``Gesamt``, a page total): ``matches`` is a regular expression tried at
+    the start of the value in ``column`` (default: the file's first column), capitals ignored."""
+
+    column: str | None = None
+    matches: str
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        from pydantic_core import PydanticCustomError
+
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise PydanticCustomError("config", "{problem}", {
+                "problem": f"{v!r} ist kein gültiger regulärer Ausdruck ({exc})",
+                "fix": "z. B. matches = \"Summe|Gesamt\" (| trennt Alternativen)"}) from None
+        return v
+
+    def applies(self, record: RawRecord, first_column: str | None) -> bool:
+        column = self.column or first_column
+        return bool(column) and re.match(self.matches, record.get(column or "").strip(), re.IGNORECASE) is not None
+
+
 class MappingProfile(_Strict):
     description: str = ""
     group_by: tuple[str, ...] = ()
     values: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)  # field: {file: value}
+    skip: tuple[SkipRule, ...] = ()  # rows that are no records: [[skip]] matches = "Summe|Gesamt"
     kind: KindRule = Field(default_factory=KindRule)
     formats: Formats = Field(default_factory=Formats)
     columns: dict[str, str] = Field(default_factory=dict)
@@ -205,6 +231,11 @@ class MappingProfile(_Strict):
     def _one_or_more(cls, v: Any) -> Any:
         return (v,) if isinstance(v, str) else v
 
+    @field_validator("skip", mode="before")
+    @classmethod
+    def _one_rule_or_more(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, dict) else v
+
     def maps(self, target: str) -> bool:
         return target in self.columns or target in self.constants
 
@@ -214,7 +245,8 @@ class MappingProfile(_Strict):
     def used_columns(self) -> tuple[str, ...]:
         """The columns the file must have; a template stands for the columns it names."""
         mapped = [c for v in self.columns.values() for c in (template_columns(v) or (v,))]
-        cols = list(self.group_by) + mapped + ([self.kind.column] if self.kind.column else [])
+        cols = list(self.group_by) + mapped + ([self.kind.column] if self.kind.column else []) \
+            + [r.column for r in self.skip if r.column]
         return tuple(dict.fromkeys(cols))
 
 
@@ -624,8 +656,11 @@ class Quarantined:
 
 @dataclass(frozen=True)
 class MappingResult:
+    """``skipped``: the rows the profile's ``[[skip]]`` rules say are no records (sums), left out, not lost."""
+
     drafts: tuple[DocumentDraft, ...]
     quarantined: tuple[Quarantined, ...]
+    skipped: tuple[int, ...] = ()
 
     @property
     def errors(self) -> tuple[RecordError, ...]:
@@ -673,6 +708,17 @@ def _with_templates(batch: Batch, profile: MappingProfile) -> Batch:
     return replace(batch, records=records)
 
 
+def _without_summary_rows(batch: Batch, profile: MappingProfile) -> tuple[Batch, tuple[int, ...]]:
+    """The batch without the rows a ``[[skip]]`` rule matches, and their row numbers."""
+    if not profile.skip:
+        return batch, ()
+    first = batch.columns[0] if batch.columns else None
+    skipped = tuple(r.row for r in batch.records if any(rule.applies(r, first) for rule in profile.skip))
+    if not skipped:
+        return batch, ()
+    return replace(batch, records=tuple(r for r in batch.records if r.row not in skipped)), skipped
+
+
 def map_batch(batch: Batch, department: Department | str, config: Config, profile: MappingProfile,
               recipients: RecipientRegister, *, today: date | None = None) -> MappingResult:
     """The documents of ``batch``: drafts for the groups of rows without problems, the others quarantined."""
@@ -689,6 +735,7 @@ def map_batch(batch: Batch, department: Department | str, config: Config, profil
         return MappingResult((), (Quarantined(batch.name, "Datei", tuple(r.row for r in batch.records), (error,),
                                               batch.records),))
     batch = _with_templates(batch, profile)
+    batch, skipped = _without_summary_rows(batch, profile)
     groups, quarantined = _group(batch, profile)
     drafts: list[DocumentDraft] = []
     mapper = _Mapper(batch, dep, config, profile, recipients, today or date.today())
@@ -700,7 +747,7 @@ def map_batch(batch: Batch, department: Department | str, config: Config, profil
         else:
             drafts.append(draft)
     quarantined.sort(key=lambda q: q.rows[:1] or (0,))
-    return MappingResult(tuple(drafts), tuple(quarantined))
+    return MappingResult(tuple(drafts), tuple(quarantined), skipped)
 
 
 class _Mapper:

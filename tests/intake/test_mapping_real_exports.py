@@ -121,3 +121,39 @@ lines.unit_code = { Stk = "C62" }
     assert problems["values.lines.vat_rate.voll"] == "keine Zahl"
     assert problems["values.lines.unitcode"] == "ist kein bekanntes Feld"
     assert problems["values.lines.unit_code"] == "das Feld hat keine Spalte unter [columns]"
+
+
+# ------------------------------------------------------------------------------------------------ summary rows
+
+
+def test_summary_rows_at_the_end_of_the_export_are_no_records(config, register):
+    profile = TAXED.replace('"S"', '"S"\nlines.vat_rate = 19') + """
+[[skip]]
+matches = "Summe|Gesamt"
+[[skip]]
+column = "Leistung"
+matches = "Zwischensumme"
+"""
+    data = ("Beleg;Name;Straße;PLZ;Ort;Mail;Leistung;Menge;Preis\n"
+            "B-1;Sportverein;Ring 1;12345;Musterstadt;sv@example.org;Hallenmiete;3;20,00\n"
+            ";;;;;;Zwischensumme;;60,00\n"
+            "B-2;Kita e.V.;Weg 2;12345;Musterstadt;kita@example.org;Hallenmiete;1;20,00\n"
+            "Summe;;;;;;;;80,00\n"
+            "GESAMT (2 Belege);;;;;;;;80,00\n").encode()
+    result = _map(config, register, profile, data, "export.csv")
+    assert not result.quarantined, result.errors
+    assert [d.key for d in result.drafts] == ["B-1", "B-2"] and result.skipped == (3, 5, 6)
+
+
+def test_a_summary_row_the_profile_does_not_name_is_still_quarantined(config, register):
+    data = ("Beleg;Name;Straße;PLZ;Ort;Mail;Leistung;Menge;Preis\n"
+            "B-1;Sportverein;Ring 1;12345;Musterstadt;sv@example.org;Hallenmiete;3;20,00\n"
+            "Summe;;;;;;;;60,00\n").encode()
+    result = _map(config, register, TAXED.replace('"S"', '"S"\nlines.vat_rate = 19'), data, "export.csv")
+    assert [q.rows for q in result.quarantined] == [(3,)] and not result.skipped
+
+
+def test_a_wrong_skip_rule_is_a_german_profile_error():
+    problems = _problems(TAXED + '[[skip]]\nmatches = "Summe("\n[[skip]]\nspalte = "Name"\nmatches = "x"\n')
+    assert "kein gültiger regulärer Ausdruck" in problems["skip[0].matches"]
+    assert problems["skip[1].spalte"] == "ist kein bekannter Schlüssel"

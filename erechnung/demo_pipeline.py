@@ -41,6 +41,8 @@ def config_text(root: Path, *, examples: Path = EXAMPLES, s3_zones: dict[str, st
             name, value = key[1], key[2]
             if name == "recipients" and not section:
                 line = f'recipients = "{(examples / value).resolve().as_posix()}"'
+            elif name == "design" and section == "municipality":
+                line = f'design = "{(examples / value).resolve().as_posix()}"'
             elif name == "mapping" and section.startswith("departments."):
                 line = f'mapping = "{(examples / value).resolve().as_posix()}"'
             elif name == "drop_zone" and section.startswith("departments."):

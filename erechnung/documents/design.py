@@ -1,9 +1,17 @@
 """The municipality's design system, read from a folder it can restyle without touching code.
 
-``templates/default/design.toml`` holds the letterhead, colours, fonts (TrueType files), contact block, bank
-details, footer and the DIN 5008 page frame; ``texts.toml`` beside it holds the wording. ``load_design()``
-reads the default (or the folder/file named by ``ERECHNUNG_DESIGN``), ``load_design(path)`` another one; each
-is read and checked once per process. Every mistake is reported at once with its key and how to fix it::
+A design folder's ``design.toml`` holds the letterhead, colours, fonts (TrueType files), contact block, bank
+details, footer and the DIN 5008 page frame; ``texts.toml`` beside it holds the wording. Everything it says
+about the sender may be a placeholder (``{name}``, ``{head}``, ``{iban}``, ... see ``PLACEHOLDERS``) filled from
+the municipality's configuration: ``load_design(path, values)``, ``values`` from
+``intake.config.Municipality.design_values()``. The package's own folder ``templates/default`` names no
+municipality at all: every sender detail in it is a placeholder, so it is only usable with a configuration.
+A placeholder without a value is a mistake of the design, reported when it is loaded.
+
+``config.toml`` names a municipality's folder (``[municipality] design = "design"``). ``load_design()`` without
+arguments (tools and tests without a configuration) reads ``$ERECHNUNG_DESIGN``, else the sample city's design
+in the checkout's ``examples/design``. Each design is read and checked once per process and set of values.
+Every mistake is reported at once with its key and how to fix it::
 
     DesignError: design /srv/kommune/design.toml has 2 problems:
       colors.primary: 'blau' is not a colour - write #RRGGBB, e.g. "#1F4E79"
@@ -29,7 +37,18 @@ from pydantic import (
 from ..errors import ErechnungError
 
 DEFAULT_DIR = Path(__file__).with_name("templates") / "default"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "design"  # the sample city's, in a checkout
 ENV_VARIABLE = "ERECHNUNG_DESIGN"
+#: What a design may take from the configuration (``Municipality.design_values``); ``{name}`` in design.toml.
+PLACEHOLDERS: dict[str, str] = {
+    "name": "Name der Kommune", "head": "Behördenleitung (\"Der Bürgermeister\")",
+    "street": "Straße der Anschrift", "post_code": "PLZ", "city": "Ort", "address": "Straße, PLZ Ort",
+    "postal_address": "Postanschrift (Postfach, PLZ Ort) oder die Anschrift", "contact_name": "Kontakt: Name",
+    "phone": "Kontakt: Telefon", "email": "Kontakt: E-Mail", "website": "Internetauftritt",
+    "opening_hours": "Sprechzeiten", "account_holder": "Kontoinhaber des Standardkontos",
+    "bank_name": "Bank des Standardkontos", "iban": "IBAN des Standardkontos", "bic": "BIC des Standardkontos",
+    "court": "zuständiges Verwaltungsgericht", "court_address": "Anschrift des Verwaltungsgerichts",
+}
 A4_WIDTH_MM, A4_HEIGHT_MM = 210.0, 297.0
 MM = 72 / 25.4  # points per millimetre
 
@@ -138,7 +157,7 @@ class ContactBlock(_Part):
 
 class Bank(_Part):
     account_holder: str = Field(min_length=1)
-    bank_name: str = Field(min_length=1)
+    bank_name: str = ""
     iban: Iban
     bic: Bic | None = None
 
@@ -232,6 +251,7 @@ class Design(_Part):
     footer: Footer = Footer()
     page: Page = Page()
     texts: dict[str, dict[str, str]]
+    values: tuple[tuple[str, str], ...] = ()  # the configuration's values its placeholders were filled with
 
     def text(self, section: str, key: str, **values: str) -> str:
         """A snippet from texts.toml with its placeholders filled in."""
@@ -304,24 +324,57 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise DesignError(path, [f"not valid TOML: {exc}"]) from None
 
 
+def _fill(value: Any, values: dict[str, str] | None, where: str, problems: list[str]) -> Any:
+    """``value`` (a design.toml value) with its ``{placeholders}`` filled from ``values``; lists lose the lines
+    that came out empty (a municipality without a head has no head line)."""
+    if isinstance(value, dict):
+        return {k: _fill(v, values, f"{where}.{k}" if where else k, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        filled = [_fill(v, values, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+        return [v for v in filled if v != ""]
+    if not isinstance(value, str) or "{" not in value:
+        return value
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        problems.append(f"{where}: {exc} - write a literal brace as {{{{ or }}}}")
+        return value
+    for name in names:
+        if name not in PLACEHOLDERS:
+            problems.append(f"{where}: unbekannter Platzhalter {{{name}}} - erlaubt sind "
+                            + ", ".join("{" + k + "}" for k in PLACEHOLDERS))
+        elif values is None:
+            problems.append(f"{where}: der Platzhalter {{{name}}} braucht die Angaben der Kommune - nennen Sie "
+                            "diesen Design-Ordner in config.toml unter [municipality] design")
+    if any(p.startswith(where + ":") for p in problems):
+        return value
+    return value.format_map(values or {}).strip()
+
+
 def _design_file(path: Path | str | None) -> Path:
     if path is None:
-        path = os.environ.get(ENV_VARIABLE) or DEFAULT_DIR
+        path = os.environ.get(ENV_VARIABLE) or (SAMPLE_DIR if SAMPLE_DIR.is_dir() else DEFAULT_DIR)
     path = Path(path).expanduser().resolve()
     return path / "design.toml" if path.is_dir() else path
 
 
-def load_design(path: Path | str | None = None) -> Design:
-    """The design in ``path`` (a folder with design.toml, or the file itself); default: ``$ERECHNUNG_DESIGN``
-    or the built-in ``templates/default``. Read and checked once per process per file; raises DesignError."""
-    return _load(_design_file(path))
+def load_design(path: Path | str | None = None, values: dict[str, str | None] | None = None) -> Design:
+    """The design in ``path`` (a folder with design.toml, or the file itself), its placeholders filled from
+    ``values`` (``Municipality.design_values()``); default: ``$ERECHNUNG_DESIGN``, else the sample city's
+    ``examples/design``. Read and checked once per process per file and values; raises DesignError."""
+    key = None if values is None else tuple(sorted((k, v or "") for k, v in values.items()))
+    return _load(_design_file(path), key)
 
 
-@lru_cache(maxsize=8)
-def _load(file: Path) -> Design:
-    raw = _read_toml(file)
-    base = file.parent
+@lru_cache(maxsize=16)
+def _load(file: Path, values: tuple[tuple[str, str], ...] | None) -> Design:
     problems: list[str] = []
+    raw = _fill(_read_toml(file), None if values is None else dict(values), "", problems)
+    raw.pop("values", None)
+    base = file.parent
+    bank = raw.get("bank")
+    if isinstance(bank, dict) and bank.get("bic") == "":
+        bank.pop("bic")
     texts: Any = {}
     texts_name = raw.pop("texts", "texts.toml")
     if not isinstance(texts_name, str):
@@ -339,7 +392,8 @@ def _load(file: Path) -> Design:
         if isinstance(part, dict) and key in part:
             part[key] = _resolve(part[key], base)
     try:
-        design = Design.model_validate({**raw, "source": file, "texts": texts if isinstance(texts, dict) else {}})
+        design = Design.model_validate({**raw, "source": file, "texts": texts if isinstance(texts, dict) else {},
+                                        "values": values or ()})
     except ValidationError as exc:
         problems.extend(_problem(error) for error in exc.errors())
         raise DesignError(file, problems) from None

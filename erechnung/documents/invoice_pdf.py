@@ -662,7 +662,7 @@ def _payment_block(lay: Layout) -> Block:
         rows += [("Empfänger", holder), ("IBAN", format_iban(iban))]
         if bic:
             rows.append(("BIC", bic))
-        if ours:
+        if ours and design.bank.bank_name:
             rows.append(("Bank", design.bank.bank_name))
         for other in pay.credit_transfers[1:]:
             rows.append(("oder IBAN", format_iban(other.account_id)))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
@@ -94,7 +93,8 @@ class LetterFrame:
         d, f = self.design, self.fonts
         bank = d.bank
         columns = [list(c) for c in d.footer.columns]
-        columns.append([bank.account_holder, bank.bank_name, "IBAN " + format_iban(bank.iban)]
+        columns.append([bank.account_holder] + ([bank.bank_name] if bank.bank_name else [])
+                       + ["IBAN " + format_iban(bank.iban)]
                        + ([f"BIC {bank.bic}"] if bank.bic else []))
         width = self.body_width / len(columns)
         size, lines = 6.5, []
@@ -241,11 +241,16 @@ def format_iban(iban: str) -> str:
     return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
 
 
-@lru_cache(maxsize=8)
-def _frame(source: str) -> LetterFrame:
-    return LetterFrame(load_design(source))
+_FRAMES: dict[tuple[str, tuple[tuple[str, str], ...]], LetterFrame] = {}
 
 
 def letter_frame(design: Design | None = None) -> LetterFrame:
-    """The frame of ``design`` (default design if None), laid out once per process."""
-    return _frame(str((design or load_design()).source))
+    """The frame of ``design`` (default design if None), laid out once per process per design folder and
+    municipality (one folder may serve several municipalities, each with its own values)."""
+    design = design or load_design()
+    key = (str(design.source), design.values)
+    if key not in _FRAMES:
+        if len(_FRAMES) >= 16:
+            _FRAMES.pop(next(iter(_FRAMES)))
+        _FRAMES[key] = LetterFrame(design)
+    return _FRAMES[key]

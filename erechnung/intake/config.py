@@ -15,6 +15,9 @@ Layout (``examples/config.toml`` is a complete example)::
     [municipality.postal_address]        # optional (Postfach)
     [municipality.contact]               # name, phone, email (BT-41..43; departments may override)
     [municipality.bank_accounts.<id>]    # iban, bic, bank_name, account_holder; the first is the default
+    [municipality.court]                 # name, address: the competent Verwaltungsgericht (Rechtsbehelfsbelehrung)
+    design = "design"                    # the design folder (relative to this file); default: the package's
+                                         # neutral one, its {placeholders} filled from [municipality]
     [database]   url                     # default sqlite:///var/erechnung.sqlite3
     [archive]    location, retention_years = {invoices = 8, notices = 10}
     [limits]     file_bytes (largest dropped file), batch_attempts (tries before a batch is set aside),
@@ -30,7 +33,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -42,6 +45,9 @@ from . import values
 from .formats import FORMATS, MAX_BYTES
 from .limits import IntakeLimits
 from .records import RecordError
+
+if TYPE_CHECKING:
+    from ..documents.design import Design
 
 DEFAULT_DATABASE_URL = "sqlite:///var/erechnung.sqlite3"
 DEFAULT_ARCHIVE = "var/archive"
@@ -282,6 +288,14 @@ class NumberRange(Strict):
         return f"{self.prefix}{counter:0{self.width}d}"
 
 
+class Court(Strict):
+    """The administrative court competent for the municipality's district (§ 52 VwGO): its name and address as
+    the Rechtsbehelfsbelehrung names them (§ 58 Abs. 1 VwGO)."""
+
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+
+
 class Municipality(Strict):
     name: str = Field(min_length=1)
     head: str | None = None  # "Der Bürgermeister": the authority under whose head notices are issued
@@ -299,6 +313,8 @@ class Municipality(Strict):
     due_days: int = Field(default=30, ge=0, le=365)
     website: str | None = None
     opening_hours: str | None = None
+    court: Court | None = None  # the Verwaltungsgericht of notices' Rechtsbehelfsbelehrung
+    design: str | None = None  # design folder, relative to config.toml; default: the package's neutral design
 
     _ags = field_validator("municipality_key")(_checked(values.parse_municipality_key))
     _vat = field_validator("vat_id")(_checked(values.parse_vat_id))
@@ -322,6 +338,20 @@ class Municipality(Strict):
     @property
     def default_account(self) -> BankAccount:
         return next(iter(self.bank_accounts.values()))
+
+    def design_values(self) -> dict[str, str]:
+        """What the design's ``{placeholders}`` stand for (``documents.design.PLACEHOLDERS``): everything a
+        letter shows about the sender comes from here."""
+        a, post, bank = self.address, self.postal_address or self.address, self.default_account
+        return {
+            "name": self.name, "head": self.head or "", "street": a.street, "post_code": a.post_code,
+            "city": a.city, "address": f"{a.street}, {a.post_code} {a.city}",
+            "postal_address": f"{post.street} · {post.post_code} {post.city}", "contact_name": self.contact.name,
+            "phone": self.contact.phone, "email": self.contact.email, "website": self.website or "",
+            "opening_hours": self.opening_hours or "", "account_holder": bank.account_holder or self.name,
+            "bank_name": bank.bank_name or "", "iban": bank.iban, "bic": bank.bic or "",
+            "court": self.court.name if self.court else "", "court_address": self.court.address if self.court else "",
+        }
 
 
 class Retention(Strict):
@@ -439,6 +469,14 @@ class Config(Strict):
         p = Path(relative)
         return p if p.is_absolute() else Path(self.base_dir) / p
 
+    def design(self) -> "Design":
+        """The municipality's design (``[municipality] design``, else the package's neutral one), every
+        placeholder filled from ``[municipality]``; checked when the configuration is loaded."""
+        from ..documents.design import DEFAULT_DIR, load_design
+
+        folder = self.path(self.municipality.design) if self.municipality.design else DEFAULT_DIR
+        return load_design(folder, self.municipality.design_values())
+
 
 # ============================================================================================== parsing
 
@@ -521,6 +559,22 @@ def parse_config(text: str | bytes, name: str = "config.toml", *, base_dir: str 
     return config
 
 
+def _design_problems(config: Config, file: str) -> list[ConfigProblem]:
+    """The design folder ``[municipality] design`` names, loaded with the municipality's values: a placeholder
+    that names no key of the configuration, or a design that cannot be used, is refused here and not in the
+    first letter."""
+    from ..documents.design import DesignError
+
+    try:
+        config.design()
+    except DesignError as exc:
+        return [ConfigProblem(file, "municipality.design", _show(config.municipality.design),
+                              f"Design {exc.source}: {problem}",
+                              "korrigieren Sie den Design-Ordner oder ergänzen Sie die Angabe unter [municipality]")
+                for problem in exc.problems]
+    return []
+
+
 def load_config(path: str | Path) -> Config:
     """The configuration file at ``path``; relative paths in it are relative to its folder."""
     file = Path(path)
@@ -529,7 +583,11 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(file), "", None, f"kann nicht gelesen werden: "
                                          f"{exc.strerror or exc}", "prüfen Sie Pfad und Rechte")]) from None
-    return parse_config(data, str(file), base_dir=file.resolve().parent)
+    config = parse_config(data, str(file), base_dir=file.resolve().parent)
+    problems = _design_problems(config, str(file))  # the design folder is relative to the file: checked here
+    if problems:
+        raise ConfigError(problems)
+    return config
 
 
 __all__ = ["Address", "Archive", "BankAccount", "Config", "ConfigError", "ConfigProblem", "Contact", "Database",

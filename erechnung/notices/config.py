@@ -1,7 +1,9 @@
 """The wording of notices as configuration: ``notices.toml`` in the municipality's design folder.
 
-The file sits beside ``design.toml`` and ``texts.toml`` (``erechnung/documents/templates/default`` by default,
-or the folder ``ERECHNUNG_DESIGN`` names), so one folder holds everything a municipality restyles or rewords.
+The file sits beside ``design.toml`` and ``texts.toml`` in the design folder ``config.toml`` names
+(``[municipality] design``; the package's neutral ``erechnung/documents/templates/default`` otherwise), so one
+folder holds everything a municipality restyles or rewords. The court is the configuration's
+(``[municipality.court]``): ``[court]`` may say ``{court}``/``{court_address}``, filled by ``for_municipality``.
 
 Per notice kind the file holds the title, the procedural law (which chooses the automation note), the
 Rechtsbehelfsbelehrung and further remarks; ``[court]`` names the court for appeals and ``[payment]`` the
@@ -14,7 +16,7 @@ from __future__ import annotations
 import os
 import string
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -59,6 +61,16 @@ class NoticeConfig:
     letter: Mapping[str, str]
     source: str
 
+    def for_municipality(self, values: Mapping[str, str]) -> NoticeConfig:
+        """This configuration with the ``{court}``/``{court_address}`` of its ``[court]`` filled from the
+        municipality's configuration (``[municipality.court]``, see ``Municipality.design_values``): the
+        competent administrative court depends on the district, so it is the configuration's, not the design's."""
+        court = {"court": self.court, "court_address": self.court_address}
+        filled = {k: v.format_map({"court": values.get("court", "") or "{court}",
+                                   "court_address": values.get("court_address", "") or "{court_address}"})
+                  for k, v in court.items()}
+        return replace(self, **filled)
+
     def texts(self, kind: NoticeKind) -> KindTexts:
         try:
             return self.kinds[kind]
@@ -88,7 +100,12 @@ class NoticeConfig:
         return self.fill(self.texts(kind).intro, authority, f"[kinds.{kind.value}] intro")
 
     def appeal(self, kind: NoticeKind, authority: Authority) -> str:
-        """The Rechtsbehelfsbelehrung of ``kind``, filled in for ``authority``."""
+        """The Rechtsbehelfsbelehrung of ``kind``, filled in for ``authority``. Refused while the court is
+        not configured: a wrong court in the Rechtsbehelfsbelehrung prolongs the time limit to a year
+        (§ 58 Abs. 2 VwGO)."""
+        if "{" in self.court + self.court_address:
+            raise NoticeError("das zuständige Verwaltungsgericht ist nicht angegeben", field=self.source,
+                              fix="tragen Sie es in config.toml unter [municipality.court] ein (name, address)")
         return self.fill(self.texts(kind).appeal, authority, f"[kinds.{kind.value}] appeal")
 
     def remarks(self, kind: NoticeKind, authority: Authority) -> tuple[str, ...]:
@@ -169,11 +186,13 @@ def _load(path: Path, mtime_ns: int) -> NoticeConfig:
 
 
 def config_file(path: Path | str | None = None) -> Path:
-    """The notices.toml to use: ``path`` (a folder or the file), else beside the design in use
-    (``$ERECHNUNG_DESIGN``, a folder or its design.toml), else the built-in default design folder."""
-    from ..documents.design import DEFAULT_DIR, ENV_VARIABLE
+    """The notices.toml to use: ``path`` (a folder or the file; a configuration's is beside its design,
+    ``Config.design().source.parent``), else beside ``$ERECHNUNG_DESIGN``, else the sample city's
+    (``examples/design`` in a checkout), else the package's neutral one."""
+    from ..documents.design import DEFAULT_DIR, ENV_VARIABLE, SAMPLE_DIR
 
-    where = Path(path or os.environ.get(ENV_VARIABLE) or DEFAULT_DIR).expanduser()
+    fallback = SAMPLE_DIR if SAMPLE_DIR.is_dir() else DEFAULT_DIR
+    where = Path(path or os.environ.get(ENV_VARIABLE) or fallback).expanduser()
     if where.is_dir():
         return where / "notices.toml"
     return where if where.name == "notices.toml" or path else where.parent / "notices.toml"

@@ -163,7 +163,7 @@ def render_notice(notice: Notice, design: Design | str | None = None, config: No
     """The notice as PDF/A-3b; with ``xrechnung.xml`` (profile XRECHNUNG) embedded when payment is due and
     ``embed_claim``; ``sealed`` prints that an electronic seal follows (``seal.seal_pdf`` adds it)."""
     design = design if isinstance(design, Design) else load_design(design)
-    config = config or load_config(design.source.parent)
+    config = (config or load_config(design.source.parent)).for_municipality(dict(design.values))
     xml = claim_xml(notice, config) if embed_claim and notice.payment_due else None  # errors before drawing
     info = notice_info(notice, config)
     canvas = new_canvas(info, design)

@@ -246,7 +246,8 @@ class Pipeline:
     def notice_config(self):
         from ..notices.config import load_config
 
-        return load_config()
+        design = self.config.design()  # the municipality's design folder and its court (issue 11)
+        return load_config(design.source.parent).for_municipality(dict(design.values))
 
     def departments(self, selected: str | list[str] | tuple[str, ...] | None = None) -> list[Department]:
         """The departments of a run: all of them, one, or several (KeyError names the known ones)."""

@@ -13,7 +13,7 @@ from reportlab.pdfgen.canvas import Canvas
 from erechnung.demo import sample_invoices
 from erechnung.documents import pdfa
 from erechnung.documents.checks import pdfa_problems
-from erechnung.documents.design import DEFAULT_DIR, DesignError, load_design
+from erechnung.documents.design import SAMPLE_DIR, DesignError, load_design
 from erechnung.documents.embed import embed_invoice_xml, invoice_attachment
 from erechnung.documents.hybrid import extract_invoice_xml
 from erechnung.errors import DocumentReadError
@@ -57,7 +57,7 @@ def test_the_default_design_loads_with_din_5008_form_b():
 
 def test_a_restyled_design_reports_every_mistake_with_its_key(tmp_path: Path):
     folder = tmp_path / "kommune"
-    shutil.copytree(DEFAULT_DIR, folder)
+    shutil.copytree(SAMPLE_DIR, folder)
     toml = (folder / "design.toml").read_text(encoding="utf-8")
     toml = (toml.replace('primary = "#1F4E79"', 'primary = "blau"')
                 .replace('bold = "@reportlab/VeraBd.ttf"', 'bold = "fonts/Fehlt.ttf"')

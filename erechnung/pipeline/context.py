@@ -236,11 +236,22 @@ class Pipeline:
 
     @cached_property
     def _csv_register(self):
+        return self.register_import.register
+
+    @cached_property
+    def register_import(self):
+        """The configured register CSV as imported: the recipients and the problems of the rows left out
+        (reported by the run, issue 11; a row left out silently showed up only as 'unbekannte Kundennummer')."""
         from ..intake import import_recipients_csv
 
         path = self.config.path(self.config.recipients or "")
-        imported = import_recipients_csv(path.read_bytes(), path.name)
-        return imported.register
+        return import_recipients_csv(path.read_bytes(), path.name)
+
+    def register_problems(self) -> tuple:
+        """The problems of the configured register CSV (empty without one, or with a register passed in)."""
+        if self.register_override is not None or not self.config.recipients:
+            return ()
+        return self.register_import.errors
 
     @cached_property
     def notice_config(self):

@@ -101,6 +101,8 @@ class RunSummary:
     failed: list[tuple[int, str]] = field(default_factory=list)  # documents left numbered (tried again next run)
     report_html: Path | None = None
     timings: dict[str, Any] = field(default_factory=dict)
+    register_problems: list[str] = field(default_factory=list)  # rows of the register CSV left out, for people
+    register_report: Path | None = None  # their error report (next to the run report)
 
     @property
     def totals(self) -> DepartmentSummary:
@@ -121,6 +123,10 @@ class RunSummary:
         if self.failed:
             out.append(f"{len(self.failed)} Beleg(e) konnten nicht erzeugt werden; der nächste Lauf versucht es "
                        "erneut")
+        if self.register_problems:
+            out.append(f"Empfängerverzeichnis: {len(self.register_problems)} Problem(e), die betroffenen Zeilen "
+                       f"wurden nicht übernommen (Fehlerbericht: {self.register_report})")
+            out += [f"  {line}" for line in self.register_problems[:20]]
         return out
 
     @property
@@ -151,6 +157,10 @@ class RunSummary:
                       for r in self.rejected[:50]]
         if self.error_reports:
             lines += ["", "## Fehlerberichte", ""] + [f"- {d}: `{k}`" for d, k in self.error_reports]
+        if self.register_problems:
+            lines += ["", "## Empfängerverzeichnis: Zeilen nicht übernommen", ""]
+            lines += [f"- {line}" for line in self.register_problems]
+            lines += ["", f"Fehlerbericht: `{self.register_report}`"]
         errors = [d for d in self.departments if d.error or d.busy or d.skipped]
         if errors:
             lines += ["", "## Nicht (vollständig) bearbeitet", ""]
@@ -255,6 +265,7 @@ def finish(p: Pipeline, st: RunState) -> RunSummary:
     sweep_work_area(p)
     release(p)
     summary = summarize(p, st)
+    summary.register_report = write_register_report(p, summary)
     summary.report_html = write_run_report(summary, p.report_dir)
     with p.transaction() as s:
         finish_run(s, st.run_id, summary.counts())
@@ -409,8 +420,44 @@ def run_report_html(summary: RunSummary) -> bytes:
     if summary.failed:
         parts.append(f"<p>{len(summary.failed)} Beleg(e) konnten in diesem Lauf nicht erzeugt werden und werden im "
                      "nächsten Lauf erneut versucht.</p>")
+    if summary.register_problems:
+        parts.append("<h2>Empfängerverzeichnis: Zeilen nicht übernommen</h2><p>Belege für diese Kundennummern "
+                     "werden als „unbekannte Kundennummer“ zurückgehalten, bis die Zeile berichtigt ist. "
+                     f"Fehlerbericht: {e(str(summary.register_report))}</p><ul>")
+        parts += [f"<li>{e(line)}</li>" for line in summary.register_problems]
+        parts.append("</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts).encode("utf-8")
+
+
+def register_problem_lines(errors: Sequence[Any]) -> list[str]:
+    """The register's problems as lines for people: file, row, column, value, problem, what to do."""
+    out = []
+    for err in errors:
+        where = ", ".join(x for x in (err.batch, f"Zeile {err.row}" if err.row else None,
+                                      f"Spalte {err.column}" if err.column else None) if x)
+        value = f" {err.value!r}" if err.value else ""
+        out.append(f"{where}:{value} {err.problem} – {err.fix}")
+    return out
+
+
+def write_register_report(p: Pipeline, summary: RunSummary) -> Path | None:
+    """The register CSV's problems as an error report next to the run report (``fehlerbericht-<register>-...``),
+    and as lines in the run's summary; None when the register has none."""
+    from ..intake import error_report_html
+
+    errors = p.register_problems()
+    if not errors:
+        return None
+    summary.register_problems = register_problem_lines(errors)
+    name = Path(p.config.recipients or "empfaenger.csv").name
+    folder = p.report_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"fehlerbericht-{Path(name).stem}-{summary.started.astimezone():%Y%m%d-%H%M%S}-" \
+                    f"{summary.run_id[:8]}.html"
+    path.write_bytes(error_report_html(errors, title=f"Fehlerbericht Empfängerverzeichnis {name}",
+                                       created=summary.started.astimezone()))
+    return path
 
 
 def write_run_report(summary: RunSummary, folder: Path) -> Path:

@@ -35,6 +35,8 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .limits import DEFAULT_LIMITS, IntakeLimits, LimitExceeded, RowBudget
 from .records import Batch, RawRecord, RecordError
 
@@ -50,19 +52,36 @@ MAX_BYTES = 100 * 1024 * 1024
 LINE_ENDS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 
+class ReaderOptions(BaseModel):
+    """Where the records stand in a file, from the department's mapping profile (``[reader]``, see
+    docs/mapping-profiles.md): the sheet of a workbook (its name, or its number counting from 1) and the row of
+    the column headers when title rows stand above it (a CSV line, an Excel row; default: the first non-empty)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sheet: str | int | None = None
+    header_row: int | None = Field(default=None, ge=1)
+
+
+NO_OPTIONS = ReaderOptions()
+
+
 def format_of(name: str) -> str | None:
     """The format a file name stands for (``None`` when its ending is unknown)."""
     return EXTENSIONS.get(PurePosixPath(name).suffix.lower())
 
 
 def read_batch(data: bytes, name: str, *, format: str | Iterable[str] | None = None, encoding: str = "auto",
-               delimiter: str = "auto", limits: IntakeLimits = DEFAULT_LIMITS) -> Batch:
+               delimiter: str = "auto", limits: IntakeLimits = DEFAULT_LIMITS,
+               options: ReaderOptions | None = None) -> Batch:
     """``data`` (the bytes of the file ``name``) as records.
 
     ``format`` is the department's format, or several it may deliver (``("xlsx", "csv")``: the file name's
     ending chooses); ``None`` takes it from the file name. ``encoding`` and ``delimiter`` apply to CSV.
     ``limits`` bound what the file may hold (the configuration's ``[limits]``; the defaults otherwise).
+    ``options`` say where the records stand (the profile's ``[reader]``: sheet, header row).
     """
+    options = options or NO_OPTIONS
     allowed = (format,) if isinstance(format, str) else tuple(format or ())
     by_name = format_of(name)
     chosen = allowed[0] if len(allowed) == 1 else by_name
@@ -81,8 +100,10 @@ def read_batch(data: bytes, name: str, *, format: str | Iterable[str] | None = N
         return empty.failed(*wrong)
     try:
         if chosen == "csv":
-            return _read_csv(data, empty, encoding, delimiter, limits)
-        return {"json": _read_json, "jsonl": _read_jsonl, "xlsx": _read_xlsx, "xml": _read_xml,
+            return _read_csv(data, empty, encoding, delimiter, limits, options)
+        if chosen == "xlsx":
+            return _read_xlsx(data, empty, limits, options)
+        return {"json": _read_json, "jsonl": _read_jsonl, "xml": _read_xml,
                 "pdf": _read_pdf}[chosen](data, empty, limits)
     except LimitExceeded as exc:
         return empty.failed(exc.problem, exc.fix)
@@ -159,7 +180,8 @@ def line_count(text: str) -> int:
     return ends + (1 if text and not text.endswith(LINE_ENDS) else 0)
 
 
-def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str, limits: IntakeLimits) -> Batch:
+def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str, limits: IntakeLimits,
+              options: ReaderOptions = NO_OPTIONS) -> Batch:
     if b"\x00" in data[:4096]:
         return batch.failed("die Datei ist keine Textdatei (enthält Nullbytes; UTF-16?)",
                             "exportieren Sie die Daten als CSV in UTF-8 oder Windows-1252")
@@ -171,6 +193,11 @@ def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str, limits: 
     limits.check("max_rows", line_count(text))
     lines = text.splitlines(keepends=True)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if options.header_row is not None:  # title lines above the header are no records
+        first = options.header_row - 1
+        if first >= len(lines) or not lines[first].strip():
+            return batch.failed(f"Zeile {options.header_row} (reader.header_row) ist leer oder fehlt",
+                                "prüfen Sie reader.header_row im Mapping-Profil: die Zeile mit den Spaltennamen")
     if first is None:
         return batch.failed("die Datei enthält keine Kopfzeile", "die erste Zeile muss die Spaltennamen enthalten")
     sep = detect_delimiter(lines[first]) if delimiter == "auto" else delimiter
@@ -393,8 +420,9 @@ def _columns(records: Iterable[RawRecord]) -> tuple[str, ...]:
 # ============================================================================================== XLSX
 
 
-def _read_xlsx(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
-    """The first sheet; the first non-empty row is the header. Number and date cells come as Excel gives them
+def _read_xlsx(data: bytes, batch: Batch, limits: IntakeLimits, options: ReaderOptions = NO_OPTIONS) -> Batch:
+    """The first sheet (or ``options.sheet``); the first non-empty row (or ``options.header_row``) is the header,
+    rows above it are titles. Number and date cells come as Excel gives them
     (canonical text, marked native); text cells as text; formulas as their last computed value.
 
     The archive is measured first (``zipbound.check_archive``). The sheet's ``<dimension ref="A1:XFD1048576"/>``
@@ -417,7 +445,9 @@ def _read_xlsx(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
             warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it does not know
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
-                sheet = book.worksheets[0]
+                sheet = _sheet(book, options.sheet)
+                if isinstance(sheet, tuple):
+                    return batch.failed(*sheet)
                 sheet.reset_dimensions()
                 rows = []
                 for i, values in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -436,7 +466,11 @@ def _read_xlsx(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
     except Exception as exc:  # openpyxl raises its own errors for malformed parts
         return batch.failed(f"die XLSX-Datei ist keine lesbare Excel-Arbeitsmappe ({type(exc).__name__})",
                             "speichern Sie die Datei in Excel erneut als .xlsx und liefern Sie sie noch einmal")
-    filled = [(i, r) for i, r in rows if any(v not in (None, "") for v in r)]
+    filled = [(i, r) for i, r in rows if any(v not in (None, "") for v in r)
+              and i >= (options.header_row or 1)]
+    if options.header_row is not None and (not filled or filled[0][0] != options.header_row):
+        return batch.failed(f"Zeile {options.header_row} (reader.header_row) ist leer oder fehlt",
+                            "prüfen Sie reader.header_row im Mapping-Profil: die Zeile mit den Spaltennamen")
     if not filled:
         return batch.failed("das erste Tabellenblatt ist leer", "die Daten gehören auf das erste Tabellenblatt")
     header_row, header_values = filled[0]
@@ -453,7 +487,23 @@ def _read_xlsx(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
         raw = "\t".join(t for t, _ in cells)
         records.append(RawRecord(batch=batch.name, row=row_no, fields=fields, raw=raw, native=native))
     return Batch(name=batch.name, format="xlsx", records=tuple(records), columns=tuple(header[i] for i in keep),
-                 details={"sheet": "1", "header_row": str(header_row)})
+                 details={"sheet": str(options.sheet or 1), "header_row": str(header_row)})
+
+
+def _sheet(book: Any, wanted: str | int | None) -> Any:
+    """The sheet ``wanted`` (name, or number from 1; default the first), or the (problem, fix) of its absence."""
+    names = book.sheetnames
+    if wanted is None:
+        return book.worksheets[0]
+    if isinstance(wanted, int) and 1 <= wanted <= len(names):
+        return book.worksheets[wanted - 1]
+    if isinstance(wanted, str):
+        match = next((n for n in names if n.strip().casefold() == wanted.strip().casefold()), None)
+        if match is not None:
+            return book[match]
+    return (f"die Arbeitsmappe hat kein Tabellenblatt {wanted!r} (reader.sheet)",
+            "die Blätter heißen: " + ", ".join(repr(n) for n in names)
+            + "; korrigieren Sie reader.sheet im Mapping-Profil oder liefern Sie die Mappe mit diesem Blatt")
 
 
 # ============================================================================================== finished documents

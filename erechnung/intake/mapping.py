@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..model.codes import EXEMPTION_REASON_CATEGORIES, VatCategory
 from . import values
+from .formats import ReaderOptions
 from .config import Config, ConfigError, ConfigProblem, Department, problems_from
 from .records import Batch, RawRecord, RecordError
 from .recipients import Recipient, RecipientProblems, RecipientRegister, recipient_from_fields
@@ -220,6 +221,7 @@ class MappingProfile(_Strict):
     group_by: tuple[str, ...] = ()
     values: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)  # field: {file: value}
     skip: tuple[SkipRule, ...] = ()  # rows that are no records: [[skip]] matches = "Summe|Gesamt"
+    reader: ReaderOptions = Field(default_factory=ReaderOptions)  # where the records stand in the file
     kind: KindRule = Field(default_factory=KindRule)
     formats: Formats = Field(default_factory=Formats)
     columns: dict[str, str] = Field(default_factory=dict)

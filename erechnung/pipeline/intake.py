@@ -392,7 +392,7 @@ def _local_date(when: datetime | None) -> date:
 def _process(p: Pipeline, dep: Department, batch_id: int, name: str, data: bytes, received_at: datetime | None,
              run_id: str | None, outcome: str) -> BatchOutcome:
     batch = read_batch(data, name, format=dep.format, encoding=dep.encoding, delimiter=dep.delimiter,
-                       limits=p.config.limits)
+                       limits=p.config.limits, options=getattr(p.profiles.get(dep.id), "reader", None))
     sha = hashlib.sha256(data).hexdigest()
     status = "done"
     if not batch.ok:

@@ -45,7 +45,7 @@ def rebuild_models(p: Pipeline, document_ids: Sequence[int]) -> int:
         dep = p.config.department(b.department)
         data = p.archive.get(b.sha256)
         batch = read_batch(data, b.source_key, format=dep.format, encoding=dep.encoding, delimiter=dep.delimiter,
-                           limits=p.config.limits)
+                           limits=p.config.limits, options=getattr(p.profiles.get(dep.id), "reader", None))
         keys = {d.idempotency_key: d for d in wanted}
         if dep.id not in p.profiles:  # finished documents: the record is the document
             from ..intake.formats import document_bytes  # noqa: F401  (the raw record is what passes through)

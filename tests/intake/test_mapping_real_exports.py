@@ -157,3 +157,60 @@ def test_a_wrong_skip_rule_is_a_german_profile_error():
     problems = _problems(TAXED + '[[skip]]\nmatches = "Summe("\n[[skip]]\nspalte = "Name"\nmatches = "x"\n')
     assert "kein gültiger regulärer Ausdruck" in problems["skip[0].matches"]
     assert problems["skip[1].spalte"] == "ist kein bekannter Schlüssel"
+
+
+# ------------------------------------------------------------------------------------------------ sheets, title rows
+
+SHEETS = TAXED.replace('"S"', '"S"\nlines.vat_rate = 19')
+HEADER = ["Beleg", "Name", "Straße", "PLZ", "Ort", "Mail", "Leistung", "Menge", "Preis"]
+
+
+def _workbook() -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    cover = book.active
+    cover.title = "Deckblatt"
+    cover.append(["Export Gebührenverfahren", "erstellt 02.11.2026"])
+    fees = book.create_sheet("Gebühren")
+    fees.append(["Gebührenliste November 2026"])
+    fees.append([])
+    fees.append(HEADER)
+    fees.append(["B-1", "Sportverein", "Ring 1", "12345", "Musterstadt", "sv@example.org", "Hallenmiete", 3, 20])
+    fees.append(["B-2", "Kita e.V.", "Weg 2", "12345", "Musterstadt", "kita@example.org", "Hallenmiete", 1, 20.5])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_xlsx_sheet_chosen_by_name_with_the_header_below_title_rows(config, register):
+    profile = SHEETS + '[reader]\nsheet = "Gebühren"\nheader_row = 3\n'
+    result = _map(config, register, profile, _workbook(), "export.xlsx", format="xlsx",
+                  options=parse_profile(profile).reader)
+    assert not result.quarantined, result.errors
+    assert [(d.key, d.rows, d.invoice["lines"][0]["unit_price"]) for d in result.drafts] == [
+        ("B-1", (4,), Decimal(20)), ("B-2", (5,), Decimal("20.5"))]
+
+
+def test_xlsx_sheet_by_number_and_a_sheet_that_is_not_there(config, register):
+    by_number = parse_profile(SHEETS + '[reader]\nsheet = 2\nheader_row = 3\n').reader
+    batch = read_batch(_workbook(), "export.xlsx", format="xlsx", options=by_number)
+    assert [r.row for r in batch.records] == [4, 5] and batch.columns == tuple(HEADER)
+    missing = parse_profile(SHEETS + '[reader]\nsheet = "Gebuehren"\n').reader
+    (error,) = read_batch(_workbook(), "export.xlsx", format="xlsx", options=missing).errors
+    assert "kein Tabellenblatt 'Gebuehren'" in error.problem and "'Deckblatt', 'Gebühren'" in error.fix
+
+
+def test_csv_with_title_lines_above_the_header(config, register):
+    data = ("Gebührenliste Standesamt;;;;;;;;\nStand: 02.11.2026;;;;;;;;\n" + ";".join(HEADER) + "\n"
+            "B-1;Sportverein;Ring 1;12345;Musterstadt;sv@example.org;Hallenmiete;3;20,00\n").encode()
+    profile = SHEETS + "[reader]\nheader_row = 3\n"
+    result = _map(config, register, profile, data, "export.csv", options=parse_profile(profile).reader)
+    assert [(d.key, d.rows) for d in result.drafts] == [("B-1", (4,))], result.errors
+
+
+def test_a_wrong_reader_key_is_a_german_profile_error():
+    problems = _problems(SHEETS + "[reader]\nheaderrow = 3\n")
+    assert problems["reader.headerrow"] == "ist kein bekannter Schlüssel"

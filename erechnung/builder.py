@@ -70,19 +70,22 @@ def municipality(name: str, *, street: str, post_code: str, city: str, contact_n
         contact=Contact(name=contact_name, telephone=contact_phone, email=contact_email))
 
 
-def customer(name: str, *, post_code: str, city: str, electronic_address: str,
+def customer(name: str, *, post_code: str, city: str, electronic_address: str | None,
              electronic_address_scheme: str = "EM", street: str | None = None, country_code: str = "DE",
              vat_id: str | None = None, identifier: str | None = None, contact_name: str | None = None,
              contact_phone: str | None = None, contact_email: str | None = None) -> Buyer:
     """BG-7 the buyer: BT-44 name, BG-8 address (BT-53, BT-52 required by BR-DE-8/9), BT-49 electronic address
-    (required, with its EAS scheme: ``EM`` e-mail, ``0204`` Leitweg-ID, ``9930`` German VAT id, ...)."""
-    _required(name=("BT-44", name), post_code=("BT-53", post_code), city=("BT-52", city),
-              electronic_address=("BT-49", electronic_address))
+    (required by XRechnung, with its EAS scheme: ``EM`` e-mail, ``0204`` Leitweg-ID, ``9930`` German VAT id, ...;
+    an explicit None: an invoice not meant as XRechnung, e.g. a citizen's letter, where EN 16931 makes it optional)."""
+    _required(name=("BT-44", name), post_code=("BT-53", post_code), city=("BT-52", city))
+    if electronic_address is not None:
+        _required(electronic_address=("BT-49", electronic_address))
     contact = (Contact(name=contact_name, telephone=contact_phone, email=contact_email)
                if contact_name or contact_phone or contact_email else None)
     return Buyer(
         name=name, vat_id=vat_id or None, identifier=Identifier(value=identifier) if identifier else None,
-        electronic_address=ElectronicAddress(value=electronic_address, scheme_id=electronic_address_scheme),
+        electronic_address=ElectronicAddress(value=electronic_address, scheme_id=electronic_address_scheme)
+        if electronic_address is not None else None,
         address=PostalAddress(line1=street or None, post_code=post_code, city=city, country_code=country_code),
         contact=contact)
 

@@ -949,7 +949,7 @@ class _Mapper:
         elif kind == "credit_note":
             pass  # a credit note given with positive amounts is credited as given
         address = recipient.electronic_address
-        if address is None:
+        if address is None and recipient.receives_xrechnung:  # a citizen's letter needs no BT-49 (issue 11)
             errors.append(self._error(record, "buyer.customer_number" if ref else "buyer.email",
                                       "der Empfänger hat keine elektronische Adresse (E-Mail oder Leitweg-ID), die "
                                       "eine XRechnung braucht (BT-49)",
@@ -972,8 +972,8 @@ class _Mapper:
                                       "prüfen Sie beide Daten"))
             return None, kind
         buyer = {"name": recipient.name, "street": recipient.street, "post_code": recipient.post_code,
-                 "city": recipient.city, "country_code": recipient.country_code, "electronic_address": address[0],
-                 "electronic_address_scheme": address[1], "vat_id": recipient.vat_id,
+                 "city": recipient.city, "country_code": recipient.country_code, "electronic_address": address and address[0],
+                 "electronic_address_scheme": address and address[1], "vat_id": recipient.vat_id,
                  "identifier": ref}
         debit = None
         if doc.get("debit.iban"):
@@ -1224,7 +1224,7 @@ def _build_invoice(draft: DocumentDraft, config: Config, department: Department)
         contact_email=contact.email, electronic_address=m.electronic_address,
         electronic_address_scheme=m.electronic_address_scheme if "@" in m.electronic_address else "0204",
         vat_id=m.vat_id, tax_number=m.tax_number, legal_registration_id=m.municipality_key)
-    buyer = customer(**{k: v for k, v in data.pop("buyer").items() if v is not None})
+    buyer = customer(**{k: v for k, v in data.pop("buyer").items() if v is not None or k == "electronic_address"})
     lines = [item_line(**{k: v for k, v in line.items() if v is not None}) for line in data.pop("lines")]
     number = draft.number or _PLACEHOLDER_NUMBER
     kassenzeichen = data.pop("kassenzeichen") or number

@@ -80,6 +80,13 @@ class Recipient(Frozen):
         return self
 
     @property
+    def receives_xrechnung(self) -> bool:
+        """Whether this recipient's invoices are XRechnung XML (a public body, a Leitweg-ID, a business), whose
+        rules require the buyer's electronic address (BT-49). A citizen gets a PDF letter with the EN 16931 data
+        embedded, where BT-49 is optional: no e-mail address is no reason to withhold the invoice."""
+        return self.kind != RecipientKind.CITIZEN or bool(self.leitweg_id)
+
+    @property
     def electronic_address(self) -> tuple[str, str] | None:
         """BT-49 (value, EAS scheme): the Leitweg-ID (0204) of a public body, else the e-mail (EM)."""
         if self.leitweg_id:

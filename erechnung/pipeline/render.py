@@ -236,8 +236,11 @@ def _render(state: _Worker, item: RenderItem, model: Any) -> bytes:
     if item.format == "zugferd":
         from ..documents.hybrid import HybridProfileError, make_hybrid
 
+        # XRechnung requires the buyer's electronic address (BT-49), EN 16931 does not: a citizen without an
+        # e-mail address gets the letter with the EN 16931 data embedded (issue 11)
+        profile = state.hybrid_profile if model.buyer.electronic_address is not None else "EN16931"
         try:
-            return make_hybrid(model, state.hybrid_profile, state.design)
+            return make_hybrid(model, profile, state.design)
         except HybridProfileError:  # an invoice that cannot be stated as plain EN 16931
             return make_hybrid(model, "XRECHNUNG", state.design)
     if item.format == "notice_pdf":

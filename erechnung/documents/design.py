@@ -362,8 +362,20 @@ def load_design(path: Path | str | None = None, values: dict[str, str | None] | 
     """The design in ``path`` (a folder with design.toml, or the file itself), its placeholders filled from
     ``values`` (``Municipality.design_values()``); default: ``$ERECHNUNG_DESIGN``, else the sample city's
     ``examples/design``. Read and checked once per process per file and values; raises DesignError."""
+    if values is None and path is None and not os.environ.get(ENV_VARIABLE) and SAMPLE_DIR.is_dir():
+        values = _sample_values()
     key = None if values is None else tuple(sorted((k, v or "") for k, v in values.items()))
     return _load(_design_file(path), key)
+
+
+@lru_cache(maxsize=1)
+def _sample_values() -> dict[str, str]:
+    """The sample city's values (``examples/config.toml`` beside its design), for callers without a
+    configuration (tools, tests)."""
+    from ..intake.config import parse_config
+
+    file = SAMPLE_DIR.parent / "config.toml"
+    return parse_config(file.read_bytes(), str(file), base_dir=file.parent).municipality.design_values()
 
 
 @lru_cache(maxsize=16)

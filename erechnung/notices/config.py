@@ -103,10 +103,11 @@ class NoticeConfig:
         """The Rechtsbehelfsbelehrung of ``kind``, filled in for ``authority``. Refused while the court is
         not configured: a wrong court in the Rechtsbehelfsbelehrung prolongs the time limit to a year
         (§ 58 Abs. 2 VwGO)."""
+        texts = self.texts(kind)
         if "{" in self.court + self.court_address:
             raise NoticeError("das zuständige Verwaltungsgericht ist nicht angegeben", field=self.source,
                               fix="tragen Sie es in config.toml unter [municipality.court] ein (name, address)")
-        return self.fill(self.texts(kind).appeal, authority, f"[kinds.{kind.value}] appeal")
+        return self.fill(texts.appeal, authority, f"[kinds.{kind.value}] appeal")
 
     def remarks(self, kind: NoticeKind, authority: Authority) -> tuple[str, ...]:
         return tuple(self.fill(r, authority, f"[kinds.{kind.value}] remarks")
@@ -202,6 +203,11 @@ def load_config(path: Path | str | None = None) -> NoticeConfig:
     """The notice configuration (see ``config_file``), read and checked once per change of the file."""
     file = config_file(path)
     try:
-        return _load(file.resolve(), file.stat().st_mtime_ns)
+        config = _load(file.resolve(), file.stat().st_mtime_ns)
     except OSError as exc:
         raise NoticeError(f"cannot read the notice configuration: {exc.strerror or exc}", field=str(file)) from exc
+    if path is None:  # no configuration at hand: the court of the default design's municipality
+        from ..documents.design import load_design
+
+        config = config.for_municipality(dict(load_design().values))
+    return config

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
+from erechnung.documents.design import load_design
 from erechnung.notices import NoticeDraft, NoticeError, NoticeKind, assess
 from erechnung.notices.claim import claim_invoice, claim_xml
 from erechnung.notices.config import config_file, load_config, parse_config
@@ -27,6 +28,7 @@ def test_appeal_instructions_come_from_configuration_per_notice_type(sample_draf
     # a changed configuration changes the notice, and only the kind it names
     edited = parse_config(CONFIG_TEXT.replace("Die Hundesteuer ist auch dann fristgerecht zu zahlen",
                                               "Zahlen Sie die Hundesteuer trotzdem pünktlich"))
+    edited = edited.for_municipality(dict(load_design().values))  # the court is the configuration's (issue 11)
     assert "Zahlen Sie die Hundesteuer trotzdem pünktlich" in assess(sample_drafts["hundesteuerbescheid"],
                                                                      edited).appeal_instructions
     assert assess(sample_drafts["grundsteuerbescheid"], edited).appeal_instructions == property_tax

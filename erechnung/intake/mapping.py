@@ -191,6 +191,15 @@ class Formats(_Strict):
         return v
 
 
+class AmountColumn(_Strict):
+    """One of several amount columns of a row (care, meals, materials), each a line of its own: ``name`` is the
+    line's name (a text, ``{column}`` templates allowed), ``line`` sets other line fields for this line only."""
+
+    column: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    line: dict[str, Any] = Field(default_factory=dict)
+
+
 class SkipRule(_Strict):
     """A row that is no record (``Summe``, ``Gesamt``, a page total): ``matches`` is a regular expression tried at
     the start of the value in ``column`` (default: the file's first column), capitals ignored."""
@@ -221,6 +230,7 @@ class MappingProfile(_Strict):
     group_by: tuple[str, ...] = ()
     values: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)  # field: {file: value}
     skip: tuple[SkipRule, ...] = ()  # rows that are no records: [[skip]] matches = "Summe|Gesamt"
+    amounts: tuple[AmountColumn, ...] = ()  # several amount columns: one line each ([[amounts]])
     reader: ReaderOptions = Field(default_factory=ReaderOptions)  # where the records stand in the file
     kind: KindRule = Field(default_factory=KindRule)
     formats: Formats = Field(default_factory=Formats)
@@ -239,6 +249,8 @@ class MappingProfile(_Strict):
         return (v,) if isinstance(v, dict) else v
 
     def maps(self, target: str) -> bool:
+        if self.amounts and target in ("lines.name", "lines.amount", "lines.unit_price", "lines.quantity"):
+            return True
         return target in self.columns or target in self.constants
 
     def column(self, target: str) -> str | None:
@@ -248,7 +260,8 @@ class MappingProfile(_Strict):
         """The columns the file must have; a template stands for the columns it names."""
         mapped = [c for v in self.columns.values() for c in (template_columns(v) or (v,))]
         cols = list(self.group_by) + mapped + ([self.kind.column] if self.kind.column else []) \
-            + [r.column for r in self.skip if r.column]
+            + [r.column for r in self.skip if r.column] \
+            + [c for a in self.amounts for c in (a.column, *template_columns(a.name))]
         return tuple(dict.fromkeys(cols))
 
 
@@ -354,6 +367,18 @@ def _profile_problems(profile: MappingProfile, file: str) -> list[ConfigProblem]
         out.append(ConfigProblem(file, "constants", f"{{{name}}}", "unbekannter Platzhalter",
                                  "Platzhalter nennen ein Feld, z. B. {assessment.year}"))
     out += _value_table_problems(profile, file)
+    for i, entry in enumerate(profile.amounts):
+        for key, value in entry.line.items():
+            target = f"lines.{key}"
+            if target not in FIELDS:
+                out.append(ConfigProblem(file, f"amounts[{i}].line.{key}", repr(value), "ist kein Feld einer Position",
+                                         "erlaubt: " + ", ".join(f.removeprefix("lines.") for f in FIELDS
+                                                                 if f.startswith("lines."))))
+                continue
+            try:
+                _constant(target, value, profile.formats)
+            except RecordError as exc:
+                out.append(ConfigProblem(file, f"amounts[{i}].line.{key}", repr(value), exc.problem, exc.fix))
     if profile.kind.column and not profile.kind.values:
         out.append(ConfigProblem(file, "kind.values", None, "kind.column ist gesetzt, aber keine Werte",
                                  "values = { RE = \"invoice\", GS = \"credit_note\" }"))
@@ -760,6 +785,8 @@ class _Mapper:
         self.formats = profile.formats
         self.constants = {t: _constant(t, v, profile.formats) for t, v in profile.constants.items()}
         self.tables = {t: {k.strip().casefold(): v for k, v in table.items()} for t, table in profile.values.items()}
+        self.amount_lines = {a.column: {f"lines.{k}": _constant(f"lines.{k}", v, profile.formats)
+                                        for k, v in a.line.items()} for a in profile.amounts}
 
     def _error(self, record: RawRecord | None, target: str | None, problem: str, fix: str,
                value: str | None = None) -> RecordError:
@@ -846,7 +873,12 @@ class _Mapper:
                                               "sein (oder leer)"))
         kind = self._kind(group, errors)
         recipient, ref = self._recipient(first, doc, group, errors)
-        lines = [self._line(record, vals, errors) for record, vals in rows]
+        lines = [line for record, vals in rows for line in self._lines(record, vals, errors)]
+        if self.profile.amounts and not lines and not errors:
+            errors.append(RecordError(batch=self.batch.name, row=first.row, column=self.profile.amounts[0].column,
+                                      value="", problem="keine der Betragsspalten "
+                                      + ", ".join(repr(a.column) for a in self.profile.amounts) + " hat einen Betrag",
+                                      fix="tragen Sie mindestens einen Betrag ein"))
         if kind == "notice":
             data = self._notice(first, doc, lines, recipient, ref, errors)
         else:
@@ -917,6 +949,32 @@ class _Mapper:
         if not column:
             return None
         return next((r for r in group.records if r.get(column).strip()), None)
+
+    def _lines(self, record: RawRecord, vals: Mapping[str, Any], errors: list[RecordError]) -> list[dict[str, Any]]:
+        """The row's line, or with ``[[amounts]]`` one line per amount column that holds an amount other than 0:
+        quantity 1, the amount as price, the entry's name and line fields."""
+        if not self.profile.amounts:
+            return [self._line(record, vals, errors)]
+        base = {t.removeprefix("lines."): v for t, v in self.constants.items() if t.startswith("lines.")}
+        base.update({t.removeprefix("lines."): v for t, v in vals.items() if t.startswith("lines.")})
+        out = []
+        for entry in self.profile.amounts:
+            text = record.get(entry.column).strip()
+            if not text:
+                continue
+            try:
+                amount = _parse("lines.amount", text, native=entry.column in record.native, formats=self.formats)
+            except RecordError as exc:
+                errors.append(exc.at(batch=self.batch.name, row=record.row, column=entry.column, value=text))
+                continue
+            if amount == 0:
+                continue
+            line = {**base, **{t.removeprefix("lines."): v for t, v in self.amount_lines[entry.column].items()}}
+            name = fill_template(entry.name, record) if template_columns(entry.name) else entry.name
+            line.update(name=name, quantity=Decimal(1), unit_price=amount, _record=record)
+            line.pop("amount", None)
+            out.append(line)
+        return out
 
     def _line(self, record: RawRecord, vals: Mapping[str, Any], errors: list[RecordError]) -> dict[str, Any]:
         line = {t.removeprefix("lines."): v for t, v in self.constants.items() if t.startswith("lines.")}

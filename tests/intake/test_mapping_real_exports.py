@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from erechnung.intake import ConfigError, map_batch, parse_profile, read_batch
+from erechnung.intake import ConfigError, build, map_batch, parse_profile, read_batch
 
 TODAY = date(2026, 11, 6)
 
@@ -214,3 +214,55 @@ def test_csv_with_title_lines_above_the_header(config, register):
 def test_a_wrong_reader_key_is_a_german_profile_error():
     problems = _problems(SHEETS + "[reader]\nheaderrow = 3\n")
     assert problems["reader.headerrow"] == "ist kein bekannter Schlüssel"
+
+
+# ------------------------------------------------------------------------------------------------ amount columns
+
+KITA = """
+group_by = "Beleg"
+[columns]
+number = "Beleg"
+buyer.name = "{Vorname} {Nachname}"
+buyer.street = "Straße"
+buyer.post_code = "PLZ"
+buyer.city = "Ort"
+buyer.email = "Mail"
+[constants]
+lines.vat_category = "E"
+vat_exemption_reason = "Steuerfrei nach § 4 Nr. 25 UStG"
+[[amounts]]
+column = "Betreuung"
+name = "Betreuungsbeitrag {Monat} ({Kind})"
+[[amounts]]
+column = "Verpflegung"
+name = "Verpflegung {Monat}"
+[[amounts]]
+column = "Material"
+name = "Bastelgeld"
+line = { vat_category = "S", vat_rate = 19 }
+"""
+
+
+def test_one_row_with_care_meals_and_materials_becomes_one_line_per_amount(config, register):
+    data = ("Beleg;Vorname;Nachname;Straße;PLZ;Ort;Mail;Kind;Monat;Betreuung;Verpflegung;Material\n"
+            "K-1;Erika;Mustermann;Ring 1;12345;Musterstadt;e@example.org;Lena;11/2026;180,00;45,50;0,00\n"
+            "K-1;Erika;Mustermann;Ring 1;12345;Musterstadt;e@example.org;Paul;11/2026;90,00;;12,00\n"
+            "K-2;Max;Meier;Weg 2;12345;Musterstadt;m@example.org;Tom;11/2026;180,00;vierzig;\n").encode()
+    result = _map(config, register, KITA, data, "kita.csv")
+    (draft,) = result.drafts
+    assert [(l["name"], l["quantity"], l["unit_price"], l["vat_category"]) for l in draft.invoice["lines"]] == [
+        ("Betreuungsbeitrag 11/2026 (Lena)", Decimal(1), Decimal("180.00"), "E"),
+        ("Verpflegung 11/2026", Decimal(1), Decimal("45.50"), "E"),
+        ("Betreuungsbeitrag 11/2026 (Paul)", Decimal(1), Decimal("90.00"), "E"),
+        ("Bastelgeld", Decimal(1), Decimal("12.00"), "S")]
+    assert draft.invoice["lines"][3]["vat_rate"] == Decimal(19)
+    assert build(draft, config).totals.payable_amount == Decimal("329.78")  # 315,50 exempt + 12,00 + 19 %
+    (bad,) = result.quarantined
+    assert bad.key == "K-2" and (bad.errors[0].column, bad.errors[0].value) == ("Verpflegung", "vierzig")
+
+
+def test_a_wrong_amount_column_entry_is_a_german_profile_error():
+    problems = _problems(KITA + '[[amounts]]\ncolumn = "Ausflug"\nname = "Ausflug"\nline = { mwst = 7 }\n')
+    assert problems["amounts[3].line.mwst"] == "ist kein Feld einer Position"
+    problems = _problems(KITA + '[[amounts]]\nspalte = "X"\nname = "X"\n')
+    assert "amounts[3].column" in problems and problems["amounts[3].spalte"] == "ist kein bekannter Schlüssel"

@@ -55,12 +55,18 @@ LINE_ENDS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028
 class ReaderOptions(BaseModel):
     """Where the records stand in a file, from the department's mapping profile (``[reader]``, see
     docs/mapping-profiles.md): the sheet of a workbook (its name, or its number counting from 1) and the row of
-    the column headers when title rows stand above it (a CSV line, an Excel row; default: the first non-empty)."""
+    the column headers when title rows stand above it (a CSV line, an Excel row; default: the first non-empty);
+    in JSON, the key path of the list of records (``records = "export.rechnungen"``; default: the file's list or
+    its ``records``) and of each record's list of positions (``positions = "positionen"``): every position is a
+    record of its own with the record's fields and its own under ``positionen.`` (``positionen.menge``), all with
+    the record's row number, so that they make one document."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sheet: str | int | None = None
     header_row: int | None = Field(default=None, ge=1)
+    records: str | None = Field(default=None, min_length=1)
+    positions: str | None = Field(default=None, min_length=1)
 
 
 NO_OPTIONS = ReaderOptions()
@@ -103,8 +109,9 @@ def read_batch(data: bytes, name: str, *, format: str | Iterable[str] | None = N
             return _read_csv(data, empty, encoding, delimiter, limits, options)
         if chosen == "xlsx":
             return _read_xlsx(data, empty, limits, options)
-        return {"json": _read_json, "jsonl": _read_jsonl, "xml": _read_xml,
-                "pdf": _read_pdf}[chosen](data, empty, limits)
+        if chosen in ("json", "jsonl"):
+            return (_read_json if chosen == "json" else _read_jsonl)(data, empty, limits, options)
+        return {"xml": _read_xml, "pdf": _read_pdf}[chosen](data, empty, limits)
     except LimitExceeded as exc:
         return empty.failed(exc.problem, exc.fix)
     except RecursionError:  # the JSON parser's own bound on nesting, far above max_json_depth
@@ -353,15 +360,49 @@ def _check_depth(value: Any, limits: IntakeLimits) -> None:
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
 
 
-def _json_record(batch: Batch, row: int, value: Any, raw: str, budget: RowBudget) -> RawRecord:
-    """One record of a JSON or JSON Lines file, within the budget's limits."""
+def _json_records(batch: Batch, row: int, value: Any, raw: str, budget: RowBudget,
+                  options: ReaderOptions = NO_OPTIONS) -> list[RawRecord]:
+    """The record(s) of one JSON value, within the budget's limits: one, or one per position (``options``)."""
     _check_depth(value, budget.limits)
-    record = _object_record(batch, row, value, raw)
-    budget.row(row, tuple(record.fields.values()))
-    return record
+    path = options.positions
+    positions = _at(value, path) if path and isinstance(value, dict) else None
+    if not isinstance(positions, list) or not positions:
+        record = _object_record(batch, row, value, raw)
+        budget.row(row, tuple(record.fields.values()))
+        return [record]
+    assert path is not None
+    parent = _without(value, path)
+    records = []
+    for i, position in enumerate(positions):
+        if not isinstance(position, dict):
+            position = {"": position}
+        item = {**parent, **{f"{path}.{k}" if k else path: v for k, v in position.items()}}
+        record = _object_record(batch, row, item, raw if i == 0 else json.dumps(position, ensure_ascii=False,
+                                                                                  default=str))
+        budget.row(row, tuple(record.fields.values()))
+        records.append(record)
+    return records
 
 
-def _read_json(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
+def _at(value: Any, path: str) -> Any:
+    """The value under the dotted key ``path`` (``None`` where a key is missing)."""
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _without(value: dict[str, Any], path: str) -> dict[str, Any]:
+    """``value`` without what stands under the dotted key ``path``."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return {k: v for k, v in value.items() if k != head}
+    inner = value.get(head)
+    return {**value, head: _without(inner, rest)} if isinstance(inner, dict) else dict(value)
+
+
+def _read_json(data: bytes, batch: Batch, limits: IntakeLimits, options: ReaderOptions = NO_OPTIONS) -> Batch:
     text = _json_text(data, batch)
     if isinstance(text, Batch):
         return text
@@ -371,19 +412,27 @@ def _read_json(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
     except json.JSONDecodeError as exc:
         return batch.failed(f"kein gültiges JSON: {exc.msg} (Zeile {exc.lineno}, Spalte {exc.colno})",
                             "exportieren Sie die Datei erneut; sie ist unvollständig oder beschädigt")
-    items = doc.get("records") if isinstance(doc, dict) else doc
+    if options.records:
+        items = _at(doc, options.records)
+        if not isinstance(items, list):
+            return batch.failed(f"unter {options.records!r} (reader.records) steht keine Liste von Datensätzen",
+                                "prüfen Sie reader.records im Mapping-Profil: die Schlüssel bis zur Liste, mit "
+                                "Punkten getrennt (z. B. \"export.rechnungen\")")
+    else:
+        items = doc.get("records") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         return batch.failed("das JSON enthält weder eine Liste von Datensätzen noch {\"records\": [...]}",
-                            "liefern Sie [ {...}, {...} ] oder {\"records\": [ {...}, {...} ]}")
+                            "liefern Sie [ {...}, {...} ] oder {\"records\": [ {...}, {...} ]}, oder nennen "
+                            "Sie den Weg zur Liste unter reader.records im Mapping-Profil")
     limits.check("max_rows", len(items))
     budget = RowBudget(limits)
-    records = tuple(_json_record(batch, i, item, json.dumps(item, ensure_ascii=False, default=str), budget)
-                    for i, item in enumerate(items, start=1))
+    records = tuple(r for i, item in enumerate(items, start=1) for r in _json_records(
+        batch, i, item, json.dumps(item, ensure_ascii=False, default=str), budget, options))
     return Batch(name=batch.name, format="json", records=records, encoding="utf-8",
                  errors=tuple(p for r in records for p in r.problems), columns=_columns(records))
 
 
-def _read_jsonl(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
+def _read_jsonl(data: bytes, batch: Batch, limits: IntakeLimits, options: ReaderOptions = NO_OPTIONS) -> Batch:
     text = _json_text(data, batch)
     if isinstance(text, Batch):
         return text
@@ -403,7 +452,7 @@ def _read_jsonl(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
                                   fix="jede Zeile muss ein vollständiges JSON-Objekt sein; prüfen Sie die Zeile")
             records.append(RawRecord(batch=batch.name, row=line_no, fields={}, raw=line, problems=(problem,)))
             continue
-        records.append(_json_record(batch, line_no, value, line, budget))
+        records.extend(_json_records(batch, line_no, value, line, budget, options))
     if not records:
         return batch.failed("die Datei enthält keine Datensätze", "jede Zeile muss ein JSON-Objekt sein")
     return Batch(name=batch.name, format="jsonl", records=tuple(records), encoding="utf-8",

@@ -707,8 +707,8 @@ def _group(batch: Batch, profile: MappingProfile) -> tuple[list[_Group], list[Qu
         if not record.fields:  # nothing readable (a JSON line that is no object): its problem says why
             alone.append(Quarantined(batch.name, f"Zeile {record.row}", (record.row,), record.problems, (record,)))
             continue
-        if not profile.group_by:
-            groups[f"Zeile {record.row}"] = _Group(f"Zeile {record.row}", [record])
+        if not profile.group_by:  # one row, one document (its nested positions share its row number)
+            groups.setdefault(f"Zeile {record.row}", _Group(f"Zeile {record.row}")).records.append(record)
             continue
         parts = [record.get(c).strip() for c in profile.group_by]
         if not all(parts):

@@ -266,3 +266,70 @@ def test_a_wrong_amount_column_entry_is_a_german_profile_error():
     assert problems["amounts[3].line.mwst"] == "ist kein Feld einer Position"
     problems = _problems(KITA + '[[amounts]]\nspalte = "X"\nname = "X"\n')
     assert "amounts[3].column" in problems and problems["amounts[3].spalte"] == "ist kein bekannter Schlüssel"
+
+
+# ------------------------------------------------------------------------------------------------ nested JSON
+
+NESTED = """
+[reader]
+records = "export.vorgaenge"
+positions = "positionen"
+[columns]
+number = "belegnr"
+buyer.name = "kunde.name"
+buyer.street = "kunde.anschrift.strasse"
+buyer.post_code = "kunde.anschrift.plz"
+buyer.city = "kunde.anschrift.ort"
+buyer.email = "kunde.mail"
+lines.name = "positionen.text"
+lines.quantity = "positionen.menge"
+lines.unit_price = "positionen.preis"
+[constants]
+lines.vat_category = "O"
+vat_exemption_reason = "Nicht steuerbar (§ 2b UStG)"
+"""
+
+
+def _vorgang(number: str, positions: list) -> dict:
+    return {"belegnr": number, "kunde": {"name": "Sportverein", "mail": "sv@example.org",
+                                         "anschrift": {"strasse": "Ring 1", "plz": "12345", "ort": "Musterstadt"}},
+            "positionen": positions}
+
+
+def test_records_under_a_key_path_with_nested_positions_become_one_document_each(config, register):
+    import json
+
+    export = {"kopf": {"verfahren": "Gebühren 4.2", "erstellt": "2026-11-02"}, "export": {"vorgaenge": [
+        _vorgang("G-1", [{"text": "Hallenmiete", "menge": 3, "preis": 20.0},
+                         {"text": "Reinigung", "menge": 1, "preis": "15,50"}]),
+        _vorgang("G-2", [{"text": "Hallenmiete", "menge": 1, "preis": 20}]),
+        _vorgang("G-3", [{"text": "Hallenmiete", "menge": "drei", "preis": 20}])]}}
+    data = json.dumps(export).encode()
+    result = _map(config, register, NESTED, data, "export.json", format="json",
+                  options=parse_profile(NESTED).reader)
+    lines = {d.key: [(l["name"], l["quantity"], l["unit_price"]) for l in d.invoice["lines"]] for d in result.drafts}
+    assert lines == {"Zeile 1": [("Hallenmiete", Decimal(3), Decimal(20)), ("Reinigung", Decimal(1), Decimal("15.50"))],
+                     "Zeile 2": [("Hallenmiete", Decimal(1), Decimal(20))]}
+    assert [d.number for d in result.drafts] == ["G-1", "G-2"]
+    (bad,) = result.quarantined
+    assert bad.rows == (3,) and (bad.errors[0].column, bad.errors[0].value) == ("positionen.menge", "drei")
+
+
+def test_a_key_path_that_holds_no_list_refuses_the_file_in_german(config, register):
+    import json
+
+    options = parse_profile(NESTED.replace('"export.vorgaenge"', '"export.vorgänge"')).reader
+    (error,) = read_batch(json.dumps({"export": {"vorgaenge": []}}).encode(), "e.json", format="json",
+                          options=options).errors
+    assert "unter 'export.vorgänge' (reader.records) steht keine Liste" in error.problem
+
+
+def test_nested_positions_stay_within_the_cell_limit(config, register):
+    import json
+
+    from erechnung.intake.limits import IntakeLimits
+
+    many = [_vorgang("G-1", [{"text": "x", "menge": 1, "preis": 1}] * 400)]
+    batch = read_batch(json.dumps(many).encode(), "e.json", format="json", limits=IntakeLimits(max_cells=2000),
+                       options=parse_profile(NESTED.replace('records = "export.vorgaenge"\n', "")).reader)
+    assert not batch.ok and "limits.max_cells" in batch.errors[0].problem

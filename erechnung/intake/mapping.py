@@ -921,7 +921,14 @@ class _Mapper:
         ref = (doc.get("buyer.customer_number") or "").strip() or None
         if ref is not None:
             found = self.recipients.get(ref)
-            if found is None:
+            left_out = self.recipients.left_out_row(ref) if found is None else None
+            if left_out is not None:  # the register has the recipient, in a row it could not take
+                errors.append(self._error(record, "buyer.customer_number", f"die Kundennummer steht in Zeile "
+                                          f"{left_out} des Empfängerverzeichnisses, die wegen eines Fehlers nicht "
+                                          "übernommen wurde", "berichtigen Sie diese Zeile im Empfängerverzeichnis "
+                                          "(der Fehlerbericht des Empfängerverzeichnisses nennt den Fehler)",
+                                          value=ref))
+            elif found is None:
                 errors.append(self._error(record, "buyer.customer_number", "unbekannte Kundennummer: nicht im "
                                           "Empfängerverzeichnis",
                                           "korrigieren Sie die Kundennummer oder legen Sie den Empfänger im "

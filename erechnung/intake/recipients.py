@@ -107,6 +107,9 @@ class RecipientRegister:
     """Recipients by customer number (frozen; ``with_`` gives a new register)."""
 
     recipients: tuple[Recipient, ...] = ()
+    #: (customer number, row) of the import's rows left out for their errors: a document naming one is told
+    #: where the recipient went instead of only "unknown customer number" (issue 11)
+    left_out: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         index: dict[str, Recipient] = {}
@@ -118,6 +121,10 @@ class RecipientRegister:
 
     def get(self, customer_number: str) -> Recipient | None:
         return self._index.get(customer_number.strip())  # type: ignore[attr-defined]
+
+    def left_out_row(self, customer_number: str) -> int | None:
+        """The register file's row of ``customer_number`` when that row was left out for its errors."""
+        return next((row for number, row in self.left_out if number == customer_number.strip()), None)
 
     def __contains__(self, customer_number: object) -> bool:
         return isinstance(customer_number, str) and self.get(customer_number) is not None
@@ -132,7 +139,7 @@ class RecipientRegister:
         """A register with ``recipients`` added or replacing those with the same customer number."""
         new = {r.customer_number: r for r in recipients}
         kept = tuple(r for r in self.recipients if r.customer_number not in new)
-        return RecipientRegister(kept + tuple(new.values()))
+        return RecipientRegister(kept + tuple(new.values()), tuple(x for x in self.left_out if x[0] not in new))
 
 
 def recipient_of_invoice(invoice: Any, register: RecipientRegister, fallback_ref: str) -> tuple[str, Recipient]:
@@ -282,6 +289,7 @@ def import_recipients_csv(data: bytes, name: str = "empfaenger.csv", *, encoding
     field_of = {c: COLUMNS[c.lower()] for c in batch.columns}
     columns = {f: c for c, f in field_of.items()}
     recipients: list[Recipient] = []
+    left_out: list[tuple[str, int]] = []
     seen: dict[str, int] = {}
     errors: list[RecordError] = list(batch.errors)
     for record in batch.records:
@@ -292,6 +300,8 @@ def import_recipients_csv(data: bytes, name: str = "empfaenger.csv", *, encoding
             recipient = recipient_from_fields(fields, columns)
         except RecipientProblems as exc:
             errors += [e.at(batch=name, row=record.row) for e in exc.errors]
+            if (fields.get("customer_number") or "").strip():
+                left_out.append((fields["customer_number"].strip(), record.row))
             continue
         if recipient.customer_number in seen:
             errors.append(RecordError(batch=name, row=record.row, column=columns["customer_number"],
@@ -301,7 +311,7 @@ def import_recipients_csv(data: bytes, name: str = "empfaenger.csv", *, encoding
             continue
         seen[recipient.customer_number] = record.row
         recipients.append(recipient)
-    return RecipientImport(RecipientRegister(tuple(recipients)), tuple(errors))
+    return RecipientImport(RecipientRegister(tuple(recipients), tuple(left_out)), tuple(errors))
 
 
 def register_of(recipients: Iterable[Recipient]) -> RecipientRegister:

@@ -1037,7 +1037,8 @@ class _Mapper:
                                       "prüfen Sie beide Daten"))
             return None, kind
         buyer = {"name": recipient.name, "street": recipient.street, "post_code": recipient.post_code,
-                 "city": recipient.city, "country_code": recipient.country_code, "electronic_address": address and address[0],
+                 "city": recipient.city, "country_code": recipient.country_code,
+                 "electronic_address": address and address[0],
                  "electronic_address_scheme": address and address[1], "vat_id": recipient.vat_id,
                  "identifier": ref}
         debit = None

@@ -14,7 +14,7 @@ TODAY = date(2026, 11, 6)
 
 def _waste(config, profiles, register, sample, negative_total):
     data, name = sample("abfallwirtschaft")
-    text = data.decode("utf-8").replace("Restabfallbehälter 240 l, 14-tägliche Leerung\",1,", 
+    text = data.decode("utf-8").replace("Restabfallbehälter 240 l, 14-tägliche Leerung\",1,",
                                         "Restabfallbehälter 240 l, 14-tägliche Leerung\",-1,")
     assert text != data.decode("utf-8")
     dep = config.department("abfallwirtschaft")

@@ -154,6 +154,7 @@ FIELDS: Mapping[str, Target] = {
     "lines.period_end": _t("line", "date", "das Ende des Leistungszeitraums"),
     "lines.months": _t("line", "int", "die Zahl der Monate"),
     "lines.dangerous": _t("line", "bool", "die Angabe 'gefährlicher Hund'"),
+    "lines.vat_exemption_reason": _t("line", "text", "der Grund der Steuerbefreiung der Position"),
 }
 _BUYER_FIELDS = {k.removeprefix("buyer."): k for k in FIELDS if k.startswith("buyer.")}
 
@@ -1022,11 +1023,15 @@ class _Mapper:
                                       value=ref or ""))
             return None, kind
         categories = {VatCategory(l["vat_category"]) for l in item_lines}
-        exemption = doc.get("vat_exemption_reason")
-        if categories & EXEMPTION_REASON_CATEGORIES and not exemption:
+        reasons = self._exemption_reasons(lines, doc.get("vat_exemption_reason"), errors)
+        if reasons is None:
+            return None, kind
+        missing = {c for c in categories & EXEMPTION_REASON_CATEGORIES if not reasons.get(c.value)}
+        if missing:
             errors.append(self._error(record, "vat_exemption_reason", "für steuerfreie oder nicht steuerbare "
                                       "Positionen fehlt der Grund (BT-120)",
-                                      "setzen Sie vat_exemption_reason im Mapping-Profil", value=""))
+                                      "setzen Sie vat_exemption_reason im Mapping-Profil oder ordnen Sie "
+                                      "lines.vat_exemption_reason einer Spalte zu", value=""))
             return None, kind
         issue_date = doc.get("issue_date") or self.today
         due_date = doc.get("due_date")
@@ -1059,11 +1064,36 @@ class _Mapper:
             "invoicing_period": period if any(period) else None, "delivery_date": doc.get("delivery_date"),
             "preceding_invoices": [(doc["preceding_number"], doc.get("preceding_date"))]
             if doc.get("preceding_number") else [],
-            "exemption_reasons": {c.value: exemption for c in categories & EXEMPTION_REASON_CATEGORIES},
+            "exemption_reasons": {c.value: reasons[c.value] for c in categories & EXEMPTION_REASON_CATEGORIES},
             "purchase_order_reference": doc.get("order_reference"),
             "project_reference": doc.get("project_reference"), "contract_reference": doc.get("contract_reference"),
         }
         return data, kind
+
+    def _exemption_reasons(self, lines: list[dict[str, Any]], default: str | None,
+                           errors: list[RecordError]) -> dict[str, str] | None:
+        """The exemption reason (BT-120) of each VAT category: a line's own (``lines.vat_exemption_reason``) or
+        the document's. EN 16931 gives one reason per category of the VAT breakdown (BG-23), so lines of one
+        category with different reasons cannot be one document (``None``, the rows named in ``errors``)."""
+        reasons: dict[str, tuple[str, RawRecord]] = {}
+        ok = True
+        for line in lines:
+            category = str(line.get("vat_category", "S")).upper()
+            if VatCategory(category) not in EXEMPTION_REASON_CATEGORIES:
+                continue
+            reason = line.get("vat_exemption_reason") or default
+            if not reason:
+                continue
+            seen = reasons.setdefault(category, (reason, line["_record"]))
+            if seen[0] != reason:
+                ok = False
+                errors.append(self._error(line["_record"], "lines.vat_exemption_reason",
+                                          f"weicht ab vom Befreiungsgrund in Zeile {seen[1].row} ({seen[0]!r}) für "
+                                          f"dieselbe Kategorie {category}",
+                                          "eine Rechnung hat je Umsatzsteuerkategorie einen Grund (BT-120): "
+                                          "vereinheitlichen Sie den Text oder stellen Sie die Positionen auf "
+                                          "getrennte Belege", value=reason))
+        return {c: r for c, (r, _) in reasons.items()} if ok else None
 
     def _item_line(self, line: dict[str, Any], errors: list[RecordError]) -> dict[str, Any]:
         record: RawRecord = line["_record"]

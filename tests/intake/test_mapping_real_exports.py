@@ -333,3 +333,32 @@ def test_nested_positions_stay_within_the_cell_limit(config, register):
     batch = read_batch(json.dumps(many).encode(), "e.json", format="json", limits=IntakeLimits(max_cells=2000),
                        options=parse_profile(NESTED.replace('records = "export.vorgaenge"\n', "")).reader)
     assert not batch.ok and "limits.max_cells" in batch.errors[0].problem
+
+
+# ------------------------------------------------------------------------------------------------ exemption per line
+
+VHS = BASE.replace('lines.vat_category = "O"\nvat_exemption_reason = "Nicht steuerbar (§ 2b UStG)"\n', "").replace(
+    "[constants]", 'buyer.name = "Name"\nbuyer.street = "Straße"\nlines.vat_category = "Kat"\n'
+                   'lines.vat_exemption_reason = "Grund"\nlines.vat_rate = "Satz"\n[constants]')
+
+
+def test_each_line_brings_its_own_exemption_reason_per_vat_category(config, register):
+    data = ("Beleg;Name;Straße;PLZ;Ort;Mail;Leistung;Menge;Preis;Satz;Kat;Grund\n"
+            "V-1;Erika M.;Ring 1;12345;Musterstadt;e@example.org;"
+            "Sprachkurs;1;120,00;0;E;Steuerfrei nach § 4 Nr. 22a UStG\n"
+            "V-1;Erika M.;Ring 1;12345;Musterstadt;e@example.org;"
+            "Kursbuch;1;20,00;0;E;Steuerfrei nach § 4 Nr. 22a UStG\n"
+            "V-1;Erika M.;Ring 1;12345;Musterstadt;e@example.org;Getränke Pause;1;5,00;19;S;\n"
+            "V-2;Max M.;Weg 2;12345;Musterstadt;m@example.org;"
+            "Kurs;1;80,00;0;E;§ 4 Nr. 22a UStG\n"
+            "V-2;Max M.;Weg 2;12345;Musterstadt;m@example.org;"
+            "Ausflug;1;10,00;0;E;§ 4 Nr. 23 UStG\n").encode()
+    result = _map(config, register, VHS, data, "vhs.csv")
+    (draft,) = result.drafts
+    assert draft.invoice["exemption_reasons"] == {"E": "Steuerfrei nach § 4 Nr. 22a UStG"}
+    invoice = build(draft, config)
+    assert {(b.category.value, b.exemption_reason) for b in invoice.vat_breakdown} == {
+        ("E", "Steuerfrei nach § 4 Nr. 22a UStG"), ("S", None)}
+    (bad,) = result.quarantined
+    assert bad.key == "V-2" and bad.errors[0].row == 6 and bad.errors[0].column == "Grund"
+    assert "BT-120" in bad.errors[0].fix

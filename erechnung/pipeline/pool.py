@@ -28,8 +28,9 @@ def resolve_workers(workers: int | None) -> int:
 
 class RenderPool:
     def __init__(self, workers: int | None, work_root: str | Path, hybrid_profile: str = "XRECHNUNG",
-                 *, warm: bool = True) -> None:
+                 *, warm: bool = True, design: object = None) -> None:
         self.workers = resolve_workers(workers)
+        self.design = design  # the municipality's (Config.design()), handed to every worker
         self.work_root = str(work_root)
         self.hybrid_profile = hybrid_profile
         self.warm = warm
@@ -46,7 +47,7 @@ class RenderPool:
             ctx = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=init_worker,
                                                  initargs=(self.work_root, self.hybrid_profile, self.warm,
-                                                           os.getpid()))
+                                                           os.getpid(), self.design))
             # one ping per worker: every process is spawned now, not on demand later
             self._pings = [self._executor.submit(worker_ping, i) for i in range(self.workers)]
         if wait:
@@ -82,7 +83,7 @@ class RenderPool:
         if self.workers == 1:
             future: Future = Future()
             try:
-                future.set_result(render_items(items, self.work_root, self.hybrid_profile))
+                future.set_result(render_items(items, self.work_root, self.hybrid_profile, self.design))
             except BaseException as exc:  # noqa: BLE001 - delivered through the future like the pool's
                 future.set_exception(exc)
             return future

@@ -73,7 +73,6 @@ class Rendered:
     extension: str = "xml"
     report_extension: str = "xml"
     seconds: float = 0.0
-    warnings: tuple[str, ...] = ()  # what the official rules only warn about (an accepted document's hints)
 
 
 @dataclass
@@ -91,7 +90,7 @@ _STATE: _Worker | None = None
 _IN_PROCESS = threading.Lock()  # in-process rendering, one chunk at a time: Saxon and reportlab are not thread-safe
 
 
-def _make_state(work_root: str | Path, hybrid_profile: str) -> _Worker:
+def _make_state(work_root: str | Path, hybrid_profile: str, design: Any = None) -> _Worker:
     from validators.engine import Validator
 
     from ..documents.design import load_design
@@ -99,7 +98,7 @@ def _make_state(work_root: str | Path, hybrid_profile: str) -> _Worker:
 
     validator = Validator.for_bundle()
     validator.warm_up()
-    design = load_design()
+    design = design or load_design()  # the configuration's (Config.design()); the sample city's without one
     try:
         from ..notices.config import load_config
 
@@ -135,17 +134,18 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="erechnung-parent-watch", daemon=True).start()
 
 
-def init_worker(work_root: str, hybrid_profile: str, warm: bool = True, parent: int | None = None) -> None:
+def init_worker(work_root: str, hybrid_profile: str, warm: bool = True, parent: int | None = None,
+                design: Any = None) -> None:
     """Pool initializer: this worker's Validator, design and notice texts, created once. ``parent``: the
     coordinator's pid (it may have died before this runs)."""
     global _STATE
     _exit_with_parent(parent or os.getppid())
-    _STATE = _make_state(work_root, hybrid_profile)
+    _STATE = _make_state(work_root, hybrid_profile, design)
     if warm:
         _warm(_STATE)
 
 
-def local_state(work_root: str | Path, hybrid_profile: str) -> _Worker:
+def local_state(work_root: str | Path, hybrid_profile: str, design: Any = None) -> _Worker:
     """The in-process worker state (``workers=1``), created on first use and kept for this process."""
     global _STATE
     if _STATE is None or str(_STATE.work.root) != str(work_root) or _STATE.hybrid_profile != hybrid_profile:
@@ -154,7 +154,9 @@ def local_state(work_root: str | Path, hybrid_profile: str) -> _Worker:
 
             _STATE.work = WorkArea(Path(work_root))
         else:
-            _STATE = _make_state(work_root, hybrid_profile)
+            _STATE = _make_state(work_root, hybrid_profile, design)
+    if design is not None and _STATE.design != design:  # another municipality in this process
+        _STATE = _make_state(work_root, hybrid_profile, design)
     return _STATE
 
 
@@ -169,10 +171,11 @@ def render_chunk(items: Sequence[RenderItem]) -> list[Rendered]:
     return [render_one(_STATE, item) for item in items]
 
 
-def render_items(items: Sequence[RenderItem], work_root: str | Path, hybrid_profile: str) -> list[Rendered]:
+def render_items(items: Sequence[RenderItem], work_root: str | Path, hybrid_profile: str,
+                 design: Any = None) -> list[Rendered]:
     """Render and validate in this process (``workers=1``), one caller at a time."""
     with _IN_PROCESS:
-        state = local_state(work_root, hybrid_profile)
+        state = local_state(work_root, hybrid_profile, design)
         return [render_one(state, item) for item in items]
 
 
@@ -207,21 +210,19 @@ def render_one(state: _Worker, item: RenderItem) -> Rendered:
                         seconds=time.perf_counter() - started)
     ext = _ext(data)
     name = f"{item.number or item.id}.{ext}"
-    warnings: tuple[str, ...] = ()
     if item.format == "notice_pdf" and not _has_claim(model):
         verdict, reason, errors, report, rext = _check_pdfa(data)
     else:
         result = state.validator.validate(data, name)
         verdict, reason = result.verdict, result.reason
         errors = tuple(f"{m.code}: {m.text[:300]}" for m in list(getattr(result, "errors", ()))[:5])
-        warnings = tuple(f"{m.code}: {m.text[:300]}" for m in list(getattr(result, "warnings", ()))[:5])
         report = getattr(result, "report", b"") or b""
         rext = "xml"
         if not report:
             report, rext = json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1).encode("utf-8"), "json"
     state.work.write_rendered(item.id, data, report)
     return Rendered(item.id, verdict, _sha(data), _sha(report), reason, errors, ext, rext,
-                    time.perf_counter() - started, warnings)
+                    time.perf_counter() - started)
 
 
 def _has_claim(model: Any) -> bool:

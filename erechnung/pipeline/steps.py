@@ -58,13 +58,11 @@ class RenderReport:
     failed: list[tuple[int, str]] = field(default_factory=list)  # not rendered this time (stay numbered)
     seconds: float = 0.0  # worker time: rendering and validation, summed over the documents
     by_format: dict[str, list] = field(default_factory=dict)  # format -> [documents, worker seconds]
-    warnings: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)  # accepted, with the rules' warnings
 
     def merge(self, other: "RenderReport") -> None:
         self.rendered.extend(other.rendered)  # extend: a run's report may keep its ids in an array (run.RunState)
         self.rejected += other.rejected
         self.failed += other.failed
-        self.warnings += other.warnings
         self.seconds += other.seconds
         for fmt, (n, sec) in other.by_format.items():
             mine = self.by_format.setdefault(fmt, [0, 0.0])
@@ -90,7 +88,7 @@ def render_and_validate(p: Pipeline, chunk: Sequence[int], pool=None) -> RenderR
     if pool is None:
         from .render import render_items
 
-        results = render_items(items, p.work.root, p.options.hybrid_profile)
+        results = render_items(items, p.work.root, p.options.hybrid_profile, p.config.design())
     else:
         results = pool.render(items)
     return record_results(p, items, results)
@@ -112,8 +110,6 @@ def record_results(p: Pipeline, items: Sequence[RenderItem], results: Sequence[R
         per[0], per[1] = per[0] + 1, per[1] + r.seconds
         if r.verdict == "accept":
             report.rendered.append(r.id)
-            if r.warnings:
-                report.warnings.append((r.id, r.warnings))
         elif r.verdict == "reject":
             report.rejected.append((r.id, r.reason, r.errors))
         else:
@@ -130,7 +126,7 @@ def _rerender(p: Pipeline, items: Sequence[RenderItem]) -> list[Rendered]:
     from .render import render_items
 
     rebuild_models(p, [i.id for i in items])
-    results = render_items(items, p.work.root, p.options.hybrid_profile)
+    results = render_items(items, p.work.root, p.options.hybrid_profile, p.config.design())
     return [r if r.verdict != "missing" else Rendered(r.id, "failed", reason="the document cannot be rebuilt from "
                                                       "its archived batch") for r in results]
 
@@ -229,7 +225,7 @@ def _render_again(p: Pipeline, docs: Sequence[Document]) -> None:
     items = [RenderItem(d.id, d.idempotency_key, d.format, d.kind, d.number, d.department) for d in docs]
     if any(p.work.read_model(i.key) is None for i in items):
         rebuild_models(p, [i.id for i in items])
-    results = render_items(items, p.work.root, p.options.hybrid_profile)
+    results = render_items(items, p.work.root, p.options.hybrid_profile, p.config.design())
     with p.transaction() as s:
         bulk.record_verdicts(s, [r for r in results if r.verdict in ("accept", "reject")])
 

@@ -73,6 +73,7 @@ class Rendered:
     extension: str = "xml"
     report_extension: str = "xml"
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()  # what the official rules only warn about (an accepted document's hints)
 
 
 @dataclass
@@ -210,19 +211,21 @@ def render_one(state: _Worker, item: RenderItem) -> Rendered:
                         seconds=time.perf_counter() - started)
     ext = _ext(data)
     name = f"{item.number or item.id}.{ext}"
+    warnings: tuple[str, ...] = ()
     if item.format == "notice_pdf" and not _has_claim(model):
         verdict, reason, errors, report, rext = _check_pdfa(data)
     else:
         result = state.validator.validate(data, name)
         verdict, reason = result.verdict, result.reason
         errors = tuple(f"{m.code}: {m.text[:300]}" for m in list(getattr(result, "errors", ()))[:5])
+        warnings = tuple(f"{m.code}: {m.text[:300]}" for m in list(getattr(result, "warnings", ()))[:5])
         report = getattr(result, "report", b"") or b""
         rext = "xml"
         if not report:
             report, rext = json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1).encode("utf-8"), "json"
     state.work.write_rendered(item.id, data, report)
     return Rendered(item.id, verdict, _sha(data), _sha(report), reason, errors, ext, rext,
-                    time.perf_counter() - started)
+                    time.perf_counter() - started, warnings)
 
 
 def _has_claim(model: Any) -> bool:

@@ -266,6 +266,7 @@ def finish(p: Pipeline, st: RunState) -> RunSummary:
     release(p)
     summary = summarize(p, st)
     summary.register_report = write_register_report(p, summary)
+    summary.error_reports += write_warning_reports(p, st.render.warnings, summary.started)
     summary.report_html = write_run_report(summary, p.report_dir)
     with p.transaction() as s:
         finish_run(s, st.run_id, summary.counts())
@@ -276,7 +277,8 @@ def early_pool(p: Pipeline) -> RenderPool | None:
     """With several workers configured, their pool starts before intake: the workers compile the rules and warm
     up (seconds) while the parent reads and maps the deliveries."""
     n = resolve_workers(p.options.workers)
-    return RenderPool(n, p.work.root, p.options.hybrid_profile, design=p.config.design()).start(wait=False) if n > 1 else None
+    pool = RenderPool(n, p.work.root, p.options.hybrid_profile, design=p.config.design()) if n > 1 else None
+    return pool.start(wait=False) if pool else None
 
 
 def pool_for(p: Pipeline, st: RunState, started: RenderPool | None, n: int) -> tuple[RenderPool, int]:
@@ -458,6 +460,45 @@ def write_register_report(p: Pipeline, summary: RunSummary) -> Path | None:
     path.write_bytes(error_report_html(errors, title=f"Fehlerbericht Empfängerverzeichnis {name}",
                                        created=summary.started.astimezone()))
     return path
+
+
+#: What the department is told to do about a warning of the official rules on a document that went out.
+WARNING_FIX = ("der Beleg wurde erzeugt und übergeben; die amtlichen Regeln warnen nur. Prüfen Sie den Wert in "
+               "den Quelldaten für künftige Lieferungen")
+
+
+def write_warning_reports(p: Pipeline, warnings: Sequence[tuple[int, tuple[str, ...]]],
+                          started: datetime) -> list[tuple[str, str]]:
+    """What the official rules only warn about (a unit code outside UN/ECE Rec. 20, BR-CL-23) on documents they
+    accepted: one ``Hinweis`` line per warning in a report beside the batch's error report in the department's
+    drop zone (``fehlerberichte/<file>.hinweise.csv`` and ``.html``); (department, where) for the run report."""
+    from ..intake import RecordError, error_report_csv, error_report_html
+    from .context import ERROR_REPORTS
+    from .steps import batch_names
+
+    if not warnings:
+        return []
+    found = dict(warnings)
+    with p.transaction() as s:
+        docs = s.execute(select(Document.id, Document.department, Document.number, Document.batch_id)
+                         .where(Document.id.in_(list(found)[:5000]))).all()
+    names = batch_names(p, [d.batch_id for d in docs if d.batch_id is not None])
+    by_batch: dict[tuple[str, str], list[RecordError]] = {}
+    for d in docs:
+        name = names.get(d.batch_id, "") if d.batch_id is not None else ""
+        by_batch.setdefault((d.department, name), []).extend(
+            RecordError(batch=name or None, value=d.number or str(d.id), problem=f"Hinweis: {w}", fix=WARNING_FIX)
+            for w in found[d.id])
+    out = []
+    for (dep_id, name), problems in sorted(by_batch.items()):
+        dep = p.config.department(dep_id)
+        zone = p.drop_zone(dep)
+        base = f"{ERROR_REPORTS}{Path(name).name or 'lauf-' + started.strftime('%Y%m%d-%H%M%S')}.hinweise"
+        zone.put(base + ".csv", error_report_csv(problems))
+        zone.put(base + ".html", error_report_html(problems, title="Hinweise zu erzeugten Belegen",
+                                                   department=dep.name, created=started.astimezone()))
+        out.append((dep_id, f"{zone.url.rstrip('/')}/{base}.csv"))
+    return out
 
 
 def write_run_report(summary: RunSummary, folder: Path) -> Path:

@@ -58,11 +58,13 @@ class RenderReport:
     failed: list[tuple[int, str]] = field(default_factory=list)  # not rendered this time (stay numbered)
     seconds: float = 0.0  # worker time: rendering and validation, summed over the documents
     by_format: dict[str, list] = field(default_factory=dict)  # format -> [documents, worker seconds]
+    warnings: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)  # accepted, with the rules' warnings
 
     def merge(self, other: "RenderReport") -> None:
         self.rendered.extend(other.rendered)  # extend: a run's report may keep its ids in an array (run.RunState)
         self.rejected += other.rejected
         self.failed += other.failed
+        self.warnings += other.warnings
         self.seconds += other.seconds
         for fmt, (n, sec) in other.by_format.items():
             mine = self.by_format.setdefault(fmt, [0, 0.0])
@@ -110,6 +112,8 @@ def record_results(p: Pipeline, items: Sequence[RenderItem], results: Sequence[R
         per[0], per[1] = per[0] + 1, per[1] + r.seconds
         if r.verdict == "accept":
             report.rendered.append(r.id)
+            if r.warnings:
+                report.warnings.append((r.id, r.warnings))
         elif r.verdict == "reject":
             report.rejected.append((r.id, r.reason, r.errors))
         else:

@@ -398,9 +398,10 @@ class Limits(IntakeLimits):
 
 Encoding = Literal["utf-8", "windows-1252", "iso-8859-15", "auto"]
 Delimiter = Literal[";", ",", "\t", "auto"]
-FormatName = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf"]
-#: Formats whose records go through a mapping profile; xml and pdf are finished documents.
-MAPPED_FORMATS = frozenset({"csv", "json", "jsonl", "xlsx"})
+FormatName = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed"]
+#: Formats whose records go through a mapping profile; xml and pdf are finished documents; fixed is
+#: fixed-width text, its field positions in the profile's [reader].
+MAPPED_FORMATS = frozenset({"csv", "json", "jsonl", "xlsx", "fixed"})
 
 
 class Department(Strict):

@@ -35,21 +35,34 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from .limits import DEFAULT_LIMITS, IntakeLimits, LimitExceeded, RowBudget
 from .records import Batch, RawRecord, RecordError
 
-Format = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf"]
-FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "xlsx", "xml", "pdf")
+Format = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed"]
+FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed")
 ENCODINGS: tuple[str, ...] = ("utf-8", "windows-1252", "iso-8859-15", "auto")
 DELIMITERS: tuple[str, ...] = (";", ",", "\t", "auto")
 #: File name endings and the format they stand for.
 EXTENSIONS = {".csv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-              ".xlsx": "xlsx", ".xml": "xml", ".pdf": "pdf"}
+              ".xlsx": "xlsx", ".xml": "xml", ".pdf": "pdf", ".dat": "fixed"}
 MAX_BYTES = 100 * 1024 * 1024
 #: What ``str.splitlines`` ends a line at (``\r\n`` counts once).
 LINE_ENDS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+class RecordType(BaseModel):
+    """Fixed width: the characters ``at`` ([from, to]) tell a line's kind: ``data`` are records, ``ignore`` the
+    header and trailer records (Vorlauf, Nachlauf, Summen); a line of any other kind is kept with a problem, so
+    that it is quarantined, not lost."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: tuple[int, int]
+    data: tuple[str, ...] = Field(min_length=1)
+    ignore: tuple[str, ...] = ()
 
 
 class ReaderOptions(BaseModel):
@@ -67,6 +80,18 @@ class ReaderOptions(BaseModel):
     header_row: int | None = Field(default=None, ge=1)
     records: str | None = Field(default=None, min_length=1)
     positions: str | None = Field(default=None, min_length=1)
+    fields: dict[str, tuple[int, int]] = Field(default_factory=dict)  # fixed width: column = [from, to]
+    record_type: RecordType | None = None  # fixed width: which lines are records, header, trailer
+
+    @field_validator("fields")
+    @classmethod
+    def _positions(cls, v: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        for name, (start, end) in v.items():
+            if not 1 <= start <= end:
+                raise PydanticCustomError("config", "{problem}", {
+                    "problem": f"{name}: [{start}, {end}] ist kein Bereich von Zeichenpositionen",
+                    "fix": "erstes und letztes Zeichen, ab 1 gezählt, z. B. Name = [13, 42]"})
+        return v
 
 
 NO_OPTIONS = ReaderOptions()
@@ -109,6 +134,8 @@ def read_batch(data: bytes, name: str, *, format: str | Iterable[str] | None = N
             return _read_csv(data, empty, encoding, delimiter, limits, options)
         if chosen == "xlsx":
             return _read_xlsx(data, empty, limits, options)
+        if chosen == "fixed":
+            return _read_fixed(data, empty, encoding, limits, options)
         if chosen in ("json", "jsonl"):
             return (_read_json if chosen == "json" else _read_jsonl)(data, empty, limits, options)
         return {"xml": _read_xml, "pdf": _read_pdf}[chosen](data, empty, limits)
@@ -277,6 +304,52 @@ def _header_problem(header: list[str], body: list[tuple[int, list[str]]]) -> tup
     if not seen:
         return ("die Kopfzeile enthält keine Spaltennamen", "die erste Zeile muss die Spaltennamen enthalten")
     return None
+
+
+# ============================================================================================== fixed width
+
+
+def _read_fixed(data: bytes, batch: Batch, encoding: str, limits: IntakeLimits, options: ReaderOptions) -> Batch:
+    """Fixed-width text (older specialist systems): each line a record, its fields at the character positions
+    of ``options.fields``; with ``options.record_type`` only the data lines are records, header and trailer
+    records are left out. Row numbers are line numbers."""
+    if not options.fields:
+        return batch.failed("für Festbreiten-Dateien fehlen die Feldpositionen",
+                            "tragen Sie im Mapping-Profil [reader] fields = { Name = [13, 42], ... } ein")
+    if b"\x00" in data[:4096]:
+        return batch.failed("die Datei ist keine Textdatei (enthält Nullbytes)",
+                            "exportieren Sie die Daten als Text in UTF-8 oder Windows-1252")
+    decoded = _decode(data, encoding, batch)
+    if isinstance(decoded, Batch):
+        return decoded
+    text, used = decoded
+    limits.check("max_rows", line_count(text))
+    budget = RowBudget(limits)
+    kind = options.record_type
+    records = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        limits.check_text(line, f"Zeile {line_no}")
+        if not line.strip():
+            continue
+        problems: tuple[RecordError, ...] = ()
+        if kind is not None:
+            code = line[kind.at[0] - 1:kind.at[1]].strip()
+            if code in kind.ignore:
+                continue
+            if code not in kind.data:
+                problems = (RecordError(batch=batch.name, row=line_no, value=code,
+                                        problem=f"unbekannte Satzart {code!r} an Stelle {kind.at[0]}-{kind.at[1]}",
+                                        fix="erwartet: " + ", ".join(kind.data + kind.ignore)
+                                            + "; prüfen Sie die Zeile oder reader.record_type im Mapping-Profil"),)
+        fields = {name: line[start - 1:end].strip() for name, (start, end) in options.fields.items()}
+        budget.row(line_no, tuple(fields.values()))
+        records.append(RawRecord(batch=batch.name, row=line_no, fields=fields, raw=line, problems=problems))
+    if not records:
+        return batch.failed("die Datei enthält keine Datensätze",
+                            "prüfen Sie die Datei und reader.record_type im Mapping-Profil")
+    return Batch(name=batch.name, format="fixed", records=tuple(records), encoding="utf-8" if
+                 used == "utf-8-sig" else used, errors=tuple(p for r in records for p in r.problems),
+                 columns=tuple(options.fields))
 
 
 # ============================================================================================== JSON

@@ -177,6 +177,7 @@ class Formats(_Strict):
     decimal_separator: Literal[",", ".", "auto"] = "auto"
     german: bool = False
     dates: tuple[str, ...] = ("DD.MM.YYYY", "YYYY-MM-DD")
+    implied_decimals: dict[str, int] = Field(default_factory=dict)  # field: digits after an unwritten comma
 
     @field_validator("dates")
     @classmethod
@@ -279,7 +280,7 @@ def fill_template(template: str, record: RawRecord) -> str:
     """``template`` with each ``{column}`` replaced by the record's value; an empty column leaves no double
     space and no dangling separator (``"{Nachname}, {Vorname}"`` with no first name gives ``"Meier"``)."""
     text = _TEMPLATE_COLUMN.sub(lambda m: record.get(m[1].strip()).strip(), template)
-    return " ".join(text.split()).strip(" ,;/-")
+    return " ".join(text.split()).strip(" ,;/")
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -368,6 +369,11 @@ def _profile_problems(profile: MappingProfile, file: str) -> list[ConfigProblem]
         out.append(ConfigProblem(file, "constants", f"{{{name}}}", "unbekannter Platzhalter",
                                  "Platzhalter nennen ein Feld, z. B. {assessment.year}"))
     out += _value_table_problems(profile, file)
+    for target, digits in profile.formats.implied_decimals.items():
+        if FIELDS.get(target, _t("line", "", "")).type != "decimal" or not 0 <= digits <= 6:
+            out.append(ConfigProblem(file, f"formats.implied_decimals.{target}", repr(digits),
+                                     "braucht ein Zahlenfeld und 0 bis 6 Nachkommastellen",
+                                     "z. B. implied_decimals = { \"lines.unit_price\" = 2 } für Beträge in Cent"))
     for i, entry in enumerate(profile.amounts):
         for key, value in entry.line.items():
             target = f"lines.{key}"
@@ -447,6 +453,8 @@ def parse_profile(text: str | bytes, name: str = "mapping.toml") -> MappingProfi
             data[section] = _flatten(data[section])
     if isinstance(data.get("values"), dict):
         data["values"] = _flatten_to_fields(data["values"])
+    if isinstance(data.get("formats"), dict) and isinstance(data["formats"].get("implied_decimals"), dict):
+        data["formats"] = {**data["formats"], "implied_decimals": _flatten(data["formats"]["implied_decimals"])}
     data.pop("source", None)
     try:
         profile = MappingProfile.model_validate({**data, "source": name})
@@ -583,6 +591,8 @@ def _parse(target: str, text: str, *, native: bool, formats: Formats) -> Any:
     canonical form whatever the profile's formats say."""
     t = FIELDS[target]
     text = text.strip()
+    if t.type == "decimal" and not native and formats.implied_decimals.get(target):
+        return _implied(text, formats.implied_decimals[target])
     if t.type == "decimal":
         if native:
             try:
@@ -616,6 +626,17 @@ def _parse(target: str, text: str, *, native: bool, formats: Formats) -> Any:
     if t.type == "list":
         return (text,)
     return text
+
+
+def _implied(text: str, digits: int) -> Decimal:
+    """Digits without a separator whose last ``digits`` are the fraction (amounts in cents: ``0001250`` is 12.50),
+    the sign before or after them (``0001250-``)."""
+    m = re.fullmatch(r"([+-]?)\s*(\d+)\s*([+-]?)", text)
+    if not m or (m[1] and m[3]):
+        raise RecordError(value=text, problem=f"keine Zahl aus Ziffern mit {digits} Nachkommastellen ohne Komma",
+                          fix="nur Ziffern, das Vorzeichen davor oder dahinter (z. B. 0001250 oder 0001250-)")
+    value = Decimal(int(m[2])).scaleb(-digits)
+    return -value if "-" in (m[1], m[3]) else value
 
 
 def _show(value: Any) -> str:

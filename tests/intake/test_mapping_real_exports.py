@@ -362,3 +362,72 @@ def test_each_line_brings_its_own_exemption_reason_per_vat_category(config, regi
     (bad,) = result.quarantined
     assert bad.key == "V-2" and bad.errors[0].row == 6 and bad.errors[0].column == "Grund"
     assert "BT-120" in bad.errors[0].fix
+
+
+# ------------------------------------------------------------------------------------------------ fixed width
+
+FIXED = """
+group_by = "Kassenzeichen"
+[reader]
+fields = { Satzart = [1, 1], Kassenzeichen = [2, 13], Name = [14, 38], Strasse = [39, 63], PLZ = [64, 68], Ort = [69, 88], Mail = [89, 113], Leistung = [114, 138], Betrag = [139, 147], Vorzeichen = [148, 148] }
+record_type = { at = [1, 1], data = ["D"], ignore = ["K", "S"] }
+[formats]
+implied_decimals = { "lines.unit_price" = 2 }
+[columns]
+number = "Kassenzeichen"
+buyer.name = "Name"
+buyer.street = "Strasse"
+buyer.post_code = "PLZ"
+buyer.city = "Ort"
+buyer.email = "Mail"
+lines.name = "Leistung"
+lines.unit_price = "{Betrag}{Vorzeichen}"
+[constants]
+lines.vat_category = "O"
+vat_exemption_reason = "Nicht steuerbar (§ 2b UStG)"
+"""
+
+
+def _fixed_line(kz: str, name: str, what: str, cents: int, sign: str = " ") -> str:
+    return (f"D{kz:<12}{name:<25}{'Ring 1':<25}{'12345'}{'Musterstadt':<20}{'kasse@example.org':<25}"
+            f"{what:<25}{cents:09d}{sign}")
+
+
+def test_fixed_width_export_with_cents_trailing_sign_header_and_trailer(config, register):
+    text = "\n".join([
+        "K" + "GEBUEHREN 20261102 VERFAHREN OKV 3.1".ljust(147),
+        _fixed_line("5.0100.0001", "Sportverein Musterstadt", "Hallenmiete", 6000),
+        _fixed_line("5.0100.0001", "Sportverein Musterstadt", "Reinigung", 1550),
+        _fixed_line("5.0100.0002", "Kita Sonnenschein e.V.", "Hallenmiete", 2000),
+        _fixed_line("5.0100.0002", "Kita Sonnenschein e.V.", "Erstattung Mai", 500, "-"),
+        "X" + "UNBEKANNT".ljust(147),
+        "S" + "000000004 000009050".ljust(147)]) + "\n"
+    profile = parse_profile(FIXED)
+    batch = read_batch(text.encode("windows-1252"), "okv.dat", format="fixed", options=profile.reader)
+    dep = config.department("standesamt")
+    result = map_batch(batch, dep, config, profile, register, today=TODAY)
+    prices = {d.key: [(l["name"], l["quantity"], l["unit_price"]) for l in d.invoice["lines"]] for d in result.drafts}
+    assert prices == {"5.0100.0001": [("Hallenmiete", Decimal(1), Decimal("60.00")),
+                                      ("Reinigung", Decimal(1), Decimal("15.50"))],
+                      "5.0100.0002": [("Hallenmiete", Decimal(1), Decimal("20.00")),
+                                      ("Erstattung Mai", Decimal(-1), Decimal("5.00"))]}
+    assert [d.recipient.name for d in result.drafts] == ["Sportverein Musterstadt", "Kita Sonnenschein e.V."]
+    (unknown,) = result.quarantined
+    assert unknown.rows == (6,) and "unbekannte Satzart 'X'" in unknown.errors[0].problem
+
+
+def test_fixed_width_without_positions_and_wrong_positions_are_german_errors(config):
+    (error,) = read_batch(b"D123\n", "okv.dat", format="fixed").errors
+    assert "Feldpositionen" in error.problem
+    problems = _problems(FIXED.replace("PLZ = [64, 68]", "PLZ = [68, 64]"))
+    assert "kein Bereich von Zeichenpositionen" in problems["reader.fields"]
+    problems = _problems(FIXED.replace('"lines.unit_price" = 2', '"lines.name" = 2'))
+    assert "Zahlenfeld" in problems["formats.implied_decimals.lines.name"]
+
+
+def test_a_department_may_deliver_fixed_width_text(tmp_path):
+    from erechnung.intake.config import MAPPED_FORMATS, Department
+
+    dep = Department.model_validate({"id": "kasse", "name": "Stadtkasse", "drop_zone": str(tmp_path),
+                                     "format": "fixed"})
+    assert dep.format == ("fixed",) and "fixed" in MAPPED_FORMATS

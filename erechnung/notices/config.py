@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import string
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -60,6 +60,7 @@ class NoticeConfig:
     kinds: Mapping[NoticeKind, KindTexts]
     letter: Mapping[str, str]
     source: str
+    widerspruch: Mapping[str, str] = field(default_factory=dict)  # [widerspruch]: optional, required, procedure
 
     def for_municipality(self, values: Mapping[str, str]) -> NoticeConfig:
         """This configuration with the ``{court}``/``{court_address}`` of its ``[court]`` filled from the
@@ -107,7 +108,31 @@ class NoticeConfig:
         if "{" in self.court + self.court_address:
             raise NoticeError("das zuständige Verwaltungsgericht ist nicht angegeben", field=self.source,
                               fix="tragen Sie es in config.toml unter [municipality.court] ein (name, address)")
-        return self.fill(texts.appeal, authority, f"[kinds.{kind.value}] appeal")
+        action = self.fill(texts.appeal, authority, f"[kinds.{kind.value}] appeal")
+        procedure = self.widerspruch_procedure(authority)
+        if procedure == "none":
+            return action
+        text = self.widerspruch.get(procedure)
+        if not text:
+            raise NoticeError(f"[widerspruch] {procedure} fehlt: im Land der Behörde ist der Widerspruch "
+                              f"{'möglich' if procedure == 'optional' else 'vorgeschrieben'}", field=self.source,
+                              fix="ergänzen Sie den Text der Widerspruchsbelehrung in notices.toml")
+        preliminary = self.fill(text, authority, f"[widerspruch] {procedure}")
+        return f"{preliminary}\n{action}" if procedure == "optional" else preliminary
+
+    def widerspruch_procedure(self, authority: Authority) -> str:
+        """Whether a Widerspruch precedes the action, in the Land of ``authority`` (from the first two digits
+        of its Gemeindeschlüssel): notices.toml's ``[widerspruch] procedure``, else ``appeal_law.toml``."""
+        if self.widerspruch.get("procedure"):
+            return self.widerspruch["procedure"]
+        land = LAND_OF_AGS.get(authority.municipality_key[:2], authority.municipality_key[:2])
+        rule = appeal_law().get(land)
+        if not isinstance(rule, dict):
+            raise NoticeError(f"für das Land {land} ist nicht hinterlegt, ob vor der Klage ein Widerspruch "
+                              "erhoben werden kann (§ 68 VwGO und Landesrecht)", field=self.source,
+                              fix='geben Sie es in notices.toml an: [widerspruch] procedure = "none", '
+                                  '"optional" oder "required"')
+        return rule["procedure"]
 
     def remarks(self, kind: NoticeKind, authority: Authority) -> tuple[str, ...]:
         return tuple(self.fill(r, authority, f"[kinds.{kind.value}] remarks")
@@ -116,6 +141,20 @@ class NoticeConfig:
     def automation_note(self, kind: NoticeKind, authority: Authority) -> str:
         procedure = self.texts(kind).procedure
         return self.fill(self.automation_notes[procedure], authority, f"[automation_notes] {procedure}")
+
+
+#: The Land of a municipality by the first two digits of its Amtlicher Gemeindeschlüssel (Destatis).
+LAND_OF_AGS = {"01": "SH", "02": "HH", "03": "NI", "04": "HB", "05": "NW", "06": "HE", "07": "RP", "08": "BW",
+               "09": "BY", "10": "SL", "11": "BE", "12": "BB", "13": "MV", "14": "SN", "15": "ST", "16": "TH"}
+PROCEDURES = ("none", "optional", "required")
+APPEAL_LAW = Path(__file__).with_name("appeal_law.toml")
+
+
+@lru_cache(maxsize=1)
+def appeal_law() -> dict[str, Any]:
+    """``appeal_law.toml``: per Land whether a Widerspruchsverfahren precedes the action (with its source)."""
+    with APPEAL_LAW.open("rb") as fh:
+        return tomllib.load(fh)
 
 
 def _check_placeholders(text: str, source: str, where: str, extra: frozenset[str] = frozenset()) -> None:
@@ -160,6 +199,17 @@ def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
                               field=source, fix="add it or use one of " + ", ".join(notes))
     for key, note in notes.items():
         _check_placeholders(note, source, f"[automation_notes] {key}")
+    widerspruch = dict(data.get("widerspruch", {}))
+    for key, text in widerspruch.items():
+        if key == "procedure":
+            if text not in PROCEDURES:
+                raise NoticeError(f"[widerspruch] procedure {text!r} is not known", field=source,
+                                  fix="use one of " + ", ".join(PROCEDURES))
+        elif key in ("optional", "required"):
+            _check_placeholders(text, source, f"[widerspruch] {key}")
+        else:
+            raise NoticeError(f"[widerspruch] {key} is not known", field=source,
+                              fix="use procedure, optional, required")
     letter = need(data, "letter", "top level")
     for key, extra in LETTER_TEXTS.items():
         _check_placeholders(need(letter, key, "[letter]"), source, f"[letter] {key}", extra)
@@ -170,7 +220,8 @@ def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
         court=need(court, "name", "[court]"), court_address=need(court, "address", "[court]"),
         vat_exemption_reason=need(payment, "vat_exemption_reason", "[payment]"),
         due_days=int(payment.get("due_days", 30)), payment_hint=payment.get("hint", ""),
-        automation_notes=notes, kinds=kinds, letter=dict(letter), source=source)
+        automation_notes=notes, kinds=kinds, letter=dict(letter), source=source,
+        widerspruch={k: v.strip() for k, v in widerspruch.items()})
 
 
 def parse_config(text: str, source: str = "notices.toml") -> NoticeConfig:

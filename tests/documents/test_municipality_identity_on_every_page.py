@@ -179,6 +179,7 @@ def test_a_bavarian_municipalitys_notice_names_its_configured_court(towns, tmp_p
     text = _text(_documents(towns["beispielheim"])["notice"], tmp_path, "by-notice")
     assert _squeeze("Bayerisches Verwaltungsgericht Regensburg, Haidplatz 1, 93047 Regensburg") in text
     assert "Musterstadt" not in text
+    assert "Widerspruch" in text  # Bavaria keeps an optional Widerspruch (Art. 12 AGVwGO, appeal_law.toml)
 
 
 def test_the_second_municipalitys_design_folder_gives_its_logo_and_colour(towns):

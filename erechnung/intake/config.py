@@ -398,10 +398,11 @@ class Limits(IntakeLimits):
 
 Encoding = Literal["utf-8", "windows-1252", "iso-8859-15", "auto"]
 Delimiter = Literal[";", ",", "\t", "auto"]
-FormatName = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed"]
+FormatName = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed", "xml-records"]
 #: Formats whose records go through a mapping profile; xml and pdf are finished documents; fixed is
-#: fixed-width text, its field positions in the profile's [reader].
-MAPPED_FORMATS = frozenset({"csv", "json", "jsonl", "xlsx", "fixed"})
+#: fixed-width text, xml-records XML in a specialist system's own schema (positions and paths in the
+#: profile's [reader]).
+MAPPED_FORMATS = frozenset({"csv", "json", "jsonl", "xlsx", "fixed", "xml-records"})
 
 
 class Department(Strict):

@@ -41,8 +41,8 @@ from pydantic_core import PydanticCustomError
 from .limits import DEFAULT_LIMITS, IntakeLimits, LimitExceeded, RowBudget
 from .records import Batch, RawRecord, RecordError
 
-Format = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed"]
-FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed")
+Format = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed", "xml-records"]
+FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed", "xml-records")
 ENCODINGS: tuple[str, ...] = ("utf-8", "windows-1252", "iso-8859-15", "auto")
 DELIMITERS: tuple[str, ...] = (";", ",", "\t", "auto")
 #: File name endings and the format they stand for.
@@ -82,6 +82,8 @@ class ReaderOptions(BaseModel):
     positions: str | None = Field(default=None, min_length=1)
     fields: dict[str, tuple[int, int]] = Field(default_factory=dict)  # fixed width: column = [from, to]
     record_type: RecordType | None = None  # fixed width: which lines are records, header, trailer
+    paths: dict[str, str] = Field(default_factory=dict)  # xml-records: column = XPath from the record
+    namespaces: dict[str, str] = Field(default_factory=dict)  # xml-records: prefix = namespace URI
 
     @field_validator("fields")
     @classmethod
@@ -134,6 +136,8 @@ def read_batch(data: bytes, name: str, *, format: str | Iterable[str] | None = N
             return _read_csv(data, empty, encoding, delimiter, limits, options)
         if chosen == "xlsx":
             return _read_xlsx(data, empty, limits, options)
+        if chosen == "xml-records":
+            return _read_xml_records(data, empty, limits, options)
         if chosen == "fixed":
             return _read_fixed(data, empty, encoding, limits, options)
         if chosen in ("json", "jsonl"):
@@ -350,6 +354,71 @@ def _read_fixed(data: bytes, batch: Batch, encoding: str, limits: IntakeLimits, 
     return Batch(name=batch.name, format="fixed", records=tuple(records), encoding="utf-8" if
                  used == "utf-8-sig" else used, errors=tuple(p for r in records for p in r.problems),
                  columns=tuple(options.fields))
+
+
+# ============================================================================================== XML records
+
+
+def _read_xml_records(data: bytes, batch: Batch, limits: IntakeLimits, options: ReaderOptions) -> Batch:
+    """XML in the specialist system's own schema: ``options.records`` is the XPath of the records (from the root,
+    with ``options.namespaces``' prefixes), ``options.paths`` the XPath of each column from a record (text of the
+    first element, or an attribute ``@wert``). With ``options.positions`` (an XPath from the record), each
+    position is a record of its own, its paths taken from the position (``../../Kassenzeichen`` reaches the
+    record); all positions of a record have the record's number (1 = first) and make one document. The file is
+    parsed without DOCTYPE or entities, within max_xml_bytes and max_xml_depth."""
+    from lxml import etree
+    from validators.xmlsafe import deeper_than
+
+    from ..errors import DocumentReadError
+    from ..syntax.xml import parse
+
+    if not options.records or not options.paths:
+        return batch.failed("für XML im eigenen Schema fehlen der Pfad der Datensätze oder die Feldpfade",
+                            "tragen Sie im Mapping-Profil [reader] records = \"/Export/Vorgang\" und paths = "
+                            "{ Name = \"Schuldner/Name\", ... } ein")
+    limits.check("max_xml_bytes", len(data))
+    try:
+        root = parse(data)
+    except DocumentReadError as exc:
+        return batch.failed(f"die Datei ist kein lesbares XML ({exc.problem})",
+                            "exportieren Sie die Datei erneut aus dem Fachverfahren")
+    too_deep = deeper_than(root, limits.max_xml_depth)
+    if too_deep is not None:
+        raise limits.exceeded("max_xml_depth", f"Zeile {too_deep.sourceline}")
+    try:
+        found = root.xpath(options.records, namespaces=options.namespaces)
+        paths = {name: etree.XPath(path, namespaces=options.namespaces) for name, path in options.paths.items()}
+        positions = etree.XPath(options.positions, namespaces=options.namespaces) if options.positions else None
+    except (etree.XPathError, TypeError) as exc:
+        return batch.failed(f"ein Pfad in reader.records, reader.paths oder reader.positions ist ungültig ({exc})",
+                            "prüfen Sie die Pfade und die Präfixe unter reader.namespaces im Mapping-Profil")
+    elements = [e for e in found if isinstance(e, etree._Element)] if isinstance(found, list) else []
+    if not elements:
+        return batch.failed(f"unter {options.records!r} (reader.records) stehen keine Datensätze",
+                            "prüfen Sie reader.records und reader.namespaces im Mapping-Profil")
+    limits.check("max_rows", len(elements))
+    budget = RowBudget(limits)
+    records = []
+    for row, element in enumerate(elements, start=1):
+        raw = etree.tostring(element, encoding="unicode")
+        for i, context in enumerate((positions(element) or [element]) if positions is not None else [element]):
+            fields = {name: _xml_text(path(context)) for name, path in paths.items()}
+            budget.row(row, tuple(fields.values()))
+            records.append(RawRecord(batch=batch.name, row=row, fields=fields, raw=raw if i == 0 else
+                                     etree.tostring(context, encoding="unicode")))
+    return Batch(name=batch.name, format="xml-records", records=tuple(records), encoding="utf-8",
+                 columns=tuple(options.paths))
+
+
+def _xml_text(found: Any) -> str:
+    """The text an XPath result stands for: the first node's text (an attribute's value), or the value."""
+    if isinstance(found, list):
+        if not found:
+            return ""
+        found = found[0]
+    if hasattr(found, "itertext"):
+        return "".join(found.itertext()).strip()
+    return str(found).strip()
 
 
 # ============================================================================================== JSON

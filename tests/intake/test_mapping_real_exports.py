@@ -425,9 +425,91 @@ def test_fixed_width_without_positions_and_wrong_positions_are_german_errors(con
     assert "Zahlenfeld" in problems["formats.implied_decimals.lines.name"]
 
 
-def test_a_department_may_deliver_fixed_width_text(tmp_path):
+@pytest.mark.parametrize("format", ["fixed", "xml-records"])
+def test_a_department_may_deliver_fixed_width_text_and_xml_records(tmp_path, format):
     from erechnung.intake.config import MAPPED_FORMATS, Department
 
     dep = Department.model_validate({"id": "kasse", "name": "Stadtkasse", "drop_zone": str(tmp_path),
-                                     "format": "fixed"})
-    assert dep.format == ("fixed",) and "fixed" in MAPPED_FORMATS
+                                     "format": format})
+    assert dep.format == (format,) and format in MAPPED_FORMATS
+
+
+# ------------------------------------------------------------------------------------------------ XML, own schema
+
+XML_PROFILE = """
+group_by = "Kassenzeichen"
+[reader]
+namespaces = { g = "urn:example:okv:gebuehren:2" }
+records = "/g:Export/g:Vorgaenge/g:Vorgang"
+positions = "g:Positionen/g:Position"
+[reader.paths]
+Kassenzeichen = "../../@kassenzeichen"
+Name = "../../g:Schuldner/g:Name"
+Strasse = "concat(../../g:Schuldner/g:Anschrift/g:Strasse, ' ', ../../g:Schuldner/g:Anschrift/g:Hausnummer)"
+PLZ = "../../g:Schuldner/g:Anschrift/g:PLZ"
+Ort = "../../g:Schuldner/g:Anschrift/g:Ort"
+Mail = "../../g:Schuldner/g:Mail"
+Leistung = "g:Text"
+Menge = "g:Menge"
+Betrag = "g:Betrag/@wert"
+[columns]
+number = "Kassenzeichen"
+buyer.name = "Name"
+buyer.street = "Strasse"
+buyer.post_code = "PLZ"
+buyer.city = "Ort"
+buyer.email = "Mail"
+lines.name = "Leistung"
+lines.quantity = "Menge"
+lines.unit_price = "Betrag"
+[formats]
+decimal_separator = "."
+[constants]
+lines.vat_category = "O"
+vat_exemption_reason = "Nicht steuerbar (§ 2b UStG)"
+"""
+
+
+def _vorgang_xml(kz: str, name: str, positions: str) -> str:
+    return (f'<g:Vorgang kassenzeichen="{kz}"><g:Schuldner><g:Name>{name}</g:Name><g:Anschrift>'
+            "<g:Strasse>Ring</g:Strasse><g:Hausnummer>1</g:Hausnummer><g:PLZ>12345</g:PLZ><g:Ort>Musterstadt</g:Ort>"
+            f"</g:Anschrift><g:Mail>sv@example.org</g:Mail></g:Schuldner><g:Positionen>{positions}</g:Positionen>"
+            "</g:Vorgang>")
+
+
+def _position(text: str, quantity: str, amount: str) -> str:
+    return f'<g:Position><g:Text>{text}</g:Text><g:Menge>{quantity}</g:Menge><g:Betrag wert="{amount}"/></g:Position>'
+
+
+def test_xml_in_its_own_schema_records_and_fields_by_path_with_namespaces(config, register):
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><g:Export xmlns:g="urn:example:okv:gebuehren:2">'
+           "<g:Kopf><g:Erstellt>2026-11-02</g:Erstellt></g:Kopf><g:Vorgaenge>"
+           + _vorgang_xml("5.0100.0001", "Sportverein", _position("Hallenmiete", "3", "20.00")
+                          + _position("Reinigung", "1", "15.50"))
+           + _vorgang_xml("5.0100.0002", "Kita e.V.", _position("Hallenmiete", "zwei", "20.00"))
+           + "</g:Vorgaenge></g:Export>").encode()
+    profile = parse_profile(XML_PROFILE)
+    batch = read_batch(xml, "okv.xml", format="xml-records", options=profile.reader)
+    result = map_batch(batch, config.department("standesamt"), config, profile, register, today=TODAY)
+    (draft,) = result.drafts
+    assert draft.number == "5.0100.0001" and draft.recipient.street == "Ring 1"
+    assert [(l["name"], l["quantity"], l["unit_price"]) for l in draft.invoice["lines"]] == [
+        ("Hallenmiete", Decimal(3), Decimal("20.00")), ("Reinigung", Decimal(1), Decimal("15.50"))]
+    (bad,) = result.quarantined
+    assert bad.rows == (2,) and (bad.errors[0].column, bad.errors[0].value) == ("Menge", "zwei")
+
+
+def test_xml_records_refuse_doctype_bad_paths_and_stay_within_depth(config):
+    from erechnung.intake.limits import IntakeLimits
+
+    options = parse_profile(XML_PROFILE).reader
+    evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><g:Export xmlns:g="urn:example:okv:gebuehren:2"/>'
+    (error,) = read_batch(evil, "okv.xml", format="xml-records", options=options).errors
+    assert "kein lesbares XML" in error.problem
+    wrong = parse_profile(XML_PROFILE.replace('records = "/g:Export', 'records = "/x:Export')).reader
+    (error,) = read_batch(b'<Export/>', "okv.xml", format="xml-records", options=wrong).errors
+    assert "ungültig" in error.problem
+    deep = b"<a>" * 50 + b"</a>" * 50
+    (error,) = read_batch(deep, "okv.xml", format="xml-records", options=options,
+                          limits=IntakeLimits(max_xml_depth=20)).errors
+    assert "limits.max_xml_depth" in error.problem

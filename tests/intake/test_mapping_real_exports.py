@@ -369,8 +369,18 @@ def test_each_line_brings_its_own_exemption_reason_per_vat_category(config, regi
 FIXED = """
 group_by = "Kassenzeichen"
 [reader]
-fields = { Satzart = [1, 1], Kassenzeichen = [2, 13], Name = [14, 38], Strasse = [39, 63], PLZ = [64, 68], Ort = [69, 88], Mail = [89, 113], Leistung = [114, 138], Betrag = [139, 147], Vorzeichen = [148, 148] }
 record_type = { at = [1, 1], data = ["D"], ignore = ["K", "S"] }
+[reader.fields]
+Satzart = [1, 1]
+Kassenzeichen = [2, 13]
+Name = [14, 38]
+Strasse = [39, 63]
+PLZ = [64, 68]
+Ort = [69, 88]
+Mail = [89, 113]
+Leistung = [114, 138]
+Betrag = [139, 147]
+Vorzeichen = [148, 148]
 [formats]
 implied_decimals = { "lines.unit_price" = 2 }
 [columns]

@@ -15,6 +15,9 @@ from ..html_safety import csp_meta_html
 from .records import RecordError
 
 HEADERS = ("Datei", "Zeile", "Spalte", "Wert", "Problem", "Was tun")
+#: How a line that is a note, not a problem, begins its "Was tun" (a record skipped because its document was
+#: made from an earlier delivery, issue 11): such lines do not count as problems in the summary.
+NOTE = "nichts zu tun"
 
 
 def _rows(errors: Iterable[RecordError]) -> list[tuple[str, str, str, str, str, str]]:
@@ -60,10 +63,15 @@ def error_report_html(errors: Iterable[RecordError], *, title: str = "Fehlerberi
     when = (created or datetime.now()).strftime("%d.%m.%Y %H:%M")
     files = sorted({r[0] for r in rows if r[0]})
     heading = f"{title}{' – ' + department if department else ''}"
-    if rows:
-        summary = (f"{len(rows)} Problem{'e' if len(rows) != 1 else ''} in {len(files)} "
+    notes = sum(1 for r in rows if r[5].startswith(NOTE))
+    problems = len(rows) - notes
+    if problems:
+        summary = (f"{problems} Problem{'e' if problems != 1 else ''} in {len(files)} "
                    f"Datei{'en' if len(files) != 1 else ''}. Betroffene Belege wurden nicht versandt; "
-                   "bitte korrigieren und die Datei (oder die betroffenen Zeilen) erneut liefern.")
+                   "bitte korrigieren und die Datei (oder die betroffenen Zeilen) erneut liefern: Belege, die "
+                   "schon erzeugt sind, werden dabei erkannt und nicht doppelt erstellt.")
+    elif notes:
+        summary = "Keine Probleme: alle Belege wurden übernommen oder waren bereits erzeugt."
     else:
         summary = "Keine Probleme: alle Belege wurden übernommen."
     body = []

@@ -51,6 +51,7 @@ from ..model.codes import EXEMPTION_REASON_CATEGORIES, VatCategory
 from . import values
 from .formats import ReaderOptions
 from .config import Config, ConfigError, ConfigProblem, Department, problems_from
+from .identity import IdentityRule
 from .records import Batch, RawRecord, RecordError
 from .recipients import Recipient, RecipientProblems, RecipientRegister, recipient_from_fields
 
@@ -238,6 +239,7 @@ class MappingProfile(_Strict):
     formats: Formats = Field(default_factory=Formats)
     columns: dict[str, str] = Field(default_factory=dict)
     constants: dict[str, Any] = Field(default_factory=dict)
+    identity: IdentityRule = Field(default_factory=IdentityRule)  # issue 11: see .identity
     source: str = "mapping.toml"
 
     @field_validator("group_by", mode="before")

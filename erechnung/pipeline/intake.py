@@ -51,11 +51,14 @@ from ..archive import ArchiveKind
 from ..intake import (Department, DocumentRejected, RecordError, build, error_report_csv, error_report_html,
                       map_batch, read_batch)
 from ..intake.formats import document_bytes
+from ..intake.errors_report import NOTE
+from ..intake.identity import business_identity, changes, content_sha256, draft_content
 from ..intake.recipients import recipient_of_invoice
 from ..errors import ErechnungError
 from ..state.repository import (batch_counts, claim_batch, create_document, ensure_number_range, fail_batch,
-                                finish_batch, get_batch, heartbeat, idempotency_key, index_archived, poison_batch,
-                                quarantine_of, record_batch_problems, record_quarantine, store_recipients)
+                                finish_batch, find_document, get_batch, heartbeat, idempotency_key, index_archived,
+                                known_identities, poison_batch, quarantine_of, record_batch_problems,
+                                record_identities, record_quarantine, record_skipped, store_recipients)
 from ..storage import Entry, ObjectNotFoundError, ObjectTooLargeError, RefusedEntryError
 from ..state.schema import Batch, Document, NumberRange, utcnow
 from . import bulk
@@ -567,6 +570,7 @@ def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts,
     keys = [idempotency_key(dep.id, sha, d.key) for d in drafts]
     known: dict[str, str | None] = dict(s.execute(select(Document.idempotency_key, Document.number)
                                                   .where(Document.idempotency_key.in_(keys))).all())
+    identities = _Identities(p, s, dep, batch_id, drafts)
     now = utcnow()
     new: list[dict[str, Any]] = []
     models: list[tuple[str, Any] | None] = []  # per draft: (key, built document) or None (quarantined)
@@ -574,6 +578,9 @@ def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts,
     delivered: set[str] = set()  # keys of the new documents whose number was delivered, not allocated
     for draft, key in zip(drafts, keys):
         numbers.existing, numbers.reuse, numbers.allocated = key in known, known.get(key), None
+        if key not in known and identities.made_before(draft):
+            models.append(None)
+            continue
         try:
             document = build(draft, p.config, numbers=numbers, notice_config=notice_config)
         except DocumentRejected as exc:
@@ -604,7 +611,8 @@ def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts,
         new = [d for d in new if d["idempotency_key"] not in refused]
     try:
         with s.begin_nested():
-            bulk.create_documents(s, new)
+            ids = bulk.create_documents(s, new)
+            identities.record({key: ids[key] for key in ids}, keys)
             numbers.write_back()
     except (IntegrityError, _RangeMoved):
         log.info("batch %s: a chunk's documents one by one (a conflict in the bulk insert)", batch_id)
@@ -617,6 +625,82 @@ def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts,
         if model is not None:
             p.work.write_model(*model)
         crashpoint("intake.document")
+
+
+class _Identities:
+    """The business identities of a chunk's drafts (issue 11, :mod:`erechnung.intake.identity`): a draft whose
+    identity has its document already is not built again. Unchanged, its rows are recorded with that document
+    and the report says so; changed, or twice in the delivery, its rows are quarantined with what differs and
+    what to do. The identities of the chunk's new documents are recorded with them (``record``)."""
+
+    def __init__(self, p: Pipeline, s, dep: Department, batch_id: int, drafts) -> None:
+        profile = p.profiles[dep.id]
+        self.s, self.dep, self.batch_id = s, dep, batch_id
+        self.of: dict[str, tuple[str | None, dict[str, Any], str]] = {}  # draft key -> (identity, content, sha)
+        for d in drafts:
+            content = draft_content(d)
+            self.of[d.key] = (business_identity(d, profile.identity, grouped=bool(profile.group_by)), content,
+                              content_sha256(content))
+        self.known = known_identities(s, dep.id, [i for i, _, _ in self.of.values() if i])
+        self.pending: dict[str, str] = {}  # identity -> key of the draft of this chunk that has it
+
+    def made_before(self, draft) -> bool:
+        identity, content, sha = self.of[draft.key]
+        if identity is None:
+            return False
+        first, row = self.known.get(identity), min(draft.rows)
+        if first is None and identity not in self.pending:
+            self.pending[identity] = draft.key
+            return False
+        if first is None:
+            self._refuse(draft, RecordError(
+                batch=draft.batch, value=draft.key,
+                problem=f"derselbe Beleg steht mehrfach in der Lieferung (wie {self.pending[identity]}); "
+                        "nur der erste wurde erstellt",
+                fix="liefern Sie jeden Beleg nur einmal; gehören die Zeilen zum selben Beleg, geben Sie ihnen "
+                    "dieselbe Belegnummer bzw. dasselbe Kassenzeichen"))
+            return True
+        number = first.number or f"Beleg {draft.key} (Nr. {first.document_id})"  # no number of its own
+        made = first.created_at.astimezone().strftime("%d.%m.%Y")
+        if first.content_sha256 == sha:
+            record_skipped(self.s, self.batch_id, draft.rows, first.document_id, [RecordError(
+                batch=draft.batch, row=row, value=draft.key,
+                problem=f"bereits erzeugt als {number} am {made}; unverändert, daher nicht noch einmal erstellt",
+                fix=f"{NOTE}: der Beleg wird nicht doppelt erstellt, versandt oder abgebucht")])
+            return True
+        self._refuse(draft, RecordError(
+            batch=draft.batch, value=draft.key,
+            problem=f"geändert gegenüber {number} (erzeugt am {made}): " + "; ".join(changes(first.content, content))
+                    + f"; nicht noch einmal erstellt, {number} gilt unverändert",
+            fix=_CORRECTION_FIX[draft.kind].format(number=number)))
+        return True
+
+    def _refuse(self, draft, error: RecordError) -> None:
+        """The draft's rows quarantined, each with the reason itself (no row waits for another to be fixed)."""
+        _quarantine(self.s, self.batch_id, draft.rows, [error.at(row=r) for r in sorted(set(draft.rows))],
+                    draft.key)
+
+    def record(self, ids: dict[str, int], keys: Sequence[str]) -> None:
+        """Record the identities of the new documents (``ids``: idempotency key -> document id; ``keys``: the
+        idempotency key of each of the drafts, in order)."""
+        entries = []
+        for (identity, content, sha), key in zip(self.of.values(), keys):
+            if identity is not None and key in ids:
+                entries.append((identity, ids[key], sha, content))
+        record_identities(self.s, self.dep.id, entries)
+
+
+#: What to do when a document made before arrives changed (the pipeline issues nothing for it), by kind.
+_CORRECTION_FIX = {
+    "invoice": "ist {number} falsch, liefern Sie eine Gutschrift zu {number} (Belegart Gutschrift, ursprüngliche "
+               "Rechnung {number}) und die richtige Rechnung als neuen Beleg (neue Rechnungsnummer bzw. neues "
+               "Rechnungsdatum); sonst ist nichts zu tun",
+    "credit_note": "ist {number} falsch, liefern Sie die Korrektur als neuen Beleg (neue Nummer bzw. neues "
+                   "Datum); sonst ist nichts zu tun",
+    "notice": "ist {number} falsch, liefern Sie einen Änderungsbescheid als neuen Bescheid (mit dem Datum der "
+              "Änderung als Bescheiddatum und einem Hinweis auf {number} in der Begründung); sonst ist nichts zu "
+              "tun",
+}
 
 
 def _refuse_number(s, batch_id: int, draft, number) -> None:
@@ -632,6 +716,9 @@ def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, n
     fields = dict(department=dep.id, kind=draft.kind, format=choose_format(draft.kind, draft.recipient),
                   recipient_ref=_recipient_ref(draft), issue_date=_issue_date(draft), batch_id=batch_id,
                   rows=[(r, r) for r in sorted(set(draft.rows))])
+    identities = _Identities(p, s, dep, batch_id, [draft])
+    if find_document(s, key) is None and identities.made_before(draft):
+        return
     numbers = _DbNumbers(s, key, fields, ranges)
     try:
         document = build(draft, p.config, numbers=numbers, notice_config=notice_config)
@@ -646,6 +733,8 @@ def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, n
         except IntegrityError:
             _refuse_number(s, batch_id, draft, getattr(document, "number", None))
             return
+    if numbers.result.created:
+        identities.record({key: numbers.result.document.id}, [key])
     p.work.write_model(key, document)
 
 

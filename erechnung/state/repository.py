@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from erechnung.errors import ErechnungError
 
-from .schema import (LOCK_PREFIX, ArchiveItem, Batch, Document, NumberRange, Quarantine, Recipient, Record, Run,
-                     utcnow)
+from .schema import (LOCK_PREFIX, ArchiveItem, Batch, Document, DocumentIdentity, NumberRange, Quarantine,
+                     Recipient, Record, Run, utcnow)
 
 DEFAULT_LEASE = timedelta(minutes=5)
 
@@ -522,6 +522,61 @@ def record_batch_problems(session: Session, batch_id: int, problems: Iterable[An
         added += 1
     session.flush()
     return added
+
+
+@dataclass(frozen=True)
+class KnownIdentity:
+    """A business identity that has its document already (issue 11)."""
+
+    identity: str
+    document_id: int
+    number: str | None
+    created_at: datetime
+    content_sha256: str
+    content: dict[str, Any]
+
+
+def known_identities(session: Session, department: str, identities: Iterable[str]) -> dict[str, KnownIdentity]:
+    """Those of ``identities`` of the department that became a document before, with that document."""
+    wanted = sorted(set(identities))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(DocumentIdentity, Document.number, Document.created_at)
+        .join(Document, Document.id == DocumentIdentity.document_id)
+        .where(DocumentIdentity.department == department, DocumentIdentity.identity.in_(wanted))).all()
+    return {i.identity: KnownIdentity(i.identity, i.document_id, number, _aware(created), i.content_sha256,
+                                      i.content) for i, number, created in rows}
+
+
+def record_identities(session: Session, department: str, entries: Sequence[tuple[str, int, str, Any]]) -> None:
+    """``(identity, document_id, content_sha256, content)`` of new documents; an identity recorded before raises
+    IntegrityError (the caller's savepoint undoes its documents with it)."""
+    if entries:
+        now = utcnow()
+        session.connection().execute(DocumentIdentity.__table__.insert(), [
+            {"department": department, "identity": i, "document_id": d, "content_sha256": h, "content": c,
+             "created_at": now} for i, d, h, c in entries])
+
+
+def record_skipped(session: Session, batch_id: int, rows: Sequence[int], document_id: int,
+                   problems: Iterable[Any]) -> bool:
+    """Rows of a batch whose document exists already (made from an earlier delivery): recorded ``documented``
+    with that document, and a line for the report (``problems``: the note). ``False`` when recorded before."""
+    rows = sorted(set(rows))
+    if not rows or session.execute(select(Record.id).where(Record.batch_id == batch_id,
+                                                          Record.row_first.in_(rows))).first() is not None:
+        return False
+    items = [_problem(p) for p in problems]
+    for r in rows:
+        session.add(Record(batch_id=batch_id, row_first=r, row_last=r, status="documented", document_id=document_id))
+    for p in items:
+        row = p.get("row")
+        session.add(Quarantine(batch_id=batch_id, row=row if row is not None else rows[0], column=p.get("column"),
+                               value=None if p.get("value") is None else str(p.get("value")),
+                               problem=str(p["problem"]), fix=str(p["fix"])))
+    session.flush()
+    return True
 
 
 def quarantine_of(session: Session, batch_id: int) -> list[Quarantine]:

@@ -12,6 +12,10 @@ checks that the migrations and these classes describe the same tables.
   ``quarantined`` (with the reasons); once per (batch, first row).
 * ``documents``: every invoice, credit note and notice, once per idempotency key, numbered gap-free per
   number range; its state moves numbered -> rendered -> archived -> handed_over (or -> rejected).
+* ``document_identities``: what a document is in the department's business (issue 11): per (department,
+  identity) the document made for it, the sha256 of the content it was made from and that content (JSON), so a
+  record delivered again (another file, the file with one row fixed) is recognised: skipped when unchanged, not
+  issued again when changed.
 * ``quarantine``: one row per problem (row, column, value, problem, fix) for the clerk's error report.
 * ``number_ranges``: per (department, prefix) the next number to hand out.
 * ``archive_items``: the index of what the archive holds (sha256, kind, metadata).
@@ -145,6 +149,20 @@ class Document(Base):
                       CheckConstraint(_in("kind", DOCUMENT_KINDS), name="kind"),
                       CheckConstraint(_in("format", DOCUMENT_FORMATS), name="format"),
                       CheckConstraint(_in("state", DOCUMENT_STATES), name="state"))
+
+
+class DocumentIdentity(Base):
+    __tablename__ = "document_identities"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    department: Mapped[str] = mapped_column(String(64))
+    identity: Mapped[str] = mapped_column(String(500))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("department", "identity"),)
 
 
 class Record(Base):

@@ -105,5 +105,5 @@ def test_the_typo_hint_of_a_mapping_profile_lists_the_profiles_keys():
     assert problem.fix.startswith("meinten Sie 'columns'?")
     allowed = problem.fix.split("erlaubt sind: ")[1].split(", ")
     assert allowed == ["description", "group_by", "values", "skip", "amounts", "reader", "kind", "formats",
-                       "columns", "constants"]
+                       "columns", "constants", "identity"]
     assert "municipality" not in problem.fix and "departments" not in problem.fix

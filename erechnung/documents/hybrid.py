@@ -44,7 +44,8 @@ class HybridProfileError(DocumentWriteError):
     """The invoice cannot be a hybrid in the requested profile (the message says which profile fits)."""
 
 
-def make_hybrid(invoice: Invoice, profile: str = "EN16931", design: Design | None = None) -> bytes:
+def make_hybrid(invoice: Invoice, profile: str = "EN16931", design: Design | None = None,
+                salutation: str | None = None) -> bytes:
     """The hybrid invoice: the readable PDF/A-3 with the invoice's CII embedded in ``profile``.
 
     Raises ``CiiWriteError`` (a DocumentWriteError naming the term) when the invoice holds what CII cannot
@@ -71,7 +72,7 @@ def make_hybrid(invoice: Invoice, profile: str = "EN16931", design: Design | Non
     design = design or load_design()
     info = invoice_info(invoice, p.name)
     canvas = new_canvas(info, design)
-    draw_invoice(canvas, invoice, letter_frame(design))
+    draw_invoice(canvas, invoice, letter_frame(design), salutation)  # the register's Anrede, if any
     attachment, schema = invoice_attachment(xml, p.name)
     return finish(canvas_bytes(canvas), info, associated_files=[attachment], schemas=[schema])
 

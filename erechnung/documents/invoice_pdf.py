@@ -108,6 +108,7 @@ class Layout:
     pen: Pen | None = None
     currency: str = "EUR"
     columns: dict[str, tuple[float, float]] = field(default_factory=dict)
+    salutation: str | None = None  # the recipient register's Anrede; else the design's greeting
 
     def __post_init__(self) -> None:
         self.currency = self.invoice.currency_code
@@ -150,18 +151,19 @@ def invoice_info(invoice: Invoice, profile: str | None = None) -> DocumentInfo:
                         keywords=", ".join(keywords), creator="erechnung")
 
 
-def render_invoice(invoice: Invoice, design: Design | None = None) -> bytes:
-    """The invoice as PDF/A-3b (without the XML; see ``hybrid.make_hybrid`` for that)."""
+def render_invoice(invoice: Invoice, design: Design | None = None, salutation: str | None = None) -> bytes:
+    """The invoice as PDF/A-3b (without the XML; see ``hybrid.make_hybrid`` for that); ``salutation``: the
+    recipient register's Anrede ("Sehr geehrte Frau Mustermann,"), else the design's greeting."""
     design = design or load_design()
     info = invoice_info(invoice)
     canvas = new_canvas(info, design)
-    draw_invoice(canvas, invoice, letter_frame(design))
+    draw_invoice(canvas, invoice, letter_frame(design), salutation)
     return finish(canvas_bytes(canvas), info)
 
 
-def draw_invoice(canvas: Canvas, invoice: Invoice, frame: LetterFrame) -> int:
+def draw_invoice(canvas: Canvas, invoice: Invoice, frame: LetterFrame, salutation: str | None = None) -> int:
     """Draw every page of the invoice; returns the page count."""
-    lay = Layout(invoice, frame, frame.design, Pen(canvas))
+    lay = Layout(invoice, frame, frame.design, Pen(canvas), salutation=(salutation or "").strip() or None)
     info = _info_entries(lay)
     first_top = frame.first_body_top(_info_bottom(lay, info))
     header = _table_header(lay)
@@ -343,7 +345,7 @@ def _body(lay: Layout, header: Block) -> list[Block]:
     if references:
         blocks.append(_paragraph(lay, " · ".join(references), size=SMALL, colour=frame.muted,
                                  leading=SMALL_LEADING, space_after=6))
-    blocks.append(_paragraph(lay, texts.text("invoice", "greeting"), space_after=2))
+    blocks.append(_paragraph(lay, lay.salutation or texts.text("invoice", "greeting"), space_after=2))
     blocks.append(_paragraph(lay, texts.text("invoice", "intro_credit_note" if credit else "intro"),
                              space_after=6, keep_with_next=True))
     blocks.append(header)

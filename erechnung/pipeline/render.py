@@ -57,6 +57,7 @@ class RenderItem:
     kind: str
     number: str | None = None
     department: str = ""
+    salutation: str | None = None  # the recipient register's Anrede for the letter (issue 11)
 
 
 @dataclass(frozen=True)
@@ -247,9 +248,9 @@ def _render(state: _Worker, item: RenderItem, model: Any) -> bytes:
         # e-mail address gets the letter with the EN 16931 data embedded (issue 11)
         profile = state.hybrid_profile if model.buyer.electronic_address is not None else "EN16931"
         try:
-            return make_hybrid(model, profile, state.design)
+            return make_hybrid(model, profile, state.design, item.salutation)
         except HybridProfileError:  # an invoice that cannot be stated as plain EN 16931
-            return make_hybrid(model, "XRECHNUNG", state.design)
+            return make_hybrid(model, "XRECHNUNG", state.design, item.salutation)
     if item.format == "notice_pdf":
         from ..notices.render import render_notice
 

@@ -75,10 +75,23 @@ def render_items_of(p: Pipeline, chunk: Sequence[int]) -> list[RenderItem]:
     """The chunk's documents still waiting for rendering, as worker items."""
     with p.transaction() as s:
         docs = s.execute(select(Document.id, Document.idempotency_key, Document.format, Document.kind,
-                                Document.number, Document.department)
+                                Document.number, Document.department, Document.recipient_ref)
                          .where(Document.id.in_(list(chunk)), Document.state == "numbered")
                          .order_by(Document.id)).all()
-    return [RenderItem(d.id, d.idempotency_key, d.format, d.kind, d.number, d.department) for d in docs]
+    registers: dict[str, object] = {}
+    return [RenderItem(d.id, d.idempotency_key, d.format, d.kind, d.number, d.department,
+                       _salutation(p, d, registers)) for d in docs]
+
+
+def _salutation(p: Pipeline, doc, registers: dict[str, object]) -> str | None:
+    """The Anrede of an invoice's recipient in the register (issue 11: it was ignored on invoices; a notice
+    has it in its model). Without one, the letter keeps the design's greeting."""
+    if doc.format != "zugferd" or not doc.recipient_ref:
+        return None
+    if doc.department not in registers:
+        registers[doc.department] = p.register(doc.department)
+    recipient = registers[doc.department].get(doc.recipient_ref)  # type: ignore[attr-defined]
+    return getattr(recipient, "salutation", None)
 
 
 def render_and_validate(p: Pipeline, chunk: Sequence[int], pool=None) -> RenderReport:
@@ -226,7 +239,9 @@ def _render_again(p: Pipeline, docs: Sequence[Document]) -> None:
     from .rebuild import rebuild_models
     from .render import render_items
 
-    items = [RenderItem(d.id, d.idempotency_key, d.format, d.kind, d.number, d.department) for d in docs]
+    registers: dict[str, object] = {}
+    items = [RenderItem(d.id, d.idempotency_key, d.format, d.kind, d.number, d.department,
+                        _salutation(p, d, registers)) for d in docs]
     if any(p.work.read_model(i.key) is None for i in items):
         rebuild_models(p, [i.id for i in items])
     results = render_items(items, p.work.root, p.options.hybrid_profile, p.config.design())

@@ -124,3 +124,33 @@ def test_the_identity_is_configured_per_profile():
         assert "farbe" in str(exc)
     else:
         raise AssertionError("an unknown identity field must be refused")
+
+
+def _identity_by(site, fields):
+    """Abfallwirtschaft's profile with ``[identity] fields`` (a copy beside the site's configuration)."""
+    import re
+
+    profile = site.root / "abfall-identity.toml"
+    profile.write_text((BATCHES.parent / "mappings" / "abfallwirtschaft.toml").read_text(encoding="utf-8")
+                       + f"\n[identity]\nfields = {fields!r}\n".replace("'", '"'), encoding="utf-8")
+    text = site.config_path.read_text(encoding="utf-8")
+    site.config_path.write_text(re.sub(r'mapping = "[^"]*abfallwirtschaft.toml"',
+                                       f'mapping = "{profile.as_posix()}"', text), encoding="utf-8")
+
+
+def test_the_profile_decides_what_makes_a_document_the_same(db_url, make_site, tmp_path):
+    """With ``[identity] fields = ["kassenzeichen"]`` a notice delivered again with another Bescheiddatum is the
+    same notice, changed: not issued again, reported with the changed date."""
+    site = make_site(tmp_path / "site", db_url, drop=False)
+    _identity_by(site, ["kassenzeichen"])
+    site.drop("abfallwirtschaft", "2026-01-abfallgebuehren.csv", ABFALL)
+    site.run()
+    first = _documents(db_url, "abfallwirtschaft")
+    redated = ABFALL.replace(b",2026-01-15,", b",2026-01-20,")
+    assert redated != ABFALL
+    site.drop("abfallwirtschaft", "neu-datiert.csv", redated)
+    site.run()
+    assert _documents(db_url, "abfallwirtschaft") == first
+    lines = _report(site, "abfallwirtschaft", "neu-datiert.csv")
+    assert lines and all(line["Problem"].startswith("geändert gegenüber ") for line in lines)
+    assert all("Belegdatum 2026-01-15 → 2026-01-20" in line["Problem"] for line in lines)

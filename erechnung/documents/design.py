@@ -362,10 +362,11 @@ def load_design(path: Path | str | None = None, values: dict[str, str | None] | 
     """The design in ``path`` (a folder with design.toml, or the file itself), its placeholders filled from
     ``values`` (``Municipality.design_values()``); default: ``$ERECHNUNG_DESIGN``, else the sample city's
     ``examples/design``. Read and checked once per process per file and values; raises DesignError."""
-    if values is None and path is None and not os.environ.get(ENV_VARIABLE) and SAMPLE_DIR.is_dir():
-        values = _sample_values()
+    file = _design_file(path)
+    if values is None and SAMPLE_DIR.is_dir() and file.parent == SAMPLE_DIR.resolve():
+        values = _sample_values()  # the sample city's design, with the sample city's configuration
     key = None if values is None else tuple(sorted((k, v or "") for k, v in values.items()))
-    return _load(_design_file(path), key)
+    return _load(file, key)
 
 
 @lru_cache(maxsize=1)

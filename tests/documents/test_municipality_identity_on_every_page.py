@@ -209,3 +209,13 @@ def test_the_package_design_names_no_municipality():
     shipped = "\n".join(p.read_text(encoding="utf-8") for p in DEFAULT_DIR.glob("*.toml"))
     assert "Musterstadt" not in shipped and "DE02120300000000202051" not in shipped
     assert not list(DEFAULT_DIR.glob("*.png"))
+
+
+def test_a_design_with_placeholders_but_no_configuration_is_refused_not_left_with_gaps():
+    from erechnung.documents.design import SAMPLE_DIR, DesignError, load_design
+
+    with pytest.raises(DesignError) as caught:
+        load_design(DEFAULT_DIR)
+    assert "letterhead.name: der Platzhalter {name} braucht die Angaben der Kommune" in str(caught.value)
+    # the sample city's folder is filled from the sample city's configuration (tools without a config.toml)
+    assert load_design(SAMPLE_DIR).letterhead.name == "Stadt Musterstadt"

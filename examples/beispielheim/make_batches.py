@@ -8,6 +8,8 @@ made). Run: ``.venv/bin/python examples/beispielheim/make_batches.py``. All data
 * ``friedhof``: JSON with the records under ``export.vorgaenge`` and the positions nested in each record
 * ``wasser``: fixed-width text of the old billing system: Vorlauf and Summensatz, amounts in cents, the sign
   in a column of its own after the amount
+
+``batches/steuer/HST_Veranlagung_2026.xml`` (the Steueramt's XML in its own schema) is written by hand.
 """
 from __future__ import annotations
 

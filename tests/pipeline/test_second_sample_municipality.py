@@ -1,6 +1,6 @@
 """Issue 11, "Done when": a second sample municipality in ``examples/`` runs end to end. Markt Beispielheim
 (``examples/beispielheim``: Bavaria, its own Gemeindeschlüssel, court, accounts, design folder and register)
-with four departments whose exports need the mapping language's features (docs/mapping-profiles.md).
+with five departments whose exports need the mapping language's features (docs/mapping-profiles.md).
 The sample city's side (nothing of Beispielheim in Musterstadt's letters) is covered by
 test_second_municipality_renders_in_its_own_design and tests/documents/test_municipality_identity_on_every_page.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "beispielheim"
-DEPARTMENTS = ("bauhof", "kita", "friedhof", "wasser")
+DEPARTMENTS = ("bauhof", "kita", "friedhof", "wasser", "steuer")
 
 
 def test_beispielheim_s_configuration_loads_with_its_own_design_register_and_profiles():
@@ -50,6 +50,7 @@ EXPECTED = {
     "kita": ({"KG-2026-0001", "KG-2026-0002", "KG-2026-0003"}, {4, 5, 6, 7}),
     "friedhof": ({"FH-2026-0311", "FH-2026-0312"}, {1, 2}),
     "wasser": ({"WA-2026-0001", "WA-2026-0002", "WA-2026-0003"}, {2, 3, 4, 5, 6, 7, 8}),
+    "steuer": ({"steuer:B-30001", "steuer:B-30002"}, {1, 2}),  # notices: no number of their own
 }
 #: What a reader sees of Beispielheim in every letter (PDF), and what of the sample city must never show.
 OWN = ("Markt Beispielheim", "Der Erste Bürgermeister", "Marktplatz 7", "93333 Beispielheim",
@@ -68,6 +69,9 @@ SHOWN = {
     "FH-2026-0312": ("Benutzung der Aussegnungshalle, Grab C/4", "Urnengrab, Grab C/4", "450,00 €"),
     "WA-2026-0001": ("DE70 7505 0000 0004 4711 20", "6.8100.00011", "Grundgebühr Zähler Qn 2,5"),
     "WA-2026-0002": ("Gutschrift Zählerwechsel", "-12.00", "DE70750500000004471120", "6.8100.00029"),
+    "steuer:B-30001": ("Hundesteuerbescheid", "2. Hund (Resi, Mischling)", "150,00 €", "Art. 3 Kommunalabgabengesetz",
+                       "Widerspruch", "Bayerisches Verwaltungsgericht Regensburg, Haidplatz 1", "Art. 13 KAG"),
+    "steuer:B-30002": ("Hundesteuerbescheid", "Bruno, Berner Sennenhund", "30,00 €", "Widerspruch"),
 }
 
 
@@ -97,19 +101,20 @@ def test_beispielheim_s_departments_run_end_to_end_in_its_own_design(tmp_path):
 
     batches, documents, records, quarantine, archived = state(db_url)
     assert not quarantine and not summary.totals.rejected and not summary.totals.quarantined
-    assert summary.totals.handed_over == len(documents) == 11
+    assert summary.totals.handed_over == len(documents) == 13
     batch_of = {b.id: b.department for b in batches}
+    name_of = {d.id: d.number or f"{d.department}:{d.recipient_ref}" for d in documents}
     for dep, (numbers, rows) in EXPECTED.items():
-        assert {d.number for d in documents if d.department == dep} == numbers, dep
+        assert {name_of[d.id] for d in documents if d.department == dep} == numbers, dep
         assert {r.row_first for r in records if batch_of[r.batch_id] == dep} == rows, dep
     assert {r.status for r in records} == {"documented"}
-    assert {(d.kind, d.state) for d in documents} == {("invoice", "handed_over")}  # validation accepted each
+    assert {(d.department == "steuer", d.kind, d.state) for d in documents} == {
+        (False, "invoice", "handed_over"), (True, "notice", "handed_over")}  # validation accepted each
 
-    number_of = {d.id: d.number for d in documents}
-    made = {number_of[a.document_id]: (a.media_type, town / "var" / "archive" / "sha256" / a.sha256[:2]
+    made = {name_of[a.document_id]: (a.media_type, town / "var" / "archive" / "sha256" / a.sha256[:2]
                                        / a.sha256[2:4] / a.sha256)
             for a in archived if a.kind == "document"}
-    assert set(made) == set(number_of.values())
+    assert set(made) == set(name_of.values())
     assert {n for n, (media, _) in made.items() if media != "application/pdf"} == {"BH-2026-0001", "WA-2026-0002"}
     for number, (media, path) in made.items():
         if media == "application/pdf":

@@ -24,8 +24,10 @@ from typing import Any, Mapping
 from .model import Authority, NoticeError, NoticeKind
 
 #: The placeholders a text may use (filled by ``NoticeConfig.placeholders``).
+#: The Land's own provisions a notice cites (``appeal_law.toml``, ``[<Land>.citations]``).
+LAND_CITATIONS = frozenset({"land_vwvfg_35a", "land_vwvfg_37_5", "land_kag_ao"})
 PLACEHOLDERS = frozenset({"authority", "authority_head", "office", "authority_address", "authority_email", "court",
-                          "court_address"})
+                          "court_address"}) | LAND_CITATIONS
 #: The fixed wording of the letter ([letter]) and the further placeholders each snippet may use.
 LETTER_TEXTS: dict[str, frozenset[str]] = {
     "heading_assessment": frozenset(), "heading_due": frozenset(), "heading_reasons": frozenset(),
@@ -91,7 +93,21 @@ class NoticeConfig:
     def fill(self, text: str, authority: Authority, where: str, **values: str) -> str:
         """``text`` with its placeholders filled (checked when the file was loaded)."""
         _check_placeholders(text, self.source, where, frozenset(values))
-        return text.format_map({**self.placeholders(authority), **values})
+        used = {name for _, name, _, _ in string.Formatter().parse(text) if name} & LAND_CITATIONS
+        cited = self.land_citations(authority, where) if used else {}
+        return text.format_map({**self.placeholders(authority), **cited, **values})
+
+    def land_citations(self, authority: Authority, where: str) -> dict[str, str]:
+        """The provisions of the Land of ``authority`` that texts cite (``appeal_law.toml``); NoticeError for a
+        Land whose provisions the package does not state: a notice must never cite another Land's law."""
+        land = LAND_OF_AGS.get(authority.municipality_key[:2], authority.municipality_key[:2])
+        rule = appeal_law().get(land)
+        cited = rule.get("citations") if isinstance(rule, dict) else None
+        if not isinstance(cited, dict):
+            raise NoticeError(f"{where}: für das Land {land} sind die Vorschriften nicht hinterlegt, die der Text "
+                              "zitiert ({land_vwvfg_35a} ...)", field=self.source,
+                              fix="schreiben Sie den Text in notices.toml mit den Vorschriften Ihres Landes aus")
+        return {k: str(cited[k]) for k in LAND_CITATIONS if k in cited}
 
     def letter_text(self, key: str, authority: Authority, **values: str) -> str:
         """A snippet of ``[letter]`` filled in (``betrag``, ``faellig``, ``kassenzeichen`` where it uses them)."""

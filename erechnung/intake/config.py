@@ -397,6 +397,9 @@ class Limits(IntakeLimits):
 
 
 Encoding = Literal["utf-8", "windows-1252", "iso-8859-15", "auto"]
+#: The department settings that only text exports read, and the formats that read them (fixed-width text is
+#: decoded like CSV; an older specialist system often writes it in Windows-1252).
+TEXT_SETTINGS: dict[str, tuple[str, ...]] = {"encoding": ("csv", "fixed"), "delimiter": ("csv",)}
 Delimiter = Literal[";", ",", "\t", "auto"]
 FormatName = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed", "xml-records"]
 #: Formats whose records go through a mapping profile; xml and pdf are finished documents; fixed is
@@ -510,11 +513,11 @@ def _cross_checks(data: Mapping[str, Any], file: str) -> list[ConfigProblem]:
         if not mapped and formats and dep.get("mapping"):
             out.append(ConfigProblem(file, f"{where}.mapping", repr(dep.get("mapping")), "fertige Dokumente "
                                      "(xml, pdf) werden nicht gemappt", "entfernen Sie mapping"))
-        if "csv" not in formats:
-            for key in ("encoding", "delimiter"):
-                if key in dep:
-                    out.append(ConfigProblem(file, f"{where}.{key}", _show(dep[key]), "gilt nur für CSV",
-                                             f"entfernen Sie {key} oder nehmen Sie csv in format auf"))
+        for key, applies in TEXT_SETTINGS.items():
+            if key in dep and not set(formats) & set(applies):
+                names = " und ".join(a.upper() if a == "csv" else f"{a}" for a in applies)
+                out.append(ConfigProblem(file, f"{where}.{key}", _show(dep[key]), f"gilt nur für {names}",
+                                         f"entfernen Sie {key} oder nehmen Sie {applies[0]} in format auf"))
         zone = dep.get("drop_zone")
         if isinstance(zone, str):
             norm = zone.strip().rstrip("/")

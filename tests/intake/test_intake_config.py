@@ -46,6 +46,14 @@ def _problems(text: str) -> dict[str, tuple[str | None, str, str]]:
     return {p.key: (p.value, p.problem, p.fix) for p in err.value.problems}
 
 
+def _problems_or_none(text: str) -> dict[str, tuple[str | None, str, str]]:
+    try:
+        parse_config(text, "stadt.toml")
+    except ConfigError as err:
+        return {p.key: (p.value, p.problem, p.fix) for p in err.problems}
+    return {}
+
+
 def test_config_mistakes_are_all_reported_with_their_key():
     text = EXAMPLE.read_text(encoding="utf-8")
     broken = (text.replace('municipality_key = "05999001"', 'municipality_key = "5999001"')
@@ -104,7 +112,18 @@ def test_two_departments_may_not_share_a_drop_zone_and_finished_documents_take_n
     problems = _problems(text)
     assert "departments.standesamt" in problems["departments.abfallwirtschaft.drop_zone"][1]
     assert problems["departments.stadtbibliothek.mapping"][1].startswith("fertige Dokumente")
-    assert problems["departments.stadtbibliothek.encoding"][1] == "gilt nur für CSV"
+    assert problems["departments.stadtbibliothek.encoding"][1] == "gilt nur für CSV und fixed"
+
+
+def test_a_fixed_width_export_may_name_its_encoding_but_no_delimiter():
+    """Fixed-width text is decoded like CSV: an older system's Windows-1252 export names its encoding."""
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        'format = "csv"\nencoding = "utf-8"\ndelimiter = ","', 'format = "fixed"\nencoding = "windows-1252"', 1)
+    assert 'format = "fixed"' in text
+    assert "departments.abfallwirtschaft.encoding" not in _problems_or_none(text)
+    problems = _problems(text.replace('format = "fixed"\nencoding = "windows-1252"',
+                                      'format = "fixed"\nencoding = "windows-1252"\ndelimiter = ";"', 1))
+    assert problems["departments.abfallwirtschaft.delimiter"][1] == "gilt nur für CSV"
 
 
 @pytest.mark.parametrize("text, kind", [("var/dropzones/x", "local"), ("/srv/x", "local"),

@@ -183,7 +183,12 @@ def detect_encoding(data: bytes) -> str:
     return "windows-1252"
 
 
-def _decode(data: bytes, encoding: str, batch: Batch) -> tuple[str, str] | Batch:
+def _decode(data: bytes, encoding: str, batch: Batch, export: str = "CSV") -> tuple[str, str] | Batch:
+    """A text export's text and the encoding it was read with, or the batch failed saying why (``export`` names
+    what the clerk should export instead: CSV, Text)."""
+    if b"\x00" in data[:4096]:
+        return batch.failed("die Datei ist keine Textdatei (enthält Nullbytes; UTF-16?)",
+                            f"exportieren Sie die Daten als {export} in UTF-8 oder Windows-1252")
     used = detect_encoding(data) if encoding == "auto" else ("utf-8-sig" if encoding == "utf-8" else encoding)
     try:
         return data.decode(used), used
@@ -220,9 +225,6 @@ def line_count(text: str) -> int:
 
 def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str, limits: IntakeLimits,
               options: ReaderOptions = NO_OPTIONS) -> Batch:
-    if b"\x00" in data[:4096]:
-        return batch.failed("die Datei ist keine Textdatei (enthält Nullbytes; UTF-16?)",
-                            "exportieren Sie die Daten als CSV in UTF-8 oder Windows-1252")
     decoded = _decode(data, encoding, batch)
     if isinstance(decoded, Batch):
         return decoded
@@ -320,10 +322,7 @@ def _read_fixed(data: bytes, batch: Batch, encoding: str, limits: IntakeLimits, 
     if not options.fields:
         return batch.failed("für Festbreiten-Dateien fehlen die Feldpositionen",
                             "tragen Sie im Mapping-Profil [reader] fields = { Name = [13, 42], ... } ein")
-    if b"\x00" in data[:4096]:
-        return batch.failed("die Datei ist keine Textdatei (enthält Nullbytes)",
-                            "exportieren Sie die Daten als Text in UTF-8 oder Windows-1252")
-    decoded = _decode(data, encoding, batch)
+    decoded = _decode(data, encoding, batch, "Text")
     if isinstance(decoded, Batch):
         return decoded
     text, used = decoded

@@ -52,7 +52,6 @@ def _in_session(db: Optional[str], err, work):
 def run_documents(db: Optional[str] = None, *, as_json: bool = False, department: Optional[str] = None,
                   state: Optional[str] = None, out=None) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from .repository import list_documents
 
@@ -61,20 +60,31 @@ def run_documents(db: Optional[str] = None, *, as_json: bool = False, department
     rows = _in_session(db, err, lambda s: list_documents(s, department=department, state=state))
     if isinstance(rows, int):
         return rows
-    if as_json:
-        for r in rows:
-            out.write(json.dumps(r.to_json_dict(), ensure_ascii=False) + "\n")
+    return _listing(out, [r.to_json_dict() for r in rows] if as_json else None,
+                    ("Id", "Bereich", "Nummer", "Art", "Format", "Prüfung", "Zustand", "SHA-256"),
+                    [(str(r.id), r.department, r.number or "–", r.kind, r.format, r.verdict or "–", r.state,
+                      (r.sha256 or "–")[:16]) for r in rows], f"{len(rows)} Dokument(e)")
+
+
+def _listing(out, as_json: Optional[list], columns: tuple[str, ...], cells: list[tuple[str, ...]],
+             footer: str) -> int:
+    """A listing on ``out``: one JSON object per line (``as_json``), else a table of ``cells`` and a footer."""
+    from rich.console import Console
+    from rich.table import Table
+
+    if as_json is not None:
+        for r in as_json:
+            out.write(json.dumps(r, ensure_ascii=False) + "\n")
         out.flush()
         return EXIT_OK
     console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
     table = Table(show_lines=False)
-    for col in ("Id", "Bereich", "Nummer", "Art", "Format", "Prüfung", "Zustand", "SHA-256"):
+    for col in columns:
         table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(str(r.id), r.department, r.number or "–", r.kind, r.format, r.verdict or "–", r.state,
-                      (r.sha256 or "–")[:16])
+    for row in cells:
+        table.add_row(*row)
     console.print(table)
-    console.print(f"{len(rows)} Dokument(e)")
+    console.print(footer)
     return EXIT_OK
 
 
@@ -91,7 +101,6 @@ def run_batches(db: Optional[str] = None, *, as_json: bool = False, department: 
                 set_aside: bool = False, out=None) -> int:
     """The files taken in, with what became of them; set-aside ones with their reason."""
     from rich.console import Console
-    from rich.table import Table
 
     from .repository import list_batches
 
@@ -101,24 +110,14 @@ def run_batches(db: Optional[str] = None, *, as_json: bool = False, department: 
                                                                                   set_aside=set_aside)])
     if isinstance(rows, int):
         return rows
-    if as_json:
-        for r in rows:
-            out.write(json.dumps(r, ensure_ascii=False) + "\n")
-        out.flush()
-        return EXIT_OK
-    console = Console(file=out, highlight=False, width=None if out.isatty() else 200)
-    table = Table(show_lines=False)
-    for col in ("Id", "Bereich", "Datei", "Zustand", "Versuche", "Datensätze", "Dokumente", "Grund"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        state = "zurückgestellt" if r["set_aside"] else {"done": "fertig", "claimed": "in Arbeit",
-                                                          "failed": "unlesbar"}.get(r["status"], r["status"])
-        table.add_row(str(r["id"]), r["department"], r["file"], state, str(r["attempts"]), str(r["records"]),
-                      str(r["documents"]), r["reason"] or "")
-    console.print(table)
-    console.print(f"{len(rows)} Lieferung(en)" + (" zurückgestellt; freigeben: erechnung batches release ID"
-                                                  if set_aside and rows else ""))
-    return EXIT_OK
+    states = {"done": "fertig", "claimed": "in Arbeit", "failed": "unlesbar"}
+    return _listing(out, rows if as_json else None,
+                    ("Id", "Bereich", "Datei", "Zustand", "Versuche", "Datensätze", "Dokumente", "Grund"),
+                    [(str(r["id"]), r["department"], r["file"],
+                      "zurückgestellt" if r["set_aside"] else states.get(r["status"], r["status"]),
+                      str(r["attempts"]), str(r["records"]), str(r["documents"]), r["reason"] or "") for r in rows],
+                    f"{len(rows)} Lieferung(en)" + (" zurückgestellt; freigeben: erechnung batches release ID"
+                                                    if set_aside and rows else ""))
 
 
 def run_release_batch(batch_id: int, db: Optional[str] = None, *, by: str, out=None) -> int:

@@ -30,6 +30,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import PurePosixPath
@@ -265,27 +266,52 @@ def _read_csv(data: bytes, batch: Batch, encoding: str, delimiter: str, limits: 
             raise limits.exceeded("max_field_bytes", f"Zeile {first + reader.line_num}") from None
         return batch.failed(f"die CSV-Datei ist fehlerhaft: {exc}",
                             "prüfen Sie Anführungszeichen in den Werten (ein Wert mit \" muss ganz in \" stehen)")
-    problem = _header_problem(header, [(n, row) for n, _, row in body])
+    problem = _header_problem(header, [(n, row) for n, _, row in body], rows_report_overflow=True)
     if problem:
         return batch.failed(*problem)
     keep = [i for i, h in enumerate(header) if h]
     columns = tuple(header[i] for i in keep)
+    filled = [(n, end, row) for n, end, row in body if any(v.strip() for v in row)]
+    named = keep[-1] + 1
+    usual = _usual_width(len(header), named, [row for _, _, row in filled])
     records = []
-    for line_no, end, row in body:
-        if not any(v.strip() for v in row):
-            continue
-        problems: tuple[RecordError, ...] = ()
-        if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
-            problems = (RecordError(batch=batch.name, row=line_no, value=sep.join(row[len(header):]),
-                                    problem=f"die Zeile hat {len(row)} Felder, die Kopfzeile {len(header)}",
-                                    fix=f"ein Wert enthält wohl ein {sep!r} ohne Anführungszeichen "
-                                        f"(z. B. 1{sep}5 statt \"1{sep}5\"); prüfen Sie die Zeile"),)
-        fields = {header[i]: (row[i].strip() if i < len(row) else "") for i in keep}
+    for line_no, end, row in filled:
         raw_text = "".join(lines[line_no - 1:end]).rstrip("\r\n")
+        problems: tuple[RecordError, ...] = ()
+        last = max(i + 1 for i, v in enumerate(row) if v.strip())
+        extra = max(last - named, len(row) - usual)
+        if extra > 0:
+            shown = raw_text if len(raw_text) <= 200 else raw_text[:200] + "…"
+            problems = (RecordError(
+                batch=batch.name, row=line_no, value=shown,
+                problem=f"die Zeile hat {named + extra} Felder, die Kopfzeile {named}",
+                fix=f"ein Wert enthält wohl das Trennzeichen {sep!r} ohne Anführungszeichen, sodass die Werte "
+                    f"dahinter in der falschen Spalte stehen: setzen Sie den Wert in Anführungszeichen "
+                    f"(\"1{sep}5\" statt 1{sep}5) oder entfernen Sie das {sep!r} aus dem Wert"),)
+        fields = {header[i]: (row[i].strip() if i < len(row) else "") for i in keep}
         records.append(RawRecord(batch=batch.name, row=line_no, fields=fields, raw=raw_text, problems=problems))
     return Batch(name=batch.name, format="csv", records=tuple(records),
                  errors=tuple(p for r in records for p in r.problems), encoding=used,
                  delimiter=sep, columns=columns)
+
+
+def _usual_width(header: int, named: int, rows: list[list[str]]) -> int:
+    """How many fields a data row may have: as many as the header row (Excel ends every line, the header's too,
+    with separators up to the widest row: ``Name;Betrag;;``), or as many as the data rows have when the
+    exporter ends each of them with separators the header line lacks (``A;1;`` below ``Name;Betrag``): when at
+    least two rows, and more than half, have that number of fields, all empty beyond the named columns.
+
+    A row with more fields than this has a value split by an unquoted separator, even when every value it
+    pushed to the right landed in an empty column: the values in its named columns are shifted. A row with
+    fewer fields is read with the missing ones empty (exporters leave off empty trailing fields), and what it
+    lacks is reported as missing where the mapping needs it. With one data row, no habit can be told from a
+    split value: its extra empty field is taken as a split value (a wrong amount is worse than a question)."""
+    widths: dict[int, int] = {}
+    for row in rows:
+        if len(row) > header and not any(v.strip() for v in row[named:]):
+            widths[len(row)] = widths.get(len(row), 0) + 1
+    padded = max(widths, key=lambda w: widths[w], default=header)
+    return padded if 2 <= widths.get(padded, 0) and 2 * widths[padded] > len(rows) else header
 
 
 def _numbered_rows(reader: Any, offset: int) -> Iterator[tuple[int, int, list[str]]]:
@@ -296,11 +322,17 @@ def _numbered_rows(reader: Any, offset: int) -> Iterator[tuple[int, int, list[st
         start = offset + reader.line_num + 1
 
 
-def _header_problem(header: list[str], body: list[tuple[int, list[str]]]) -> tuple[str, str] | None:
+def _header_problem(header: list[str], body: list[tuple[int, list[str]]],
+                    rows_report_overflow: bool = False) -> tuple[str, str] | None:
+    """The header's problem: a column with values but no name, a name twice, no names at all. With
+    ``rows_report_overflow`` (CSV), values right of the last named column are no header problem: each row
+    holding one is reported itself (a value split by an unquoted separator, see ``_usual_width``)."""
     seen: set[str] = set()
+    named = max((i + 1 for i, name in enumerate(header) if name), default=0) if rows_report_overflow \
+        else len(header)
     for i, name in enumerate(header):
         if not name:
-            if any(i < len(row) and row[i].strip() for _, row in body):
+            if i < named and any(i < len(row) and row[i].strip() for _, row in body):
                 return (f"Spalte {i + 1} hat keinen Namen in der Kopfzeile, aber Werte",
                         "geben Sie jeder Spalte mit Werten einen Namen in der ersten Zeile")
             continue
@@ -397,16 +429,34 @@ def _read_xml_records(data: bytes, batch: Batch, limits: IntakeLimits, options: 
                             "prüfen Sie reader.records und reader.namespaces im Mapping-Profil")
     limits.check("max_rows", len(elements))
     budget = RowBudget(limits)
+    own = frozenset(name for name, path in options.paths.items() if not _outside_position(path))
     records = []
     for row, element in enumerate(elements, start=1):
         raw = etree.tostring(element, encoding="unicode")
-        for i, context in enumerate((positions(element) or [element]) if positions is not None else [element]):
+        found_positions = positions(element) if positions is not None else None
+        for i, context in enumerate(found_positions or [element], start=1):
             fields = {name: _xml_text(path(context)) for name, path in paths.items()}
             budget.row(row, tuple(fields.values()))
-            records.append(RawRecord(batch=batch.name, row=row, fields=fields, raw=raw if i == 0 else
-                                     etree.tostring(context, encoding="unicode")))
+            records.append(RawRecord(batch=batch.name, row=row, fields=fields, raw=raw if i == 1 else
+                                     etree.tostring(context, encoding="unicode"),
+                                     position=i if found_positions else None,
+                                     position_columns=own if found_positions else frozenset()))
     return Batch(name=batch.name, format="xml-records", records=tuple(records), encoding="utf-8",
                  columns=tuple(options.paths))
+
+
+def _outside_position(path: str) -> bool:
+    """Whether the XPath ``path`` of a column reads only outside the position it is taken from: every location
+    path in it climbs out (``../../Kassenzeichen``, ``concat(../../Name, ' ', ../../Vorname)``) or starts at the
+    root. Such a value belongs to the record around the positions; any other (``Menge``, ``@kampfhund``,
+    ``concat(Name, ', ', Rasse)``) stands in the position, and a problem with it names the position."""
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", " ", path)  # literals
+    while re.search(r"\[[^\[\]]*\]", text):  # predicates read from their own step, not from the position
+        text = re.sub(r"\[[^\[\]]*\]", "", text)
+    text = re.sub(r"[\w.-]+(?::[\w.-]+)?\s*\(", " ", text)  # function names
+    text = re.sub(r"\s(?:\*|-|div|mod|and|or)\s", " ", text)  # operators
+    steps = [t for t in re.split(r"[\s,()|=<>!+]+", text) if t and not re.fullmatch(r"[\d.]*\d[\d.]*", t)]
+    return bool(steps) and all(t.startswith(("..", "/")) for t in steps)
 
 
 def _xml_text(found: Any) -> str:
@@ -514,12 +564,14 @@ def _json_records(batch: Batch, row: int, value: Any, raw: str, budget: RowBudge
     assert path is not None
     parent = _without(value, path)
     records = []
-    for i, position in enumerate(positions):
+    for i, position in enumerate(positions, start=1):
         if not isinstance(position, dict):
             position = {"": position}
         item = {**parent, **{f"{path}.{k}" if k else path: v for k, v in position.items()}}
-        record = _object_record(batch, row, item, raw if i == 0 else json.dumps(position, ensure_ascii=False,
+        record = _object_record(batch, row, item, raw if i == 1 else json.dumps(position, ensure_ascii=False,
                                                                                   default=str))
+        own = frozenset(k for k in record.fields if k == path or k.startswith(path + "."))
+        record = replace(record, position=i, position_columns=own)
         budget.row(row, tuple(record.fields.values()))
         records.append(record)
     return records

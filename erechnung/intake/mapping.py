@@ -737,15 +737,27 @@ def _group(batch: Batch, profile: MappingProfile) -> tuple[list[_Group], list[Qu
         parts = [record.get(c).strip() for c in profile.group_by]
         if not all(parts):
             missing = next(c for c, p in zip(profile.group_by, parts) if not p)
-            error = RecordError(batch=batch.name, row=record.row, column=missing, value="",
-                                problem=f"{missing} ist leer, die Zeile gehört so zu keinem Beleg",
-                                fix=f"tragen Sie {missing} ein (Zeilen mit gleichem Wert bilden einen Beleg)")
+            error = record.located(RecordError(
+                batch=batch.name, row=record.row, column=missing, value="",
+                problem=f"{missing} ist leer, die Zeile gehört so zu keinem Beleg",
+                fix=f"tragen Sie {missing} ein (Zeilen mit gleichem Wert bilden einen Beleg)"), missing)
+            # a row the reader could not split has its values shifted: its reading problem is its one message
             alone.append(Quarantined(batch.name, f"Zeile {record.row}", (record.row,),
-                                     record.problems + (error,), (record,)))
+                                     record.problems or (error,), (record,)))
             continue
         key = " / ".join(parts)
         groups.setdefault(key, _Group(key)).records.append(record)
     return list(groups.values()), alone
+
+
+def _where(record: RawRecord, seen_from: RawRecord) -> str:
+    """Where ``record`` stands, for a message about another record of the same document: its row, and its
+    nested position (alone, when both stand in the same row)."""
+    if record.position is None:
+        return f"Zeile {record.row}"
+    if record.row == seen_from.row:
+        return f"Position {record.position}"
+    return f"Zeile {record.row}, Position {record.position}"
 
 
 def _with_templates(batch: Batch, profile: MappingProfile) -> Batch:
@@ -754,7 +766,9 @@ def _with_templates(batch: Batch, profile: MappingProfile) -> Batch:
     templates = [v for v in profile.columns.values() if template_columns(v)]
     if not templates:
         return batch
-    records = tuple(replace(r, fields={**r.fields, **{t: fill_template(t, r) for t in templates}})
+    records = tuple(replace(r, fields={**r.fields, **{t: fill_template(t, r) for t in templates}},
+                            position_columns=r.position_columns | {  # a template naming a position's column
+                                t for t in templates if set(template_columns(t)) & r.position_columns})
                     for r in batch.records)
     return replace(batch, records=records)
 
@@ -813,14 +827,17 @@ class _Mapper:
                                         for k, v in a.line.items()} for a in profile.amounts}
 
     def _error(self, record: RawRecord | None, target: str | None, problem: str, fix: str,
-               value: str | None = None) -> RecordError:
+               value: str | None = None, *, of_document: bool = False) -> RecordError:
+        """A problem with ``target``'s value in ``record``: in its nested position when the value stands there,
+        unless the problem is ``of_document`` (a total), found where the value stands."""
         column = self.profile.column(target) if target else None
         if record is not None and column is not None and value is None:
             value = record.get(column)
         if target and value:
             value = self._shown(target, value)
-        return RecordError(batch=self.batch.name, row=record.row if record else None, column=column,
-                           value=value, problem=problem, fix=fix)
+        error = RecordError(batch=self.batch.name, row=record.row if record else None, column=column,
+                            value=value, problem=problem, fix=fix)
+        return record.located(error, column) if record is not None and not of_document else error
 
     @staticmethod
     def _shown(target: str, text: str) -> str:
@@ -845,8 +862,8 @@ class _Mapper:
                 else:
                     out[target] = _parse(target, text, native=column in record.native, formats=self.formats)
             except RecordError as exc:
-                errors.append(exc.at(batch=self.batch.name, row=record.row, column=column,
-                                     value=self._shown(target, text)))
+                errors.append(record.located(exc.at(batch=self.batch.name, row=record.row, column=column,
+                                                    value=self._shown(target, text)), column))
         return out
 
     def _looked_up(self, target: str, text: str) -> Any:
@@ -890,9 +907,9 @@ class _Mapper:
                     if target in vals:
                         doc[target] = vals[target]
                 elif text != seen[2]:
-                    errors.append(self._error(record, target, f"weicht ab von Zeile {seen[0].row} "
+                    errors.append(self._error(record, target, f"weicht ab von {_where(seen[0], record)} "
                                               f"({self._shown(target, seen[2])!r}), "
-                                              "obwohl beide Zeilen zum selben Beleg gehören",
+                                              "obwohl beide zum selben Beleg gehören",
                                               f"{FIELDS[target].meaning} muss in allen Zeilen eines Belegs gleich "
                                               "sein (oder leer)"))
         kind = self._kind(group, errors)
@@ -908,7 +925,8 @@ class _Mapper:
         else:
             data, kind = self._invoice(first, doc, lines, recipient, ref, kind, errors)
         if errors or recipient is None or data is None:
-            return None, errors
+            # said once: a value of the record around nested positions is read with each of them
+            return None, list(dict.fromkeys(errors))
         columns = {t: c for t, c in self.profile.columns.items()}
         number = doc.get("number")
         return DocumentDraft(
@@ -930,13 +948,14 @@ class _Mapper:
                 continue
             kind = table.get(text.lower())
             if kind is None:
-                errors.append(RecordError(batch=self.batch.name, row=record.row, column=rule.column, value=text,
-                                          problem="unbekannte Belegart",
-                                          fix="erlaubt: " + ", ".join(rule.values)))
+                errors.append(record.located(RecordError(
+                    batch=self.batch.name, row=record.row, column=rule.column, value=text,
+                    problem="unbekannte Belegart", fix="erlaubt: " + ", ".join(rule.values)), rule.column))
             elif chosen is not None and kind != chosen:
-                errors.append(RecordError(batch=self.batch.name, row=record.row, column=rule.column, value=text,
-                                          problem="andere Belegart als die übrigen Zeilen desselben Belegs",
-                                          fix="alle Zeilen eines Belegs brauchen dieselbe Belegart"))
+                errors.append(record.located(RecordError(
+                    batch=self.batch.name, row=record.row, column=rule.column, value=text,
+                    problem="andere Belegart als die übrigen Zeilen desselben Belegs",
+                    fix="alle Zeilen eines Belegs brauchen dieselbe Belegart"), rule.column))
             chosen = chosen or kind
         return chosen or rule.default
 
@@ -972,7 +991,7 @@ class _Mapper:
             for problem in exc.errors:
                 column = problem.column
                 row = self._row_of(group, column) or record
-                errors.append(problem.at(batch=self.batch.name, row=row.row))
+                errors.append(row.located(problem.at(batch=self.batch.name, row=row.row), column))
             return None, None
 
     def _row_of(self, group: _Group, column: str | None) -> RawRecord | None:
@@ -996,7 +1015,8 @@ class _Mapper:
             try:
                 amount = _parse("lines.amount", text, native=entry.column in record.native, formats=self.formats)
             except RecordError as exc:
-                errors.append(exc.at(batch=self.batch.name, row=record.row, column=entry.column, value=text))
+                errors.append(record.located(exc.at(batch=self.batch.name, row=record.row, column=entry.column,
+                                                    value=text), entry.column))
                 continue
             if amount == 0:
                 continue
@@ -1031,7 +1051,8 @@ class _Mapper:
             if kind == "credit_note" or self.profile.kind.negative_total == "error":
                 errors.append(self._error(record, "lines.unit_price" if self.profile.maps("lines.unit_price")
                                           else "lines.amount", f"der Beleg ergibt einen negativen Betrag "
-                                          f"({_euro(total)} €)", "prüfen Sie die Vorzeichen der Beträge"))
+                                          f"({_euro(total)} €)", "prüfen Sie die Vorzeichen der Beträge",
+                                          of_document=True))
                 return None, kind
             kind = "credit_note"
             item_lines = [{**l, "quantity": -l["quantity"]} for l in item_lines]
@@ -1111,12 +1132,18 @@ class _Mapper:
             if seen[0] != reason:
                 ok = False
                 errors.append(self._error(line["_record"], "lines.vat_exemption_reason",
-                                          f"weicht ab vom Befreiungsgrund in Zeile {seen[1].row} ({seen[0]!r}) für "
+                                          f"weicht ab vom Befreiungsgrund in {_where(seen[1], line['_record'])} "
+                                          f"({seen[0]!r}) für "
                                           f"dieselbe Kategorie {category}",
                                           "eine Rechnung hat je Umsatzsteuerkategorie einen Grund (BT-120): "
                                           "vereinheitlichen Sie den Text oder stellen Sie die Positionen auf "
                                           "getrennte Belege", value=reason))
         return {c: r for c, (r, _) in reasons.items()} if ok else None
+
+    def _written(self, record: RawRecord, target: str) -> bool:
+        """Whether ``record`` has a value in ``target``'s column (read or not)."""
+        column = self.profile.column(target)
+        return bool(column and record.get(column).strip())
 
     def _item_line(self, line: dict[str, Any], errors: list[RecordError]) -> dict[str, Any]:
         record: RawRecord = line["_record"]
@@ -1145,6 +1172,9 @@ class _Mapper:
             return {}
         if price < 0:  # EN 16931 BR-27: the price is never negative; the sign goes to the quantity
             price, quantity = -price, -quantity
+        if any(line.get(target.removeprefix("lines.")) is None and self._written(record, target)
+               for target in ("lines.vat_category", "lines.vat_rate")):
+            return {}  # a value that is none was reported with it; no second message about its absence
         category = line.get("vat_category", "S")
         rate = line.get("vat_rate")
         if category == "S" and rate is None:
@@ -1224,7 +1254,7 @@ class _Mapper:
                "(already_paid) festgesetzt, ein Bescheid kann keine Gutschrift werden")
         errors.append(self._error(record, "lines.unit_price" if self.profile.maps("lines.unit_price")
                                   else "lines.quantity", f"der Bescheid ergibt einen negativen festgesetzten "
-                                  f"Betrag ({_euro(total)} €)", fix))
+                                  f"Betrag ({_euro(total)} €)", fix, of_document=True))
 
     def _fee_item(self, line: dict[str, Any], errors: list[RecordError]) -> dict[str, Any]:
         record: RawRecord = line["_record"]

@@ -3,7 +3,9 @@
 A ``RecordError`` names the file, the row (as the clerk sees it: the line of a CSV with the header as line 1, the
 row of the Excel sheet, the line of a JSON Lines file, the position of a JSON record), the column, the value,
 what is wrong and what to do, in German, because the department's clerk reads it in the error report. A problem
-with the whole file (not decodable, not JSON, not an Excel file) is a ``RecordError`` without a row.
+with the whole file (not decodable, not JSON, not an Excel file) is a ``RecordError`` without a row. A problem with
+a value of a nested position (the third entry of a JSON record's ``positionen``, the third ``<Position>`` of an
+XML record) begins with ``Position 3:``, because the record's row alone does not tell the clerk where it stands.
 """
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ class RecordError(ErechnungError):
                            row=row if row is not None else self.row,
                            column=column if column is not None else self.column,
                            value=value if value is not None else self.value)
+
+    def in_position(self, position: int) -> RecordError:
+        """The same problem, said to stand in the record's nested position ``position`` (1 = first)."""
+        return RecordError(problem=f"Position {position}: {self.problem}", fix=self.fix, batch=self.batch,
+                           row=self.row, column=self.column, value=self.value)
 
     @property
     def is_batch_error(self) -> bool:
@@ -72,6 +79,8 @@ class RawRecord:
     and date formats say. ``problems`` are what the reader already found wrong with the row (a row with more
     fields than the header, a JSON line that is not an object); mapping quarantines the row's document for them.
     ``raw`` is the row as it stood in the file (text), or the whole document (bytes) for finished documents.
+    A record read from a nested position (``[reader] positions``) has its ``position`` in its record (1 = first)
+    and the ``position_columns`` whose values stand in the position, not in the record around it.
     """
 
     batch: str
@@ -80,9 +89,18 @@ class RawRecord:
     raw: str | bytes = ""
     native: frozenset[str] = frozenset()
     problems: tuple[RecordError, ...] = ()
+    position: int | None = None
+    position_columns: frozenset[str] = frozenset()
 
     def get(self, column: str) -> str:
         return self.fields.get(column, "")
+
+    def located(self, error: RecordError, column: str | None) -> RecordError:
+        """``error`` about the value in ``column`` of this record: in its nested position when the value stands
+        there (a value of the record around the positions is the same in every position, so said once)."""
+        if self.position is not None and column is not None and column in self.position_columns:
+            return error.in_position(self.position)
+        return error
 
 
 @dataclass(frozen=True)

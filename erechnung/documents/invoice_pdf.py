@@ -269,6 +269,9 @@ def _info_entries(lay: Layout) -> list[tuple[str, str]]:
         entries.append(("Rechnungssteller", inv.seller.name))
     entries += [("Gutschriftsnummer" if credit else "Rechnungsnummer", inv.number),
                 ("Datum" if credit else "Rechnungsdatum", de.day(inv.issue_date))]
+    for before in inv.preceding_invoices:  # BG-3: the invoice a credit note or a corrected invoice refers to
+        entries.append(("zur Rechnung" if credit else "ersetzt Rechnung", before.number + (
+            f" vom {de.day(before.issue_date)}" if before.issue_date else "")))
     if inv.buyer.identifier is not None:
         entries.append(("Kundennummer", inv.buyer.identifier.value))
     if inv.buyer_reference:

@@ -81,6 +81,7 @@ def claim_invoice(notice: Notice, config: NoticeConfig | None = None) -> Invoice
             lines=[_line(i) for i in notice.items],
             prepaid_amount=notice.already_paid if notice.already_paid else None,
             exemption_reasons={"O": config.vat_exemption_reason},
+            preceding_invoices=[(notice.amends.number, notice.amends.issue_date)] if notice.amends else [],
             notes=[f"{config.texts(notice.kind).title}: Bescheid über {notice.subject} vom "
                    f"{notice.issue_date:%d.%m.%Y}, Aktenzeichen {notice.file_number}. Maßgeblich ist der Bescheid; "
                    f"diese Datei gibt nur die Zahlungsforderung wieder.",

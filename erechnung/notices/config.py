@@ -35,6 +35,12 @@ LETTER_TEXTS: dict[str, frozenset[str]] = {
     "due_once": frozenset({"betrag", "faellig", "kassenzeichen"}),
     "due_instalments": frozenset({"kassenzeichen"}), "refund": frozenset({"betrag"}), "nothing_due": frozenset(),
     "closing": frozenset(), "claim_note": frozenset(), "seal_note": frozenset(),
+    "amends": frozenset({"bescheid", "datum"}),
+}
+#: Snippets a design may leave out: the package's wording is used (added after designs were written).
+LETTER_DEFAULTS: dict[str, str] = {
+    "amends": "Dieser Bescheid ändert den Bescheid {bescheid} vom {datum} und tritt an dessen Stelle. Auf den "
+              "geänderten Bescheid bereits gezahlte Beträge werden angerechnet.",
 }
 
 
@@ -226,7 +232,7 @@ def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
         else:
             raise NoticeError(f"[widerspruch] {key} is not known", field=source,
                               fix="use procedure, optional, required")
-    letter = need(data, "letter", "top level")
+    letter = {**LETTER_DEFAULTS, **need(data, "letter", "top level")}
     for key, extra in LETTER_TEXTS.items():
         _check_placeholders(need(letter, key, "[letter]"), source, f"[letter] {key}", extra)
     for key in sorted(set(letter) - set(LETTER_TEXTS)):

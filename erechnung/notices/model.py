@@ -247,6 +247,13 @@ class PropertyTaxAssessment(Frozen):
     annual_payment: bool = law("§ 28 Abs. 3 GrStG", "auf Antrag: Jahresbetrag in einem Betrag am 1. Juli", False)
 
 
+class AmendedNotice(Frozen):
+    """The notice a notice changes (Änderungsbescheid): it takes that one's place for the same matter."""
+
+    number: str = law("§ 37 Abs. 1 VwVfG (Bestimmtheit)", "Nummer bzw. Kassenzeichen des geänderten Bescheids")
+    issue_date: date = law("§ 37 Abs. 1 VwVfG (Bestimmtheit)", "Datum des geänderten Bescheids")
+
+
 # ============================================================================================== draft and notice
 
 
@@ -271,6 +278,8 @@ class _Header(Frozen):
                                 Decimal("0"))
     automated: bool = law("§ 35a VwVfG; § 155 Abs. 4 AO", "vollständig automatisiert erlassen (Hinweis wird "
                           "gedruckt)", False)
+    amends: AmendedNotice | None = law("§§ 48, 49 VwVfG; §§ 172 ff. AO", "der Bescheid, den dieser ändert "
+                                       "(Änderungsbescheid); None: ein erster Bescheid", None)
 
 
 class NoticeDraft(_Header):

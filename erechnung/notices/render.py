@@ -147,13 +147,20 @@ class Page:
 # --------------------------------------------------------------------------------------------- public API
 
 
+def _title(notice: Notice) -> str:
+    """"Bescheid", or "Änderungsbescheid" for a notice that changes an earlier one (``Notice.amends``)."""
+    return "Änderungsbescheid" if notice.amends is not None else "Bescheid"
+
+
 def notice_info(notice: Notice, config: NoticeConfig) -> DocumentInfo:
     """Title, author, subject and keywords of the notice's PDF (document information and XMP)."""
     title = config.texts(notice.kind).title
     keywords = ["Bescheid", title, f"Aktenzeichen {notice.file_number}"]
     if notice.payment is not None:
         keywords.append(f"Kassenzeichen {notice.payment.kassenzeichen}")
-    return DocumentInfo(title=f"Bescheid über {notice.subject}", author=notice.authority.name,
+    if notice.amends is not None:
+        keywords.append(f"ändert {notice.amends.number} vom {de.day(notice.amends.issue_date)}")
+    return DocumentInfo(title=f"{_title(notice)} über {notice.subject}", author=notice.authority.name,
                         subject=f"{title} vom {de.day(notice.issue_date)} an {notice.addressee.name}",
                         keywords=", ".join(keywords), creator="erechnung")
 
@@ -265,11 +272,13 @@ def _body(p: Page, notice: Notice, config: NoticeConfig, claim_embedded: bool, s
 
     header = _assessment_header(p)
     blocks = [
-        p.paragraph(f"Bescheid über {notice.subject}", size=12, font=f.bold, colour=p.primary, leading=14,
+        p.paragraph(f"{_title(notice)} über {notice.subject}", size=12, font=f.bold, colour=p.primary, leading=14,
                     space_after=1, keep_with_next=True),
         p.paragraph(f"{texts.title} · Aktenzeichen {notice.file_number}"
                     + (f" · Zeitraum {de.period(notice.period.start, notice.period.end)}" if notice.period else ""),
                     size=SMALL, colour=p.muted, leading=SMALL_LEADING, space_after=8, keep_with_next=True),
+        *([p.paragraph(letter("amends", bescheid=notice.amends.number, datum=de.day(notice.amends.issue_date)),
+                       space_after=6)] if notice.amends else []),
         p.paragraph(notice.addressee.salutation, space_after=3),
         p.paragraph(config.intro(notice.kind, a), space_after=6, keep_with_next=True),
         p.heading(letter("heading_assessment")),

@@ -16,7 +16,8 @@ from .records import RecordError
 
 HEADERS = ("Datei", "Zeile", "Spalte", "Wert", "Problem", "Was tun")
 #: How a line that is a note, not a problem, begins its "Was tun" (a record skipped because its document was
-#: made from an earlier delivery, issue 11): such lines do not count as problems in the summary.
+#: made from an earlier delivery, a document corrected, a summary row left out; issue 11): such lines do not
+#: count as problems in the summary.
 NOTE = "nichts zu tun"
 
 
@@ -71,7 +72,8 @@ def error_report_html(errors: Iterable[RecordError], *, title: str = "Fehlerberi
                    "bitte korrigieren und die Datei (oder die betroffenen Zeilen) erneut liefern: Belege, die "
                    "schon erzeugt sind, werden dabei erkannt und nicht doppelt erstellt.")
     elif notes:
-        summary = "Keine Probleme: alle Belege wurden übernommen oder waren bereits erzeugt."
+        summary = ("Keine Probleme: alle Belege wurden übernommen, waren bereits erzeugt oder wurden berichtigt; "
+                   "die Zeilen unten sind Hinweise, es ist nichts zu tun.")
     else:
         summary = "Keine Probleme: alle Belege wurden übernommen."
     body = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -51,10 +51,21 @@ DEFAULT_DATE = ("period", "issue_date")
 
 
 class IdentityRule(BaseModel):
-    """``[identity]`` of a mapping profile: ``fields`` (empty: the default, see the module's docstring)."""
+    """``[identity]`` of a mapping profile: ``fields`` (empty: the default, see the module's docstring) and
+    ``on_change``, what becomes of a record whose document exists with other content:
+
+    ``"report"`` (the default)
+        nothing is issued; the department's report says what differs and how to correct it.
+    ``"correct"``
+        the pipeline corrects it: an invoice is cancelled by a credit note (BT-3 ``381``) that names it as
+        preceding invoice (BG-3: BT-25 number, BT-26 date), and the changed record becomes a new invoice; a notice
+        becomes an Änderungsbescheid that names the notice it changes and takes its place (§§ 48, 49 VwVfG,
+        §§ 172 ff. AO). A changed credit note is reported as with ``"report"``.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     fields: tuple[str, ...] = ()
+    on_change: Literal["report", "correct"] = "report"
 
     @field_validator("fields")
     @classmethod

@@ -52,18 +52,20 @@ from ..intake import (Department, DocumentRejected, RecordError, build, error_re
                       map_batch, read_batch)
 from ..intake.formats import document_bytes
 from ..intake.errors_report import NOTE
-from ..intake.identity import business_identity, changes, content_sha256, draft_content
+from ..intake.identity import changes
 from ..intake.recipients import recipient_of_invoice
 from ..errors import ErechnungError
 from ..state.repository import (batch_counts, claim_batch, create_document, ensure_number_range, fail_batch,
                                 finish_batch, find_document, get_batch, heartbeat, idempotency_key, index_archived,
                                 known_identities, poison_batch, quarantine_of, record_batch_problems,
-                                record_identities, record_quarantine, record_skipped, store_recipients)
+                                record_identities, record_notes, record_quarantine, record_skipped,
+                                store_recipients)
 from ..storage import Entry, ObjectNotFoundError, ObjectTooLargeError, RefusedEntryError
 from ..state.schema import Batch, Document, NumberRange, utcnow
 from . import bulk
 from .context import CLAIMED, ERROR_REPORTS, RESERVED, Pipeline
 from .crash import crashpoint
+from .identities import ChunkIdentities, finished_identity
 from .render import choose_format
 
 log = logging.getLogger(__name__)
@@ -418,7 +420,7 @@ def _process(p: Pipeline, dep: Department, batch_id: int, name: str, data: bytes
     crashpoint("intake.finished")
     return BatchOutcome(dep.id, name, outcome, batch_id, records=counts["record_count"],
                         documents=counts["document_count"], quarantined=counts["quarantined_count"],
-                        problems=len(problems), error_report=report_key)
+                        problems=sum(1 for e in problems if not e.fix.startswith(NOTE)), error_report=report_key)
 
 
 def _beat(p: Pipeline, s, batch_id: int) -> None:
@@ -505,12 +507,16 @@ def _mapped(p: Pipeline, dep: Department, batch_id: int, sha: str, batch, today:
         _beat(p, s, batch_id)
         for q in mapped.quarantined:
             _quarantine(s, batch_id, q.rows, q.errors, q.key)
+        record_notes(s, batch_id, [RecordError(
+            batch=batch.name, row=row, problem="Summen- oder Gesamtzeile, kein Beleg: nicht übernommen",
+            fix=f"{NOTE}: die Zeile passt zu [[skip]] im Mapping-Profil; ist sie doch ein Beleg, passen Sie "
+                "[[skip]] an") for row in mapped.skipped])
     size = max(1, p.options.chunk_size)
     for start in range(0, len(mapped.drafts), size):
         with p.transaction() as s:
             _beat(p, s, batch_id)
             store_recipients(s, dep.id, {_recipient_ref(d): d.recipient for d in mapped.drafts[start:start + size]})
-            _documents(p, s, dep, batch_id, sha, mapped.drafts[start:start + size], notice_config)
+            _documents(p, s, dep, batch_id, sha, mapped.drafts[start:start + size], notice_config, today)
         crashpoint("intake.chunk")
 
 
@@ -558,33 +564,42 @@ class _RangeMoved(Exception):
     pass
 
 
-def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts, notice_config) -> None:
+def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts, notice_config,
+               today: date) -> None:
     """A chunk of drafts built and their documents created in the caller's transaction: what exists already (by
     key) is found in one query, the new documents and their records are inserted in two statements. Should the
     insert meet a conflict nobody foresaw (a concurrent writer, an allocated number given by hand before), it is
-    undone and the chunk goes through ``_document`` one draft at a time, which decides each case as always."""
+    undone and the chunk goes through ``_document`` one draft at a time, which decides each case as always.
+    What a draft's business identity says (made before, changed, a correction) is decided first
+    (:mod:`.identities`)."""
     numbers = _ChunkNumbers(s)
     if dep.number_range is not None:  # lock the range first, then look for existing keys (see create_document)
         rng = dep.number_range
         numbers.lock(dep.id, rng.prefix, width=rng.width, start=rng.start)
+    delivered_drafts = drafts
+    own = [idempotency_key(dep.id, sha, d.key) for d in drafts]
+    made = set(s.execute(select(Document.idempotency_key).where(Document.idempotency_key.in_(own))).scalars())
+    identities = _identities(p, s, dep, batch_id, drafts, today)
+    drafts = [part for d, key in zip(drafts, own) for part in ([d] if key in made else identities.resolve(d))]
     keys = [idempotency_key(dep.id, sha, d.key) for d in drafts]
     known: dict[str, str | None] = dict(s.execute(select(Document.idempotency_key, Document.number)
                                                   .where(Document.idempotency_key.in_(keys))).all())
-    identities = _Identities(p, s, dep, batch_id, drafts)
     now = utcnow()
     new: list[dict[str, Any]] = []
     models: list[tuple[str, Any] | None] = []  # per draft: (key, built document) or None (quarantined)
     given: dict[str, str] = {}  # number as delivered -> key of the first draft here that has it
     delivered: set[str] = set()  # keys of the new documents whose number was delivered, not allocated
+    failed: set[str] = set()  # draft keys refused, with the parts that stand or fall with them
     for draft, key in zip(drafts, keys):
         numbers.existing, numbers.reuse, numbers.allocated = key in known, known.get(key), None
-        if key not in known and identities.made_before(draft):
+        if draft.key in failed:
             models.append(None)
             continue
         try:
             document = build(draft, p.config, numbers=numbers, notice_config=notice_config)
         except DocumentRejected as exc:
-            _quarantine(s, batch_id, draft.rows, exc.errors, draft.key)
+            identities.refused(draft, exc.errors)
+            failed.update(identities.partners(draft))
             models.append(None)
             continue
         models.append((key, document))
@@ -595,30 +610,42 @@ def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts,
         new.append(dict(idempotency_key=key, department=dep.id, number=number, kind=draft.kind,
                         format=choose_format(draft.kind, draft.recipient), recipient_ref=_recipient_ref(draft),
                         issue_date=_issue_date(draft), batch_id=batch_id, state="numbered", created_at=now,
-                        updated_at=now, rows=[(r, r) for r in sorted(set(draft.rows))]))
+                        updated_at=now, rows=identities.rows_of(draft)))
         if numbers.allocated is None and number is not None:
             given.setdefault(number, key)
             delivered.add(key)
+    if failed:  # a part built before its partner was refused: neither is made
+        gone = {k for d, k in zip(drafts, keys) if d.key in failed}
+        new = [d for d in new if d["idempotency_key"] not in gone]
+        models = [None if m is not None and m[0] in gone else m for m in models]
     if given:  # numbers as delivered that another document of the department has (before, or earlier here)
         taken = set(s.execute(select(Document.number).where(Document.department == dep.id,
                                                             Document.number.in_(list(given)))).scalars())
         refused = {d["idempotency_key"] for d in new if d["idempotency_key"] in delivered
                    and (d["number"] in taken or given[d["number"]] != d["idempotency_key"])}
+        partners = {idempotency_key(dep.id, sha, other) for i, key in enumerate(keys) if key in refused
+                    for other in identities.partners(drafts[i])}
+        told: set[str] = set()  # delivered drafts whose rows got the refusal (a correction's parts share them)
         for i, key in enumerate(keys):
             if key in refused and models[i] is not None:
-                _refuse_number(s, batch_id, drafts[i], getattr(models[i][1], "number", None))
+                c = identities.corrections.get(drafts[i].key)
+                delivered_draft = c.original if c else drafts[i]
+                if delivered_draft.key not in told:
+                    told.add(delivered_draft.key)
+                    _refuse_number(s, batch_id, delivered_draft, getattr(models[i][1], "number", None))
+            if key in partners:
                 models[i] = None
-        new = [d for d in new if d["idempotency_key"] not in refused]
+        new = [d for d in new if d["idempotency_key"] not in partners]
     try:
         with s.begin_nested():
             ids = bulk.create_documents(s, new)
-            identities.record({key: ids[key] for key in ids}, keys)
+            identities.record({d.key: (ids[k], known.get(k)) for d, k in zip(drafts, keys) if k in ids})
             numbers.write_back()
     except (IntegrityError, _RangeMoved):
         log.info("batch %s: a chunk's documents one by one (a conflict in the bulk insert)", batch_id)
         ranges: set = set()
-        for draft in drafts:
-            _document(p, s, dep, batch_id, sha, draft, notice_config, ranges)
+        for draft in delivered_drafts:
+            _document(p, s, dep, batch_id, sha, draft, notice_config, ranges, today)
             crashpoint("intake.document")
         return
     for model in models:
@@ -627,80 +654,9 @@ def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts,
         crashpoint("intake.document")
 
 
-class _Identities:
-    """The business identities of a chunk's drafts (issue 11, :mod:`erechnung.intake.identity`): a draft whose
-    identity has its document already is not built again. Unchanged, its rows are recorded with that document
-    and the report says so; changed, or twice in the delivery, its rows are quarantined with what differs and
-    what to do. The identities of the chunk's new documents are recorded with them (``record``)."""
-
-    def __init__(self, p: Pipeline, s, dep: Department, batch_id: int, drafts) -> None:
-        profile = p.profiles[dep.id]
-        self.s, self.dep, self.batch_id = s, dep, batch_id
-        self.of: dict[str, tuple[str | None, dict[str, Any], str]] = {}  # draft key -> (identity, content, sha)
-        for d in drafts:
-            content = draft_content(d)
-            self.of[d.key] = (business_identity(d, profile.identity, grouped=bool(profile.group_by)), content,
-                              content_sha256(content))
-        self.known = known_identities(s, dep.id, [i for i, _, _ in self.of.values() if i])
-        self.pending: dict[str, str] = {}  # identity -> key of the draft of this chunk that has it
-
-    def made_before(self, draft) -> bool:
-        identity, content, sha = self.of[draft.key]
-        if identity is None:
-            return False
-        first, row = self.known.get(identity), min(draft.rows)
-        if first is None and identity not in self.pending:
-            self.pending[identity] = draft.key
-            return False
-        if first is None:
-            self._refuse(draft, RecordError(
-                batch=draft.batch, value=draft.key,
-                problem=f"derselbe Beleg steht mehrfach in der Lieferung (wie {self.pending[identity]}); "
-                        "nur der erste wurde erstellt",
-                fix="liefern Sie jeden Beleg nur einmal; gehören die Zeilen zum selben Beleg, geben Sie ihnen "
-                    "dieselbe Belegnummer bzw. dasselbe Kassenzeichen"))
-            return True
-        number = first.number or f"Beleg {draft.key} (Nr. {first.document_id})"  # no number of its own
-        made = first.created_at.astimezone().strftime("%d.%m.%Y")
-        if first.content_sha256 == sha:
-            record_skipped(self.s, self.batch_id, draft.rows, first.document_id, [RecordError(
-                batch=draft.batch, row=row, value=draft.key,
-                problem=f"bereits erzeugt als {number} am {made}; unverändert, daher nicht noch einmal erstellt",
-                fix=f"{NOTE}: der Beleg wird nicht doppelt erstellt, versandt oder abgebucht")])
-            return True
-        self._refuse(draft, RecordError(
-            batch=draft.batch, value=draft.key,
-            problem=f"geändert gegenüber {number} (erzeugt am {made}): " + "; ".join(changes(first.content, content))
-                    + f"; nicht noch einmal erstellt, {number} gilt unverändert",
-            fix=_CORRECTION_FIX[draft.kind].format(number=number)))
-        return True
-
-    def _refuse(self, draft, error: RecordError) -> None:
-        """The draft's rows quarantined, each with the reason itself (no row waits for another to be fixed)."""
-        _quarantine(self.s, self.batch_id, draft.rows, [error.at(row=r) for r in sorted(set(draft.rows))],
-                    draft.key)
-
-    def record(self, ids: dict[str, int], keys: Sequence[str]) -> None:
-        """Record the identities of the new documents (``ids``: idempotency key -> document id; ``keys``: the
-        idempotency key of each of the drafts, in order)."""
-        entries = []
-        for (identity, content, sha), key in zip(self.of.values(), keys):
-            if identity is not None and key in ids:
-                entries.append((identity, ids[key], sha, content))
-        record_identities(self.s, self.dep.id, entries)
-
-
-#: What to do when a document made before arrives changed (the pipeline issues nothing for it), by kind.
-_CORRECTION_FIX = {
-    "invoice": "ist {number} falsch, liefern Sie eine Gutschrift zu {number} (Belegart Gutschrift, ursprüngliche "
-               "Rechnung {number}) und die richtige Rechnung als neuen Beleg (neue Rechnungsnummer bzw. neues "
-               "Rechnungsdatum); sonst ist nichts zu tun",
-    "credit_note": "ist {number} falsch, liefern Sie die Korrektur als neuen Beleg (neue Nummer bzw. neues "
-                   "Datum); sonst ist nichts zu tun",
-    "notice": "ist {number} falsch, liefern Sie einen Änderungsbescheid als neuen Bescheid (mit dem Datum der "
-              "Änderung als Bescheiddatum und einem Hinweis auf {number} in der Begründung); sonst ist nichts zu "
-              "tun",
-}
+def _identities(p: Pipeline, s, dep: Department, batch_id: int, drafts, today: date) -> ChunkIdentities:
+    return ChunkIdentities(s, dep.id, p.profiles[dep.id], batch_id, drafts, today=today,
+                           quarantine=lambda rows, errors, key: _quarantine(s, batch_id, rows, errors, key))
 
 
 def _refuse_number(s, batch_id: int, draft, number) -> None:
@@ -711,31 +667,61 @@ def _refuse_number(s, batch_id: int, draft, number) -> None:
             "verschickt wurde")], draft.key)
 
 
-def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, notice_config, ranges: set) -> None:
+class _NumberTaken(Exception):
+    def __init__(self, draft, number) -> None:
+        super().__init__(number)
+        self.draft, self.number = draft, number
+
+
+def _document(p: Pipeline, s, dep: Department, batch_id: int, sha: str, draft, notice_config, ranges: set,
+              today: date) -> None:
+    """One delivered draft on its own (after a conflict in the chunk's bulk insert): its parts (itself, or a
+    correction's) built and created in one savepoint, so that they stand or fall together."""
+    identities = _identities(p, s, dep, batch_id, [draft], today)
     key = idempotency_key(dep.id, sha, draft.key)
-    fields = dict(department=dep.id, kind=draft.kind, format=choose_format(draft.kind, draft.recipient),
-                  recipient_ref=_recipient_ref(draft), issue_date=_issue_date(draft), batch_id=batch_id,
-                  rows=[(r, r) for r in sorted(set(draft.rows))])
-    identities = _Identities(p, s, dep, batch_id, [draft])
-    if find_document(s, key) is None and identities.made_before(draft):
-        return
-    numbers = _DbNumbers(s, key, fields, ranges)
+    parts = [draft] if find_document(s, key) is not None else identities.resolve(draft)
+    built: list[tuple[str, Any]] = []
+    made: dict[str, tuple[int, str | None]] = {}
     try:
-        document = build(draft, p.config, numbers=numbers, notice_config=notice_config)
-    except DocumentRejected as exc:
-        _quarantine(s, batch_id, draft.rows, exc.errors, draft.key)
+        with s.begin_nested():
+            for part in parts:
+                part_key = idempotency_key(dep.id, sha, part.key)
+                fields = dict(department=dep.id, kind=part.kind, format=choose_format(part.kind, part.recipient),
+                              recipient_ref=_recipient_ref(part), issue_date=_issue_date(part), batch_id=batch_id,
+                              rows=identities.rows_of(part))
+                numbers = _DbNumbers(s, part_key, fields, ranges)
+                try:
+                    document = build(part, p.config, numbers=numbers, notice_config=notice_config)
+                except DocumentRejected as exc:
+                    raise _PartRefused(part, exc.errors) from exc
+                if numbers.result is None:
+                    try:
+                        with s.begin_nested():
+                            numbers.result = create_document(s, idempotency_key=part_key,
+                                                             number=getattr(document, "number", None), **fields)
+                    except IntegrityError as exc:
+                        raise _NumberTaken(part, getattr(document, "number", None)) from exc
+                if numbers.result.created:
+                    made[part.key] = (numbers.result.document.id, numbers.result.document.number)
+                built.append((part_key, document))
+            identities.record(made)
+    except _PartRefused as exc:
+        ranges.clear()  # a range created in the savepoint is gone with it
+        identities.refused(exc.draft, exc.errors)
         return
-    if numbers.result is None:
-        try:
-            with s.begin_nested():
-                numbers.result = create_document(s, idempotency_key=key, number=getattr(document, "number", None),
-                                                 **fields)
-        except IntegrityError:
-            _refuse_number(s, batch_id, draft, getattr(document, "number", None))
-            return
-    if numbers.result.created:
-        identities.record({key: numbers.result.document.id}, [key])
-    p.work.write_model(key, document)
+    except _NumberTaken as exc:
+        ranges.clear()
+        c = identities.corrections.get(exc.draft.key)
+        _refuse_number(s, batch_id, c.original if c else exc.draft, exc.number)
+        return
+    for model in built:
+        p.work.write_model(*model)
+
+
+class _PartRefused(Exception):
+    def __init__(self, draft, errors) -> None:
+        super().__init__(draft.key)
+        self.draft, self.errors = draft, errors
 
 
 def _finished_documents(p: Pipeline, dep: Department, batch_id: int, sha: str, batch) -> None:
@@ -755,13 +741,20 @@ def _finished_documents(p: Pipeline, dep: Department, batch_id: int, sha: str, b
                     fix="liefern Sie eine gültige XRechnung (UBL/CII) oder ZUGFeRD-Datei")], f"Datei {record.row}")
                 continue
             kind = "credit_note" if invoice.type_code == "381" else "invoice"
+            identity = finished_identity(invoice, kind)
+            if find_document(s, key) is None and _finished_made_before(s, dep, batch_id, batch.name, record.row,
+                                                                       identity):
+                continue
             ref, recipient = recipient_of_invoice(invoice, p.register(dep.id), f"{dep.id}:{sha[:12]}:{record.row}")
             try:
                 with s.begin_nested():
-                    create_document(s, idempotency_key=key, department=dep.id, kind=kind, format="passthrough",
-                                    number=invoice.number, issue_date=invoice.issue_date, batch_id=batch_id,
-                                    recipient_ref=ref, rows=[(record.row, record.row)])
+                    made = create_document(s, idempotency_key=key, department=dep.id, kind=kind, format="passthrough",
+                                           number=invoice.number, issue_date=invoice.issue_date, batch_id=batch_id,
+                                           recipient_ref=ref, rows=[(record.row, record.row)])
                     store_recipients(s, dep.id, {ref: recipient})
+                    if made.created:
+                        text, content_sha, content = identity
+                        record_identities(s, dep.id, [(text, made.document.id, content_sha, content)])
             except IntegrityError:
                 _quarantine(s, batch_id, [record.row], [RecordError(
                     batch=batch.name, row=record.row, column="BT-1", value=invoice.number,
@@ -771,6 +764,31 @@ def _finished_documents(p: Pipeline, dep: Department, batch_id: int, sha: str, b
                 continue
             p.work.write_model(key, {"passthrough": bytes(record.raw)})
             crashpoint("intake.document")
+
+
+def _finished_made_before(s, dep: Department, batch_id: int, name: str, row: int,
+                          identity: tuple[str, str, dict[str, Any]]) -> bool:
+    """A finished invoice whose number and date the department delivered before (issue 11): the same invoice is
+    recorded with the document made then and reported as made; another invoice under the same number is
+    refused with what differs. Finished documents are passed through as delivered, so nothing is corrected."""
+    text, sha, content = identity
+    first = known_identities(s, dep.id, [text]).get(text)
+    if first is None:
+        return False
+    made = first.created_at.astimezone().strftime("%d.%m.%Y")
+    if first.content_sha256 == sha:
+        record_skipped(s, batch_id, [row], first.document_id, [RecordError(
+            batch=name, row=row, column="BT-1", value=first.number,
+            problem=f"bereits erzeugt als {first.number} am {made}; unverändert, daher nicht noch einmal übernommen",
+            fix=f"{NOTE}: die Rechnung wird nicht doppelt versandt")])
+        return True
+    _quarantine(s, batch_id, [row], [RecordError(
+        batch=name, row=row, column="BT-1", value=first.number,
+        problem=f"geändert gegenüber {first.number} (übernommen am {made}): "
+                + "; ".join(changes(first.content, content)) + f"; nicht übernommen, {first.number} gilt unverändert",
+        fix=f"ist {first.number} falsch, liefern Sie eine Gutschrift (BT-3 381) mit Bezug auf {first.number} "
+            "(BT-25) und die richtige Rechnung mit neuer Rechnungsnummer; sonst ist nichts zu tun")], f"Datei {row}")
+    return True
 
 
 __all__ = ["BatchOutcome", "DropZoneError", "IntakeReport", "LeaseLost", "REFUSED", "intake"]

@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from erechnung.errors import ErechnungError
 
-from .schema import (LOCK_PREFIX, ArchiveItem, Batch, Document, DocumentIdentity, NumberRange, Quarantine,
-                     Recipient, Record, Run, utcnow)
+from .schema import (LOCK_PREFIX, ArchiveItem, Batch, Document, DocumentCorrection, DocumentIdentity, NumberRange,
+                     Quarantine, Recipient, Record, Run, utcnow)
 
 DEFAULT_LEASE = timedelta(minutes=5)
 
@@ -557,6 +557,53 @@ def record_identities(session: Session, department: str, entries: Sequence[tuple
         session.connection().execute(DocumentIdentity.__table__.insert(), [
             {"department": department, "identity": i, "document_id": d, "content_sha256": h, "content": c,
              "created_at": now} for i, d, h, c in entries])
+
+
+def revisions(session: Session, department: str, identities: Iterable[str]) -> dict[str, int]:
+    """How often each of ``identities`` was corrected (``document_corrections``); missing: never."""
+    wanted = sorted(set(identities))
+    if not wanted:
+        return {}
+    return dict(session.execute(
+        select(DocumentCorrection.identity, func.max(DocumentCorrection.revision))
+        .where(DocumentCorrection.department == department, DocumentCorrection.identity.in_(wanted))
+        .group_by(DocumentCorrection.identity)).all())
+
+
+def record_correction(session: Session, department: str, identity: str, *, revision: int, replaced: int,
+                      credit_note: int | None, document: int, content_sha256: str, content: Any) -> None:
+    """A correction (issue 11): the identity now stands for ``document`` with its content, and the trail keeps
+    which document it replaced and which credit note cancelled that one. A revision recorded before raises
+    IntegrityError (the caller's savepoint undoes the documents with it)."""
+    moved = session.execute(
+        update(DocumentIdentity).where(DocumentIdentity.department == department,
+                                       DocumentIdentity.identity == identity,
+                                       DocumentIdentity.document_id == replaced)
+        .values(document_id=document, content_sha256=content_sha256, content=content)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        raise IntegrityError(f"identity {identity!r} moved on while it was corrected", None, Exception(identity))
+    session.connection().execute(DocumentCorrection.__table__.insert(), [{
+        "department": department, "identity": identity, "revision": revision, "replaced_document_id": replaced,
+        "credit_note_document_id": credit_note, "document_id": document, "created_at": utcnow()}])
+
+
+def record_notes(session: Session, batch_id: int, notes: Iterable[Any]) -> None:
+    """Lines for the department's report that are no problem (their "Was tun" begins with ``NOTE``): a summary
+    row left out, a document corrected. Rows keep their records as they are; a note recorded before (a repeated
+    step) is not added again."""
+    items = [_problem(n) for n in notes]
+    if not items:
+        return
+    seen = set(session.execute(select(Quarantine.row, Quarantine.problem).where(
+        Quarantine.batch_id == batch_id, Quarantine.row.in_([p.get("row") for p in items]))).all())
+    for p in items:
+        if (p.get("row"), str(p["problem"])) in seen:
+            continue
+        session.add(Quarantine(batch_id=batch_id, row=p.get("row"), column=p.get("column"),
+                               value=None if p.get("value") is None else str(p.get("value")),
+                               problem=str(p["problem"]), fix=str(p["fix"])))
+    session.flush()
 
 
 def record_skipped(session: Session, batch_id: int, rows: Sequence[int], document_id: int,

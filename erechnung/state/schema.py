@@ -165,6 +165,25 @@ class DocumentIdentity(Base):
     __table_args__ = (UniqueConstraint("department", "identity"),)
 
 
+class DocumentCorrection(Base):
+    """A document replaced because its record came again with other content (issue 11, ``[identity] on_change =
+    "correct"``): revision ``n`` of the identity, the document it replaced, the credit note that cancelled it
+    (invoices; None for an Änderungsbescheid) and the document that took its place."""
+
+    __tablename__ = "document_corrections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    department: Mapped[str] = mapped_column(String(64))
+    identity: Mapped[str] = mapped_column(String(500))
+    revision: Mapped[int] = mapped_column(Integer)
+    replaced_document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    credit_note_document_id: Mapped[Optional[int]] = mapped_column(ForeignKey("documents.id"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("department", "identity", "revision"),)
+
+
 class Record(Base):
     __tablename__ = "records"
 

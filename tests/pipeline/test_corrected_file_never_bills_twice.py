@@ -53,7 +53,8 @@ def test_the_same_rows_under_another_name_create_nothing_new(db_url, make_site, 
     assert all(any(n in line["Problem"] for n in first) for line in lines)
     assert all(line["Was tun"].startswith("nichts zu tun") for line in lines)
     page = (site.zone("abfallwirtschaft") / "fehlerberichte" / "abfall-nochmal.csv.fehlerbericht.html").read_text()
-    assert "Keine Probleme: alle Belege wurden übernommen oder waren bereits erzeugt." in page
+    assert "Keine Probleme: alle Belege wurden übernommen, waren bereits erzeugt oder wurden berichtigt; die " \
+        "Zeilen unten sind Hinweise, es ist nichts zu tun." in page
 
 
 def test_the_same_bytes_again_stay_a_duplicate_file(db_url, make_site, tmp_path):
@@ -154,3 +155,37 @@ def test_the_profile_decides_what_makes_a_document_the_same(db_url, make_site, t
     lines = _report(site, "abfallwirtschaft", "neu-datiert.csv")
     assert lines and all(line["Problem"].startswith("geändert gegenüber ") for line in lines)
     assert all("Belegdatum 2026-01-15 → 2026-01-20" in line["Problem"] for line in lines)
+
+
+LIBRARY = BATCHES / "stadtbibliothek"
+
+
+def test_finished_invoices_delivered_again_are_recognised_not_refused(db_url, make_site, tmp_path):
+    """The Stadtbibliothek delivers finished XRechnungen. The same invoice again under another file name (an
+    export run twice) is reported as made ("bereits erzeugt als BIB-..."), not as "Rechnungsnummer bereits
+    vergeben"; one with the same number and date but another amount is refused with what differs."""
+    site = make_site(tmp_path / "site", db_url, drop=False)
+    files = sorted(f for f in LIBRARY.iterdir() if f.is_file())
+    for f in files:
+        site.drop("stadtbibliothek", f.name, f.read_bytes())
+    site.run()
+    first = _documents(db_url, "stadtbibliothek")
+    assert len(first) == len(files)
+    ubl = LIBRARY / "BIB-2026-0031_ubl.xml"
+    data = ubl.read_bytes()
+    again = data.replace(b"?>", b"?>\n<!-- noch einmal exportiert -->", 1)
+    assert again != data
+    site.drop("stadtbibliothek", "nochmal-" + ubl.name, again)
+    site.run()
+    assert _documents(db_url, "stadtbibliothek") == first
+    [line] = _report(site, "stadtbibliothek", "nochmal-" + ubl.name)
+    assert line["Problem"].startswith("bereits erzeugt als BIB-2026-0031 ") and line["Was tun"].startswith("nichts")
+
+    changed = data.replace(b"<cbc:DueDate>2026-12-10<", b"<cbc:DueDate>2026-12-24<", 1)
+    assert changed != data
+    site.drop("stadtbibliothek", "anders-" + ubl.name, changed)
+    site.run()
+    assert _documents(db_url, "stadtbibliothek") == first
+    [line] = _report(site, "stadtbibliothek", "anders-" + ubl.name)
+    assert line["Problem"].startswith("geändert gegenüber BIB-2026-0031 ") and "2026-12-10 → 2026-12-24" in line["Problem"]
+    assert "Gutschrift" in line["Was tun"]

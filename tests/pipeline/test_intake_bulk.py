@@ -3,6 +3,8 @@ memory from the locked range; when that insert meets a conflict, the chunk goes 
 ``create_document``. Either way the documents, their numbers (gap-free) and records must be the same."""
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy.exc import IntegrityError
 
 from erechnung.pipeline import bulk
@@ -59,9 +61,9 @@ def test_a_repeated_chunk_finds_its_documents_and_consumes_no_number(db_url, mak
             batch_id = claim_batch(s, department=dep.id, source_key="o.jsonl", sha256="ab" * 32,
                                    worker=p.worker).batch.id
         with p.transaction() as s:
-            create_chunk(p, s, dep, batch_id, "ab" * 32, drafts[:2], None)
+            create_chunk(p, s, dep, batch_id, "ab" * 32, drafts[:2], None, date(2026, 11, 20))
         with p.transaction() as s:  # the first two again, with the rest
-            create_chunk(p, s, dep, batch_id, "ab" * 32, drafts, None)
+            create_chunk(p, s, dep, batch_id, "ab" * 32, drafts, None, date(2026, 11, 20))
         with p.transaction() as s:
             next_value = s.query(NumberRange.next_value).filter_by(department=dep.id).scalar()
     numbers = sorted(d.number for d in state(db_url)[1])

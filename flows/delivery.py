@@ -17,6 +17,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+if __name__ == "__main__":  # started as a script: the offline settings before Prefect is imported
+    from flows.settings import apply
+
+    apply()
+
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE

@@ -60,14 +60,13 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
             busy = [d.department for d in summary.departments if d.busy]
             problems = summary.problems()
         else:
-            import flows.pipeline as fp
+            from flows.settings import apply
 
-            fp.PROGRESS = report
-            try:
-                state = fp.run_flow(config=str(config), department=department, workers=workers,
-                                    chunk_size=chunk_size, db_url=db, return_state=True)
-            finally:
-                fp.PROGRESS = None
+            apply()  # offline, before Prefect is imported
+            from flows.pipeline import run_flow
+
+            state = run_flow(config=str(config), department=department, workers=workers, chunk_size=chunk_size,
+                             db_url=db, progress=report, return_state=True)
             result = state.result(raise_on_failure=False)
             if isinstance(result, BaseException):
                 if not isinstance(getattr(result, "result", None), dict):

@@ -20,7 +20,8 @@ SCRIPT = textwrap.dedent("""
     root = Path(sys.argv[1])
     from erechnung.intake.recipients import import_recipients_csv
     from mailbox_connectors.sandboxes.site import SandboxSite
-    import flows                                    # the offline settings, before Prefect is imported
+    from flows.settings import apply
+    apply()                                         # the offline settings, before Prefect is imported
     from flows.delivery import deliver_flow, track_flow
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import Artifact

@@ -317,7 +317,7 @@ class StandingServer:
 
 
 def one(variant: str, records: int, args, attempt: int = 0, server: StandingServer | None = None) -> dict:
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     root = (Path(args.out) / f"{records}-{variant}-{attempt}").absolute()
     if root.exists():

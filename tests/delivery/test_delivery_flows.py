@@ -56,7 +56,7 @@ def test_deliver_and_track_flows_deliver_once_in_chunks_and_publish_the_states(t
 
     from rich.console import Console
 
-    from erechnung.demo_pipeline import EXAMPLES, main
+    from erechnung.entrypoints.demo.pipeline import EXAMPLES, main
 
     root = tmp_path / "site"
     assert main(root, console=Console(file=io.StringIO()), deliver=False) == 0

@@ -67,7 +67,7 @@ def prefect_run(tmp_path_factory, make_site_session):
 @pytest.fixture(scope="session")
 def make_site_session():
     from .conftest import Site
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     def make(root, db_url):
         root.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 #: Delivery paths of the configuration, under the demo's root: the sandboxes' connections, the adapters' journals.
 DELIVERY_PATHS = {"include": "sandbox/delivery.toml", "journal_dir": "delivery-journals"}
 OUT = Path("out/pipeline")
@@ -78,7 +78,7 @@ def prepare(root: Path = OUT, *, drop: bool = True) -> Path:
 
 
 def summary_table(summary, title: str = "Verarbeitungslauf") -> Table:
-    from .pipeline.run import LABELS
+    from ...pipeline.run import LABELS
 
     table = Table(title=title)
     rows = summary.table()
@@ -91,7 +91,7 @@ def summary_table(summary, title: str = "Verarbeitungslauf") -> Table:
 
 
 def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = True) -> int:
-    from .pipeline import Options, run
+    from ...pipeline import Options, run
 
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     console.rule("[bold]erechnung pipeline demo[/bold]")
@@ -113,7 +113,7 @@ def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = Tr
     console.print(f"documents:   .venv/bin/erechnung documents --db sqlite:///{(root / 'erechnung.sqlite3').as_posix()}")
     code = 1 if summary.rejected else 0
     if deliver:  # part 3: deliver what was handed over through the local sandboxes
-        from .demo_delivery import deliver_demo
+        from .delivery import deliver_demo
 
         code = max(code, deliver_demo(root.resolve(), config, console))
     return code

@@ -23,8 +23,8 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from ..demo_pipeline import summary_table
-    from ..intake import ConfigError, load_config
+    from ..demo.pipeline import summary_table
+    from ...intake import ConfigError, load_config
 
     out = out or sys.stdout
     console = Console(file=out, highlight=False, width=None if out.isatty() else 120)
@@ -52,7 +52,7 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
 
     with progress:
         if no_prefect:
-            from . import Options, run
+            from ...pipeline import Options, run
 
             summary = run(cfg, departments=department, db_url=db, progress=report,
                           options=Options(workers=workers, chunk_size=chunk_size))

@@ -23,7 +23,6 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from ..demo.pipeline import summary_table
     from ...intake import ConfigError, load_config
 
     out = out or sys.stdout
@@ -85,6 +84,22 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
     if busy and len(busy) == len(table.table()) - 1:
         return EXIT_BUSY
     return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def summary_table(summary, title: str = "Verarbeitungslauf"):
+    """The run's table per department (``RunSummary.table()``) for the terminal, the totals in bold."""
+    from rich.table import Table
+
+    from ...pipeline.run import LABELS
+
+    table = Table(title=title)
+    rows = summary.table()
+    for i, col in enumerate(rows[0]):
+        table.add_column(LABELS[col], justify="left" if i == 0 else "right", no_wrap=True)
+    for i, r in enumerate(rows):
+        cells = [str(v) for v in r.values()]
+        table.add_row(*([f"[bold]{c}[/bold]" for c in cells] if i == len(rows) - 1 else cells))
+    return table
 
 
 class _TableOnly:

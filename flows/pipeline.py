@@ -113,6 +113,7 @@ class PrefectTasks:
     archived and handed over in order (``record-archive-hand-over``) while the workers render the next ones."""
 
     def intake(self, p: Pipeline, departments: list[str], run_id: str, progress) -> IntakeReport:
+        """A task per department, all at once; their files are not reported as progress (only rendering is)."""
         report = IntakeReport()
         for f in [intake_task.submit(quote(p), d, run_id) for d in departments]:
             report.batches += f.result().batches

@@ -32,7 +32,7 @@ artifacts: $(STAMP)
 	$(PY) -m erechnung.artifacts install
 
 demo: install
-	$(PY) -m erechnung.demo
+	$(PY) -m erechnung.entrypoints.demo
 
 test: install
 	$(PY) -m pytest -q -n 2 --dist loadgroup

@@ -65,7 +65,7 @@ PASSWORD = "bench-secret"
 
 def _documents() -> list[tuple[str, str, bytes, str, str]]:
     """(kind, format, content, filename, media type) of the demo invoices as UBL and as ZUGFeRD."""
-    from erechnung.demo import sample_invoices
+    from erechnung.entrypoints.demo.invoices import sample_invoices
     from erechnung.documents.hybrid import make_hybrid
     from erechnung.syntax.ubl_writer import write_ubl
 

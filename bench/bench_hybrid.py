@@ -50,7 +50,7 @@ def load_documents() -> list[bytes]:
     import pikepdf
 
     from erechnung import artifacts
-    from erechnung.demo import sample_invoices
+    from erechnung.entrypoints.demo.invoices import sample_invoices
     from erechnung.documents.hybrid import make_hybrid
     from erechnung.errors import ErechnungError
     from erechnung.syntax import read_invoice

@@ -226,7 +226,9 @@ def child(variant: str, root: Path, workers: int | None, chunk_size: int) -> dic
         if os.environ.get("BENCH_PREFECT_API_URL"):  # --prefect-server: the standing server the parent started
             os.environ["PREFECT_API_URL"] = os.environ["BENCH_PREFECT_API_URL"]
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-        import flows  # noqa: F401  (offline settings)
+        from flows.settings import apply
+
+        apply()  # offline, before Prefect is imported
         from flows.pipeline import run_flow
 
         result = run_flow(config=str(root / "config.toml"), workers=workers, chunk_size=chunk_size,
@@ -315,7 +317,7 @@ class StandingServer:
 
 
 def one(variant: str, records: int, args, attempt: int = 0, server: StandingServer | None = None) -> dict:
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     root = (Path(args.out) / f"{records}-{variant}-{attempt}").absolute()
     if root.exists():

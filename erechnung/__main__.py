@@ -1,6 +1,6 @@
 """``python -m erechnung``: the command line (the same as the ``erechnung`` console script)."""
 import sys
 
-from .cli import main
+from .entrypoints.cli import main
 
 sys.exit(main())

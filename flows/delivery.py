@@ -17,6 +17,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+if __name__ == "__main__":  # started as a script: the offline settings before Prefect is imported
+    from flows.settings import apply
+
+    apply()
+
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
@@ -25,7 +30,7 @@ from prefect.utilities.annotations import quote
 from erechnung.delivery.run import (DeliverRun, DeliveryState, TrackRun, add_sent, plan_step, print_step,
                                     send_step, track_run)
 from erechnung.intake import load_config
-from mailbox_connectors.configured import open_connectors
+from erechnung.entrypoints.wiring import open_connectors
 
 TASK = dict(cache_policy=NONE, retries=0, persist_result=False)
 

@@ -6,15 +6,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import settings
-
-settings.apply()
-
-from prefect import serve  # noqa: E402  (after the offline settings)
-
-from .delivery import deliver_flow, track_flow  # noqa: E402
-from .pipeline import archive_flow, hand_over_flow, run_flow  # noqa: E402
-
 TIMEZONE = "Europe/Berlin"
 
 
@@ -23,6 +14,9 @@ def deployments(config: str = "examples/config.toml", department_schedules: Opti
     department -> cron), a manual one, the two catch-up flows, and delivery (every 10 minutes on working days)
     and tracking (every 30 minutes)."""
     from prefect.client.schemas.schedules import CronSchedule
+
+    from .delivery import deliver_flow, track_flow
+    from .pipeline import archive_flow, hand_over_flow, run_flow
 
     def cron(expr: str):
         return [CronSchedule(cron=expr, timezone=TIMEZONE)]
@@ -44,5 +38,10 @@ def deployments(config: str = "examples/config.toml", department_schedules: Opti
 
 if __name__ == "__main__":
     import sys
+
+    from . import settings
+
+    settings.apply()  # before Prefect is imported
+    from prefect import serve
 
     serve(*deployments(sys.argv[1] if len(sys.argv) > 1 else "examples/config.toml"))

@@ -1,10 +1,11 @@
 """The pipeline as Prefect flows: thin wrappers over :mod:`erechnung.pipeline`, one task per chunk of documents.
 
-``run_flow``              the whole run: intake (a task per department), then per chunk of a few hundred
-                          documents a ``render-validate`` task, an ``archive`` task and a ``hand-over`` task; the
-                          render tasks of several chunks run at once (threads), each handing its chunk to the
-                          pool of spawned worker processes, so every core renders while finished chunks are
-                          archived. At the end the summary is published as artifacts (a table per department:
+``run_flow``              the whole run (:func:`erechnung.pipeline.run.run_pipeline`, its steps submitted as the
+                          tasks of :class:`PrefectTasks`): intake (a task per department), then per chunk of a
+                          few hundred documents a ``render-validate`` task and a ``record-archive-hand-over``
+                          task; the render tasks of several chunks run at once (threads), each handing its chunk
+                          to the pool of spawned worker processes, so every core renders while finished chunks
+                          are archived. At the end the summary is published as artifacts (a table per department:
                           received / rendered / rejected / quarantined; the run as markdown; a link to the HTML
                           run report) and returned. When something failed (a department skipped because its
                           mapping profile is broken, a department's intake stopped, a file unreadable, documents
@@ -17,15 +18,23 @@
 
 Tasks get the pipeline, the pool and the run's state wrapped in ``quote()``: Prefect then does not walk
 through them looking for futures (the run's lists grow with every document; walking them for every task made
-the run quadratic). Parameters of the flows are plain values (a deployment passes them): ``config`` (path of the configuration),
-``department`` (one id, or None for all), ``workers``, ``chunk_size``, ``db_url`` (default: the configuration's).
+the run quadratic). Parameters of the flows are plain values (a deployment passes them): ``config`` (path of the
+configuration), ``department`` (one id, or None for all), ``workers``, ``chunk_size``, ``db_url`` (default: the
+configuration's); only ``run_flow``'s ``progress`` is a callable, for a caller running the flow in its own process.
 Flows never hold state between runs; everything is in the database, the archive and the work area.
+
+Importing this module imports Prefect: whoever starts a flow applies the offline settings first
+(:func:`flows.settings.apply`).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+if __name__ == "__main__":  # started as a script: the offline settings before Prefect is imported
+    from flows.settings import apply
+
+    apply()
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -34,14 +43,10 @@ from prefect.states import Failed
 from prefect.utilities.annotations import quote
 
 from erechnung.intake import load_config
-from erechnung.pipeline import Options, Pipeline, RenderPool, archive, chunks, hand_over, intake, pending
+from erechnung.pipeline import IntakeReport, Options, Pipeline, RenderPool, archive, chunks, hand_over, intake, pending
 from erechnung.pipeline.locks import acquire_all, release, renew
-from erechnung.pipeline.run import (RunFailed, RunState, begin, chunk_done, early_pool, fail, finish, leftovers, plan,
-                                    pool_for)
+from erechnung.pipeline.run import RunFailed, RunState, chunk_done, plan, run_pipeline
 from erechnung.pipeline.steps import record_results, render_items_of
-
-#: Set by a caller running a flow in its own process (the command line's progress bars): ``(stage, done, total)``.
-PROGRESS: Optional[Callable[[str, int, Optional[int]], None]] = None
 
 TASK = dict(cache_policy=NONE, retries=0, persist_result=False)
 
@@ -50,11 +55,6 @@ def _open(config: str, db_url: Optional[str], workers: Optional[int], chunk_size
           work_dir: Optional[str] = None, report_dir: Optional[str] = None) -> Pipeline:
     return Pipeline.open(load_config(config), db_url=db_url, work_dir=work_dir, report_dir=report_dir,
                          options=Options(workers=workers, chunk_size=chunk_size))
-
-
-def _progress(stage: str, done: int, total: Optional[int]) -> None:
-    if PROGRESS is not None:
-        PROGRESS(stage, done, total)
 
 
 # ============================================================================================ tasks
@@ -107,56 +107,49 @@ def publish(summary) -> None:
                              link_text=Path(summary.report_html).name, description="HTML run report")
 
 
+class PrefectTasks:
+    """The run's steps (:class:`erechnung.pipeline.run.Steps`) as the tasks above: an ``intake`` task per
+    department; ``render-validate`` tasks for a bounded window of chunks at once, each chunk then recorded,
+    archived and handed over in order (``record-archive-hand-over``) while the workers render the next ones."""
+
+    def intake(self, p: Pipeline, departments: list[str], run_id: str, progress) -> IntakeReport:
+        """A task per department, all at once; their files are not reported as progress (only rendering is)."""
+        report = IntakeReport()
+        for f in [intake_task.submit(quote(p), d, run_id) for d in departments]:
+            report.batches += f.result().batches
+        return report
+
+    def render(self, p: Pipeline, pool: RenderPool, chunks):
+        window = 2 * pool.workers
+        queue = list(chunks)
+        in_flight = [render_validate_task.submit(quote(p), c, quote(pool)) for c in queue[:window]]
+        queue = queue[window:]
+        while in_flight:
+            rendered = in_flight.pop(0).result()
+            if queue:
+                in_flight.append(render_validate_task.submit(quote(p), queue.pop(0), quote(pool)))
+            yield rendered
+
+    def chunk_done(self, p: Pipeline, st: RunState, items, results) -> None:
+        finish_chunk_task(quote(p), quote(st), quote((items, results)))
+
+
 @flow(name="erechnung-run", log_prints=False)
 def run_flow(config: str = "examples/config.toml", department: Optional[str] = None, workers: Optional[int] = None,
              chunk_size: int = 500, db_url: Optional[str] = None, work_dir: Optional[str] = None,
-             report_dir: Optional[str] = None) -> dict[str, Any]:
-    """The whole pipeline once, for one department or all (see the module docstring)."""
+             report_dir: Optional[str] = None,
+             progress: Optional[Callable[[str, int, Optional[int]], None]] = None) -> dict[str, Any]:
+    """The whole pipeline once, for one department or all (see the module docstring); ``progress`` hears
+    ``(stage, done, total)`` when the flow runs in the caller's process (the command line's progress bars)."""
     log = get_run_logger()
     with _open(config, db_url, workers, chunk_size, work_dir, report_dir) as p:
-        st = begin(p, department)
-        for d, why in st.skipped.items():
-            log.error("%s: skipped, its mapping profile is broken: %s", d, why)
-        if st.busy:
-            log.warning("held by another run, left out: %s", st.busy)
-        started = early_pool(p) if st.held else None
-        try:
-            t, cpu = time.perf_counter(), time.process_time()
-            for f in [intake_task.submit(quote(p), d, st.run_id) for d in st.held]:
-                report = f.result()
-                st.intake.batches += report.batches
-            st.timings["intake"] = time.perf_counter() - t
-            st.timings["intake_cpu"], cpu = time.process_time() - cpu, time.process_time()
-            t = time.perf_counter()
-            leftovers(p, st)
-            ids = pending(p, "render", st.held) if st.held else []
-            _progress("render", 0, len(ids))
-            done = 0
-            if ids:
-                pool, size = pool_for(p, st, started, len(ids))
-                started = None
-                with pool:
-                    # render tasks for a bounded window of chunks at once; each chunk then recorded, archived and
-                    # handed over in order, while the workers render the next ones
-                    window = 2 * st.workers
-                    queue = list(chunks(ids, size))
-                    in_flight = [render_validate_task.submit(quote(p), c, quote(pool)) for c in queue[:window]]
-                    queue = queue[window:]
-                    while in_flight:
-                        rendered = in_flight.pop(0).result()
-                        if queue:
-                            in_flight.append(render_validate_task.submit(quote(p), queue.pop(0), quote(pool)))
-                        done += finish_chunk_task(quote(p), quote(st), quote(rendered))
-                        _progress("render", done, len(ids))
-            st.timings["documents"] = time.perf_counter() - t
-            st.timings["documents_cpu"] = time.process_time() - cpu
-        except BaseException:
-            fail(p, st)
-            raise
-        finally:
-            if started is not None:
-                started.close()
-        summary = finish(p, st)
+        summary = run_pipeline(p, department, progress=progress, steps=PrefectTasks())
+    for d in summary.departments:
+        if d.skipped:
+            log.error("%s: skipped, its mapping profile is broken: %s", d.department, d.skipped)
+    busy = {d.department: d.busy for d in summary.departments if d.busy}
+    if busy:
+        log.warning("held by another run, left out: %s", busy)
     publish(summary)
     log.info("run %s: %s", summary.run_id, summary.totals.row())
     for d in summary.departments:

@@ -11,7 +11,7 @@ import pytest
 from erechnung import artifacts
 from erechnung.syntax import read_invoice
 
-ERECHNUNG = [sys.executable, "-m", "erechnung.cli", "convert"]
+ERECHNUNG = [sys.executable, "-m", "erechnung", "convert"]
 UBL_CASE = "xrechnung-testsuite/src/test/business-cases/standard/01.02a-INVOICE_ubl.xml"
 CII_CASE = "xrechnung-testsuite/src/test/business-cases/standard/01.01a-INVOICE_uncefact.xml"
 
@@ -55,7 +55,7 @@ def test_convert_to_json_and_back_is_lossless(tmp_path):
 
 def test_credit_note_type_code_becomes_a_ubl_credit_note(tmp_path):
     """A CII credit note (BT-3 381) becomes a UBL CreditNote document, not an Invoice."""
-    from erechnung.demo import sample_invoices
+    from erechnung.entrypoints.demo.invoices import sample_invoices
     from erechnung.syntax import write_invoice
 
     credit = sample_invoices()["gutschrift-ubl"]

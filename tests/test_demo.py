@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.xdist_group("validator")
 def test_demo_builds_converts_validates_and_reports(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "erechnung.demo"], cwd=tmp_path, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "erechnung.entrypoints.demo"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     reports = tmp_path / "out/demo/reports"

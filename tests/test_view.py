@@ -15,7 +15,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from erechnung import artifacts
-from erechnung.cli import run_show
+from erechnung.entrypoints.cli.convert import run_show
 from erechnung.view import CONTENT_SECURITY_POLICY, ViewError, render_html, report_section
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from lxml import html as lxml_html
 from typer.testing import CliRunner
 
 from erechnung import artifacts
-from erechnung.cli import app
+from erechnung.entrypoints.cli import app
 
 STANDARD = "xrechnung-testsuite/src/test/business-cases/standard"
 UBL = f"{STANDARD}/01.02a-INVOICE_ubl.xml"

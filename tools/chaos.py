@@ -4,7 +4,7 @@ lost, nothing duplicated and nothing left stuck (issue 10, production safety).
     python tools/chaos.py [--kills 50] [--seed N] [--records 1500] [--db postgresql+psycopg://...] [--keep DIR]
 
 A throw-away installation of Stadt Musterstadt is made in a temporary folder: ``examples/config.toml`` with every
-location under it (``erechnung.demo_pipeline.config_text``), its database a fresh PostgreSQL database
+location under it (``erechnung.entrypoints.demo.pipeline.config_text``), its database a fresh PostgreSQL database
 ``chaos_<random>`` created on 127.0.0.1:5432 (trust auth) and dropped at the end (``--db URL`` uses a given
 database instead, and keeps it), its delivery channels the local sandboxes (SMTP with DSN, FIT-Connect with the
 BundID bridge, ELSTER-Transfer; ``SandboxSite``, as ``erechnung sandbox`` and the demo start them, on loopback),
@@ -133,7 +133,7 @@ class Site:
 
 def make_site(root: Path, db_url: str) -> Site:
     """The demo's configuration under ``root`` with the given database and quick retries."""
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     root.mkdir(parents=True, exist_ok=True)
     text = config_text(root, database_url=db_url)

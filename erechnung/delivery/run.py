@@ -5,7 +5,7 @@
                                                                  # close the open print batch for the print shop
     summary = track_run(config, connectors, delivery_config)     # status events, deadlines, legal dates, fallbacks
 
-The connectors come from the composition root (``mailbox_connectors.configured.open_connectors``); nothing here
+The connectors come from the composition root (``erechnung.entrypoints.wiring.open_connectors``); nothing here
 knows a channel's protocol. Each run is safe to repeat and to run beside another one (see ``service``).
 
 Each run ends by keeping the head of the delivery events' hash chain (seq, hash, time) as a checkpoint in the

@@ -1,5 +1,5 @@
 """The ``[delivery]`` section of the configuration: which channels the municipality uses and how to reach them,
-the retry policy, and the inputs of the legal dates. Data only (no I/O): ``mailbox_connectors.configured``
+the retry policy, and the inputs of the legal dates. Data only (no I/O): ``erechnung.entrypoints.wiring``
 turns it into connectors, :func:`delivery_config` into the service's :class:`~.service.DeliveryConfig`.
 
 Secrets are never written here: each channel names an environment variable or a file to read them from

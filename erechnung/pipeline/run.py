@@ -22,7 +22,7 @@ from array import array
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from sqlalchemy import func, select
 
@@ -38,6 +38,7 @@ from .pool import RenderPool, resolve_workers
 from .steps import (ArchiveReport, RenderReport, archive, chunks, hand_over, pending, record_results,
                     render_items_of, sweep_work_area)
 
+#: How a run reports progress: ``(stage, done, total)``, stage ``intake`` or ``render`` (the command line's bars).
 Progress = Callable[[str, int, "int | None"], None]
 
 
@@ -290,14 +291,46 @@ def pool_for(p: Pipeline, st: RunState, started: RenderPool | None, n: int) -> t
     return started or RenderPool(workers, p.work.root, p.options.hybrid_profile, design=p.config.design()), size
 
 
+class Steps(Protocol):
+    """How :func:`run_pipeline` carries out its steps: called in place (:data:`IN_PLACE`), or submitted as Prefect
+    tasks (``flows.pipeline``). What the steps are, their order and what is recorded stay in ``run_pipeline``."""
+
+    def intake(self, p: Pipeline, departments: list[str], run_id: str, progress: Progress | None) -> IntakeReport:
+        """Take in the new batches of ``departments`` (held by the run)."""
+
+    def render(self, p: Pipeline, pool: RenderPool, chunks: Iterable[list[int]]) -> Iterator[tuple[list, list]]:
+        """``(items, results)`` of every chunk of document ids, in order, rendered and validated by ``pool``."""
+
+    def chunk_done(self, p: Pipeline, st: RunState, items: list, results: list) -> None:
+        """A rendered chunk recorded, archived and handed over (:func:`chunk_done`)."""
+
+
+class InPlace:
+    """The steps as plain calls in this process (``erechnung run --no-prefect``, :func:`run`)."""
+
+    def intake(self, p: Pipeline, departments: list[str], run_id: str, progress: Progress | None) -> IntakeReport:
+        return intake(p, departments, run_id=run_id, progress=progress)
+
+    def render(self, p: Pipeline, pool: RenderPool, chunks: Iterable[list[int]]) -> Iterator[tuple[list, list]]:
+        return pool.imap(render_items_of(p, c) for c in chunks)
+
+    def chunk_done(self, p: Pipeline, st: RunState, items: list, results: list) -> None:
+        chunk_done(p, st, items, results)
+
+
+IN_PLACE = InPlace()
+
+
 def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
-                 progress: Progress | None = None) -> RunSummary:
+                 progress: Progress | None = None, steps: Steps = IN_PLACE) -> RunSummary:
+    """The run on an open pipeline: hold the departments, intake, leftovers, then the documents chunk by chunk
+    through the pool; ``steps`` says how each step is carried out, ``progress`` hears how far it is."""
     st = begin(p, departments)
     started = early_pool(p) if st.held else None
     try:
         t, cpu = time.perf_counter(), time.process_time()
         if st.held:
-            st.intake = intake(p, st.held, run_id=st.run_id, progress=progress)
+            st.intake = steps.intake(p, st.held, st.run_id, progress)
         st.timings["intake"] = time.perf_counter() - t
         st.timings["intake_cpu"], cpu = time.process_time() - cpu, time.process_time()
         t = time.perf_counter()
@@ -311,8 +344,8 @@ def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
             started = None
             with pool:
                 st.timings["pool_ready"] = time.perf_counter() - t
-                for items, results in pool.imap(render_items_of(p, c) for c in chunks(ids, size)):
-                    chunk_done(p, st, items, results)
+                for items, results in steps.render(p, pool, chunks(ids, size)):
+                    steps.chunk_done(p, st, items, results)
                     done += len(items)
                     if progress:
                         progress("render", done, len(ids))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from erechnung.demo_pipeline import config_text
+from erechnung.entrypoints.demo.pipeline import config_text
 from erechnung.intake import ConfigError, load_config
-from mailbox_connectors.configured import ChannelConfigError, open_connectors
+from erechnung.entrypoints.wiring import ChannelConfigError, open_connectors
 from mailbox_connectors.sandboxes.site import SandboxSite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_an_incomplete_bundid_route_is_a_configuration_error_with_the_missing_ke
 
 
 def test_erechnung_sandbox_runs_until_stopped_and_opens_the_registers_postboxes(tmp_path):
-    from erechnung.delivery.cli import run_sandbox
+    from erechnung.entrypoints.cli.delivery import run_sandbox
 
     out, stop, codes = io.StringIO(), threading.Event(), []
     t = threading.Thread(target=lambda: codes.append(run_sandbox(
@@ -99,7 +99,7 @@ def test_erechnung_sandbox_runs_until_stopped_and_opens_the_registers_postboxes(
 
 
 def test_erechnung_sandbox_refuses_an_unknown_failure_mode(tmp_path):
-    from erechnung.delivery.cli import run_sandbox
+    from erechnung.entrypoints.cli.delivery import run_sandbox
 
     assert run_sandbox(tmp_path / "sbx", fail=("explode:now",), until=threading.Event()) == 2
 
@@ -161,7 +161,7 @@ def test_smtp_failure_modes_from_the_command_line(site):
 
 
 def test_deliver_and_track_commands_report_states_or_explain_a_broken_configuration(site, tmp_path):
-    from erechnung.delivery.cli import run_deliver, run_track
+    from erechnung.entrypoints.cli.delivery import run_deliver, run_track
 
     config = _config(tmp_path / "ok", site.delivery_toml)
     out = io.StringIO()

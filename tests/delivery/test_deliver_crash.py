@@ -34,8 +34,8 @@ def _deliver(config: Path) -> subprocess.Popen:
 
 
 def test_killing_the_delivering_process_at_random_moments_loses_and_doubles_nothing(tmp_path):
-    from erechnung.delivery.cli import run_status
-    from erechnung.demo_pipeline import EXAMPLES, main
+    from erechnung.entrypoints.cli.delivery import run_status
+    from erechnung.entrypoints.demo.pipeline import EXAMPLES, main
     from erechnung.intake.recipients import import_recipients_csv
     from mailbox_connectors.sandboxes.site import SandboxSite
 

@@ -20,7 +20,8 @@ SCRIPT = textwrap.dedent("""
     root = Path(sys.argv[1])
     from erechnung.intake.recipients import import_recipients_csv
     from mailbox_connectors.sandboxes.site import SandboxSite
-    import flows                                    # the offline settings, before Prefect is imported
+    from flows.settings import apply
+    apply()                                         # the offline settings, before Prefect is imported
     from flows.delivery import deliver_flow, track_flow
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import Artifact
@@ -55,7 +56,7 @@ def test_deliver_and_track_flows_deliver_once_in_chunks_and_publish_the_states(t
 
     from rich.console import Console
 
-    from erechnung.demo_pipeline import EXAMPLES, main
+    from erechnung.entrypoints.demo.pipeline import EXAMPLES, main
 
     root = tmp_path / "site"
     assert main(root, console=Console(file=io.StringIO()), deliver=False) == 0

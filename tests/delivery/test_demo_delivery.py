@@ -13,7 +13,7 @@ pytestmark = pytest.mark.xdist_group("delivery_demo")
 
 
 def _status(db: str, *args: str) -> list[dict]:
-    from erechnung.delivery.cli import run_status
+    from erechnung.entrypoints.cli.delivery import run_status
 
     out = io.StringIO()
     assert run_status(db, as_json=True, out=out, **dict(a.split("=") for a in args)) == 0
@@ -25,8 +25,8 @@ def _mails(root) -> int:
 
 
 def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice(tmp_path, capsys):
-    from erechnung.delivery.cli import run_audit_verify, run_status
-    from erechnung.demo_pipeline import main
+    from erechnung.entrypoints.cli.delivery import run_audit_verify, run_status
+    from erechnung.entrypoints.demo.pipeline import main
 
     root = tmp_path / "out" / "pipeline"
     db = f"sqlite:///{root / 'erechnung.sqlite3'}"
@@ -85,7 +85,7 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     assert run_audit_verify(db, out=io.StringIO()) == 0
 
     # the commands the demo prints find the database through the configuration
-    from erechnung.cli import main as cli
+    from erechnung.entrypoints.cli import main as cli
 
     capsys.readouterr()
     assert cli(["status", "--config", str(root / "config.toml"), "--json"]) == 0

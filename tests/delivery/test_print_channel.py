@@ -19,7 +19,7 @@ MAX = "Max Müller GmbH\nz. Hd. Buchhaltung\nIndustriestr. 12\n54321 Beispielsta
 
 @lru_cache(maxsize=None)
 def invoice_pdf() -> bytes:
-    from erechnung.demo import sample_invoices
+    from erechnung.entrypoints.demo.invoices import sample_invoices
     from erechnung.documents.hybrid import make_hybrid
 
     return make_hybrid(next(iter(sample_invoices().values())))

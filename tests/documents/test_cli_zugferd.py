@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 from erechnung import artifacts
-from erechnung.demo import sample_invoices
+from erechnung.entrypoints.demo.invoices import sample_invoices
 from erechnung.convert import model_to_json
 from erechnung.documents.checks import pdfa_problems
 from erechnung.documents.hybrid import EN16931_GUIDELINE, extract_invoice_xml
 from erechnung.syntax import read_invoice
 
-ERECHNUNG = [sys.executable, "-m", "erechnung.cli", "convert"]
+ERECHNUNG = [sys.executable, "-m", "erechnung", "convert"]
 UBL_CASE = "xrechnung-testsuite/src/test/business-cases/standard/01.02a-INVOICE_ubl.xml"
 CII_CASE = "xrechnung-testsuite/src/test/business-cases/standard/01.01a-INVOICE_uncefact.xml"
 EXTENSION_CASE = "xrechnung-testsuite/src/test/business-cases/extension/04.05a-INVOICE_uncefact.xml"

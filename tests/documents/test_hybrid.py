@@ -24,7 +24,7 @@ import pytest
 from lxml import etree
 
 from erechnung import artifacts
-from erechnung.demo import sample_invoices
+from erechnung.entrypoints.demo.invoices import sample_invoices
 from erechnung.documents.checks import pdfa_problems
 from erechnung.documents.hybrid import (
     EN16931_COMPLIANT, EN16931_GUIDELINE, HybridProfileError, extract_invoice_xml, make_hybrid,

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from erechnung.builder import build_invoice, customer, item_line, line_allowance
-from erechnung.demo import _stadt
+from erechnung.entrypoints.demo.invoices import _stadt
 from erechnung.documents.checks import pdfa_problems
 from erechnung.documents.hybrid import make_hybrid
 from erechnung.documents.invoice_pdf import render_invoice

@@ -62,7 +62,7 @@ class Town:
 
 
 def _sample_config_text(root: Path) -> str:
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     return config_text(root)
 

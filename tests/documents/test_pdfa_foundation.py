@@ -10,7 +10,7 @@ import pikepdf
 import pytest
 from reportlab.pdfgen.canvas import Canvas
 
-from erechnung.demo import sample_invoices
+from erechnung.entrypoints.demo.invoices import sample_invoices
 from erechnung.documents import pdfa
 from erechnung.documents.checks import pdfa_problems
 from erechnung.documents.design import SAMPLE_DIR, DesignError, load_design

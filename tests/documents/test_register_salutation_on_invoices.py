@@ -39,7 +39,7 @@ def test_an_invoice_greets_with_the_registers_salutation(tmp_path):
 
 
 def test_the_pipelines_invoices_greet_their_recipients_as_the_register_says(tmp_path):
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
     from erechnung.pipeline import Options, run
 
     (tmp_path / "config.toml").write_text(config_text(tmp_path), encoding="utf-8")

@@ -14,7 +14,7 @@ from erechnung.notices.seal import verify_seals
 
 from .samples import EXAMPLES, SEAL_PASSWORD
 
-ERECHNUNG = [sys.executable, "-m", "erechnung.cli", "notice"]
+ERECHNUNG = [sys.executable, "-m", "erechnung", "notice"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

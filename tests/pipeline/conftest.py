@@ -167,7 +167,7 @@ class Site:
 def make_site():
     def make(root: Path, db_url: str, s3_zones: dict[str, str] | None = None, archive: str | None = None,
              drop: bool = True, s3=None) -> Site:
-        from erechnung.demo_pipeline import config_text
+        from erechnung.entrypoints.demo.pipeline import config_text
 
         root.mkdir(parents=True, exist_ok=True)
         path = root / "config.toml"

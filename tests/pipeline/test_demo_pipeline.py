@@ -10,7 +10,7 @@ from .invariants import check_exactly_once, state
 
 
 def test_demo_twice_creates_nothing_twice(tmp_path):
-    from erechnung.demo_pipeline import main
+    from erechnung.entrypoints.demo.pipeline import main
 
     from .conftest import Site
 

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def flows_module(monkeypatch, tmp_path):
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    import flows.settings
+
+    flows.settings.apply()  # what the command line and ``python -m flows.deployments`` do before Prefect is imported
     import flows.deployments
     import flows.pipeline
 
@@ -59,3 +62,19 @@ def test_offline_settings_are_in_effect(flows_module):
 
     for key, value in OFFLINE.items():
         assert os.environ[key] == value
+
+
+def test_importing_the_flows_changes_no_environment():
+    """The offline settings are applied where a flow starts (the command line, ``python -m flows.deployments``),
+    never as a side effect of importing the flows."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import os; before = dict(os.environ)\n"
+              "import flows, flows.pipeline, flows.delivery, flows.deployments\n"
+              "print(sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k != "DO_NOT_TRACK"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -16,7 +16,7 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
 
 def _hybrids() -> tuple[bytes, bytes]:
-    from erechnung.demo import sample_invoices
+    from erechnung.entrypoints.demo.invoices import sample_invoices
     from erechnung.documents.hybrid import make_hybrid
 
     first, second = list(sample_invoices().values())[:2]

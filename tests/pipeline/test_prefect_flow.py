@@ -19,7 +19,8 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     root = Path(sys.argv[1])
-    import flows                                    # the offline settings, before Prefect is imported
+    from flows.settings import apply
+    apply()                                         # the offline settings, before Prefect is imported
     from flows.pipeline import run_flow
     from prefect.client.orchestration import get_client
     result = run_flow(config=str(root / "config.toml"), workers=1, work_dir=str(root / "work"),
@@ -66,7 +67,7 @@ def prefect_run(tmp_path_factory, make_site_session):
 @pytest.fixture(scope="session")
 def make_site_session():
     from .conftest import Site
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     def make(root, db_url):
         root.mkdir(parents=True, exist_ok=True)

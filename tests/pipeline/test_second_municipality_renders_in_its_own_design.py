@@ -16,7 +16,7 @@ from test_municipality_identity_on_every_page import BEISPIELHEIM, _beispielheim
 
 
 def test_the_pipeline_renders_a_second_municipalitys_notices_in_its_own_design(tmp_path):
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
     from erechnung.pipeline import Options, run
 
     text = re.sub(r'design = "[^"]*"', 'design = "gestaltung"', config_text(tmp_path))

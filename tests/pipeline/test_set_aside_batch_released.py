@@ -8,7 +8,7 @@ import signal
 
 from typer.testing import CliRunner
 
-from erechnung.cli import app
+from erechnung.entrypoints.cli import app
 
 from .test_dropzone_untrusted import GOOD, GOOD_FILE, _run_in_process, _site
 

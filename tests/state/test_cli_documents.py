@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from erechnung.cli import main
+from erechnung.entrypoints.cli import main
 from erechnung.state import transaction
 from erechnung.state import repository as repo
 

@@ -10,15 +10,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from erechnung.archive import Archive, ArchiveKind, RetentionPolicy, content_key
-from erechnung.archive_cli import run_archive_verify
-from erechnung.cli import main
+from erechnung.entrypoints.cli.archive import run_archive_verify
+from erechnung.entrypoints.cli import main
 from erechnung.storage.local import LocalStorage
 
 MARCH_2026 = datetime(2026, 3, 5, 10, 30, tzinfo=timezone.utc)
 
 
 def _site(tmp_path: Path) -> tuple[Path, Archive]:
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     config = tmp_path / "config.toml"
     config.write_text(config_text(tmp_path), encoding="utf-8")  # archive: tmp_path/archive, 8 / 10 years

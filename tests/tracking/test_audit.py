@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from erechnung.cli import main
+from erechnung.entrypoints.cli import main
 from erechnung.delivery.audit import canonical_event, event_hash, verify_chain
 from erechnung.delivery.service import deliver_due, plan_deliveries
 from erechnung.state import session_factory, transaction

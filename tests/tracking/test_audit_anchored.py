@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from erechnung.archive import Archive
 from erechnung.delivery.audit import checkpoint_head, verify_chain
-from erechnung.delivery.cli import run_audit_verify
+from erechnung.entrypoints.cli.delivery import run_audit_verify
 from erechnung.delivery.service import deliver_due, plan_deliveries
 from erechnung.state import session_factory, transaction
 from erechnung.state.delivery_schema import Delivery, NotificationDate
@@ -24,7 +24,7 @@ from .world import add_documents, config, content, recipient
 
 def _site(tmp_path, engine):
     """The configuration naming ``tmp_path/archive``, and the chain's head checkpointed there (as a run does)."""
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     cfg = tmp_path / "config.toml"
     cfg.write_text(config_text(tmp_path), encoding="utf-8")

@@ -46,7 +46,7 @@ def _pdf(n: int) -> bytes:
 def _site(root: Path, db_url: str) -> Path:
     """A configuration with only the print channel, and LETTERS handed-over PDF invoices to recipients with
     nothing but a postal address (so all of them become letters), archived where the configuration says."""
-    from erechnung.demo_pipeline import config_text
+    from erechnung.entrypoints.demo.pipeline import config_text
 
     text = config_text(root, database_url=db_url)
     config = root / "config.toml"
@@ -122,7 +122,7 @@ def test_deliver_killed_in_the_print_outbox_prints_every_letter_once(tmp_path, d
     assert not (tmp_path / "print" / "open").exists() and not any((tmp_path / "print" / "closing").iterdir())
     # the run kept the chain's head in the archive, and the trail verifies against it
     assert "Prüfpunkt der Ereigniskette im Archiv: Ereignis" in last.stdout.decode()
-    from erechnung.delivery.cli import run_audit_verify
+    from erechnung.entrypoints.cli.delivery import run_audit_verify
 
     out = io.StringIO()
     assert run_audit_verify(db_url, out, config=config) == 0, out.getvalue()

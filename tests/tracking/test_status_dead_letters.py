@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from erechnung.cli import main
+from erechnung.entrypoints.cli import main
 from erechnung.delivery.service import plan_deliveries
 from erechnung.state import session_factory
 

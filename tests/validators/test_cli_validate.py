@@ -12,7 +12,7 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from erechnung import artifacts
-from erechnung.cli import app
+from erechnung.entrypoints.cli import app
 from validators.varl import report_schema
 
 ACCEPT = ["xrechnung-testsuite/src/test/business-cases/standard/01.01a-INVOICE_uncefact.xml",
@@ -34,7 +34,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_console_script_is_installed():
-    assert SCRIPT.is_file(), "pyproject declares erechnung = erechnung.cli:main"
+    assert SCRIPT.is_file(), "pyproject declares erechnung = erechnung.entrypoints.cli:main"
 
 
 def test_json_lines_and_exit_1_when_anything_is_rejected(tmp_path):

@@ -21,7 +21,7 @@ RULE = "pdf-active-content"
 
 @lru_cache(maxsize=None)
 def project_hybrid() -> bytes:
-    from erechnung.demo import sample_invoices
+    from erechnung.entrypoints.demo.invoices import sample_invoices
     from erechnung.documents.hybrid import make_hybrid
 
     return make_hybrid(next(iter(sample_invoices().values())))

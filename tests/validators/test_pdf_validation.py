@@ -26,7 +26,7 @@ import pytest
 from lxml import etree
 
 from erechnung import artifacts
-from erechnung.cli import run_validate
+from erechnung.entrypoints.cli.validate import run_validate
 from validators import runtime
 from validators.engine import Validator
 from validators.pdf import (PDF_SCENARIOS, PdfInputError, PdfLimits, extract_invoice, extract_invoice_xml,

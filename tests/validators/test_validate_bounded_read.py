@@ -59,7 +59,7 @@ def test_validate_refuses_a_huge_file_before_reading_it(tmp_path, name, head, re
     path = sparse(tmp_path / name, head)
     out = run_capped(f"""
         import contextlib, io
-        from erechnung.cli import run_validate
+        from erechnung.entrypoints.cli.validate import run_validate
         from pathlib import Path
         buffer = io.StringIO()
         code = run_validate([Path({str(path)!r})], as_json=True, out=buffer)
@@ -89,7 +89,7 @@ def test_show_refuses_a_huge_file_before_reading_it(tmp_path):
     path = sparse(tmp_path / "riesig.xml", UBL_HEAD)
     out = run_capped(f"""
         import contextlib, io
-        from erechnung.cli import run_show
+        from erechnung.entrypoints.cli.convert import run_show
         from pathlib import Path
         err = io.StringIO()
         with contextlib.redirect_stderr(err):

@@ -1,8 +1,12 @@
-"""The connectors the configuration's ``[delivery]`` section names, ready to send: the composition root of the
-delivery channels (the command line and the flows call it; domain code gets the connectors handed in).
+"""The composition root: what the configuration names, opened and wired for the command line, the demos and the
+flows. Domain and service code get these handed in and never open them themselves.
+
+``open_connectors(config)``  the connectors the configuration's ``[delivery]`` section names, ready to send::
 
     with open_connectors(config) as wired:
         deliver_due(sf, wired.connectors, config=wired.delivery_config, content=...)
+
+``open_archive(path)``       the configuration's archive (location and retention policy).
 
 Secrets are read here, once, from the environment variable or the file the section names; a missing secret or
 file stops with :class:`ChannelConfigError` naming the key and what to do. Every postbox adapter keeps its
@@ -20,10 +24,10 @@ from typing import Any
 from erechnung.delivery.settings import DeliverySection, delivery_config
 from erechnung.errors import ErechnungError
 
-from ._journal import Journal
-from .base import MailboxConnector
+from mailbox_connectors._journal import Journal
+from mailbox_connectors.base import MailboxConnector
 
-__all__ = ["ChannelConfigError", "Wired", "effective_section", "open_connectors"]
+__all__ = ["ChannelConfigError", "Wired", "effective_section", "open_archive", "open_connectors"]
 
 
 class ChannelConfigError(ErechnungError, ValueError):
@@ -124,7 +128,7 @@ def open_connectors(config: Any, *, only: tuple[str, ...] | None = None, worker:
 
 def _connector(name: str, s: DeliverySection, base: Path, journals: Path) -> MailboxConnector:
     if name == "email":
-        from .email import EmailConnector, EmailSettings
+        from mailbox_connectors.email import EmailConnector, EmailSettings
 
         e = s.email
         assert e is not None
@@ -139,7 +143,7 @@ def _connector(name: str, s: DeliverySection, base: Path, journals: Path) -> Mai
             timeout=e.timeout_seconds, request_dsn=e.request_dsn,
             bounce_maildir=_path(base, e.bounce_maildir), **kw))
     if name == "bundid":
-        from .bundid import AuthorIdentity, BundIdBridgeConnector, BundIdSettings, ZbpDirectConnector, ZbpSettings
+        from mailbox_connectors.bundid import AuthorIdentity, BundIdBridgeConnector, BundIdSettings, ZbpDirectConnector, ZbpSettings
 
         b = s.bundid
         assert b is not None
@@ -161,7 +165,7 @@ def _connector(name: str, s: DeliverySection, base: Path, journals: Path) -> Mai
                                      bridge_destination_id=b.bridge_destination_id,
                                      journal=Journal(journals / "bundid-fitconnect.jsonl"))
     if name == "elster":
-        from .elster import ElsterConnector, ElsterSettings
+        from mailbox_connectors.elster import ElsterConnector, ElsterSettings
 
         el = s.elster
         assert el is not None
@@ -170,7 +174,7 @@ def _connector(name: str, s: DeliverySection, base: Path, journals: Path) -> Mai
             tls_ca=_file(base, el.tls_ca, "elster.tls_ca") if el.tls_ca else None, timeout=el.timeout_seconds,
             max_bytes=el.max_bytes), journal=Journal(journals / "elster.jsonl"))
     if name == "print":
-        from .print import PrintConnector, PrintSettings
+        from mailbox_connectors.print import PrintConnector, PrintSettings
 
         p = s.print
         outbox = _path(base, p.outbox)
@@ -181,10 +185,21 @@ def _connector(name: str, s: DeliverySection, base: Path, journals: Path) -> Mai
 
 
 def _fit_settings(f: Any, base: Path, key: str):
-    from .fitconnect_client import FitConnectSettings
+    from mailbox_connectors.fitconnect_client import FitConnectSettings
 
     return FitConnectSettings(
         submission_url=f.submission_url, token_url=f.token_url, client_id=f.client_id,
         client_secret=_secret(base, f.client_secret_env, f.client_secret_file, f"{key}.client_secret"),
         trust_roots=_file(base, f.trust_roots, f"{key}.trust_roots").read_bytes(),
         tls_ca=_file(base, f.tls_ca, f"{key}.tls_ca") if f.tls_ca else None, timeout=f.timeout_seconds)
+
+
+def open_archive(config_path: Path):
+    """The configuration's archive (location and retention policy)."""
+    from erechnung.archive import Archive
+    from erechnung.intake import load_config
+    from erechnung.pipeline.context import location_url, retention_policy
+    from erechnung.storage import open_storage
+
+    config = load_config(config_path)
+    return Archive(open_storage(location_url(config, config.archive.location)), retention_policy(config))

@@ -23,8 +23,7 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from ..demo_pipeline import summary_table
-    from ..intake import ConfigError, load_config
+    from ...intake import ConfigError, load_config
 
     out = out or sys.stdout
     console = Console(file=out, highlight=False, width=None if out.isatty() else 120)
@@ -52,7 +51,7 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
 
     with progress:
         if no_prefect:
-            from . import Options, run
+            from ...pipeline import Options, run
 
             summary = run(cfg, departments=department, db_url=db, progress=report,
                           options=Options(workers=workers, chunk_size=chunk_size))
@@ -60,14 +59,13 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
             busy = [d.department for d in summary.departments if d.busy]
             problems = summary.problems()
         else:
-            import flows.pipeline as fp
+            from flows.settings import apply
 
-            fp.PROGRESS = report
-            try:
-                state = fp.run_flow(config=str(config), department=department, workers=workers,
-                                    chunk_size=chunk_size, db_url=db, return_state=True)
-            finally:
-                fp.PROGRESS = None
+            apply()  # offline, before Prefect is imported
+            from flows.pipeline import run_flow
+
+            state = run_flow(config=str(config), department=department, workers=workers, chunk_size=chunk_size,
+                             db_url=db, progress=report, return_state=True)
             result = state.result(raise_on_failure=False)
             if isinstance(result, BaseException):
                 if not isinstance(getattr(result, "result", None), dict):
@@ -86,6 +84,22 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
     if busy and len(busy) == len(table.table()) - 1:
         return EXIT_BUSY
     return EXIT_REJECTED if rejected else EXIT_OK
+
+
+def summary_table(summary, title: str = "Verarbeitungslauf"):
+    """The run's table per department (``RunSummary.table()``) for the terminal, the totals in bold."""
+    from rich.table import Table
+
+    from ...pipeline.run import LABELS
+
+    table = Table(title=title)
+    rows = summary.table()
+    for i, col in enumerate(rows[0]):
+        table.add_column(LABELS[col], justify="left" if i == 0 else "right", no_wrap=True)
+    for i, r in enumerate(rows):
+        cells = [str(v) for v in r.values()]
+        table.add_row(*([f"[bold]{c}[/bold]" for c in cells] if i == len(rows) - 1 else cells))
+    return table
 
 
 class _TableOnly:

@@ -15,22 +15,13 @@ from pathlib import Path
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
 
-def open_archive(config_path: Path):
-    """The configuration's archive (location and retention policy)."""
-    from erechnung.archive import Archive
-    from erechnung.intake import load_config
-    from erechnung.pipeline.context import location_url, retention_policy
-    from erechnung.storage import open_storage
-
-    config = load_config(config_path)
-    return Archive(open_storage(location_url(config, config.archive.location)), retention_policy(config))
-
-
 def run_archive_verify(config_path: Path, *, as_json: bool = False, out=None) -> int:
     from rich.console import Console
     from rich.markup import escape
 
     from erechnung.errors import ErechnungError
+
+    from ..wiring import open_archive
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 FALLBACK_REASON = "Postfach aufgelöst: nimmt keine Nachrichten mehr an"
 
 
@@ -25,11 +25,11 @@ def _wait(condition, timeout: float = 20.0) -> None:
 
 
 def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
-    from .delivery.cli import run_status
-    from .delivery.run import deliver_run, track_run
-    from .intake import load_config
-    from .intake.recipients import import_recipients_csv
-    from mailbox_connectors.configured import open_connectors
+    from ..cli.delivery import run_status
+    from ...delivery.run import deliver_run, track_run
+    from ...intake import load_config
+    from ...intake.recipients import import_recipients_csv
+    from ..wiring import open_connectors
     from mailbox_connectors.sandboxes.site import SandboxSite
 
     console.rule("[bold]erechnung delivery demo[/bold]")
@@ -97,8 +97,8 @@ def _shown(path: Path) -> str:
 def _fell_back_document(db: str) -> int | None:
     from sqlalchemy import select
 
-    from .state import make_engine, transaction
-    from .state.delivery_schema import Delivery
+    from ...state import make_engine, transaction
+    from ...state.delivery_schema import Delivery
 
     engine = make_engine(db)
     try:
@@ -118,8 +118,8 @@ def _emails(db: str) -> int:
     """How many deliveries went out by email (each gets one delivery report from the sandbox MTA)."""
     from sqlalchemy import func, select
 
-    from .state import make_engine, transaction
-    from .state.delivery_schema import Delivery
+    from ...state import make_engine, transaction
+    from ...state.delivery_schema import Delivery
 
     engine = make_engine(db)
     try:

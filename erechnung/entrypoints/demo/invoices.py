@@ -1,6 +1,6 @@
 """``make demo``: build a few municipal invoices, write them as XRechnung UBL and CII, validate every one
 with the KoSIT rules, convert between the syntaxes, and show where the reports are; then run the whole
-pipeline on the sample deliveries of ``examples/batches/`` (``erechnung.demo_pipeline``, under ``out/pipeline/``).
+pipeline on the sample deliveries of ``examples/batches/`` (``erechnung.entrypoints.demo.pipeline``, under ``out/pipeline/``).
 
 Everything runs on embedded defaults: the official artifacts installed in ``xsd/``, output under
 ``out/demo/``. One document is broken on purpose (its amount due does not add up) to show what a reject
@@ -16,10 +16,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .builder import build_invoice, customer, document_allowance, item_line, municipality
-from .convert import convert, model_to_json
-from .model import Invoice
-from .syntax import write_invoice
+from ...builder import build_invoice, customer, document_allowance, item_line, municipality
+from ...convert import convert, model_to_json
+from ...model import Invoice
+from ...syntax import write_invoice
 
 OUT = Path("out/demo")
 
@@ -133,7 +133,7 @@ def main() -> int:
         console.print(f"[red]unexpected verdicts: {unexpected}[/red]")
         return 1
     console.print("[green]All sample documents accepted; the broken one rejected as it should be.[/green]")
-    from .demo_pipeline import main as pipeline_demo  # part 2: the whole pipeline on the sample deliveries
+    from .pipeline import main as pipeline_demo  # part 2: the whole pipeline on the sample deliveries
 
     return pipeline_demo(console=console)
 

@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 #: Delivery paths of the configuration, under the demo's root: the sandboxes' connections, the adapters' journals.
 DELIVERY_PATHS = {"include": "sandbox/delivery.toml", "journal_dir": "delivery-journals"}
 OUT = Path("out/pipeline")
@@ -77,21 +76,9 @@ def prepare(root: Path = OUT, *, drop: bool = True) -> Path:
     return config
 
 
-def summary_table(summary, title: str = "Verarbeitungslauf") -> Table:
-    from .pipeline.run import LABELS
-
-    table = Table(title=title)
-    rows = summary.table()
-    for i, col in enumerate(rows[0]):
-        table.add_column(LABELS[col], justify="left" if i == 0 else "right", no_wrap=True)
-    for i, r in enumerate(rows):
-        cells = [str(v) for v in r.values()]
-        table.add_row(*([f"[bold]{c}[/bold]" for c in cells] if i == len(rows) - 1 else cells))
-    return table
-
-
 def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = True) -> int:
-    from .pipeline import Options, run
+    from ...pipeline import Options, run
+    from ..cli.run import summary_table
 
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     console.rule("[bold]erechnung pipeline demo[/bold]")
@@ -113,7 +100,7 @@ def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = Tr
     console.print(f"documents:   .venv/bin/erechnung documents --db sqlite:///{(root / 'erechnung.sqlite3').as_posix()}")
     code = 1 if summary.rejected else 0
     if deliver:  # part 3: deliver what was handed over through the local sandboxes
-        from .demo_delivery import deliver_demo
+        from .delivery import deliver_demo
 
         code = max(code, deliver_demo(root.resolve(), config, console))
     return code

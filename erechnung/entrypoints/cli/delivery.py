@@ -52,8 +52,8 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
 
     from erechnung.state import transaction
 
-    from .audit import verify_chain
-    from .report import batch_report_html, dead_letter_records, delivery_records, status_records
+    from erechnung.delivery.audit import verify_chain
+    from erechnung.delivery.report import batch_report_html, dead_letter_records, delivery_records, status_records
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
@@ -124,14 +124,14 @@ def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Pat
     from erechnung.errors import ErechnungError
     from erechnung.state import transaction
 
-    from .audit import verify_trail
-    from .notification import LegalRules
+    from erechnung.delivery.audit import verify_trail
+    from erechnung.delivery.notification import LegalRules
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
     checkpoint, earlier = None, []
     if config is not None:
-        from erechnung.archive_cli import open_archive
+        from ..wiring import open_archive
 
         try:
             earlier = open_archive(config).checkpoints()
@@ -160,7 +160,7 @@ def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Pat
 def _config_and_connectors(config: Path, err):
     """(configuration, wired connectors) or an exit code, with the mistake explained."""
     from erechnung.intake import ConfigError, load_config
-    from mailbox_connectors.configured import ChannelConfigError, open_connectors
+    from ..wiring import ChannelConfigError, open_connectors
 
     try:
         cfg = load_config(config)
@@ -191,7 +191,7 @@ def _run_with_channels(config: Path, out, body) -> int:
 def run_deliver(config: Path, db: Optional[str] = None, *, track_first: bool = True, out=None) -> int:
     """``erechnung deliver``: collect status events first (so fallbacks are due), then plan and send what is due;
     prints what happened and the deliveries by state. Exit 0 done, 1 documents went to the dead letters, 2 usage."""
-    from .run import deliver_run, track_run
+    from erechnung.delivery.run import deliver_run, track_run
 
     def body(cfg, wired, console):
         console.print(f"Kanäle: {', '.join(wired.connectors)}")
@@ -208,7 +208,7 @@ def run_deliver(config: Path, db: Optional[str] = None, *, track_first: bool = T
 
 def run_track(config: Path, db: Optional[str] = None, out=None) -> int:
     """``erechnung track``: status events, retrieval deadlines, notification dates, fallbacks. Exit 0 or 2."""
-    from .run import track_run
+    from erechnung.delivery.run import track_run
 
     def body(cfg, wired, console):
         result = track_run(cfg, wired.connectors, wired.delivery_config, db_url=db)

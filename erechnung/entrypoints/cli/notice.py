@@ -27,11 +27,11 @@ def run_render(draft_path: Path, output: Path, *, seal: Optional[Path] = None,
     """The ``notice render`` command as a function: returns the exit code."""
     from pydantic import ValidationError
 
-    from ..errors import ErechnungError
-    from .calculator import assess
-    from .model import NoticeDraft, NoticeError
-    from .render import render_notice
-    from .seal import SealSettings, read_password_file, seal_pdf
+    from ...errors import ErechnungError
+    from ...notices.calculator import assess
+    from ...notices.model import NoticeDraft, NoticeError
+    from ...notices.render import render_notice
+    from ...notices.seal import SealSettings, read_password_file, seal_pdf
 
     err = err or sys.stderr
     try:
@@ -81,7 +81,7 @@ def run_verify(pdf_path: Path, trust: List[Path], out=None) -> int:
     """The ``notice verify`` command as a function: returns the exit code."""
     from asn1crypto import pem, x509
 
-    from .seal import verify_seals
+    from ...notices.seal import verify_seals
 
     out = out or sys.stdout
     roots = []

@@ -21,7 +21,7 @@ def _in_session(db: Optional[str], err, work):
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from . import database_url, make_engine, migrate, transaction
+    from ...state import database_url, make_engine, migrate, transaction
 
     url = database_url(db)
     try:
@@ -53,7 +53,7 @@ def run_documents(db: Optional[str] = None, *, as_json: bool = False, department
                   state: Optional[str] = None, out=None) -> int:
     from rich.console import Console
 
-    from .repository import list_documents
+    from ...state.repository import list_documents
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
@@ -102,7 +102,7 @@ def run_batches(db: Optional[str] = None, *, as_json: bool = False, department: 
     """The files taken in, with what became of them; set-aside ones with their reason."""
     from rich.console import Console
 
-    from .repository import list_batches
+    from ...state.repository import list_batches
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
@@ -124,7 +124,7 @@ def run_release_batch(batch_id: int, db: Optional[str] = None, *, by: str, out=N
     """Give a batch set aside as poison back to the runs (processed again by its department's next run)."""
     from rich.console import Console
 
-    from .repository import StateError, release_batch
+    from ...state.repository import StateError, release_batch
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)

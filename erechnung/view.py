@@ -133,14 +133,15 @@ def visualization_dir(bundle: artifacts.Bundle | None = None) -> Path:
 
 def read_invoice(data: bytes, name: str = "<bytes>") -> Invoice:
     """The invoice in ``data``: UBL or CII XML, or the XML embedded in a hybrid PDF. Raises ViewError."""
-    from validators import pdf
     from validators.xmlsafe import Limits, ValidationInputError, parse_untrusted
 
+    from .documents.embedded import PdfInputError, extract_invoice, is_pdf
+
     embedded = None
-    if pdf.is_pdf(data, name):
+    if is_pdf(data, name):
         try:
-            embedded_invoice = pdf.extract_invoice(data)
-        except pdf.PdfInputError as exc:
+            embedded_invoice = extract_invoice(data)
+        except PdfInputError as exc:
             raise ViewError(exc.problem, exc.fix) from exc
         data, embedded = embedded_invoice.xml, embedded_invoice.filename
     try:

@@ -4,10 +4,11 @@ the same profile, and validate the XML by the rules of its profile.
 What happens to a PDF (``validate_pdf``, reached through ``Validator.validate`` for any document that is a PDF):
 
 1. the PDF gate (``erechnung.documents.embedded``, as step 2): size (``PdfLimits.max_pdf_bytes``), then pikepdf;
-   a file pikepdf cannot open, an encrypted PDF or one that is no PDF at all is rejected ``pdf-unreadable``; too large, ``pdf-too-large``; a PDF with active
-   content (``ACTIVE_CONTENT``: JavaScript, additional actions, Launch and the other actions PDF/A-3 forbids, XFA,
-   an /OpenAction that does more than go to a place in the document) is rejected ``pdf-active-content``, naming
-   what was found. Refused, not stripped: recipients get the file the department delivered or nothing;
+   a file pikepdf cannot open, an encrypted PDF or one that is no PDF at all is rejected ``pdf-unreadable``; too
+   large, ``pdf-too-large``; a PDF with active content (``ACTIVE_CONTENT``: JavaScript, additional actions, Launch
+   and the other actions PDF/A-3 forbids, XFA, an /OpenAction that does more than go to a place in the document)
+   is rejected ``pdf-active-content``, naming what was found. Refused, not stripped: recipients get the file the
+   department delivered or nothing;
 2. the invoice attachment: embedded files from the catalog's ``/Names/EmbeddedFiles`` name tree and its ``/AF``
    array (PDF/A-3 associated files), walked with a node budget and a visited set; the invoice is the attachment
    the XMP ``fx:DocumentFileName`` names, else the first of ``factur-x.xml``, ``xrechnung.xml``,

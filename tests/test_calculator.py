@@ -29,6 +29,8 @@ from erechnung.model import (
     VatCategory,
 )
 from erechnung.model.codes import XRECHNUNG_3_0
+from erechnung.syntax.cii_names import RAM, UDT
+from erechnung.syntax.ubl_names import CAC, CBC
 
 CASES = artifacts.cases_dir()
 D = Decimal
@@ -147,7 +149,7 @@ def test_br_co_10_official_rounding_issue_sums_to_exactly_zero():
     """CII-BR-CO-10-RoundingIssue.xml: 720.81 + 0.01 - 720.81 - 0.01 is not 0 in binary floating point."""
     path = CASES / "en16931/cii/examples/CII-BR-CO-10-RoundingIssue.xml"
     root = etree.parse(str(path)).getroot()
-    ns = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+    ns = {"ram": RAM}
     official_lines = [D(x) for x in root.xpath("//ram:SpecifiedTradeSettlementLineMonetarySummation/"
                                                "ram:LineTotalAmount/text()", namespaces=ns)]
     summation = root.xpath("//ram:SpecifiedTradeSettlementHeaderMonetarySummation", namespaces=ns)[0]
@@ -568,10 +570,7 @@ def test_official_rounding_cases_are_reproduced_by_complete(path: str):
 
 SCOPE = re.compile(r"^BR-(DEX-09|CO-1[0-8]|(S|Z|E|AE|IC|G|O|AF|AG)-(08|09|10))$")
 VEFA = "http://difi.no/xsd/vefa/validator/1.0"
-NS = {"cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-      "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2", "v": VEFA,
-      "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
-      "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"}
+NS = {"cac": CAC, "cbc": CBC, "v": VEFA, "ram": RAM, "udt": UDT}
 
 
 def _vefa_expectations() -> list[Any]:

@@ -31,9 +31,8 @@ from ..model import (
     VatCategory,
 )
 from ..model.codes import DIRECT_DEBIT_MEANS
-from .cii_writer import INVOICED_OBJECT, QDT, RAM, RSM, TAX_POINT_DATE_CODE_FROM_CII, TENDER_OR_LOT, UDT
+from .cii_names import INVOICED_OBJECT, NSMAP as NS, RSM, TAX_POINT_DATE_CODE_FROM_CII, TENDER_OR_LOT, UDT
 
-NS = {"rsm": RSM, "ram": RAM, "qdt": QDT, "udt": UDT}
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _CCYYMMDD = re.compile(r"\d{8}")
 

@@ -2,7 +2,8 @@
 
 ``read_invoice(data)`` detects the syntax from the root element; ``write_invoice(invoice, "ubl"|"cii")``
 writes it (UBL as Invoice or CreditNote by BT-3). The namespaces and fixed codes of each syntax are in one module
-each, ``ubl_names`` and ``cii_names``, which everything else imports.
+each, ``ubl_names`` and ``cii_names``, which everything else imports; ``reading`` holds what both readers do alike
+(finding elements, numbers, dates, VAT categories, the error naming the term).
 """
 from __future__ import annotations
 

@@ -10,8 +10,9 @@ pages before anything is drawn, so that the page count is known for "Seite x von
   paragraph breaks between its lines) or when it is longer than a whole page (a line item with a long
   description); otherwise it moves whole;
 * a block longer than a page is split across as many pages as it needs, never dropped and never drawn over the
-  bottom margin: with its own ``split`` where that takes it, else cut at the page's bottom (``slice_block``),
-  what is cut off drawn again at the top of the next page.
+  bottom margin: with its own ``split`` where it has one (with less than the page's room where its rules refuse
+  the whole room), else cut at the page's bottom (``slice_block``), what is cut off drawn again at the top of the
+  next page.
 """
 from __future__ import annotations
 
@@ -61,6 +62,16 @@ def slice_block(block: Block, room: float) -> tuple[Block, Block]:
     return part(0, room), part(room, block.height - room)
 
 
+def _own_split(block: Block, room: float) -> tuple[Block, Block] | None:
+    """The block's own split of a page's ``room``, or of less room where its own rules (no single line left
+    behind) refuse the whole; None when it has none that makes progress."""
+    for share in (1, 0.75, 0.5):
+        parts = block.split(room * share) if block.split else None
+        if parts is not None and parts[0].height > 0 and parts[1].height < block.height:
+            return parts
+    return None
+
+
 def paginate(blocks: Sequence[Block], first_top: float, next_top: float, bottom: float,
              min_split_room: float = MIN_SPLIT_ROOM) -> list[Placed]:
     """Blocks placed on pages: [(top y, block)] per page (see the module docstring)."""
@@ -90,9 +101,7 @@ def paginate(blocks: Sequence[Block], first_top: float, next_top: float, bottom:
             y = new_page(block)
         while block.height > y - bottom > 0:  # longer than what is left of an empty page
             room = y - bottom
-            parts = block.split(room) if block.split else None
-            if parts is None or not (parts[0].height > 0 and parts[1].height < block.height):  # no progress
-                parts = slice_block(block, room)
+            parts = _own_split(block, room) or slice_block(block, room)
             pages[-1].append((y, parts[0]))
             block = parts[1]
             y = new_page(block)

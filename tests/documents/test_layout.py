@@ -59,6 +59,19 @@ def test_a_block_that_cannot_split_is_cut_at_the_bottom_and_continued_not_droppe
         assert placed[0][1] is header  # the table's header again on every page the row continues on
 
 
+def test_a_block_whose_split_refuses_the_whole_room_is_split_with_less():
+    def no_orphans(lines: int):
+        def split(room: float):
+            k = int(room // 10)
+            if k < 2 or lines - k < 2:
+                return None
+            return no_orphans(k), no_orphans(lines - k)
+        return Block(lines * 10.0, _noop, split=split)
+    pages = paginate([no_orphans(71)], first_top=800, next_top=800, bottom=100)  # 70 lines a page
+    _check(pages, 800, 100)
+    assert [block.height for placed in pages for _, block in placed] == [520, 190]
+
+
 def test_a_block_longer_than_a_page_is_split_even_as_the_first_on_its_page():
     pages = paginate([_lines_block(100)], first_top=500, next_top=800, bottom=100)
     _check(pages, 800, 100)

@@ -1,8 +1,9 @@
 """The arithmetic of EN 16931: line net amounts, document totals (BG-22) and the VAT breakdown (BG-23).
 
 One function per rule, named after it: ``br_co_10`` derives the Sum of Invoice line net amount (BT-106) the way
-BR-CO-10 states it, ``br_s_08`` the taxable amount of a standard rated breakdown, and so on. Two entry points
-use them:
+BR-CO-10 states it, and so on; the rules EN 16931 states once per VAT category are one function each, given the
+rule id: ``br_x_08("BR-S-08", ...)`` the taxable amount of a standard rated breakdown (``VAT_CATEGORY_RULES``).
+Two entry points use them:
 
 ``complete(draft)``
     derives BT-131 (or checks the given ones), BG-22 and BG-23 from lines, allowances and charges, so that a
@@ -247,159 +248,45 @@ def _taxable(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowanc
     return total(ln) + total(ch) - total(al)
 
 
-def br_s_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-            charges: Sequence[DocumentCharge], rate: Decimal) -> Decimal:
-    """BR-S-08: For each different value of VAT category rate (BT-119) where the VAT category code (BT-118) is
-    "Standard rated", the VAT category taxable amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of
-    Invoice line net amounts (BT-131) plus the sum of document level charge amounts (BT-99) minus the sum of
-    document level allowance amounts (BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "Standard
-    rated" and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate (BT-119)."""
-    return _taxable(lines, allowances, charges, VatCategory.STANDARD, rate, per_rate=True)
+#: BR-x-08 and BR-x-09, one pair per VAT category (the rule ids' prefixes are ``RULE_PREFIX``): the rule id and the
+#: category it is stated for. ``br_x_08`` and ``br_x_09`` apply them.
+VAT_CATEGORY_RULES: dict[str, VatCategory] = {
+    f"{prefix}-{number}": category for category, prefix in RULE_PREFIX.items() for number in ("08", "09")}
 
 
-def br_z_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-            charges: Sequence[DocumentCharge]) -> Decimal:
-    """BR-Z-08: In a VAT breakdown (BG-23) where VAT category code (BT-118) is "Zero rated" the VAT category
-    taxable amount (BT-116) shall equal the sum of Invoice line net amount (BT-131) minus the sum of Document
-    level allowance amounts (BT-92) plus the sum of Document level charge amounts (BT-99) where the VAT category
-    codes (BT-151, BT-95, BT-102) are "Zero rated"."""
-    return _taxable(lines, allowances, charges, VatCategory.ZERO)
+def _rule_category(rule: str, number: str) -> VatCategory:
+    category = VAT_CATEGORY_RULES.get(rule.upper()) if rule.upper().endswith(f"-{number}") else None
+    if category is None:
+        raise ValueError(f"{rule!r} is no BR-x-{number} rule: use one of "
+                         + ", ".join(r for r in VAT_CATEGORY_RULES if r.endswith(f"-{number}")))
+    return category
 
 
-def br_e_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-            charges: Sequence[DocumentCharge]) -> Decimal:
-    """BR-E-08: In a VAT breakdown (BG-23) where the VAT category code (BT-118) is "Exempt from VAT" the VAT
-    category taxable amount (BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus the sum of
-    Document level allowance amounts (BT-92) plus the sum of Document level charge amounts (BT-99) where the VAT
-    category codes (BT-151, BT-95, BT-102) are "Exempt from VAT"."""
-    return _taxable(lines, allowances, charges, VatCategory.EXEMPT)
+def br_x_08(rule: str, lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
+            charges: Sequence[DocumentCharge], rate: Decimal | None = None) -> Decimal:
+    """BR-S-08, BR-Z-08, BR-E-08, BR-AE-08, BR-IC-08, BR-G-08, BR-O-08, BR-AF-08, BR-AG-08 (``rule``), the VAT
+    category taxable amount (BT-116) in a VAT breakdown (BG-23) of the rule's category (``VAT_CATEGORY_RULES``).
+
+    Every one of them: BT-116 shall equal the sum of Invoice line net amounts (BT-131) plus the sum of document
+    level charge amounts (BT-99) minus the sum of document level allowance amounts (BT-92) where the VAT category
+    code (BT-151, BT-102, BT-95) is the breakdown's (BT-118). For "Standard rated", "IGIC" (code L) and "IPSI"
+    (code M), the BR-S/AF/AG-08 say so "for each different value of VAT category rate (BT-119)": only the items
+    whose VAT rate (BT-152, BT-103, BT-96) equals ``rate`` count."""
+    category = _rule_category(rule, "08")
+    return _taxable(lines, allowances, charges, category, rate, per_rate=category in PER_RATE_CATEGORIES)
 
 
-def br_ae_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-             charges: Sequence[DocumentCharge]) -> Decimal:
-    """BR-AE-08: In a VAT breakdown (BG-23) where the VAT category code (BT-118) is "Reverse charge" the VAT
-    category taxable amount (BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus the sum of
-    Document level allowance amounts (BT-92) plus the sum of Document level charge amounts (BT-99) where the VAT
-    category codes (BT-151, BT-95, BT-102) are "Reverse charge"."""
-    return _taxable(lines, allowances, charges, VatCategory.REVERSE_CHARGE)
+def br_x_09(rule: str, taxable: Decimal, rate: Decimal | None = None, currency: str = "EUR") -> Decimal:
+    """BR-S-09, BR-AF-09, BR-AG-09 and BR-Z-09, BR-E-09, BR-AE-09, BR-IC-09, BR-G-09, BR-O-09 (``rule``), the VAT
+    category tax amount (BT-117) in a VAT breakdown (BG-23) of the rule's category (``VAT_CATEGORY_RULES``).
 
-
-def br_ic_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-             charges: Sequence[DocumentCharge]) -> Decimal:
-    """BR-IC-08: In a VAT breakdown (BG-23) where the VAT category code (BT-118) is "Intra-community supply" the
-    VAT category taxable amount (BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus the sum of
-    Document level allowance amounts (BT-92) plus the sum of Document level charge amounts (BT-99) where the VAT
-    category codes (BT-151, BT-95, BT-102) are "Intra-community supply" (code K)."""
-    return _taxable(lines, allowances, charges, VatCategory.INTRA_COMMUNITY)
-
-
-def br_g_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-            charges: Sequence[DocumentCharge]) -> Decimal:
-    """BR-G-08: In a VAT breakdown (BG-23) where the VAT category code (BT-118) is "Export outside the EU" the VAT
-    category taxable amount (BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus the sum of
-    Document level allowance amounts (BT-92) plus the sum of Document level charge amounts (BT-99) where the VAT
-    category codes (BT-151, BT-95, BT-102) are "Export outside the EU"."""
-    return _taxable(lines, allowances, charges, VatCategory.EXPORT)
-
-
-def br_o_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-            charges: Sequence[DocumentCharge]) -> Decimal:
-    """BR-O-08: In a VAT breakdown (BG-23) where the VAT category code (BT-118) is "Not subject to VAT" the VAT
-    category taxable amount (BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus the sum of
-    Document level allowance amounts (BT-92) plus the sum of Document level charge amounts (BT-99) where the VAT
-    category codes (BT-151, BT-95, BT-102) are "Not subject to VAT"."""
-    return _taxable(lines, allowances, charges, VatCategory.NOT_SUBJECT)
-
-
-def br_af_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-             charges: Sequence[DocumentCharge], rate: Decimal) -> Decimal:
-    """BR-AF-08: For each different value of VAT category rate (BT-119) where the VAT category code (BT-118) is
-    "IGIC" (code L), the VAT category taxable amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of
-    Invoice line net amounts (BT-131) plus the sum of document level charge amounts (BT-99) minus the sum of
-    document level allowance amounts (BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "IGIC" and
-    the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate (BT-119)."""
-    return _taxable(lines, allowances, charges, VatCategory.CANARY_ISLANDS, rate, per_rate=True)
-
-
-def br_ag_08(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAllowance],
-             charges: Sequence[DocumentCharge], rate: Decimal) -> Decimal:
-    """BR-AG-08: For each different value of VAT category rate (BT-119) where the VAT category code (BT-118) is
-    "IPSI" (code M), the VAT category taxable amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of
-    Invoice line net amounts (BT-131) plus the sum of document level charge amounts (BT-99) minus the sum of
-    document level allowance amounts (BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "IPSI" and
-    the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate (BT-119)."""
-    return _taxable(lines, allowances, charges, VatCategory.CEUTA_MELILLA, rate, per_rate=True)
-
-
-def br_s_09(taxable: Decimal, rate: Decimal, currency: str = "EUR") -> Decimal:
-    """BR-S-09: The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where VAT category code (BT-118)
-    is "Standard rated" shall equal the VAT category taxable amount (BT-116) multiplied by the VAT category rate
-    (BT-119)."""
-    return br_co_17(taxable, rate, currency)
-
-
-def br_af_09(taxable: Decimal, rate: Decimal, currency: str = "EUR") -> Decimal:
-    """BR-AF-09: The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where VAT category code (BT-118)
-    is "IGIC" shall equal the VAT category taxable amount (BT-116) multiplied by the VAT category rate (BT-119)."""
-    return br_co_17(taxable, rate, currency)
-
-
-def br_ag_09(taxable: Decimal, rate: Decimal, currency: str = "EUR") -> Decimal:
-    """BR-AG-09: The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where VAT category code (BT-118)
-    is "IPSI" shall equal the VAT category taxable amount (BT-116) multiplied by the VAT category rate (BT-119)."""
-    return br_co_17(taxable, rate, currency)
-
-
-def _zero_tax(currency: str) -> Decimal:
+    "Standard rated", "IGIC" and "IPSI": BT-117 shall equal the VAT category taxable amount (BT-116) multiplied by
+    the VAT category rate (BT-119) (as ``br_co_17``). Every other category ("Zero rated", "Exempt from VAT",
+    "Reverse charge", "Intra-community supply", "Export outside the EU", "Not subject to VAT"): BT-117 shall
+    equal 0 (zero)."""
+    if _rule_category(rule, "09") in PER_RATE_CATEGORIES:
+        return br_co_17(taxable, rate, currency)
     return round_amount(ZERO, currency)
-
-
-def br_z_09(currency: str = "EUR") -> Decimal:
-    """BR-Z-09: The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where VAT category code (BT-118)
-    is "Zero rated" shall equal 0 (zero)."""
-    return _zero_tax(currency)
-
-
-def br_e_09(currency: str = "EUR") -> Decimal:
-    """BR-E-09: The VAT category tax amount (BT-117) In a VAT breakdown (BG-23) where the VAT category code
-    (BT-118) equals "Exempt from VAT" shall equal 0 (zero)."""
-    return _zero_tax(currency)
-
-
-def br_ae_09(currency: str = "EUR") -> Decimal:
-    """BR-AE-09: The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where the VAT category code
-    (BT-118) is "Reverse charge" shall be 0 (zero)."""
-    return _zero_tax(currency)
-
-
-def br_ic_09(currency: str = "EUR") -> Decimal:
-    """BR-IC-09: The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where the VAT category code
-    (BT-118) is "Intra-community supply" shall be 0 (zero)."""
-    return _zero_tax(currency)
-
-
-def br_g_09(currency: str = "EUR") -> Decimal:
-    """BR-G-09: The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where the VAT category code
-    (BT-118) is "Export outside the EU" shall be 0 (zero)."""
-    return _zero_tax(currency)
-
-
-def br_o_09(currency: str = "EUR") -> Decimal:
-    """BR-O-09: The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where the VAT category code
-    (BT-118) is "Not subject to VAT" shall be 0 (zero)."""
-    return _zero_tax(currency)
-
-
-_TAXABLE_RULES = {
-    VatCategory.STANDARD: br_s_08, VatCategory.CANARY_ISLANDS: br_af_08, VatCategory.CEUTA_MELILLA: br_ag_08,
-    VatCategory.ZERO: br_z_08, VatCategory.EXEMPT: br_e_08, VatCategory.REVERSE_CHARGE: br_ae_08,
-    VatCategory.INTRA_COMMUNITY: br_ic_08, VatCategory.EXPORT: br_g_08, VatCategory.NOT_SUBJECT: br_o_08,
-}
-_RATED_TAX_RULES = {VatCategory.STANDARD: br_s_09, VatCategory.CANARY_ISLANDS: br_af_09,
-                    VatCategory.CEUTA_MELILLA: br_ag_09}
-_ZERO_TAX_RULES = {VatCategory.ZERO: br_z_09, VatCategory.EXEMPT: br_e_09, VatCategory.REVERSE_CHARGE: br_ae_09,
-                   VatCategory.INTRA_COMMUNITY: br_ic_09, VatCategory.EXPORT: br_g_09,
-                   VatCategory.NOT_SUBJECT: br_o_09}
 
 
 class Exemption(NamedTuple):
@@ -444,13 +331,11 @@ def vat_breakdown(lines: Sequence[InvoiceLine], allowances: Sequence[DocumentAll
             if rate is None:
                 raise CalculationError(f"BT-152/BT-96/BT-103: an item of category {category.value} "
                                        f"({CATEGORY_NAMES[category]}) has no VAT rate ({prefix}-05/06/07)")
-            taxable = _TAXABLE_RULES[category](lines, allowances, charges, rate)
-            tax = _RATED_TAX_RULES[category](taxable, rate, currency)
             breakdown_rate: Decimal | None = rate
         else:
-            taxable = _TAXABLE_RULES[category](lines, allowances, charges)
-            tax = _ZERO_TAX_RULES[category](currency)
             breakdown_rate = NOT_SUBJECT_BREAKDOWN_RATE if category is VatCategory.NOT_SUBJECT else ZERO
+        taxable = br_x_08(f"{prefix}-08", lines, allowances, charges, rate)
+        tax = br_x_09(f"{prefix}-09", taxable, rate, currency)
         exemption = reasons.get(category)
         if category in EXEMPTION_REASON_CATEGORIES and exemption is None:
             raise CalculationError(
@@ -971,10 +856,10 @@ def check(invoice: Invoice, syntax: Syntax | None = None) -> list[Finding]:
         prefix, name = RULE_PREFIX[category], CATEGORY_NAMES[category]
         if category in PER_RATE_CATEGORIES:
             expected_taxable = (None if b.rate is None
-                                else _TAXABLE_RULES[category](lines, allowances, charges, b.rate))
+                                else br_x_08(f"{prefix}-08", lines, allowances, charges, b.rate))
             what = f"{name} at {_money(b.rate)} %"
         else:
-            expected_taxable = _TAXABLE_RULES[category](lines, allowances, charges)
+            expected_taxable = br_x_08(f"{prefix}-08", lines, allowances, charges)
             what = name
         report(f"{prefix}-08", "BT-116", where,
                f"VAT category taxable amount is {_money(b.taxable_amount)}, but lines + charges - allowances "

@@ -44,17 +44,16 @@ from lxml.html import builder as E
 from erechnung import artifacts
 from erechnung.errors import ErechnungError
 from erechnung.html_safety import VIEWER_POLICY, csp_meta
+from erechnung.syntax.cii_names import RSM
+from erechnung.syntax.ubl_names import CREDIT_NOTE_NS, INVOICE_NS
 
-UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
-UBL_CREDITNOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
-CII = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 XR = "urn:ce.eu:en16931:2017:xoev-de:kosit:standard:xrechnung-1"
 
 #: root element -> the official stylesheet that maps it to the XRechnung semantic model
 STYLESHEETS = {
-    f"{{{UBL_INVOICE}}}Invoice": "ubl-invoice-xr.xsl",
-    f"{{{UBL_CREDITNOTE}}}CreditNote": "ubl-creditnote-xr.xsl",
-    f"{{{CII}}}CrossIndustryInvoice": "cii-xr.xsl",
+    f"{{{INVOICE_NS}}}Invoice": "ubl-invoice-xr.xsl",
+    f"{{{CREDIT_NOTE_NS}}}CreditNote": "ubl-creditnote-xr.xsl",
+    f"{{{RSM}}}CrossIndustryInvoice": "cii-xr.xsl",
 }
 HTML_STYLESHEET = "xrechnung-html.xsl"
 LANGUAGES = ("de", "en")
@@ -133,14 +132,15 @@ def visualization_dir(bundle: artifacts.Bundle | None = None) -> Path:
 
 def read_invoice(data: bytes, name: str = "<bytes>") -> Invoice:
     """The invoice in ``data``: UBL or CII XML, or the XML embedded in a hybrid PDF. Raises ViewError."""
-    from validators import pdf
     from validators.xmlsafe import Limits, ValidationInputError, parse_untrusted
 
+    from .documents.embedded import PdfInputError, extract_invoice, is_pdf
+
     embedded = None
-    if pdf.is_pdf(data, name):
+    if is_pdf(data, name):
         try:
-            embedded_invoice = pdf.extract_invoice(data)
-        except pdf.PdfInputError as exc:
+            embedded_invoice = extract_invoice(data)
+        except PdfInputError as exc:
             raise ViewError(exc.problem, exc.fix) from exc
         data, embedded = embedded_invoice.xml, embedded_invoice.filename
     try:

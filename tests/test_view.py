@@ -16,6 +16,8 @@ from lxml import html as lxml_html
 
 from erechnung import artifacts
 from erechnung.entrypoints.cli.convert import run_show
+from erechnung.syntax.cii_names import RAM, RSM
+from erechnung.syntax.ubl_names import CAC, CBC
 from erechnung.view import CONTENT_SECURITY_POLICY, ViewError, render_html, report_section
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -23,10 +25,7 @@ ARTIFACTS = PROJECT / "out" / "test-artifacts" / "view"
 UBL004 = "validator-configuration-xrechnung/src/test/instances/ubl004.xml"  # rejected for BR-DE-3
 UBL_OK = "xrechnung-testsuite/src/test/business-cases/standard/01.02a-INVOICE_ubl.xml"
 HYBRID = "zugferd-ferd-samples/mustangproject/library/src/test/resources/EN16931_Einfach.pdf"
-NS = {"cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-      "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-      "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
-      "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+NS = {"cbc": CBC, "cac": CAC, "rsm": RSM, "ram": RAM}
 
 
 def _accepted_xrechnung_cases() -> list[str]:

@@ -34,6 +34,7 @@ from typing import Any, Sequence
 from lxml import etree
 
 from erechnung import artifacts
+from erechnung.documents.embedded import PdfLimits, is_pdf
 from validators import pdf, runtime
 from validators.scenarios import Scenario, ScenarioSet
 from validators.steps import (Document, Message, SchematronStep, Step, StepResult, XmlSchemaStep,
@@ -219,7 +220,7 @@ class Validator:
         timestamp = datetime.now(timezone.utc).replace(microsecond=0)
         config = self._config(bundle)  # an unknown bundle name is the caller's mistake: ValueError
         try:
-            if pdf.is_pdf(data, name):
+            if is_pdf(data, name):
                 return pdf.validate_pdf(self, data, name, bundle=bundle)
             return self._validate(bytes(data), name, config, bundle == AUTO or (bundle is None and self.auto),
                                   timestamp, started)
@@ -234,7 +235,7 @@ class Validator:
         ``OSError`` (missing, unreadable) is the caller's to report."""
         name = str(path) if name is None else name
         started = time.perf_counter()
-        max_pdf = (getattr(self, "pdf_limits", None) or pdf.PdfLimits()).max_pdf_bytes
+        max_pdf = (getattr(self, "pdf_limits", None) or PdfLimits()).max_pdf_bytes
         try:
             data = read_document(path, self.limits, max_pdf)
         except ValidationInputError as exc:

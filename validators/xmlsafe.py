@@ -139,9 +139,9 @@ def read_untrusted(path: str | Path, max_bytes: int, code: str = "xml-too-large"
 
 def read_document(path: str | Path, limits: Limits = Limits(), max_pdf_bytes: int | None = None) -> bytes:
     """An invoice file as ``validate`` and ``show`` take it: a hybrid PDF (by its name or its first bytes,
-    ``pdf.is_pdf``) within ``max_pdf_bytes`` (default ``pdf.PdfLimits``), refused as ``pdf-too-large``; anything
+    ``is_pdf``) within ``max_pdf_bytes`` (default ``PdfLimits``), refused as ``pdf-too-large``; anything
     else is XML within ``limits.max_bytes``, refused as ``xml-too-large``; either before it is read."""
-    from validators.pdf import PdfLimits, is_pdf
+    from erechnung.documents.embedded import PdfLimits, is_pdf
 
     with open(path, "rb") as fh:
         head = fh.read(HEAD_BYTES)

@@ -54,7 +54,8 @@ from datetime import datetime, timedelta, timezone
 import pikepdf
 from lxml import etree
 
-from .embed import FACTURX_NAMESPACE, INVOICE_FILENAMES
+from .embed import FACTURX_NAMESPACE
+from .embedded import INVOICE_FILENAMES
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 PDFAID = "http://www.aiim.org/pdfa/ns/id/"

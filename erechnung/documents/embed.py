@@ -41,8 +41,6 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("EXTENDED", "EXTENDED", "factur-x.xml", "Alternative"),
     Profile("XRECHNUNG", "XRECHNUNG", "xrechnung.xml", "Alternative"),
 )}
-#: The file names a hybrid invoice's XML may have (ZUGFeRD 2.0/2.1 used ``zugferd-invoice.xml``).
-INVOICE_FILENAMES = ("factur-x.xml", "xrechnung.xml", "zugferd-invoice.xml", "ZUGFeRD-invoice.xml")
 
 
 def profile(name: str) -> Profile:

@@ -80,11 +80,11 @@ def make_hybrid(invoice: Invoice, profile: str = "EN16931", design: Design | Non
 def extract_invoice_xml(pdf_bytes: bytes) -> tuple[str, bytes, str]:
     """The embedded invoice of a hybrid PDF: (file name, XML bytes, profile such as ``EN16931``).
 
-    The reading itself is the validator's hardened one (``validators.pdf.extract_invoice``: size limits,
-    bounded decoding, encrypted and broken files refused), so a PDF from outside is read the same way for
-    ``convert``, ``show`` and ``validate``. Raises DocumentReadError when the data is no PDF or carries no
+    The reading itself is the hardened one (``embedded.extract_invoice``: size limits, bounded decoding,
+    encrypted and broken files refused), so a PDF from outside is read the same way for intake, ``convert``,
+    ``show`` and ``validate``. Raises DocumentReadError when the data is no PDF or carries no
     invoice XML."""
-    from validators.pdf import PdfInputError, extract_invoice
+    from .embedded import PdfInputError, extract_invoice
 
     try:
         found = extract_invoice(pdf_bytes)

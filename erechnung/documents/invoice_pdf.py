@@ -14,15 +14,13 @@ body      references (preceding invoice, order, contract, ...), greeting and int
           SEPA credit transfer in euro), closing, the seller's tax and register details
 each page "Seite x von y", the footer with the bank details
 
-Layout first, drawing second: the body is a list of blocks with known heights, paginated before anything is
-drawn, so that the page count is known for "Seite x von y" and a line item that does not fit moves to the
-next page (a line item longer than a page is split between its text lines).
+Layout first, drawing second (``layout.paginate``, as for notices): the body is a list of blocks with known
+heights, paginated before anything is drawn, so that the page count is known for "Seite x von y" and a line item
+that does not fit moves to the next page (a line item longer than a page is split between its text lines).
 """
 from __future__ import annotations
 
 import re
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -33,6 +31,7 @@ from ..model import Invoice, InvoiceLine
 from ..model.codes import CREDIT_NOTE_TYPE_CODES, CREDIT_TRANSFER_MEANS, DIRECT_DEBIT_MEANS
 from . import german as de
 from .design import MM, Design, load_design
+from .layout import Block, paginate
 from .letter import LetterFrame, format_iban, letter_frame
 from .pdfa import DocumentInfo, canvas_bytes, finish, new_canvas, wrap
 from .qr import GiroCodeError, draw_qr, epc_payload, qr_rows
@@ -48,43 +47,47 @@ LEADING, SMALL_LEADING = 11.5, 9.2
 
 
 @dataclass
-class Block:
-    """A piece of the body: its height and how to draw it with its top at y."""
-
-    height: float
-    draw: Callable[[Canvas, float], None]
-    table_row: bool = False  # repeat the table header above it after a page break
-    keep_with_next: bool = False
-    split: Callable[[float], tuple["Block", "Block"] | None] | None = None
-
-
-@dataclass
 class Pen:
-    """Draws text on one canvas, setting font and colour only when they change."""
+    """Draws text on one canvas, setting font and colour only when they change (also when something else changed
+    them, such as a clipped block's restored graphics state)."""
 
     canvas: Canvas
     font: str = ""
     size: float = 0
     colour: tuple = ()
+    state: tuple = ()  # the canvas's font, size and fill colour as this pen last left them
+
+    def _current(self) -> None:
+        c = self.canvas
+        if self.state and self.state != (c._fontname, c._fontsize, c._fillColorObj):
+            self.font, self.size, self.colour = "", 0, ()
+
+    def _remember(self) -> None:
+        c = self.canvas
+        self.state = (c._fontname, c._fontsize, c._fillColorObj)
 
     def text(self, x: float, y: float, text: str, font: str, size: float, colour: tuple,
              align: str = "left") -> None:
         c = self.canvas
+        self._current()
         if (font, size) != (self.font, self.size):
             c.setFont(font, size)
             self.font, self.size = font, size
         if colour != self.colour:
             c.setFillColorRGB(*colour)
             self.colour = colour
+        self._remember()
         if align == "right":
             c.drawRightString(x, y, text)
         else:
             c.drawString(x, y, text)
 
     def fill(self, colour: tuple) -> None:
+        self._current()
         if colour != self.colour:
             self.canvas.setFillColorRGB(*colour)
             self.colour = colour
+        self._remember()
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ def draw_invoice(canvas: Canvas, invoice: Invoice, frame: LetterFrame, salutatio
     info = _info_entries(lay)
     first_top = frame.first_body_top(_info_bottom(lay, info))
     header = _table_header(lay)
-    pages = _paginate(_body(lay, header), header, first_top, frame.next_body_top, frame.body_bottom)
+    pages = paginate(_body(lay, header), first_top, frame.next_body_top, frame.body_bottom)
     running = f"{_kind(invoice)} {invoice.number}"
     for number, placed in enumerate(pages, 1):
         lay.pen = Pen(canvas)
@@ -181,45 +184,6 @@ def draw_invoice(canvas: Canvas, invoice: Invoice, frame: LetterFrame, salutatio
         frame.page_number(canvas, number, len(pages))
         canvas.showPage()
     return len(pages)
-
-
-# --------------------------------------------------------------------------------------------- pagination
-
-
-def _paginate(blocks: list[Block], header: Block, first_top: float, next_top: float,
-              bottom: float) -> list[list[tuple[float, Block]]]:
-    pages: list[list[tuple[float, Block]]] = [[]]
-    y = first_top
-    queue = deque(blocks)
-    full = next_top - bottom - header.height
-    while queue:
-        block = queue.popleft()
-        need = block.height + (queue[0].height if block.keep_with_next and queue else 0)
-        if y - need < bottom and pages[-1]:
-            room = y - bottom
-            parts = block.split(room) if block.split and block.height > full and room > 3 * LEADING else None
-            if parts is not None:
-                pages[-1].append((y, parts[0]))
-                block = parts[1]
-            pages.append([])
-            y = next_top
-            if block.table_row:
-                pages[-1].append((y, header))
-                y -= header.height
-            while block.height > y - bottom and block.split:  # longer than a whole page
-                parts = block.split(y - bottom)
-                if parts is None:
-                    break
-                pages[-1].append((y, parts[0]))
-                pages.append([])
-                y = next_top
-                if block.table_row:
-                    pages[-1].append((y, header))
-                    y -= header.height
-                block = parts[1]
-        pages[-1].append((y, block))
-        y -= block.height
-    return pages
 
 
 # --------------------------------------------------------------------------------------------- page 1
@@ -352,7 +316,7 @@ def _body(lay: Layout, header: Block) -> list[Block]:
     blocks.append(_paragraph(lay, texts.text("invoice", "intro_credit_note" if credit else "intro"),
                              space_after=6, keep_with_next=True))
     blocks.append(header)
-    blocks.extend(_line_row(lay, line) for line in inv.lines)
+    blocks.extend(_line_row(lay, line, header) for line in inv.lines)
     blocks.append(_space(4))
     blocks.append(_totals(lay))
     blocks.extend(_exemptions(lay))
@@ -519,7 +483,7 @@ def _vat_label(category: str, rate: Decimal | None) -> str:
     return SHORT_VAT.get(category, category)
 
 
-def _line_row(lay: Layout, line: InvoiceLine) -> Block:
+def _line_row(lay: Layout, line: InvoiceLine, header: Block) -> Block:
     f, frame, cols = lay.f, lay.frame, lay.columns
     spans = _line_spans(lay, line)
     cells = [("pos", line.id, "left"), ("qty", de.number(line.quantity), "right"),
@@ -556,7 +520,7 @@ def _line_row(lay: Layout, line: InvoiceLine) -> Block:
             if k < 1 or k >= len(part):
                 return None
             return make(part[:k], with_cells, False), make(part[k:], False, last)
-        return Block(height, draw, table_row=True, split=split)
+        return Block(height, draw, split=split, header=header)
     return make(spans, True, True)
 
 

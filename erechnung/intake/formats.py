@@ -792,20 +792,19 @@ def _read_pdf(data: bytes, batch: Batch, limits: IntakeLimits) -> Batch:
 
 
 def embedded_xml(pdf: bytes) -> tuple[str | None, bytes | None]:
-    """(file name, XML) of the invoice embedded in a ZUGFeRD/Factur-X PDF, or (reason, None)."""
-    import logging
+    """(file name, XML) of the invoice embedded in a ZUGFeRD/Factur-X PDF, or (reason, None); (None, None) when
+    the PDF carries none. Read the hardened way (``documents.embedded``), as ``validate`` reads it."""
+    from ..documents.embedded import PdfInputError, extract_invoice
 
     try:
-        from facturx import get_xml_from_pdf
-    except ImportError:  # pragma: no cover - factur-x is a dependency
-        return "ZUGFeRD kann hier nicht gelesen werden (factur-x fehlt)", None
-    logging.getLogger("factur-x").setLevel(logging.ERROR)
-    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
-    try:
-        name, xml = get_xml_from_pdf(pdf, check_xsd=False)
-    except Exception as exc:  # pypdf raises many kinds for broken PDFs
-        return f"das PDF ist beschädigt oder unvollständig ({type(exc).__name__})", None
-    return (name, xml) if xml else (None, None)
+        found = extract_invoice(pdf)
+    except PdfInputError as exc:
+        if exc.code == "pdf-no-embedded-invoice" and not exc.damaged:
+            return None, None
+        if exc.code == "pdf-too-large":
+            return f"das PDF ist zu groß ({exc.problem})", None
+        return f"das PDF ist beschädigt, unvollständig oder verschlüsselt ({exc.problem})", None
+    return found.filename, found.xml
 
 
 def document_bytes(record: RawRecord) -> bytes:

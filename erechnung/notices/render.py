@@ -17,14 +17,13 @@ body      the subject "Bescheid über ...", the notice's kind and file number, s
           notes on automation, the embedded claim and the seal in small print
 each page "Seite x von y"; from page 2 a running head naming the notice
 
-Layout first, drawing second: the body is a list of blocks of known height, paginated before drawing, so the
-page count is known; a heading stays with what follows it, and a long paragraph breaks between its lines.
+Layout first, drawing second (``documents.layout.paginate``, as for invoices): the body is a list of blocks of
+known height, paginated before drawing, so the page count is known; a heading stays with what follows it, and a
+long paragraph breaks between its lines.
 """
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal
 
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -33,6 +32,7 @@ from reportlab.pdfgen.canvas import Canvas
 from ..documents import german as de
 from ..documents.design import MM, Design, load_design
 from ..documents.embed import invoice_attachment
+from ..documents.layout import Block, paginate
 from ..documents.letter import LetterFrame, format_iban, letter_frame
 from ..documents.pdfa import DocumentInfo, canvas_bytes, finish, new_canvas, rgb, wrap
 from ..documents.qr import GiroCodeError, draw_qr, epc_payload, qr_rows
@@ -46,50 +46,6 @@ CLAIM_PROFILE = "XRECHNUNG"
 
 
 # --------------------------------------------------------------------------------------------- blocks
-
-
-@dataclass
-class Block:
-    """A piece of the body: its height and how to draw it with its top at y."""
-
-    height: float
-    draw: Callable[[Canvas, float], None]
-    keep_with_next: bool = False
-    split: Callable[[float], tuple["Block", "Block"] | None] | None = None
-    header: "Block | None" = None  # drawn again above this block when it starts a page (a table's header)
-
-
-def paginate(blocks: Sequence[Block], first_top: float, next_top: float,
-             bottom: float) -> list[list[tuple[float, Block]]]:
-    """Blocks placed on pages: [(top y, block)] per page. A block that does not fit moves to the next page
-    (with the block before it when that one is to be kept with it), or is split where it can be; a table row
-    that starts a page gets its table's header again."""
-    pages: list[list[tuple[float, Block]]] = [[]]
-    y = first_top
-    queue = deque(blocks)
-    while queue:
-        block = queue.popleft()
-        need = block.height + (queue[0].height if block.keep_with_next and queue else 0)
-        if y - need < bottom and pages[-1]:
-            parts = block.split(y - bottom) if block.split and y - bottom > 3 * LEADING else None
-            if parts is not None and not block.keep_with_next:
-                pages[-1].append((y, parts[0]))
-                block = parts[1]
-            pages.append([])
-            y = next_top
-            if block.header is not None:
-                pages[-1].append((y, block.header))
-                y -= block.header.height
-            while block.height > y - bottom and block.split:  # longer than a whole page
-                parts = block.split(y - bottom)
-                if parts is None:
-                    break
-                pages[-1].append((y, parts[0]))
-                pages.append([])
-                block = parts[1]
-        pages[-1].append((y, block))
-        y -= block.height
-    return pages
 
 
 class Page:
@@ -127,7 +83,8 @@ class Page:
                 if k < 2 or len(part) - k < 2:  # no single line left behind or carried over
                     return None
                 return make(part[:k], 0), make(part[k:], after)
-            return Block(len(part) * leading + after + 2, draw, keep_with_next=keep_with_next, split=split)
+            return Block(len(part) * leading + after + 2, draw, keep_with_next=keep_with_next, split=split,
+                         breakable=True)
         return make(lines, space_after)
 
     def heading(self, text: str) -> Block:
@@ -397,27 +354,44 @@ def _assessment_row(p: Page, number: int, item: AssessmentItem, header: Block) -
 
     def depth(lines: list[tuple[str, bool]]) -> float:
         return sum(SMALL_LEADING if small else TABLE_LEADING for _, small in lines)
-    height = max(len(desc) * TABLE_LEADING + len(details) * SMALL_LEADING, depth(basis), depth(rate)) + 6
 
-    def draw(canvas: Canvas, y: float) -> None:
-        base = y - 9.5
-        p.text(canvas, cols["pos"][0] + 2, base, str(number), f.regular, TABLE, p.text_colour)
-        for i, line in enumerate(desc):
-            p.text(canvas, cols["desc"][0] + 2, base - i * TABLE_LEADING, line, f.regular, TABLE, p.text_colour)
-        for i, line in enumerate(details):
-            p.text(canvas, cols["desc"][0] + 2, base - len(desc) * TABLE_LEADING - i * SMALL_LEADING, line,
-                   f.regular, SMALL, p.muted)
-        for key, lines in (("basis", basis), ("rate", rate)):
-            yy = base
-            for line, small in lines:
-                p.text(canvas, cols[key][1] - 2, yy, line, f.regular, SMALL if small else TABLE,
-                       p.muted if small else p.text_colour, "right")
-                yy -= SMALL_LEADING if small else TABLE_LEADING
-        p.text(canvas, cols["amount"][1] - 2, base, f.clean(amount), f.regular, TABLE, p.text_colour, "right")
-        canvas.setStrokeColorRGB(*p.frame.rule)
-        canvas.setLineWidth(0.3)
-        canvas.line(p.left, y - height + 2, p.right, y - height + 2)
-    return Block(height, draw, header=header)
+    def make(lines: list[str], first: bool, last: bool) -> Block:
+        """The row, or a part of it when its description is longer than a page: the first part carries the
+        number, basis, rate and amount, the last the details and the rule below the row."""
+        more = details if last else []
+        cells = (basis, rate) if first else ([], [])
+        height = max(len(lines) * TABLE_LEADING + len(more) * SMALL_LEADING, *map(depth, cells)) + (6 if last else 0)
+
+        def draw(canvas: Canvas, y: float) -> None:
+            base = y - 9.5
+            if first:
+                p.text(canvas, cols["pos"][0] + 2, base, str(number), f.regular, TABLE, p.text_colour)
+            for i, line in enumerate(lines):
+                p.text(canvas, cols["desc"][0] + 2, base - i * TABLE_LEADING, line, f.regular, TABLE, p.text_colour)
+            for i, line in enumerate(more):
+                p.text(canvas, cols["desc"][0] + 2, base - len(lines) * TABLE_LEADING - i * SMALL_LEADING, line,
+                       f.regular, SMALL, p.muted)
+            for key, cell_lines in zip(("basis", "rate"), cells):
+                yy = base
+                for line, small in cell_lines:
+                    p.text(canvas, cols[key][1] - 2, yy, line, f.regular, SMALL if small else TABLE,
+                           p.muted if small else p.text_colour, "right")
+                    yy -= SMALL_LEADING if small else TABLE_LEADING
+            if first:
+                p.text(canvas, cols["amount"][1] - 2, base, f.clean(amount), f.regular, TABLE, p.text_colour,
+                       "right")
+            if last:
+                canvas.setStrokeColorRGB(*p.frame.rule)
+                canvas.setLineWidth(0.3)
+                canvas.line(p.left, y - height + 2, p.right, y - height + 2)
+
+        def split(room: float):
+            k = int((room - 6) // TABLE_LEADING)
+            if k < 1 or k >= len(lines) or max(map(depth, cells)) > room:
+                return None
+            return make(lines[:k], first, False), make(lines[k:], False, last)
+        return Block(height, draw, header=header, split=split)
+    return make(desc, True, True)
 
 
 def _totals(p: Page, notice: Notice) -> Block:

@@ -1,7 +1,9 @@
 """UBL 2.1 and UN/CEFACT CII D16B: one reader and one writer each, all of the one model.
 
 ``read_invoice(data)`` detects the syntax from the root element; ``write_invoice(invoice, "ubl"|"cii")``
-writes it (UBL as Invoice or CreditNote by BT-3).
+writes it (UBL as Invoice or CreditNote by BT-3). The namespaces and fixed codes of each syntax are in one module
+each, ``ubl_names`` and ``cii_names``, which everything else imports; ``reading`` holds what both readers do alike
+(finding elements, numbers, dates, VAT categories, the error naming the term).
 """
 from __future__ import annotations
 
@@ -11,20 +13,18 @@ from lxml import etree
 
 from ..errors import UnknownSyntaxError
 from ..model import Invoice
+from .cii_names import RSM
+from .ubl_names import CREDIT_NOTE_NS, INVOICE_NS
 from .xml import parse
-
-UBL_INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
-UBL_CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
-CII_NS = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 
 Syntax = Literal["ubl", "cii"]
 
 
 def detect_syntax(root: etree._Element) -> Syntax:
     ns = etree.QName(root).namespace
-    if ns in (UBL_INVOICE_NS, UBL_CREDIT_NOTE_NS):
+    if ns in (INVOICE_NS, CREDIT_NOTE_NS):
         return "ubl"
-    if ns == CII_NS:
+    if ns == RSM:
         return "cii"
     raise UnknownSyntaxError(f"the root element {root.tag} is neither UBL 2.1 Invoice/CreditNote nor CII D16B",
                              location="/", fix="send an XRechnung in UBL or CII syntax")

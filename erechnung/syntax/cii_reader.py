@@ -31,11 +31,12 @@ from ..model import (
     VatCategory,
 )
 from ..model.codes import DIRECT_DEBIT_MEANS
-from .cii_writer import INVOICED_OBJECT, QDT, RAM, RSM, TAX_POINT_DATE_CODE_FROM_CII, TENDER_OR_LOT, UDT
+from .cii_names import (
+    DATE_FORMAT, INVOICED_OBJECT, NSMAP as NS, RSM, TAX_POINT_DATE_CODE_FROM_CII, TENDER_OR_LOT, UDT,
+)
+from .reading import find, findall, missing, text, to_date, to_decimal, to_vat_category
 
-NS = {"rsm": RSM, "ram": RAM, "qdt": QDT, "udt": UDT}
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_CCYYMMDD = re.compile(r"\d{8}")
+_CCYYMMDD = re.compile(r"(\d{8})")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -63,24 +64,21 @@ def _where(element: etree._Element, path: str | None = None) -> str:
 
 
 def _find(element: etree._Element | None, path: str) -> etree._Element | None:
-    return None if element is None else element.find(path, NS)
+    return find(element, path, NS)
 
 
 def _findall(element: etree._Element | None, path: str) -> list[etree._Element]:
-    return [] if element is None else element.findall(path, NS)
+    return findall(element, path, NS)
 
 
 def _text(element: etree._Element | None, path: str) -> str | None:
-    """The text of the first ``path`` below ``element`` as sent; ``None`` when there is no such element."""
-    found = _find(element, path)
-    return None if found is None else (found.text or "")
+    return text(element, path, NS)
 
 
 def _require(element: etree._Element, path: str, term: str, what: str) -> etree._Element:
-    found = element.find(path, NS)
+    found = find(element, path, NS)
     if found is None:
-        raise DocumentReadError(f"the {what} is missing", term=term, location=_where(element, path),
-                                fix=f"add {path.split('/')[-1]} with the {what}")
+        raise missing(f"the {what}", term, _where(element, path), f"add {path.split('/')[-1]} with the {what}")
     return found
 
 
@@ -91,18 +89,12 @@ def _required_text(element: etree._Element, path: str, term: str, what: str) -> 
 def _attribute(element: etree._Element, name: str, term: str, what: str) -> str:
     value = element.get(name)
     if value is None:
-        raise DocumentReadError(f"the {what} is missing", term=term, location=f"{_where(element)}/@{name}",
-                                fix=f"add the attribute {name} with the {what}")
+        raise missing(f"the {what}", term, f"{_where(element)}/@{name}", f"add the attribute {name} with the {what}")
     return value
 
 
 def _to_decimal(found: etree._Element, term: str) -> Decimal:
-    text = (found.text or "").strip()
-    if not _DECIMAL.fullmatch(text):
-        raise DocumentReadError(f"{text!r} is not a number", term=term, location=_where(found),
-                                fix="write a decimal number with a dot and without thousands separators, "
-                                    "e.g. 1234.56")
-    return Decimal(text)
+    return to_decimal(found.text or "", term, _where(found))
 
 
 def _decimal(element: etree._Element | None, path: str, term: str) -> Decimal | None:
@@ -125,17 +117,10 @@ def _date(element: etree._Element | None, path: str, term: str) -> date | None:
         raise DocumentReadError("the date has no DateTimeString", term=term, location=_where(holder),
                                 fix='write the date as <udt:DateTimeString format="102">CCYYMMDD</...>')
     date_format = string.get("format")
-    text = (string.text or "").strip()
-    if date_format not in (None, "102"):
+    if date_format not in (None, DATE_FORMAT):
         raise DocumentReadError(f"the date format {date_format!r} is not supported", term=term,
-                                location=_where(string), fix='write the date as CCYYMMDD with format="102"')
-    try:
-        if not _CCYYMMDD.fullmatch(text):
-            raise ValueError(text)
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        raise DocumentReadError(f"{text!r} is not a date in the form CCYYMMDD", term=term,
-                                location=_where(string), fix="write the date as CCYYMMDD, e.g. 20240131") from None
+                                location=_where(string), fix=f'write the date as CCYYMMDD with format="{DATE_FORMAT}"')
+    return to_date(string.text or "", _CCYYMMDD, term, _where(string), "write the date as CCYYMMDD, e.g. 20240131")
 
 
 def _required_date(element: etree._Element, path: str, term: str, what: str) -> date:
@@ -147,13 +132,7 @@ def _required_date(element: etree._Element, path: str, term: str, what: str) -> 
 
 def _vat_category(element: etree._Element, path: str, term: str) -> VatCategory:
     found = _require(element, path, term, "VAT category code")
-    code = (found.text or "").strip()
-    try:
-        return VatCategory(code)
-    except ValueError:
-        raise DocumentReadError(f"{code!r} is not a VAT category code of EN 16931", term=term,
-                                location=_where(found),
-                                fix="use one of " + ", ".join(c.value for c in VatCategory)) from None
+    return to_vat_category(found.text or "", term, _where(found))
 
 
 def _identifier(found: etree._Element | None) -> Identifier | None:

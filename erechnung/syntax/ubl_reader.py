@@ -23,14 +23,14 @@ from ..model import (
     VatBreakdown, VatCategory,
 )
 from ..model.codes import DIRECT_DEBIT_MEANS
+from .reading import find, findall, missing, text, to_date, to_decimal, to_vat_category
 from .ubl_names import (
     CREDIT_NOTE_NS, INVOICE_NS, NAMESPACES, OBJECT_IDENTIFIER_DOCUMENT_TYPE, PROJECT_REFERENCE_DOCUMENT_TYPE,
     SALES_ORDER_ONLY_ORDER_ID, SEPA_SCHEME, VAT_SCHEME, split_note,
 )
 
-_DECIMAL = re.compile(r"\A[+-]?(\d+(\.\d*)?|\.\d+)\Z")
 # xs:date; a time zone suffix (seen in official cases) has no meaning for EN 16931 dates and is not kept.
-_DATE = re.compile(r"\A(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?\Z")
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
 _BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -96,11 +96,11 @@ class _At:
         self.element, self.path = element, path
 
     def one(self, path: str) -> _At | None:
-        element = self.element.find(path, NAMESPACES)
+        element = find(self.element, path, NAMESPACES)
         return None if element is None else _At(element, f"{self.path}/{path}")
 
     def all(self, path: str) -> list[_At]:
-        elements = self.element.findall(path, NAMESPACES)
+        elements = findall(self.element, path, NAMESPACES)
         if len(elements) == 1:
             return [_At(elements[0], f"{self.path}/{path}")]
         where = f"{self.path}/{path}" if "/" not in path else f"({self.path}/{path})"
@@ -108,11 +108,10 @@ class _At:
 
     def text(self, path: str) -> str | None:
         """The text of the first ``path`` as written ('' when empty), None when absent."""
-        element = self.element.find(path, NAMESPACES)
-        return None if element is None else (element.text or "")
+        return text(self.element, path, NAMESPACES)
 
     def attribute(self, path: str, name: str) -> str | None:
-        element = self.element.find(path, NAMESPACES)
+        element = find(self.element, path, NAMESPACES)
         return None if element is None else element.get(name)
 
     def required(self, path: str, term: str, name: str) -> str:
@@ -128,18 +127,11 @@ class _At:
         return found
 
     def missing(self, path: str, term: str, name: str) -> DocumentReadError:
-        return DocumentReadError(f"{name} is missing", term=term, location=f"{self.path}/{path}",
-                                 fix=f"fill in {path} with the {name} ({term})")
+        return missing(name, term, f"{self.path}/{path}", f"fill in {path} with the {name} ({term})")
 
     def decimal(self, path: str, term: str, name: str) -> Decimal | None:
         value = self.text(path)
-        if value is None:
-            return None
-        if not _DECIMAL.match(value.strip()):
-            raise DocumentReadError(f"{name} {value!r} is not a number", term=term,
-                                    location=f"{self.path}/{path}",
-                                    fix="write a decimal number with a point and no thousands separator, e.g. 1234.56")
-        return Decimal(value.strip())
+        return None if value is None else to_decimal(value, term, f"{self.path}/{path}", name)
 
     def required_decimal(self, path: str, term: str, name: str) -> Decimal:
         value = self.decimal(path, term, name)
@@ -149,16 +141,8 @@ class _At:
 
     def date(self, path: str, term: str, name: str) -> date | None:
         value = self.text(path)
-        if value is None:
-            return None
-        try:
-            match = _DATE.match(value.strip())
-            if not match:
-                raise ValueError(value)
-            return date.fromisoformat(match.group(1))
-        except ValueError:
-            raise DocumentReadError(f"{name} {value!r} is not a date", term=term, location=f"{self.path}/{path}",
-                                    fix="write the date as YYYY-MM-DD, e.g. 2024-03-31") from None
+        return None if value is None else to_date(value, _DATE, term, f"{self.path}/{path}",
+                                                  "write the date as YYYY-MM-DD, e.g. 2024-03-31", name)
 
     def required_date(self, path: str, term: str, name: str) -> date:
         value = self.date(path, term, name)
@@ -167,13 +151,7 @@ class _At:
         return value
 
     def vat_category(self, path: str, term: str, name: str) -> VatCategory:
-        value = self.required(path, term, name)
-        try:
-            return VatCategory(value.strip())
-        except ValueError:
-            raise DocumentReadError(f"{name} {value!r} is not a VAT category of EN 16931", term=term,
-                                    location=f"{self.path}/{path}",
-                                    fix="use one of " + ", ".join(c.value for c in VatCategory)) from None
+        return to_vat_category(self.required(path, term, name), term, f"{self.path}/{path}", name)
 
     def identifier(self, path: str) -> Identifier | None:
         value = self.text(path)

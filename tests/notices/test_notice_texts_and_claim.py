@@ -10,6 +10,7 @@ from erechnung.documents.design import load_design
 from erechnung.notices import NoticeDraft, NoticeError, NoticeKind, assess
 from erechnung.notices.claim import claim_invoice, claim_xml
 from erechnung.notices.config import config_file, load_config, parse_config
+from erechnung.syntax.cii_names import RAM, RSM
 
 CONFIG_TEXT = config_file().read_text(encoding="utf-8")
 
@@ -57,8 +58,7 @@ def test_automation_note_follows_the_procedural_law_of_the_kind(sample_drafts):
     assert "§ 35a VwVfG" in automated_fee.automation_note
 
 
-NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
-      "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
+NS = {"rsm": RSM, "ram": RAM}
 
 
 @pytest.mark.xdist_group("validator")

@@ -25,7 +25,8 @@ from erechnung.model import (
     ThirdPartyPayment, VatBreakdown, VatCategory,
 )
 from erechnung.syntax import read_invoice
-from erechnung.syntax.cii_writer import NSMAP, CiiWriteError, write_cii
+from erechnung.syntax.cii_names import NSMAP
+from erechnung.syntax.cii_writer import CiiWriteError, write_cii
 
 CASES = artifacts.cases_dir()
 OBSERVED = CASES / "OBSERVED_KOSIT_EMULATION.tsv"

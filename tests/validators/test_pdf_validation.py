@@ -27,10 +27,10 @@ from lxml import etree
 
 from erechnung import artifacts
 from erechnung.entrypoints.cli.validate import run_validate
+from erechnung.documents.embedded import PdfInputError, PdfLimits, extract_invoice, is_pdf
 from validators import runtime
 from validators.engine import Validator
-from validators.pdf import (PDF_SCENARIOS, PdfInputError, PdfLimits, extract_invoice, extract_invoice_xml,
-                            is_pdf)
+from validators.pdf import PDF_SCENARIOS, extract_invoice_xml
 from validators.report import document_html
 from validators.scenarios import ScenarioSet
 from validators.varl import VARL_NS, report_schema

@@ -46,7 +46,7 @@ def make_database(folder: Path | None, n: int, *, kind: str, fmt: str, recipient
 
 def loader(data: bytes, filename: str, media_type: str):
     """A content loader that hands every document the same bytes (the archive is not what is measured)."""
-    from erechnung.delivery.service import Content
+    from erechnung.delivery.content import Content
 
     def load(session, doc):
         return Content(data, filename, media_type, subject=f"Bescheid {doc.number}")
@@ -55,14 +55,14 @@ def loader(data: bytes, filename: str, media_type: str):
 
 
 def config(worker: str, **kw):
-    from erechnung.delivery.service import DeliveryConfig
+    from erechnung.delivery.config import DeliveryConfig
 
     kw.setdefault("land", "NW")
     return DeliveryConfig(worker=worker, **kw)
 
 
 def plan(url: str, connectors: Mapping[str, Any]) -> int:
-    from erechnung.delivery.service import plan_deliveries
+    from erechnung.delivery.plan import plan_deliveries
     from erechnung.state import make_engine, session_factory
 
     engine = make_engine(url)
@@ -75,7 +75,7 @@ def plan(url: str, connectors: Mapping[str, Any]) -> int:
 def send_due(url: str, connectors: Mapping[str, Any], worker: str, content: Callable, *,
              batch_size: int = 20) -> int:
     """One worker's ``deliver_due`` until nothing is due; returns how many it sent."""
-    from erechnung.delivery.service import deliver_due
+    from erechnung.delivery.send import deliver_due
     from erechnung.state import make_engine, session_factory
 
     engine = make_engine(url)
@@ -91,7 +91,7 @@ def track_until(url: str, connectors: Mapping[str, Any], want: int, *, states: t
                 timeout: float = 120.0, pause: float = 0.5) -> tuple[int, int, float]:
     """``track`` rounds until ``want`` deliveries reached ``states`` (or ``timeout``); returns (reached, rounds,
     seconds spent inside track)."""
-    from erechnung.delivery.service import track
+    from erechnung.delivery.track import track
     from erechnung.state import make_engine, session_factory
 
     engine = make_engine(url)

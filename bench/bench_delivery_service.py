@@ -134,7 +134,9 @@ def _line(name: str, m: _Meter, n: int, unit: str) -> str:
 
 def run(url: str, n: int, batch_size: int, database: str | None, profile: str | None) -> dict[str, float]:
     import _tracking as T
-    from erechnung.delivery.service import deliver_due, plan_deliveries, track
+    from erechnung.delivery.plan import plan_deliveries
+    from erechnung.delivery.send import deliver_due
+    from erechnung.delivery.track import track
     from erechnung.state import make_engine, session_factory
 
     url = T.make_database(None, n, kind="invoice", fmt="ubl", content=b"<x/>", url=url,

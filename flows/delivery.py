@@ -11,7 +11,7 @@
 
 Per-delivery state is in our own tables (``deliveries``, ``delivery_events``); Prefect sees only chunks.
 Several flow runs at once (or a flow run beside ``erechnung deliver``) never send a delivery twice: the service
-claims deliveries with a lease (``erechnung.delivery.service``).
+claims deliveries with a lease (``erechnung.delivery.send``).
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@
     summary = track_run(config, connectors, delivery_config)     # status events, deadlines, legal dates, fallbacks
 
 The connectors come from the composition root (``erechnung.entrypoints.wiring.open_connectors``); nothing here
-knows a channel's protocol. Each run is safe to repeat and to run beside another one (see ``service``).
+knows a channel's protocol. Each run is safe to repeat and to run beside another one (see ``send``).
 
 Each run ends by keeping the head of the delivery events' hash chain (seq, hash, time) as a checkpoint in the
 archive (``erechnung.delivery.audit.checkpoint_head``), where the database cannot rewrite it, and names it in
@@ -21,10 +21,13 @@ from typing import Any
 
 import logging
 
-from sqlalchemy import func, select
+from mailbox_connectors.base import MailboxConnector
 
-from .service import (DeliveryConfig, PlanResult, SendSummary, TrackSummary, archive_content, deliver_due,
-                      plan_deliveries, track)
+from .config import DeliveryConfig
+from .content import archive_content
+from .plan import PlanResult, plan_deliveries
+from .send import SendSummary, deliver_due
+from .track import TrackSummary, track
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +82,10 @@ def _open_state(config: Any, db_url: str | None):
 
 
 def _states(sf) -> dict[str, int]:
-    from erechnung.state.delivery_schema import Delivery
+    from erechnung.state.deliveries.track import count_by_state
 
     with sf() as s:
-        return dict(s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
+        return count_by_state(s)
 
 
 class DeliveryState:
@@ -107,7 +110,7 @@ class DeliveryState:
 
     @property
     def content(self):
-        """The documents' bytes, read from the archive by sha256 (``service.archive_content``)."""
+        """The documents' bytes, read from the archive by sha256 (``content.archive_content``)."""
         return archive_content(self.archive)
 
     def checkpoint(self) -> str:
@@ -140,13 +143,13 @@ class DeliveryState:
         self.close()
 
 
-def plan_step(st: DeliveryState, connectors: Mapping[str, Any], delivery_config: DeliveryConfig, *,
+def plan_step(st: DeliveryState, connectors: Mapping[str, MailboxConnector], delivery_config: DeliveryConfig, *,
               now: datetime | None = None, document_ids: list[int] | None = None) -> PlanResult:
     """Queue the first delivery of every handed-over document that has none (routes from the register)."""
     return plan_deliveries(st.sf, delivery_config, now=now, connectors=connectors, document_ids=document_ids)
 
 
-def send_step(st: DeliveryState, connectors: Mapping[str, Any], delivery_config: DeliveryConfig, *,
+def send_step(st: DeliveryState, connectors: Mapping[str, MailboxConnector], delivery_config: DeliveryConfig, *,
               now: datetime | None = None, limit: int | None = None) -> SendSummary:
     """Send what is due; with ``limit`` at most that many claims (one chunk of a flow), else until none is due."""
     if limit is None:
@@ -156,7 +159,7 @@ def send_step(st: DeliveryState, connectors: Mapping[str, Any], delivery_config:
                        content=st.content, max_rounds=-(-limit // batch))
 
 
-def print_step(connectors: Mapping[str, Any]) -> tuple[str | None, int]:
+def print_step(connectors: Mapping[str, MailboxConnector]) -> tuple[str | None, int]:
     """Close the open print batch (one PDF and manifest for the print shop): (its PDF, letters) or (None, 0)."""
     printer = connectors.get("print")
     batch = printer.close_batch() if printer is not None and hasattr(printer, "close_batch") else None
@@ -171,7 +174,7 @@ def add_sent(run: DeliverRun, sent: SendSummary) -> None:
     run.lost_claim += len(sent.lost_claim)
 
 
-def deliver_run(config: Any, connectors: Mapping[str, Any], delivery_config: DeliveryConfig, *,
+def deliver_run(config: Any, connectors: Mapping[str, MailboxConnector], delivery_config: DeliveryConfig, *,
                 db_url: str | None = None, now: datetime | None = None, document_ids: list[int] | None = None,
                 close_print_batch: bool = True) -> DeliverRun:
     """Plan the first delivery of every handed-over document (or ``document_ids``), send what is due (retries,
@@ -187,7 +190,7 @@ def deliver_run(config: Any, connectors: Mapping[str, Any], delivery_config: Del
         return run
 
 
-def track_run(config: Any, connectors: Mapping[str, Any], delivery_config: DeliveryConfig, *,
+def track_run(config: Any, connectors: Mapping[str, MailboxConnector], delivery_config: DeliveryConfig, *,
               db_url: str | None = None, now: datetime | None = None) -> TrackRun:
     """Collect the channels' status events, expire deliveries past their retrieval deadline, compute and store
     the notification dates, and queue the next channel where a delivery failed."""

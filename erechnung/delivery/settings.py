@@ -1,6 +1,6 @@
 """The ``[delivery]`` section of the configuration: which channels the municipality uses and how to reach them,
 the retry policy, and the inputs of the legal dates. Data only (no I/O): ``erechnung.entrypoints.wiring``
-turns it into connectors, :func:`delivery_config` into the service's :class:`~.service.DeliveryConfig`.
+turns it into connectors, :func:`delivery_config` into the service's :class:`~.config.DeliveryConfig`.
 
 Secrets are never written here: each channel names an environment variable or a file to read them from
 (``password_env`` / ``password_file``, ``client_secret_env`` / ``client_secret_file``, ``api_token_env`` /
@@ -38,7 +38,7 @@ class _Strict(BaseModel):
 
 
 class Retry(_Strict):
-    """Exponential backoff with jitter (``service.RetryPolicy``): attempt n waits base * 2**(n-1), at most cap."""
+    """Exponential backoff with jitter (``config.RetryPolicy``): attempt n waits base * 2**(n-1), at most cap."""
 
     base_seconds: float = Field(60, gt=0)
     cap_seconds: float = Field(6 * 3600, gt=0)
@@ -183,8 +183,8 @@ class DeliverySection(_Strict):
 
 
 def delivery_config(section: DeliverySection, *, worker: str | None = None):
-    """The delivery service's settings (``service.DeliveryConfig``) from the section."""
-    from .service import DeliveryConfig, RetryPolicy
+    """The delivery service's settings (``config.DeliveryConfig``) from the section."""
+    from .config import DeliveryConfig, RetryPolicy
 
     r = section.retry
     kw: dict[str, Any] = dict(

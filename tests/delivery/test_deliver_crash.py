@@ -2,7 +2,7 @@
 through the real sandboxes and restarted, loses no delivery and sends none twice, as counted by what the
 sandboxes received (postbox messages by their reference, mails by Message-ID, letters by delivery id).
 
-A copy can only be doubled in the crash windows ``erechnung/delivery/service.py`` names (after the channel
+A copy can only be doubled in the crash windows ``erechnung/delivery/send.py`` names (after the channel
 accepted, before the adapter's journal or our commit recorded it); such a copy carries the same reference or
 Message-ID, so the recipient and the audit see one delivery. The test allows at most one such copy per kill.
 """

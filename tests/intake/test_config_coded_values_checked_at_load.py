@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from erechnung.delivery.notification import LANDS, LegalRuleError
-from erechnung.delivery.service import DeliveryConfig
+from erechnung.delivery.config import DeliveryConfig
 from erechnung.intake.config import ConfigError, parse_config
 
 from .conftest import EXAMPLES

@@ -29,7 +29,8 @@ def _hybrids() -> tuple[bytes, bytes]:
 
 
 def test_dropped_hybrid_pdf_with_openaction_javascript_is_rejected_and_never_delivered(make_site, tmp_path):
-    from erechnung.delivery.service import DeliveryConfig, RetryPolicy, plan_deliveries
+    from erechnung.delivery.config import DeliveryConfig, RetryPolicy
+    from erechnung.delivery.plan import plan_deliveries
     from erechnung.state import make_engine, session_factory
     from erechnung.state.delivery_schema import Delivery
     from tracking.fakes import FakeConnector

@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from erechnung.entrypoints.cli import main
 from erechnung.delivery.audit import canonical_event, event_hash, verify_chain
-from erechnung.delivery.service import deliver_due, plan_deliveries
+from erechnung.delivery.plan import plan_deliveries
+from erechnung.delivery.send import deliver_due
 from erechnung.state import session_factory, transaction
 from erechnung.state import repository as repo
 

@@ -12,7 +12,8 @@ from sqlalchemy import select, text
 from erechnung.archive import Archive
 from erechnung.delivery.audit import checkpoint_head, verify_chain
 from erechnung.entrypoints.cli.delivery import run_audit_verify
-from erechnung.delivery.service import deliver_due, plan_deliveries
+from erechnung.delivery.plan import plan_deliveries
+from erechnung.delivery.send import deliver_due
 from erechnung.state import session_factory, transaction
 from erechnung.state.delivery_schema import Delivery, NotificationDate
 from erechnung.storage.local import LocalStorage

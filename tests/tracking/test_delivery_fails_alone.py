@@ -22,7 +22,8 @@ from sqlalchemy import select, update
 
 from erechnung.delivery.audit import verify_chain
 from erechnung.delivery.notification import DEFAULT_RULES, LegalRules
-from erechnung.delivery.service import claim_due, deliver_due, plan_deliveries
+from erechnung.delivery.plan import plan_deliveries
+from erechnung.delivery.send import claim_due, deliver_due
 from erechnung.state import session_factory, transaction
 from erechnung.state.delivery_schema import Delivery, DeliveryEvent, NotificationDate
 from mailbox_connectors.base import NoticeHandling
@@ -112,7 +113,7 @@ def test_a_stored_land_that_is_no_land_code_gives_way_to_the_configured_one(engi
                                                       DeliveryEvent.to_state == "sending")).scalar_one()
         assert claim.detail["land"] == {"stored": "XX", "now": "NW"} and "'XX' is no Land code" in claim.reason
     conns["bundid"].report(d.idempotency_key, "delivered", T0 + timedelta(minutes=1))
-    from erechnung.delivery.service import track
+    from erechnung.delivery.track import track
 
     track(sf, conns, T0 + timedelta(hours=1), config=config(land="NW"))
     with transaction(engine) as s:
@@ -123,7 +124,8 @@ def test_a_stored_land_that_is_no_land_code_gives_way_to_the_configured_one(engi
 CLAIMER = """
 import json, sys, time
 from datetime import datetime
-from erechnung.delivery.service import DeliveryConfig, claim_due
+from erechnung.delivery.config import DeliveryConfig
+from erechnung.delivery.send import claim_due
 from erechnung.state import make_engine, session_factory
 sf = session_factory(make_engine(sys.argv[1]))
 ids = claim_due(sf, ["email"], datetime.fromisoformat(sys.argv[2]), DeliveryConfig(land="NW"))

@@ -29,7 +29,9 @@ import pytest
 from sqlalchemy import func, select
 
 from erechnung.delivery.audit import verify_chain
-from erechnung.delivery.service import deliver_due, plan_deliveries, track
+from erechnung.delivery.plan import plan_deliveries
+from erechnung.delivery.send import deliver_due
+from erechnung.delivery.track import track
 from erechnung.state import session_factory, transaction
 from erechnung.state.delivery_schema import Delivery, DeliveryEvent
 

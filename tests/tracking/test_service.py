@@ -14,8 +14,12 @@ from sqlalchemy import select
 
 from erechnung.delivery.audit import verify_chain
 from erechnung.delivery.notification import DEFAULT_RULES, LegalRules
-from erechnung.delivery.service import (RetryPolicy, SendSummary, _channel_delivery, _record, claim_due, dead_letters,
-                                        deliver_due, plan_deliveries, track)
+from erechnung.delivery.config import RetryPolicy
+from erechnung.delivery.content import channel_delivery
+from erechnung.delivery.plan import plan_deliveries
+from erechnung.delivery.send import SendSummary, _record, claim_due, deliver_due
+from erechnung.delivery.track import track
+from erechnung.state.deliveries.dead_letters import dead_letters
 from erechnung.state import session_factory, transaction
 from erechnung.state.delivery_schema import Delivery, DeliveryEvent, NotificationDate
 from erechnung.state.schema import Document
@@ -259,7 +263,7 @@ def test_crash_after_send_before_commit_sends_once(engine, tmp_path):
     plan_deliveries(sf, cfg, now=T0, connectors=conns)
     [claimed] = claim_due(sf, ["email"], T0, cfg)  # 1. claim committed
     with sf() as s:
-        sink.send(_channel_delivery(s, s.get(Delivery, claimed), content))  # 2. sent ... and the worker dies
+        sink.send(channel_delivery(s, s.get(Delivery, claimed), content))  # 2. sent ... and the worker dies
     assert deliver_due(sf, conns, T0 + timedelta(minutes=1), config=config(), content=content).sent == []  # leased
     summary = deliver_due(sf, conns, T0 + cfg.lease + timedelta(seconds=1), config=config(), content=content)
     assert summary.sent == [claimed]

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 
 from erechnung.entrypoints.cli import main
-from erechnung.delivery.service import plan_deliveries
+from erechnung.delivery.plan import plan_deliveries
 from erechnung.state import session_factory
 
 from .fakes import FakeConnector

@@ -23,7 +23,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 def main(argv: list[str]) -> int:
     from sqlalchemy import func, select
 
-    from erechnung.delivery.service import DeliveryConfig, deliver_due
+    from erechnung.delivery.config import DeliveryConfig
+    from erechnung.delivery.send import deliver_due
     from erechnung.state import make_engine, session_factory
     from erechnung.state.delivery_schema import Delivery
     from tracking.fakes import FakeConnector, FileSink

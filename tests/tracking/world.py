@@ -4,7 +4,8 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-from erechnung.delivery.service import Content, DeliveryConfig, RetryPolicy
+from erechnung.delivery.config import DeliveryConfig, RetryPolicy
+from erechnung.delivery.content import Content
 from erechnung.intake.recipients import Recipient
 from erechnung.state import transaction
 from erechnung.state import repository as repo

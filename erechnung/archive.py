@@ -77,6 +77,11 @@ class RetentionPolicy:
                 raise ArchiveError(f"retention {name} = {years!r}: must be a whole number of years, at least 1")
 
     @classmethod
+    def configured(cls, years: Any) -> "RetentionPolicy":
+        """From the configuration's ``[archive] retention_years`` (``config.locations.Retention``)."""
+        return cls(invoice_years=years.invoices, notice_years=years.notices)
+
+    @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> "RetentionPolicy":
         """From an ``[archive.retention]`` table: ``invoice_years``, ``notice_years``, ``[notice_kinds]``."""
         config = dict(config or {})

@@ -17,13 +17,12 @@ EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 
 def open_archive(config_path: Path):
     """The configuration's archive (location and retention policy)."""
-    from erechnung.archive import Archive
-    from erechnung.intake import load_config
-    from erechnung.pipeline.context import location_url, retention_policy
+    from erechnung.archive import Archive, RetentionPolicy
+    from erechnung.config import load_config, location_url
     from erechnung.storage import open_storage
 
     config = load_config(config_path)
-    return Archive(open_storage(location_url(config, config.archive.location)), retention_policy(config))
+    return Archive(open_storage(location_url(config, config.archive.location)), RetentionPolicy.configured(config.archive.retention_years))
 
 
 def run_archive_verify(config_path: Path, *, as_json: bool = False, out=None) -> int:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from erechnung.delivery.settings import DeliverySection, delivery_config
+from erechnung.config.channels import DeliverySection
+from erechnung.delivery.service import delivery_config
 from erechnung.errors import ErechnungError
 
 from ._journal import Journal

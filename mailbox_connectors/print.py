@@ -352,7 +352,7 @@ class PrintConnector(MailboxConnector):
         return rows, total
 
     def _design(self):  # type: ignore[no-untyped-def]
-        from erechnung.documents.design import load_design
+        from erechnung.config.design import load_design
 
         return load_design(self.settings.design_path)
 

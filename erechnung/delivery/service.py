@@ -79,12 +79,14 @@ from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from erechnung.config.channels import DeliverySection
+from erechnung.model.codes import LANDS
 from erechnung.state.delivery_schema import DeadLetter, Delivery, NotificationDate
 from erechnung.state.leases import dead_holders, worker_id
 from erechnung.state.schema import ArchiveItem, Document, utcnow
 
 from .audit import append_event, append_events
-from .notification import LANDS, LegalRuleError, LegalRules, compute_notification_date, retrieval_deadline
+from .notification import LegalRuleError, LegalRules, compute_notification_date, retrieval_deadline
 from .routing import Hop, Route, route
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,19 @@ class DeliveryConfig:
         if self.land is not None and self.land not in LANDS:
             raise LegalRuleError(f"land {self.land!r} is not the code of a German Land: use one of "
                                  f"{' '.join(LANDS)} (configuration [delivery] land)")
+
+
+def delivery_config(section: DeliverySection, *, worker: str | None = None) -> DeliveryConfig:
+    """The delivery service's settings from the configuration's ``[delivery]`` section."""
+    r = section.retry
+    kw: dict[str, Any] = dict(
+        retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
+                          max_attempts=r.max_attempts, jitter=r.jitter),
+        lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
+        notice_group=section.notice_group, batch_size=section.batch_size)
+    if worker:
+        kw["worker"] = worker
+    return DeliveryConfig(**kw)
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,15 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..config import Config, ConfigError, ConfigProblem, Department
+from ..config.problems import problems_from
+from ..errors import RecordError
+from ..model import identifiers
 from ..model.codes import EXEMPTION_REASON_CATEGORIES, VatCategory
 from . import values
 from .formats import ReaderOptions
-from .config import Config, ConfigError, ConfigProblem, Department, problems_from
 from .identity import IdentityRule
-from .records import Batch, RawRecord, RecordError
+from .records import Batch, RawRecord
 from .recipients import Recipient, RecipientProblems, RecipientRegister, recipient_from_fields
 
 Kind = Literal["invoice", "credit_note", "notice"]
@@ -614,11 +617,11 @@ def _parse(target: str, text: str, *, native: bool, formats: Formats) -> Any:
     if t.type == "bool":
         return values.parse_bool(text)
     if t.type == "iban":
-        return values.parse_iban(text)
+        return identifiers.parse_iban(text)
     if t.type == "email":
-        return values.parse_email(text)
+        return identifiers.parse_email(text)
     if t.type == "leitweg":
-        return values.parse_leitweg_id(text)
+        return identifiers.parse_leitweg_id(text)
     if t.type == "code":
         code = text.upper() if target in ("lines.vat_category", "currency", "assessment.tax_type") else text.lower()
         if code not in t.choices:

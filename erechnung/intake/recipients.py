@@ -20,10 +20,11 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
+from ..errors import RecordError
+from ..model import identifiers
 from ..model.terms import Frozen
 from . import values
 from .formats import read_batch
-from .records import RecordError
 
 
 class RecipientKind(StrEnum):
@@ -193,8 +194,8 @@ _CONSENTS = {"e-mail-rechnung": "email_invoices", "abruf": "notice_retrieval", "
              "§ 41 abs. 2a vwvfg": "notice_retrieval", **{c.value: c.value for c in Consent}}
 _LIST = re.compile(r"[,|/ ]+")
 
-_VALUE_CHECKS = {"post_code": None, "email": values.parse_email, "leitweg_id": values.parse_leitweg_id,
-                 "bundid_postbox": values.parse_uuid, "vat_id": values.parse_vat_id}
+_VALUE_CHECKS = {"post_code": None, "email": identifiers.parse_email, "leitweg_id": identifiers.parse_leitweg_id,
+                 "bundid_postbox": values.parse_uuid, "vat_id": identifiers.parse_vat_id}
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ def recipient_from_fields(fields: Mapping[str, str], columns: Mapping[str, str] 
             elif field == "consents":
                 data[field] = frozenset(_codes(text, _CONSENTS, "die Einwilligungen", column))
             elif field == "post_code":
-                data[field] = values.parse_post_code(text, fields.get("country_code", "").strip() or "DE")
+                data[field] = identifiers.parse_post_code(text, fields.get("country_code", "").strip() or "DE")
             elif field in _VALUE_CHECKS and _VALUE_CHECKS[field]:
                 data[field] = _VALUE_CHECKS[field](text)
             else:

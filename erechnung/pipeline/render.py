@@ -95,7 +95,7 @@ _IN_PROCESS = threading.Lock()  # in-process rendering, one chunk at a time: Sax
 def _make_state(work_root: str | Path, hybrid_profile: str, design: Any = None) -> _Worker:
     from validators.engine import Validator
 
-    from ..documents.design import load_design
+    from ..config.design import load_design
     from .context import WorkArea
 
     validator = Validator.for_bundle()

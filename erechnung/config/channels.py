@@ -1,6 +1,8 @@
 """The ``[delivery]`` section of the configuration: which channels the municipality uses and how to reach them,
 the retry policy, and the inputs of the legal dates. Data only (no I/O): ``mailbox_connectors.configured``
-turns it into connectors, :func:`delivery_config` into the service's :class:`~.service.DeliveryConfig`.
+turns it into connectors, ``delivery.service.delivery_config`` into the service's ``DeliveryConfig``. The legal
+dates' rules are data beside it (``legal.toml``, read by ``delivery.notification``); the Land and the notice group
+named here are checked against them when the configuration is loaded.
 
 Secrets are never written here: each channel names an environment variable or a file to read them from
 (``password_env`` / ``password_file``, ``client_secret_env`` / ``client_secret_file``, ``api_token_env`` /
@@ -22,15 +24,26 @@ Secrets are never written here: each channel names an environment variable or a 
 """
 from __future__ import annotations
 
-from datetime import timedelta
+import tomllib
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .notification import LANDS, LegalRuleError, LegalRules
+from ..model.codes import LANDS
 
 CHANNELS = ("email", "bundid", "elster", "print")
+#: The legal dates' rules (format: the file's header), ``delivery.notification.LegalRules``' default.
+LEGAL_RULES = Path(__file__).resolve().with_name("legal.toml")
+
+
+@lru_cache(maxsize=1)
+def notice_groups() -> tuple[str, ...]:
+    """The groups of ``[notice_bases.<group>]`` in ``legal.toml``: what ``notice_group`` may name."""
+    with open(LEGAL_RULES, "rb") as fh:
+        return tuple(tomllib.load(fh).get("notice_bases", {}))
 
 
 class _Strict(BaseModel):
@@ -125,13 +138,13 @@ class PrintChannel(_Strict):
 
 
 def _problem(problem: str, fix: str) -> PydanticCustomError:
-    """A configuration problem in the clerk's words (``intake.config.problems_from`` shows problem and fix)."""
+    """A configuration problem in the clerk's words (``problems.problems_from`` shows problem and fix)."""
     return PydanticCustomError("config", "{problem}", {"problem": problem, "fix": fix})
 
 
 class DeliverySection(_Strict):
     """Every coded value is checked here, at load (a wrong one would otherwise surface only when a notice's
-    legal date is computed, after it was sent): ``land`` against the table of the Länder (``notification.LANDS``),
+    legal date is computed, after it was sent): ``land`` against the table of the Länder (``model.codes.LANDS``),
     ``notice_group`` against the groups of ``legal.toml``; channels and ``bundid.via`` are fixed by the models."""
 
     land: str | None = None  # e.g. "NW": holidays and Land rules (legal.toml)
@@ -161,10 +174,10 @@ class DeliverySection(_Strict):
     @classmethod
     def _notice_group(cls, v: str) -> str:
         try:
-            groups = tuple(LegalRules.load().raw.get("notice_bases", {}))
-        except LegalRuleError as exc:
-            raise _problem(f"die Rechtsgrundlagen lassen sich nicht lesen: {exc}",
-                           "prüfen Sie erechnung/delivery/legal.toml") from None
+            groups = notice_groups()
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise _problem(f"die Rechtsgrundlagen lassen sich nicht lesen: {LEGAL_RULES}: {exc}",
+                           "prüfen Sie erechnung/config/legal.toml") from None
         if v not in groups:
             raise _problem("ist keine Gruppe der Rechtsgrundlagen (legal.toml, [notice_bases.<Gruppe>])",
                            f"erlaubt: {', '.join(groups)}")
@@ -180,18 +193,3 @@ class DeliverySection(_Strict):
 
     def channels(self) -> tuple[str, ...]:
         return tuple(c for c in CHANNELS if getattr(self, c) is not None)
-
-
-def delivery_config(section: DeliverySection, *, worker: str | None = None):
-    """The delivery service's settings (``service.DeliveryConfig``) from the section."""
-    from .service import DeliveryConfig, RetryPolicy
-
-    r = section.retry
-    kw: dict[str, Any] = dict(
-        retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
-                          max_attempts=r.max_attempts, jitter=r.jitter),
-        lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
-        notice_group=section.notice_group, batch_size=section.batch_size)
-    if worker:
-        kw["worker"] = worker
-    return DeliveryConfig(**kw)

@@ -35,6 +35,7 @@ from enum import StrEnum
 from typing import Any, Callable, Iterator, Mapping
 
 from erechnung.errors import ErechnungError
+from erechnung.model.documents import INVOICE_KINDS
 from erechnung.storage import ObjectNotFoundError, Storage
 
 ROOT = "sha256/"
@@ -56,10 +57,6 @@ class ArchiveKind(StrEnum):
 
 #: Where the checkpoints of the delivery events' hash chain lie (one object per checkpointed ``seq``).
 CHECKPOINTS = "checkpoints/delivery-chain/"
-
-
-#: Document kinds whose records are Buchungsbelege (§ 147 Abs. 1 Nr. 4 AO).
-INVOICE_KINDS = frozenset({"invoice", "credit_note"})
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,7 @@ class RetentionPolicy:
 
     def years(self, document_kind: str, notice_kind: str | None = None) -> int:
         """Years to keep records of ``document_kind`` (invoice, credit_note, notice)."""
-        if document_kind in INVOICE_KINDS:
+        if document_kind in INVOICE_KINDS:  # Buchungsbelege (§ 147 Abs. 1 Nr. 4 AO)
             return self.invoice_years
         if document_kind == "notice":
             return self.notice_kinds.get(notice_kind or "", self.notice_years)

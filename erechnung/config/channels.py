@@ -33,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from ..model.codes import LANDS
+from ..model.delivery import Channel
 
-CHANNELS = ("email", "bundid", "elster", "print")
 #: The legal dates' rules (format: the file's header), ``delivery.notification.LegalRules``' default.
 LEGAL_RULES = Path(__file__).resolve().with_name("legal.toml")
 
@@ -191,5 +191,10 @@ class DeliverySection(_Strict):
         merged.pop("include", None)
         return DeliverySection.model_validate(merged)
 
-    def channels(self) -> tuple[str, ...]:
+    def channels(self) -> tuple[Channel, ...]:
+        """The channels set up here (a table of their own each: ``[delivery.email]``, ...); print always."""
         return tuple(c for c in CHANNELS if getattr(self, c) is not None)
+
+
+#: The channels with a table of their own in the section, in the order they are set up (no Peppol access point yet).
+CHANNELS = (Channel.EMAIL, Channel.BUNDID, Channel.ELSTER, Channel.PRINT)

@@ -81,6 +81,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from erechnung.config.channels import DeliverySection
 from erechnung.model.codes import LANDS
+from erechnung.model.delivery import DeliveryFormat
+from erechnung.model.documents import DocumentFormat, DocumentKind
 from erechnung.state.delivery_schema import DeadLetter, Delivery, NotificationDate
 from erechnung.state.leases import dead_holders, worker_id
 from erechnung.state.schema import ArchiveItem, Document, utcnow
@@ -176,7 +178,7 @@ def archive_content(archive) -> ContentLoader:
             raise LookupError(f"document {doc.id} has no rendered content (sha256) to send")
         data = archive.get(doc.sha256)
         media_type = item.media_type if item is not None else (
-            "application/xml" if doc.format in ("ubl", "cii") else "application/pdf")
+            "application/xml" if doc.format in (DocumentFormat.UBL, DocumentFormat.CII) else "application/pdf")
         name = (item.meta or {}).get("original_name") if item is not None else None
         ext = ".xml" if media_type.endswith("xml") else ".pdf"
         return Content(data, name or f"{doc.number or doc.id}{ext}", media_type,
@@ -186,7 +188,8 @@ def archive_content(archive) -> ContentLoader:
 
 
 def _subject(doc: Document) -> str:
-    what = {"invoice": "Rechnung", "credit_note": "Gutschrift", "notice": "Bescheid"}.get(doc.kind, doc.kind)
+    what = {DocumentKind.INVOICE: "Rechnung", DocumentKind.CREDIT_NOTE: "Gutschrift",
+            DocumentKind.NOTICE: "Bescheid"}.get(doc.kind, doc.kind)
     return f"{what} {doc.number or doc.id}"
 
 
@@ -449,27 +452,27 @@ def _dead_claimants(session: Session, channels: list[str], now: datetime) -> lis
     return dead_holders(holders)
 
 
-def _delivery_format(session: Session, doc: Document) -> str | None:
-    """The format a channel sees (``mailbox_connectors.base.DocumentFormat`` value); a finished document passed
-    through is XRechnung when archived as XML, else ZUGFeRD."""
-    if doc.format != "passthrough":
-        return _STATE_FORMATS.get(doc.format)
+def _delivery_format(session: Session, doc: Document) -> DeliveryFormat | None:
+    """The format a channel sees; a finished document passed through is XRechnung when archived as XML, else
+    ZUGFeRD."""
+    if doc.format != DocumentFormat.PASSTHROUGH:
+        try:
+            return DeliveryFormat.of(doc.format)
+        except ValueError:
+            return None
     item = session.get(ArchiveItem, doc.sha256) if doc.sha256 else None
     if item is None:
         return None
-    return "xrechnung" if item.media_type.endswith("xml") else "zugferd"
-
-
-_STATE_FORMATS = {"ubl": "xrechnung", "cii": "xrechnung", "zugferd": "zugferd", "notice_pdf": "pdfa"}
+    return DeliveryFormat.XRECHNUNG if item.media_type.endswith("xml") else DeliveryFormat.ZUGFERD
 
 
 def _channel_delivery(session: Session, d: Any, load: ContentLoader, doc: Document | None = None):
-    from mailbox_connectors.base import Delivery as ChannelDelivery, DocumentFormat
+    from mailbox_connectors.base import Delivery as ChannelDelivery
 
     doc = doc if doc is not None else session.get(Document, d.document_id)
     content = load(session, doc)
-    fmt = DocumentFormat.of_state(doc.format) if doc.format != "passthrough" else (
-        DocumentFormat.XRECHNUNG if content.media_type.endswith("xml") else DocumentFormat.ZUGFERD)
+    fmt = DeliveryFormat.of(doc.format) if doc.format != DocumentFormat.PASSTHROUGH else (
+        DeliveryFormat.XRECHNUNG if content.media_type.endswith("xml") else DeliveryFormat.ZUGFERD)
     return ChannelDelivery(delivery_id=d.idempotency_key, kind=d.kind, format=fmt, content=content.data,
                            filename=content.filename, media_type=content.media_type, address=d.address,
                            subject=content.subject or _subject(doc), body=content.body)
@@ -647,7 +650,7 @@ def _record_receipt(session_factory: sessionmaker[Session], delivery_id: int, re
         d = claimed if claimed is not None else session.execute(select(*_CLAIMED).where(_D.c.id == delivery_id)).one()
         sent_at = receipt.accepted_at
         provision = d.channel in config.provision_on_receipt
-        notice = d.kind == "notice" and bool(d.legal_basis)
+        notice = d.kind == DocumentKind.NOTICE and bool(d.legal_basis)
         params: dict[str, Any] = dict(r_id=delivery_id, r_worker=config.worker, r_sent_at=sent_at,
                                       r_message_id=receipt.channel_message_id,
                                       r_notification_only=receipt.notification_only, r_now=now)
@@ -877,7 +880,7 @@ def _apply_batch(session_factory: sessionmaker[Session], events: list, now: date
             done += 1
         append_events(session, appended)
         notices = {d["id"]: d for d in rows.values()
-                   if d["id"] in changed and d["kind"] == "notice" and d["legal_basis"]}
+                   if d["id"] in changed and d["kind"] == DocumentKind.NOTICE and d["legal_basis"]}
         stored = {r.delivery_id: (r.computed_date, r.inputs) for r in session.execute(
             select(_ND.c.delivery_id, _ND.c.computed_date, _ND.c.inputs).where(_ND.c.delivery_id.in_(notices)))} \
             if notices else {}
@@ -956,7 +959,7 @@ def _deem(session_factory: sessionmaker[Session], now: datetime, config: Deliver
 def _legal_dates(session: Session, d: Delivery, config: DeliveryConfig, now: datetime) -> None:
     """For a notice: the retrieval deadline and the notification date from what is known so far (stored with
     its inputs; recomputed when a later event changes them)."""
-    if d.kind != "notice" or not d.legal_basis:
+    if d.kind != DocumentKind.NOTICE or not d.legal_basis:
         return
     rules = config.rules
     sent_at, delivered_at, retrieved_at = _aware(d.sent_at), _aware(d.delivered_at), _aware(d.retrieved_at)

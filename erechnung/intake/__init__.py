@@ -23,12 +23,12 @@ from .mapping import (
     Quarantined, build, build_all, load_profile, load_profiles, map_batch, parse_profile,
 )
 from .recipients import (
-    Channel, Consent, Recipient, RecipientImport, RecipientKind, RecipientRegister, import_recipients_csv,
+    Consent, Recipient, RecipientImport, RecipientKind, RecipientRegister, import_recipients_csv,
 )
 from .records import Batch, RawRecord
 
 __all__ = [
-    "Batch", "BuildResult", "Channel", "Consent", "CounterNumbers", "DocumentDraft", "DocumentRejected",
+    "Batch", "BuildResult", "Consent", "CounterNumbers", "DocumentDraft", "DocumentRejected",
     "MappingProfile", "MappingResult", "NumberSource", "Quarantined", "RawRecord", "Recipient", "RecipientImport",
     "RecipientKind", "RecipientRegister", "RecordError", "build", "build_all", "detect_encoding", "document_bytes",
     "error_report_csv", "error_report_html", "import_recipients_csv", "load_profile", "load_profiles",

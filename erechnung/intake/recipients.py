@@ -22,6 +22,7 @@ from pydantic import field_validator, model_validator
 
 from ..errors import RecordError
 from ..model import identifiers
+from ..model.delivery import Channel
 from ..model.terms import Frozen
 from . import values
 from .formats import read_batch
@@ -31,14 +32,6 @@ class RecipientKind(StrEnum):
     CITIZEN = "citizen"
     COMPANY = "company"
     PUBLIC_BODY = "public_body"
-
-
-class Channel(StrEnum):
-    BUNDID = "bundid"  # BundID postbox (mailboxUuid)
-    ELSTER = "elster"  # ELSTER (Mein ELSTER postbox, for tax notices)
-    EMAIL = "email"
-    PEPPOL = "peppol"  # e-invoice to a Leitweg-ID / Peppol participant
-    PRINT = "print"  # letter by post
 
 
 class Consent(StrEnum):

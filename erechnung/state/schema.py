@@ -33,6 +33,8 @@ from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, DateTime, Forei
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..model.documents import DocumentFormat, DocumentKind
+
 #: Constraint names the same on every dialect, so migrations can name them.
 NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
           "ck": "ck_%(table_name)s_%(constraint_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s",
@@ -43,8 +45,8 @@ BATCH_STATUSES = ("claimed", "done", "failed")
 #: (``erechnung.pipeline.locks``): ``_lock:<department id>``.
 LOCK_PREFIX = "_lock:"
 RECORD_STATUSES = ("documented", "quarantined")
-DOCUMENT_KINDS = ("invoice", "credit_note", "notice")
-DOCUMENT_FORMATS = ("ubl", "cii", "zugferd", "notice_pdf", "passthrough")
+DOCUMENT_KINDS = tuple(kind.value for kind in DocumentKind)
+DOCUMENT_FORMATS = tuple(form.value for form in DocumentFormat)
 DOCUMENT_STATES = ("numbered", "rendered", "rejected", "archived", "handed_over")
 ARCHIVE_KINDS = ("original_batch", "document", "report", "error_report")
 

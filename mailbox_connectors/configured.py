@@ -98,7 +98,7 @@ def effective_section(config: Any) -> DeliverySection:
 
 
 def open_connectors(config: Any, *, only: tuple[str, ...] | None = None, worker: str | None = None) -> Wired:
-    """Connectors for every channel the configuration (an ``erechnung.intake.Config``) sets up (or ``only``)."""
+    """Connectors for every channel the configuration (an ``erechnung.config.Config``) sets up (or ``only``)."""
     section = effective_section(config)
     base = Path(config.base_dir)
     wired = Wired(section)

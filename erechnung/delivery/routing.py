@@ -35,9 +35,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from erechnung.intake.recipients import Consent, Recipient, RecipientKind
 from erechnung.model.delivery import Channel
 from erechnung.model.documents import INVOICE_KINDS, DocumentKind
+from erechnung.model.recipients import Consent, Recipient, RecipientKind
 
 from .notification import LegalRules
 

@@ -259,7 +259,7 @@ def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: 
     """Plan ``ids`` in one transaction: documents, archive items and register entries read with one query
     each, the first deliveries inserted with one INSERT ... ON CONFLICT DO NOTHING, their events appended
     under one chain-head lock."""
-    from erechnung.intake.recipients import Recipient
+    from erechnung.model.recipients import Recipient
     from erechnung.state.schema import Recipient as RecipientRow
 
     with session_factory() as session, session.begin():

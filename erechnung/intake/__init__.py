@@ -22,15 +22,12 @@ from .mapping import (
     BuildResult, CounterNumbers, DocumentDraft, DocumentRejected, MappingProfile, MappingResult, NumberSource,
     Quarantined, build, build_all, load_profile, load_profiles, map_batch, parse_profile,
 )
-from .recipients import (
-    Consent, Recipient, RecipientImport, RecipientKind, RecipientRegister, import_recipients_csv,
-)
+from .recipients import RecipientImport, import_recipients_csv
 from .records import Batch, RawRecord
 
 __all__ = [
-    "Batch", "BuildResult", "Consent", "CounterNumbers", "DocumentDraft", "DocumentRejected",
-    "MappingProfile", "MappingResult", "NumberSource", "Quarantined", "RawRecord", "Recipient", "RecipientImport",
-    "RecipientKind", "RecipientRegister", "RecordError", "build", "build_all", "detect_encoding", "document_bytes",
-    "error_report_csv", "error_report_html", "import_recipients_csv", "load_profile", "load_profiles",
-    "map_batch", "parse_profile", "read_batch",
+    "Batch", "BuildResult", "CounterNumbers", "DocumentDraft", "DocumentRejected", "MappingProfile", "MappingResult",
+    "NumberSource", "Quarantined", "RawRecord", "RecipientImport", "RecordError", "build", "build_all",
+    "detect_encoding", "document_bytes", "error_report_csv", "error_report_html", "import_recipients_csv",
+    "load_profile", "load_profiles", "map_batch", "parse_profile", "read_batch",
 ]

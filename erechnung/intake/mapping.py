@@ -53,11 +53,12 @@ from ..errors import RecordError
 from ..model import identifiers
 from ..model.codes import EXEMPTION_REASON_CATEGORIES, VatCategory
 from ..model.documents import DocumentKind
+from ..model.recipients import Recipient, RecipientRegister
 from . import values
 from .formats import ReaderOptions
 from .identity import IdentityRule
 from .records import Batch, RawRecord
-from .recipients import Recipient, RecipientProblems, RecipientRegister, recipient_from_fields
+from .recipients import RecipientProblems, recipient_from_fields
 
 NOTICE_TYPES = ("gebuehrenbescheid", "abfallgebuehrenbescheid", "hundesteuerbescheid", "grundsteuerbescheid")
 CENT = Decimal("0.01")

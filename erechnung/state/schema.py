@@ -20,7 +20,7 @@ checks that the migrations and these classes describe the same tables.
 * ``number_ranges``: per (department, prefix) the next number to hand out.
 * ``archive_items``: the index of what the archive holds (sha256, kind, metadata).
 * ``recipients``: the persisted recipient register: per (department, ref = customer number) the name and all
-  fields of :class:`erechnung.intake.recipients.Recipient` as JSON (``model_dump``), so a field added to the
+  fields of :class:`erechnung.model.recipients.Recipient` as JSON (``model_dump``), so a field added to the
   model needs no migration.
 """
 from __future__ import annotations

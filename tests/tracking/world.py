@@ -5,7 +5,7 @@ import hashlib
 from datetime import date
 
 from erechnung.delivery.service import Content, DeliveryConfig, RetryPolicy
-from erechnung.intake.recipients import Recipient
+from erechnung.model.recipients import Recipient
 from erechnung.state import transaction
 from erechnung.state import repository as repo
 

@@ -22,7 +22,8 @@ def open_archive(config_path: Path):
     from erechnung.storage import open_storage
 
     config = load_config(config_path)
-    return Archive(open_storage(location_url(config, config.archive.location)), RetentionPolicy.configured(config.archive.retention_years))
+    return Archive(open_storage(location_url(config, config.archive.location)),
+                   RetentionPolicy.configured(config.archive.retention_years))
 
 
 def run_archive_verify(config_path: Path, *, as_json: bool = False, out=None) -> int:

@@ -29,11 +29,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, field_validator, model_validator
 
 from ..model.codes import LANDS
 from ..model.delivery import Channel
+from .problems import Strict, custom
 
 #: The legal dates' rules (format: the file's header), ``delivery.notification.LegalRules``' default.
 LEGAL_RULES = Path(__file__).resolve().with_name("legal.toml")
@@ -46,11 +46,7 @@ def notice_groups() -> tuple[str, ...]:
         return tuple(tomllib.load(fh).get("notice_bases", {}))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Retry(_Strict):
+class Retry(Strict):
     """Exponential backoff with jitter (``service.RetryPolicy``): attempt n waits base * 2**(n-1), at most cap."""
 
     base_seconds: float = Field(60, gt=0)
@@ -59,7 +55,7 @@ class Retry(_Strict):
     jitter: float = Field(0.5, ge=0, le=1)
 
 
-class EmailChannel(_Strict):
+class EmailChannel(Strict):
     host: str
     port: int = Field(587, ge=1, le=65535)
     sender: str  # envelope sender and From: (the bounce mailbox belongs to it)
@@ -76,7 +72,7 @@ class EmailChannel(_Strict):
     bounce_maildir: str | None = None  # where the delivery reports (RFC 3464) to the sender arrive
 
 
-class FitConnect(_Strict):
+class FitConnect(Strict):
     submission_url: str
     token_url: str
     client_id: str
@@ -87,14 +83,14 @@ class FitConnect(_Strict):
     timeout_seconds: float = Field(30, gt=0)
 
 
-class Zbp(_Strict):
+class Zbp(Strict):
     base_url: str  # the ZBP REST base (without /v6)
     client_cert: str  # PEM: the BPKI certificate (mTLS and signatures)
     client_key: str  # PEM: its key (a file only the service account reads)
     tls_ca: str | None = None
 
 
-class BundIdChannel(_Strict):
+class BundIdChannel(Strict):
     via: Literal["fitconnect", "zbp"] = "fitconnect"
     sender: str = Field(min_length=1, max_length=255)
     service: str | None = Field(None, max_length=255)
@@ -121,7 +117,7 @@ class BundIdChannel(_Strict):
         return self
 
 
-class ElsterChannel(_Strict):
+class ElsterChannel(Strict):
     base_url: str  # ELSTER-Transfer's local REST base
     api_token_env: str | None = "ERECHNUNG_ELSTER_TOKEN"
     api_token_file: str | None = None
@@ -130,19 +126,14 @@ class ElsterChannel(_Strict):
     max_bytes: int | None = Field(None, gt=0)
 
 
-class PrintChannel(_Strict):
+class PrintChannel(Strict):
     outbox: str = "var/print"  # print batches for the print shop (the open one in outbox/open)
     cover_sheets: bool = True
     duplex: bool = False
     return_address: str | None = None
 
 
-def _problem(problem: str, fix: str) -> PydanticCustomError:
-    """A configuration problem in the clerk's words (``problems.problems_from`` shows problem and fix)."""
-    return PydanticCustomError("config", "{problem}", {"problem": problem, "fix": fix})
-
-
-class DeliverySection(_Strict):
+class DeliverySection(Strict):
     """Every coded value is checked here, at load (a wrong one would otherwise surface only when a notice's
     legal date is computed, after it was sent): ``land`` against the table of the Länder (``model.codes.LANDS``),
     ``notice_group`` against the groups of ``legal.toml``; channels and ``bundid.via`` are fixed by the models."""
@@ -165,9 +156,9 @@ class DeliverySection(_Strict):
     def _land(cls, v: str | None) -> str | None:
         if v is not None and v not in LANDS:
             close = [code for code in LANDS if code == v.upper()]
-            raise _problem("ist kein Kürzel eines deutschen Landes",
-                           (f"meinten Sie {close[0]!r}? " if close else "")
-                           + f"erlaubt: {', '.join(LANDS)} (z. B. land = \"NW\" für Nordrhein-Westfalen)")
+            raise custom("ist kein Kürzel eines deutschen Landes",
+                         (f"meinten Sie {close[0]!r}? " if close else "")
+                         + f"erlaubt: {', '.join(LANDS)} (z. B. land = \"NW\" für Nordrhein-Westfalen)")
         return v
 
     @field_validator("notice_group")
@@ -176,11 +167,11 @@ class DeliverySection(_Strict):
         try:
             groups = notice_groups()
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise _problem(f"die Rechtsgrundlagen lassen sich nicht lesen: {LEGAL_RULES}: {exc}",
-                           "prüfen Sie erechnung/config/legal.toml") from None
+            raise custom(f"die Rechtsgrundlagen lassen sich nicht lesen: {LEGAL_RULES}: {exc}",
+                         "prüfen Sie erechnung/config/legal.toml") from None
         if v not in groups:
-            raise _problem("ist keine Gruppe der Rechtsgrundlagen (legal.toml, [notice_bases.<Gruppe>])",
-                           f"erlaubt: {', '.join(groups)}")
+            raise custom("ist keine Gruppe der Rechtsgrundlagen (legal.toml, [notice_bases.<Gruppe>])",
+                         f"erlaubt: {', '.join(groups)}")
         return v
 
     def with_included(self, data: dict[str, Any]) -> DeliverySection:

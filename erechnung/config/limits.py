@@ -4,9 +4,10 @@ box: bound every size, decompression, row and nesting").
 ``IntakeLimits`` is the one table: each field is a limit, its default, what it bounds and what the clerk is told
 when a file breaks it. The configuration's ``[limits]`` section overrides the defaults (``limits.max_rows =
 200000``; ``Limits`` adds the drop zone's bounds, ``file_bytes`` among them, to this table);
-``intake.read_batch(..., limits=config.limits)`` applies them (its readers count rows with ``RowBudget``). A file that breaks a limit is refused as a whole
-(one batch-level error, quarantined with the file) with the limit's name and value, e.g. "die Datei hat mehr als
-100000 Zeilen (Grenze limits.max_rows = 100000) - teilen Sie die Datensätze auf mehrere Dateien auf".
+``intake.read_batch(..., limits=config.limits)`` applies them (its readers count rows with ``RowBudget``). A file
+that breaks a limit is refused as a whole (one batch-level error, quarantined with the file) with the limit's name
+and value, e.g. "die Datei hat mehr als 100000 Zeilen (Grenze limits.max_rows = 100000) - teilen Sie die Datensätze
+auf mehrere Dateien auf".
 
 Rows are counted as the clerk numbers them (module doc of ``intake.formats``): CSV and JSON Lines lines, Excel rows,
 positions in a JSON list; a row number above ``max_rows`` breaks the limit, empty rows in between included, so

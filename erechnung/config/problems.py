@@ -45,7 +45,8 @@ def custom(problem: str, fix: str) -> PydanticCustomError:
 
 
 def checked(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
-    """A field validator from a parser of ``model.identifiers``: its German problem and fix become the config problem."""
+    """A field validator from a parser of ``model.identifiers``: its German problem and fix become the config
+    problem."""
     def check(value: Any) -> Any:
         if value is None:
             return None

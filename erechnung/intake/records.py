@@ -1,11 +1,12 @@
 """What intake hands from step to step: a record as read from a batch file, and a batch.
 
-A problem with one is an ``errors.RecordError``: it names the file, the row (as the clerk sees it: the line of a CSV with the header as line 1, the
-row of the Excel sheet, the line of a JSON Lines file, the position of a JSON record), the column, the value,
-what is wrong and what to do, in German, because the department's clerk reads it in the error report. A problem
-with the whole file (not decodable, not JSON, not an Excel file) is a ``RecordError`` without a row. A problem with
-a value of a nested position (the third entry of a JSON record's ``positionen``, the third ``<Position>`` of an
-XML record) begins with ``Position 3:``, because the record's row alone does not tell the clerk where it stands.
+A problem with one is an ``errors.RecordError``: it names the file, the row (as the clerk sees it: the line of a CSV
+with the header as line 1, the row of the Excel sheet, the line of a JSON Lines file, the position of a JSON
+record), the column, the value, what is wrong and what to do, in German, because the department's clerk reads it in
+the error report. A problem with the whole file (not decodable, not JSON, not an Excel file) is a ``RecordError``
+without a row. A problem with a value of a nested position (the third entry of a JSON record's ``positionen``, the
+third ``<Position>`` of an XML record) begins with ``Position 3:``, because the record's row alone does not tell the
+clerk where it stands.
 """
 from __future__ import annotations
 

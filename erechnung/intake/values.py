@@ -1,6 +1,7 @@
-"""Values as departments write them, parsed strictly: German and international numbers and dates, yes/no,
-BundID postbox UUIDs (identifiers such as IBAN, e-mail and Leitweg-ID: ``model.identifiers``). Every function returns the value in its canonical form or raises a ``RecordError`` with
-the problem and what to write instead (the caller adds file, row and column with ``RecordError.at``).
+"""Values as departments write them, parsed strictly: German and international numbers and dates, yes/no, BundID
+postbox UUIDs (identifiers such as IBAN, e-mail and Leitweg-ID: ``model.identifiers``). Every function returns the
+value in its canonical form or raises a ``RecordError`` with the problem and what to write instead (the caller adds
+file, row and column with ``RecordError.at``).
 
 Numbers are ``Decimal``, never float. The decimal separator is declared per mapping profile
 (``[formats] decimal_separator``):

@@ -37,7 +37,8 @@ def archive_storage(site):
     from erechnung.storage import open_storage
 
     config = site.config
-    return Archive(open_storage(location_url(config, config.archive.location)), RetentionPolicy.configured(config.archive.retention_years))
+    return Archive(open_storage(location_url(config, config.archive.location)),
+                   RetentionPolicy.configured(config.archive.retention_years))
 
 
 def check_exactly_once(site, *, expected: dict[str, int] | None = None) -> dict:

@@ -23,7 +23,7 @@ def make_database(folder: Path | None, n: int, *, kind: str, fmt: str, recipient
                   content: bytes, url: str | None = None) -> str:
     """A migrated SQLite database in ``folder`` (or the empty database at ``url``, e.g. PostgreSQL) with ``n``
     handed-over documents of ``kind`` to ``recipient``."""
-    from erechnung.intake.recipients import Recipient
+    from erechnung.model.recipients import Recipient
     from erechnung.state import make_engine, migrate, transaction
     from erechnung.state import repository as repo
 

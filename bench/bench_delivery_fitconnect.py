@@ -81,7 +81,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mailbox_connectors import crypto  # noqa: E402
-from mailbox_connectors.base import Delivery, DocumentFormat, DocumentKind, EventState  # noqa: E402
+from erechnung.model.delivery import DeliveryFormat  # noqa: E402
+from erechnung.model.documents import DocumentKind  # noqa: E402
+from mailbox_connectors.base import Delivery, EventState  # noqa: E402
 from mailbox_connectors.bundid import AuthorIdentity, BundIdBridgeConnector, BundIdSettings  # noqa: E402
 from mailbox_connectors.fitconnect_client import (  # noqa: E402
     FitConnectSettings, OutgoingAttachment, OutgoingSubmission)
@@ -151,7 +153,7 @@ def main() -> None:
         document = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + os.urandom(max(0, args.size - 16))
 
         def delivery(i: int) -> Delivery:
-            return Delivery(f"bench-{uuid.uuid4()}", DocumentKind.NOTICE, DocumentFormat.PDFA, document,
+            return Delivery(f"bench-{uuid.uuid4()}", DocumentKind.NOTICE, DeliveryFormat.PDFA, document,
                             "bescheid.pdf", "application/pdf", str(uuid.uuid4()), f"Bescheid Nr. {i}",
                             "Ihr Bescheid liegt bei.")
 

@@ -57,11 +57,13 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _connector():
-    from mailbox_connectors.base import (Capabilities, DocumentFormat, DocumentKind, EventState, MailboxConnector,
-                                         NoticeHandling, Receipt, StatusEvent)
+    from erechnung.model.delivery import DeliveryFormat
+    from erechnung.model.documents import DocumentKind
+    from mailbox_connectors.base import (Capabilities, EventState, MailboxConnector, NoticeHandling, Receipt,
+                                         StatusEvent)
 
     class Instant(MailboxConnector):
-        capabilities = Capabilities("email", frozenset(DocumentKind), frozenset(DocumentFormat), None,
+        capabilities = Capabilities("email", frozenset(DocumentKind), frozenset(DeliveryFormat), None,
                                     NoticeHandling.NOTIFY_ONLY)
 
         def __init__(self):

@@ -35,6 +35,7 @@ from enum import StrEnum
 from typing import Any, Callable, Iterator, Mapping
 
 from erechnung.errors import ErechnungError
+from erechnung.model.documents import INVOICE_KINDS
 from erechnung.storage import ObjectNotFoundError, Storage
 
 ROOT = "sha256/"
@@ -58,10 +59,6 @@ class ArchiveKind(StrEnum):
 CHECKPOINTS = "checkpoints/delivery-chain/"
 
 
-#: Document kinds whose records are Buchungsbelege (§ 147 Abs. 1 Nr. 4 AO).
-INVOICE_KINDS = frozenset({"invoice", "credit_note"})
-
-
 @dataclass(frozen=True)
 class RetentionPolicy:
     """How long the archive keeps items, in full calendar years after the year of creation."""
@@ -77,6 +74,11 @@ class RetentionPolicy:
                 raise ArchiveError(f"retention {name} = {years!r}: must be a whole number of years, at least 1")
 
     @classmethod
+    def configured(cls, years: Any) -> "RetentionPolicy":
+        """From the configuration's ``[archive] retention_years`` (``config.locations.Retention``)."""
+        return cls(invoice_years=years.invoices, notice_years=years.notices)
+
+    @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> "RetentionPolicy":
         """From an ``[archive.retention]`` table: ``invoice_years``, ``notice_years``, ``[notice_kinds]``."""
         config = dict(config or {})
@@ -89,7 +91,7 @@ class RetentionPolicy:
 
     def years(self, document_kind: str, notice_kind: str | None = None) -> int:
         """Years to keep records of ``document_kind`` (invoice, credit_note, notice)."""
-        if document_kind in INVOICE_KINDS:
+        if document_kind in INVOICE_KINDS:  # Buchungsbelege (§ 147 Abs. 1 Nr. 4 AO)
             return self.invoice_years
         if document_kind == "notice":
             return self.notice_kinds.get(notice_kind or "", self.notice_years)

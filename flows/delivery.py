@@ -29,7 +29,7 @@ from prefect.utilities.annotations import quote
 
 from erechnung.delivery.run import (DeliverRun, DeliveryState, TrackRun, add_sent, plan_step, print_step,
                                     send_step, track_run)
-from erechnung.intake import load_config
+from erechnung.config import load_config
 from erechnung.entrypoints.wiring import open_connectors
 
 TASK = dict(cache_policy=NONE, retries=0, persist_result=False)

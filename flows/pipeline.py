@@ -42,7 +42,7 @@ from prefect.cache_policies import NONE
 from prefect.states import Failed
 from prefect.utilities.annotations import quote
 
-from erechnung.intake import load_config
+from erechnung.config import load_config
 from erechnung.pipeline import IntakeReport, Options, Pipeline, RenderPool, archive, chunks, hand_over, intake, pending
 from erechnung.pipeline.locks import acquire_all, release, renew
 from erechnung.pipeline.run import RunFailed, RunState, chunk_done, plan, run_pipeline

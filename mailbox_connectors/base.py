@@ -36,36 +36,13 @@ from enum import StrEnum
 from types import TracebackType
 
 from erechnung.errors import ErechnungError
+from erechnung.model.delivery import DeliveryFormat
+from erechnung.model.documents import DocumentKind
 
 __all__ = [
-    "Capabilities", "Delivery", "DeliveryError", "DocumentFormat", "DocumentKind", "EventState",
-    "MailboxConnector", "NoticeHandling", "PermanentFailure", "Receipt", "StatusEvent", "TemporaryFailure",
-    "since_filter", "size_text",
+    "Capabilities", "Delivery", "DeliveryError", "EventState", "MailboxConnector", "NoticeHandling",
+    "PermanentFailure", "Receipt", "StatusEvent", "TemporaryFailure", "since_filter", "size_text",
 ]
-
-
-class DocumentKind(StrEnum):
-    INVOICE = "invoice"
-    CREDIT_NOTE = "credit_note"
-    NOTICE = "notice"  # Bescheid
-
-
-class DocumentFormat(StrEnum):
-    XRECHNUNG = "xrechnung"  # XRechnung XML (UBL or CII), application/xml
-    ZUGFERD = "zugferd"  # hybrid PDF/A-3 with embedded CII (ZUGFeRD / Factur-X), application/pdf
-    PDFA = "pdfa"  # a PDF/A without invoice data (a notice letter), application/pdf
-
-    @classmethod
-    def of_state(cls, state_format: str) -> DocumentFormat:
-        """The format of a document row (``erechnung.state.schema.DOCUMENT_FORMATS``) as a channel sees it."""
-        try:
-            return _STATE_FORMATS[state_format]
-        except KeyError:
-            raise ValueError(f"no delivery format for document format {state_format!r}") from None
-
-
-_STATE_FORMATS = {"ubl": DocumentFormat.XRECHNUNG, "cii": DocumentFormat.XRECHNUNG,
-                  "zugferd": DocumentFormat.ZUGFERD, "notice_pdf": DocumentFormat.PDFA}
 
 
 class NoticeHandling(StrEnum):
@@ -108,7 +85,7 @@ class Delivery:
 
     delivery_id: str
     kind: DocumentKind
-    format: DocumentFormat
+    format: DeliveryFormat
     content: bytes = field(repr=False)
     filename: str
     media_type: str
@@ -121,7 +98,7 @@ class Delivery:
         if not self.delivery_id or not self.delivery_id.isprintable() or len(self.delivery_id) > 100:
             raise ValueError("delivery_id must be 1-100 printable characters")
         object.__setattr__(self, "kind", DocumentKind(self.kind))
-        object.__setattr__(self, "format", DocumentFormat(self.format))
+        object.__setattr__(self, "format", DeliveryFormat(self.format))
         digest = hashlib.sha256(self.content).hexdigest()
         if self.sha256 and self.sha256.lower() != digest:
             raise ValueError(f"delivery {self.delivery_id}: sha256 does not match the document's content")
@@ -140,7 +117,7 @@ class Capabilities:
 
     channel: str  # "email", "fit_connect", "bundid", "elster", "print"
     kinds: frozenset[DocumentKind]  # what it carries as document (NOTICE only with notices=CARRY)
-    formats: frozenset[DocumentFormat]
+    formats: frozenset[DeliveryFormat]
     max_bytes: int | None  # largest document (None: no limit of its own)
     notices: NoticeHandling
 

@@ -45,8 +45,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from . import crypto
 from ._httpclient import HttpClient
 from ._journal import Journal
-from .base import (Capabilities, Delivery, DocumentFormat, DocumentKind, EventState, MailboxConnector,
-                   NoticeHandling, PermanentFailure, Receipt, StatusEvent, TemporaryFailure, since_filter)
+from erechnung.model.delivery import Channel, DeliveryFormat
+from erechnung.model.documents import DocumentKind
+
+from .base import (Capabilities, Delivery, EventState, MailboxConnector, NoticeHandling, PermanentFailure, Receipt,
+                   StatusEvent, TemporaryFailure, since_filter)
 from .fitconnect_client import (FitConnectClient, FitConnectSettings, OutgoingAttachment, OutgoingSubmission,
                                 collect_submission_events, problem_detail, retry_after, tls_refused)
 
@@ -55,7 +58,7 @@ __all__ = ["AuthorIdentity", "BRIDGE_SERVICE", "BundIdBridgeConnector", "BundIdS
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "bundid"
+CHANNEL = Channel.BUNDID
 BRIDGE_SERVICE = "urn:schema-fitko-de:fit-connect:id.bund.de:message_v6"
 CONTENT_LIMIT = 1_000_000  # bytes of the UTF-8 message content ("reported limited to 1 MB")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -156,7 +159,7 @@ def zbp_message(delivery: Delivery, settings: BundIdSettings) -> tuple[str, dict
 
 def _capabilities(settings: BundIdSettings) -> Capabilities:
     return Capabilities(channel=CHANNEL, kinds=frozenset(DocumentKind),
-                        formats=frozenset({DocumentFormat.PDFA, DocumentFormat.ZUGFERD}),
+                        formats=frozenset({DeliveryFormat.PDFA, DeliveryFormat.ZUGFERD}),
                         max_bytes=settings.max_bytes, notices=NoticeHandling.CARRY)
 
 

@@ -31,15 +31,18 @@ import httpx
 import pikepdf
 
 from ._journal import Journal
-from .base import (Capabilities, Delivery, DocumentFormat, DocumentKind, EventState, MailboxConnector,
-                   NoticeHandling, PermanentFailure, Receipt, StatusEvent, TemporaryFailure, since_filter)
+from erechnung.model.delivery import Channel, DeliveryFormat
+from erechnung.model.documents import DocumentKind
+
+from .base import (Capabilities, Delivery, EventState, MailboxConnector, NoticeHandling, PermanentFailure, Receipt,
+                   StatusEvent, TemporaryFailure, since_filter)
 from .fitconnect_client import problem_detail, retry_after, tls_refused
 
 __all__ = ["ElsterConnector", "ElsterSettings", "pdfa_part"]
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "elster"
+CHANNEL = Channel.ELSTER
 _ACCOUNT = re.compile(r"^\d{10}$")
 
 
@@ -76,7 +79,7 @@ class ElsterConnector(MailboxConnector):
         self.http = http
         self._base = settings.base_url.rstrip("/")
         self._capabilities = Capabilities(channel=CHANNEL, kinds=frozenset(DocumentKind),
-                                          formats=frozenset({DocumentFormat.PDFA, DocumentFormat.ZUGFERD}),
+                                          formats=frozenset({DeliveryFormat.PDFA, DeliveryFormat.ZUGFERD}),
                                           max_bytes=settings.max_bytes, notices=NoticeHandling.CARRY)
 
     @property

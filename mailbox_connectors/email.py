@@ -62,16 +62,19 @@ from email.utils import encode_rfc2231, format_datetime, formataddr, parsedate_t
 from functools import lru_cache
 from pathlib import Path
 
+from erechnung.model.delivery import Channel, DeliveryFormat
+from erechnung.model.documents import DocumentKind
+
 from .base import (
-    Capabilities, Delivery, DeliveryError, DocumentFormat, DocumentKind, EventState, MailboxConnector,
-    NoticeHandling, PermanentFailure, Receipt, StatusEvent, TemporaryFailure, since_filter, size_text,
+    Capabilities, Delivery, DeliveryError, EventState, MailboxConnector, NoticeHandling, PermanentFailure, Receipt,
+    StatusEvent, TemporaryFailure, since_filter, size_text,
 )
 
 __all__ = ["EmailConnector", "EmailSettings", "delivery_status_events", "xtext"]
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "email"
+CHANNEL = Channel.EMAIL
 DEFAULT_MAX_BYTES = 10_000_000
 DELIVERY_HEADER = "X-Erechnung-Delivery-Id"
 _OVERHEAD = 16_384  # headers, text part and MIME framing, generously
@@ -83,8 +86,8 @@ _INVOICE_TEXT = {
     DocumentKind.INVOICE: "im Anhang erhalten Sie Ihre Rechnung",
     DocumentKind.CREDIT_NOTE: "im Anhang erhalten Sie Ihre Gutschrift",
 }
-_FORMAT_TEXT = {DocumentFormat.XRECHNUNG: "als elektronische Rechnung im Format XRechnung (XML)",
-                DocumentFormat.ZUGFERD: "als elektronische Rechnung im Format ZUGFeRD (PDF mit eingebetteten Daten)"}
+_FORMAT_TEXT = {DeliveryFormat.XRECHNUNG: "als elektronische Rechnung im Format XRechnung (XML)",
+                DeliveryFormat.ZUGFERD: "als elektronische Rechnung im Format ZUGFeRD (PDF mit eingebetteten Daten)"}
 NOTICE_TEXT = ("Guten Tag,\n\nfür Sie liegt ein Bescheid zum Abruf in Ihrem elektronischen Postfach bereit. "
                "Bitte melden Sie sich dort an und rufen Sie ihn ab.")
 NOTICE_FOOTER = ("Der Bescheid selbst ist dieser E-Mail nicht beigefügt: Bescheide stellen wir nur über Ihr "
@@ -207,7 +210,7 @@ class EmailConnector(MailboxConnector):
         doc_limit = max(0, (settings.max_bytes - _OVERHEAD) * 57 // 78)  # base64: 57 bytes -> 76 chars + CRLF
         self._capabilities = Capabilities(
             channel=CHANNEL, kinds=frozenset({DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE}),
-            formats=frozenset({DocumentFormat.XRECHNUNG, DocumentFormat.ZUGFERD}), max_bytes=doc_limit,
+            formats=frozenset({DeliveryFormat.XRECHNUNG, DeliveryFormat.ZUGFERD}), max_bytes=doc_limit,
             notices=NoticeHandling.NOTIFY_ONLY)
         self._kinds_and_formats = replace(self._capabilities, max_bytes=None)
 

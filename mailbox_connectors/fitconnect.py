@@ -26,8 +26,11 @@ from typing import Any
 
 from ._httpclient import HttpClient
 from ._journal import Journal
-from .base import (Capabilities, Delivery, DocumentFormat, DocumentKind, MailboxConnector, NoticeHandling,
-                   PermanentFailure, Receipt, StatusEvent, since_filter)
+from erechnung.model.delivery import DeliveryFormat
+from erechnung.model.documents import DocumentKind
+
+from .base import (Capabilities, Delivery, MailboxConnector, NoticeHandling, PermanentFailure, Receipt, StatusEvent,
+                   since_filter)
 from .fitconnect_client import (FitConnectClient, FitConnectSettings, OutgoingAttachment, OutgoingSubmission,
                                 collect_submission_events)
 
@@ -61,7 +64,7 @@ class FitConnectReplyConnector(MailboxConnector):
         self.data_schema_uri = data_schema_uri
         self.journal = journal or Journal()
         self._capabilities = Capabilities(channel=CHANNEL, kinds=frozenset(DocumentKind),
-                                          formats=frozenset(DocumentFormat), max_bytes=None,
+                                          formats=frozenset(DeliveryFormat), max_bytes=None,
                                           notices=NoticeHandling.CARRY)
 
     @property

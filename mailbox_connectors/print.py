@@ -51,18 +51,17 @@ from pathlib import Path
 import pikepdf
 
 from erechnung.intake.errors_report import csv_safe
+from erechnung.model.delivery import Channel, DeliveryFormat
+from erechnung.model.documents import DocumentKind
 from erechnung.pipeline.crash import crashpoint
 
-from .base import (
-    Capabilities, Delivery, DocumentFormat, DocumentKind, MailboxConnector, NoticeHandling, PermanentFailure,
-    Receipt, StatusEvent,
-)
+from .base import Capabilities, Delivery, MailboxConnector, NoticeHandling, PermanentFailure, Receipt, StatusEvent
 
 __all__ = ["PrintBatch", "PrintConnector", "PrintSettings"]
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "print"
+CHANNEL = Channel.PRINT
 _KIND_TEXT = {DocumentKind.INVOICE: "Rechnung", DocumentKind.CREDIT_NOTE: "Gutschrift",
               DocumentKind.NOTICE: "Bescheid"}
 MANIFEST_FIELDS = ("letter", "delivery_id", "kind", "first_page", "last_page", "pages", "sheets", "sha256",
@@ -156,8 +155,8 @@ class PrintConnector(MailboxConnector):
         self._closed: dict[str, dict] = {}  # delivery id -> its row in a closed batch (with "batch")
         self._thread_lock = threading.Lock()
         self._capabilities = Capabilities(
-            channel=CHANNEL, kinds=frozenset(DocumentKind), formats=frozenset({DocumentFormat.ZUGFERD,
-                                                                              DocumentFormat.PDFA}),
+            channel=CHANNEL, kinds=frozenset(DocumentKind), formats=frozenset({DeliveryFormat.ZUGFERD,
+                                                                              DeliveryFormat.PDFA}),
             max_bytes=None, notices=NoticeHandling.CARRY)
 
     @property
@@ -352,7 +351,7 @@ class PrintConnector(MailboxConnector):
         return rows, total
 
     def _design(self):  # type: ignore[no-untyped-def]
-        from erechnung.documents.design import load_design
+        from erechnung.config.design import load_design
 
         return load_design(self.settings.design_path)
 

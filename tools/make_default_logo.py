@@ -1,4 +1,4 @@
-"""Draw the default design's logo (erechnung/documents/templates/default/logo.png): a town hall in a shield.
+"""Draw the default design's logo (erechnung/config/templates/default/logo.png): a town hall in a shield.
 
 Our own drawing, made with Pillow so that anyone can redo or change it; a municipality replaces the file (or
 points ``letterhead.logo`` in its design.toml at its own coat of arms).
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-OUT = Path(__file__).resolve().parents[1] / "erechnung/documents/templates/default/logo.png"
+OUT = Path(__file__).resolve().parents[1] / "erechnung/config/templates/default/logo.png"
 BLUE, GOLD = (31, 78, 121), (201, 162, 39)
 
 

@@ -1,14 +1,18 @@
 """How the delivery service works for one installation: retries (:class:`RetryPolicy`), the claim's lease, the
-idempotency keys' prefix, the Land and notice group of the legal dates, the worker (:class:`DeliveryConfig`)."""
+idempotency keys' prefix, the Land and notice group of the legal dates, the worker (:class:`DeliveryConfig`), as
+:func:`delivery_config` makes them from the configuration's ``[delivery]`` section."""
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
+from erechnung.config.channels import DeliverySection
+from erechnung.model.codes import LANDS
 from erechnung.state.leases import worker_id
 
-from .notification import LANDS, LegalRuleError, LegalRules
+from .notification import LegalRuleError, LegalRules
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,16 @@ class DeliveryConfig:
         if self.land is not None and self.land not in LANDS:
             raise LegalRuleError(f"land {self.land!r} is not the code of a German Land: use one of "
                                  f"{' '.join(LANDS)} (configuration [delivery] land)")
+
+
+def delivery_config(section: DeliverySection, *, worker: str | None = None) -> DeliveryConfig:
+    """The delivery service's settings from the configuration's ``[delivery]`` section."""
+    r = section.retry
+    kw: dict[str, Any] = dict(
+        retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
+                          max_attempts=r.max_attempts, jitter=r.jitter),
+        lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
+        notice_group=section.notice_group, batch_size=section.batch_size)
+    if worker:
+        kw["worker"] = worker
+    return DeliveryConfig(**kw)

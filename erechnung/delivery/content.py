@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from erechnung.model.delivery import DeliveryFormat
+from erechnung.model.documents import DocumentFormat, DocumentKind
 from erechnung.state.schema import ArchiveItem, Document
-from mailbox_connectors.base import Delivery as ChannelDelivery, DocumentFormat
+from mailbox_connectors.base import Delivery as ChannelDelivery
 
 
 @dataclass(frozen=True)
@@ -44,30 +46,31 @@ def archive_content(archive) -> ContentLoader:
 
 
 def subject(doc: Document) -> str:
-    what = {"invoice": "Rechnung", "credit_note": "Gutschrift", "notice": "Bescheid"}.get(doc.kind, doc.kind)
+    what = {DocumentKind.INVOICE: "Rechnung", DocumentKind.CREDIT_NOTE: "Gutschrift",
+            DocumentKind.NOTICE: "Bescheid"}.get(doc.kind, doc.kind)
     return f"{what} {doc.number or doc.id}"
 
 
-def delivery_format(session: Session, doc: Document) -> str | None:
-    """The format a channel sees (``mailbox_connectors.base.DocumentFormat`` value); a finished document passed
-    through is XRechnung when archived as XML, else ZUGFeRD."""
-    if doc.format != "passthrough":
-        return _STATE_FORMATS.get(doc.format)
+def delivery_format(session: Session, doc: Document) -> DeliveryFormat | None:
+    """The format a channel sees; a finished document passed through is XRechnung when archived as XML, else
+    ZUGFeRD."""
+    if doc.format != DocumentFormat.PASSTHROUGH:
+        try:
+            return DeliveryFormat.of(doc.format)
+        except ValueError:
+            return None
     item = session.get(ArchiveItem, doc.sha256) if doc.sha256 else None
     if item is None:
         return None
-    return "xrechnung" if item.media_type.endswith("xml") else "zugferd"
-
-
-_STATE_FORMATS = {"ubl": "xrechnung", "cii": "xrechnung", "zugferd": "zugferd", "notice_pdf": "pdfa"}
+    return DeliveryFormat.XRECHNUNG if item.media_type.endswith("xml") else DeliveryFormat.ZUGFERD
 
 
 def channel_delivery(session: Session, d: Any, load: ContentLoader, doc: Document | None = None) -> ChannelDelivery:
     """The channel's delivery of ``d`` (a delivery row: key, document, kind, address), its content from ``load``."""
     doc = doc if doc is not None else session.get(Document, d.document_id)
     content = load(session, doc)
-    fmt = DocumentFormat.of_state(doc.format) if doc.format != "passthrough" else (
-        DocumentFormat.XRECHNUNG if content.media_type.endswith("xml") else DocumentFormat.ZUGFERD)
+    fmt = DeliveryFormat.of(doc.format) if doc.format != DocumentFormat.PASSTHROUGH else (
+        DeliveryFormat.XRECHNUNG if content.media_type.endswith("xml") else DeliveryFormat.ZUGFERD)
     return ChannelDelivery(delivery_id=d.idempotency_key, kind=d.kind, format=fmt, content=content.data,
                            filename=content.filename, media_type=content.media_type, address=d.address,
                            subject=content.subject or subject(doc), body=content.body)

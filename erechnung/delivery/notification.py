@@ -1,7 +1,7 @@
 """When a notice counts as notified (Bekanntgabe): the legal rules as configuration (``legal.toml``), per legal
 basis and Land, and functions that compute the date and return it with every input it was computed from.
 
-    rules = LegalRules.load()                      # erechnung/delivery/legal.toml, or a path
+    rules = LegalRules.load()                      # erechnung/config/legal.toml, or a path
     result = compute_notification_date(rules, "ao_122a", "NW", notification_sent_at=sent)
     result.date                                    # datetime.date
     result.inputs()                                # what to store beside it (notification_dates.inputs)
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo
 
+from erechnung.config.channels import LEGAL_RULES as DEFAULT_RULES
 from erechnung.errors import ErechnungError
+from erechnung.model.codes import LANDS
 
-DEFAULT_RULES = Path(__file__).resolve().parent / "legal.toml"
 START_EVENTS = ("provision", "notification_sent", "retrieval")
-LANDS = ("BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH")
 StartEvent = Literal["provision", "notification_sent", "retrieval"]
 
 

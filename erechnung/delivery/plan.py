@@ -75,7 +75,7 @@ def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: 
     """Plan ``ids`` in one transaction: documents, archive items and register entries read with one query
     each, the first deliveries inserted with one INSERT ... ON CONFLICT DO NOTHING, their events appended
     under one chain-head lock."""
-    from erechnung.intake.recipients import Recipient
+    from erechnung.model.recipients import Recipient
 
     with session_factory() as session, session.begin():
         docs = repo.documents(session, ids)  # with their archive items, for _document_size and delivery_format

@@ -35,17 +35,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from erechnung.intake.recipients import Channel, Consent, Recipient, RecipientKind
+from erechnung.model.delivery import Channel
+from erechnung.model.documents import INVOICE_KINDS, DocumentKind
+from erechnung.model.recipients import Consent, Recipient, RecipientKind
 
 from .notification import LegalRules
 
-INVOICE_KINDS = frozenset({"invoice", "credit_note"})
-POSTBOXES = frozenset({Channel.BUNDID.value, Channel.ELSTER.value})
+POSTBOXES = frozenset({Channel.BUNDID, Channel.ELSTER})
+INVOICE, NOTICE = DocumentKind.INVOICE, DocumentKind.NOTICE  # the two groups a route is chosen for
+BUNDID, ELSTER, EMAIL, PEPPOL, PRINT = Channel.BUNDID, Channel.ELSTER, Channel.EMAIL, Channel.PEPPOL, Channel.PRINT
 
-DEFAULT_ORDER: Mapping[RecipientKind, Mapping[str, tuple[str, ...]]] = {
-    RecipientKind.CITIZEN: {"invoice": ("bundid", "email", "print"), "notice": ("bundid", "print")},
-    RecipientKind.COMPANY: {"invoice": ("email", "peppol", "print"), "notice": ("elster", "print")},
-    RecipientKind.PUBLIC_BODY: {"invoice": ("peppol", "email", "print"), "notice": ("print",)},
+DEFAULT_ORDER: Mapping[RecipientKind, Mapping[DocumentKind, tuple[Channel, ...]]] = {
+    RecipientKind.CITIZEN: {INVOICE: (BUNDID, EMAIL, PRINT), NOTICE: (BUNDID, PRINT)},
+    RecipientKind.COMPANY: {INVOICE: (EMAIL, PEPPOL, PRINT), NOTICE: (ELSTER, PRINT)},
+    RecipientKind.PUBLIC_BODY: {INVOICE: (PEPPOL, EMAIL, PRINT), NOTICE: (PRINT,)},
 }
 
 
@@ -101,26 +104,26 @@ def postal_address(recipient: Recipient) -> str:
 
 def _address(recipient: Recipient, channel: str) -> tuple[str, str] | None:
     """(address_ref, address) of the recipient on ``channel``, or None when there is none."""
-    if channel == "email":
+    if channel == EMAIL:
         value = recipient.email
-    elif channel == "bundid":
+    elif channel == BUNDID:
         value = recipient.bundid_postbox
-    elif channel == "elster":
+    elif channel == ELSTER:
         value = recipient.elster_account
-    elif channel == "peppol":
+    elif channel == PEPPOL:
         value = recipient.peppol_id or (f"0204:{recipient.leitweg_id}" if recipient.leitweg_id else None)
-    elif channel == "print":
+    elif channel == PRINT:
         return f"print:{recipient.customer_number}", postal_address(recipient)
     else:
         return None
     return (f"{channel}:{value}", value) if value else None
 
 
-def _kind_group(kind: str) -> str:
+def _kind_group(kind: str) -> DocumentKind:
     if kind in INVOICE_KINDS:
-        return "invoice"
-    if kind == "notice":
-        return "notice"
+        return INVOICE
+    if kind == NOTICE:
+        return NOTICE
     raise ValueError(f"no route for documents of kind {kind!r}")
 
 
@@ -137,9 +140,9 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
     order: list[str] = []
     for channel in [c.value if isinstance(c, Channel) else str(c) for c in recipient.channels] + list(
             DEFAULT_ORDER[recipient.kind][group]):
-        if channel != "print" and channel not in order:
+        if channel != PRINT and channel not in order:
             order.append(channel)
-    order.append("print")
+    order.append(PRINT)
     consents = {c.value if isinstance(c, Consent) else str(c) for c in recipient.consents}
     hops: list[Hop] = []
     skipped: list[Skipped] = []
@@ -147,16 +150,16 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
         reason = None
         basis = None
         addressed = _address(recipient, channel)
-        if group == "notice" and channel == "email":
+        if group == NOTICE and channel == EMAIL:
             reason = ("a notice never travels as a plain email attachment; email only tells that it waits in a "
                       "postbox")
-        elif group == "notice" and channel == "peppol":
+        elif group == NOTICE and channel == PEPPOL:
             reason = "Peppol carries invoices, not notices"
         elif addressed is None:
             reason = f"no {channel} address in the recipient register"
         elif available is not None and channel not in available:
             reason = f"no {channel} connector is configured"
-        elif group == "notice":
+        elif group == NOTICE:
             basis = rules.basis_for(channel, notice_group)
             if basis is None:
                 reason = f"legal.toml names no legal basis for notices on {channel} (notice_bases.{notice_group})"
@@ -164,12 +167,12 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
                 missing = [c for c in rules.rule(basis).requires_consent if c not in consents]
                 if missing:
                     reason = f"{rules.rule(basis).title} needs the recipient's consent ({', '.join(missing)})"
-        elif channel == "email" and recipient.kind is RecipientKind.CITIZEN \
+        elif channel == EMAIL and recipient.kind is RecipientKind.CITIZEN \
                 and Consent.EMAIL_INVOICES.value not in consents:
             reason = "a citizen gets invoices by email only with consent (email_invoices)"
-        elif channel in POSTBOXES - {"bundid"}:
+        elif channel in POSTBOXES - {BUNDID}:
             reason = f"the {channel} postbox carries notices, not invoices"
-        elif recipient.kind is RecipientKind.PUBLIC_BODY and channel in ("email", "peppol") \
+        elif recipient.kind is RecipientKind.PUBLIC_BODY and channel in (EMAIL, PEPPOL) \
                 and not recipient.leitweg_id:
             reason = "an invoice to a public body needs its Leitweg-ID (BR-DE-15)"
         takes = (formats or {}).get(channel)
@@ -184,6 +187,6 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
             skipped.append(Skipped(channel, reason))
             continue
         assert addressed is not None
-        notify = recipient.email if group == "notice" and channel in POSTBOXES else None
+        notify = recipient.email if group == NOTICE and channel in POSTBOXES else None
         hops.append(Hop(channel, addressed[0], addressed[1], basis, notify))
     return Route(tuple(hops), tuple(skipped))

@@ -73,7 +73,7 @@ class TrackRun:
 
 
 def _open_state(config: Any, db_url: str | None):
-    from erechnung.pipeline.context import database_url
+    from erechnung.config import database_url
     from erechnung.state import make_engine, migrate, session_factory
 
     engine = make_engine(db_url or database_url(config))
@@ -100,12 +100,12 @@ class DeliveryState:
     def archive(self):
         """The configuration's archive (``erechnung.archive.Archive``), opened on first use."""
         if self._archive is None:
-            from erechnung.archive import Archive
-            from erechnung.pipeline.context import location_url, retention_policy
+            from erechnung.archive import Archive, RetentionPolicy
+            from erechnung.config import location_url
             from erechnung.storage import open_storage
 
             self._archive = Archive(open_storage(location_url(self.config, self.config.archive.location)),
-                                    retention_policy(self.config))
+                                    RetentionPolicy.configured(self.config.archive.retention_years))
         return self._archive
 
     @property

@@ -77,6 +77,7 @@ from erechnung.state import deliveries as repo
 from erechnung.state.deliveries import send as send_repo
 from erechnung.state.deliveries.legal_dates import store_dates
 from erechnung.state.schema import utcnow
+from erechnung.model.codes import LANDS
 from mailbox_connectors.base import MailboxConnector, PermanentFailure, Receipt, TemporaryFailure
 
 from .audit import append_event, append_events
@@ -84,7 +85,7 @@ from .config import DeliveryConfig
 from .content import ContentLoader, channel_delivery
 from .fallback import fall_back
 from .legal_dates import legal_dates
-from .notification import LANDS, compute_notification_date, retrieval_deadline
+from .notification import compute_notification_date, retrieval_deadline
 
 log = logging.getLogger(__name__)
 

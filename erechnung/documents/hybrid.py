@@ -24,7 +24,7 @@ from ..model.codes import EN16931, XRECHNUNG_3_0
 from .embed import PROFILES, invoice_attachment, profile as _profile
 
 if TYPE_CHECKING:
-    from .design import Design
+    from ..config.design import Design
 
 #: BT-24 of a CII in Factur-X profile EN 16931 (the guideline ``GuidelineSpecifiedDocumentContextParameter``).
 EN16931_GUIDELINE = EN16931
@@ -51,7 +51,7 @@ def make_hybrid(invoice: Invoice, profile: str = "EN16931", design: Design | Non
     Raises ``CiiWriteError`` (a DocumentWriteError naming the term) when the invoice holds what CII cannot
     carry (BG-DEX-09 third-party payments, more than one BG-3 preceding invoice)."""
     from ..syntax import write_invoice
-    from .design import load_design
+    from ..config.design import load_design
     from .invoice_pdf import draw_invoice, invoice_info
     from .letter import letter_frame
     from .pdfa import canvas_bytes, finish, new_canvas

@@ -30,7 +30,7 @@ from reportlab.pdfgen.canvas import Canvas
 from ..model import Invoice, InvoiceLine
 from ..model.codes import CREDIT_NOTE_TYPE_CODES, CREDIT_TRANSFER_MEANS, DIRECT_DEBIT_MEANS
 from . import german as de
-from .design import MM, Design, load_design
+from ..config.design import MM, Design, load_design
 from .layout import Block, paginate
 from .letter import LetterFrame, format_iban, letter_frame
 from .pdfa import DocumentInfo, canvas_bytes, finish, new_canvas, wrap

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from .design import MM, Design, load_design
+from ..config.design import MM, Design, load_design
 from .pdfa import FontSet, draw_image, fonts, image_size, rgb, wrap
 
 FIRST_FORM, NEXT_FORM = "erechnungLetterFirst", "erechnungLetterNext"

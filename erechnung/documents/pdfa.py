@@ -51,7 +51,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from .design import Design, load_design
+from ..config.design import Design, load_design
 
 # ASCII85 makes every stream a quarter larger and costs time; PDF/A needs none of it. (Process-wide reportlab
 # setting: every canvas here is made by new_canvas.)

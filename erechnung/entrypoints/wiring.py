@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from erechnung.delivery.settings import DeliverySection, delivery_config
+from erechnung.config.channels import DeliverySection
+from erechnung.delivery.config import delivery_config
 from erechnung.errors import ErechnungError
 
 from mailbox_connectors._journal import Journal
@@ -101,7 +102,7 @@ def effective_section(config: Any) -> DeliverySection:
 
 
 def open_connectors(config: Any, *, only: tuple[str, ...] | None = None, worker: str | None = None) -> Wired:
-    """Connectors for every channel the configuration (an ``erechnung.intake.Config``) sets up (or ``only``)."""
+    """Connectors for every channel the configuration (an ``erechnung.config.Config``) sets up (or ``only``)."""
     section = effective_section(config)
     base = Path(config.base_dir)
     wired = Wired(section)
@@ -196,10 +197,10 @@ def _fit_settings(f: Any, base: Path, key: str):
 
 def open_archive(config_path: Path):
     """The configuration's archive (location and retention policy)."""
-    from erechnung.archive import Archive
-    from erechnung.intake import load_config
-    from erechnung.pipeline.context import location_url, retention_policy
+    from erechnung.archive import Archive, RetentionPolicy
+    from erechnung.config import load_config, location_url
     from erechnung.storage import open_storage
 
     config = load_config(config_path)
-    return Archive(open_storage(location_url(config, config.archive.location)), retention_policy(config))
+    return Archive(open_storage(location_url(config, config.archive.location)),
+                   RetentionPolicy.configured(config.archive.retention_years))

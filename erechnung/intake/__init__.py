@@ -3,7 +3,7 @@ every function takes bytes and a name, storage is the caller's.
 
 The flows call, in this order::
 
-    config = load_config("config.toml")                  # every mistake at once (ConfigError.problems)
+    config = load_config("config.toml")                  # erechnung.config: every mistake at once
     profiles = load_profiles(config)                      # the departments' mapping profiles
     dep = config.department("standesamt")
     batch = read_batch(data, name, format=dep.format, encoding=dep.encoding, delimiter=dep.delimiter)
@@ -15,23 +15,19 @@ The flows call, in this order::
 Finished documents (``format`` xml or pdf) are read as one record each (``document_bytes(record)`` gives the XML)
 and go straight to validation.
 """
-from .config import Config, ConfigError, ConfigProblem, Department, load_config, parse_config
+from ..errors import RecordError
 from .errors_report import error_report_csv, error_report_html
 from .formats import detect_encoding, document_bytes, read_batch
 from .mapping import (
     BuildResult, CounterNumbers, DocumentDraft, DocumentRejected, MappingProfile, MappingResult, NumberSource,
     Quarantined, build, build_all, load_profile, load_profiles, map_batch, parse_profile,
 )
-from .recipients import (
-    Channel, Consent, Recipient, RecipientImport, RecipientKind, RecipientRegister, import_recipients_csv,
-)
-from .records import Batch, RawRecord, RecordError
+from .recipients import RecipientImport, import_recipients_csv
+from .records import Batch, RawRecord
 
 __all__ = [
-    "Batch", "BuildResult", "Channel", "Config", "ConfigError", "ConfigProblem", "Consent", "CounterNumbers",
-    "Department", "DocumentDraft", "DocumentRejected", "MappingProfile", "MappingResult", "NumberSource",
-    "Quarantined", "RawRecord", "Recipient", "RecipientImport", "RecipientKind", "RecipientRegister",
-    "RecordError", "build", "build_all", "detect_encoding", "document_bytes", "error_report_csv",
-    "error_report_html", "import_recipients_csv", "load_config", "load_profile", "load_profiles", "map_batch",
-    "parse_config", "parse_profile", "read_batch",
+    "Batch", "BuildResult", "CounterNumbers", "DocumentDraft", "DocumentRejected", "MappingProfile", "MappingResult",
+    "NumberSource", "Quarantined", "RawRecord", "RecipientImport", "RecordError", "build", "build_all",
+    "detect_encoding", "document_bytes", "error_report_csv", "error_report_html", "import_recipients_csv",
+    "load_profile", "load_profiles", "map_batch", "parse_profile", "read_batch",
 ]

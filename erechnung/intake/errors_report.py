@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..html_safety import csp_meta_html
-from .records import RecordError
+from ..errors import RecordError
 
 HEADERS = ("Datei", "Zeile", "Spalte", "Wert", "Problem", "Was tun")
 #: How a line that is a note, not a problem, begins its "Was tun" (a record skipped because its document was

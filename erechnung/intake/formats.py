@@ -34,24 +34,42 @@ from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from .limits import DEFAULT_LIMITS, IntakeLimits, LimitExceeded, RowBudget
-from .records import Batch, RawRecord, RecordError
+from ..config.app import FORMATS
+from ..config.limits import DEFAULT_LIMITS, MAX_BYTES, IntakeLimits, LimitExceeded
+from ..errors import RecordError
+from .records import Batch, RawRecord
 
-Format = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed", "xml-records"]
-FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed", "xml-records")
-ENCODINGS: tuple[str, ...] = ("utf-8", "windows-1252", "iso-8859-15", "auto")
-DELIMITERS: tuple[str, ...] = (";", ",", "\t", "auto")
 #: File name endings and the format they stand for.
 EXTENSIONS = {".csv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
               ".xlsx": "xlsx", ".xml": "xml", ".pdf": "pdf", ".dat": "fixed"}
-MAX_BYTES = 100 * 1024 * 1024
 #: What ``str.splitlines`` ends a line at (``\r\n`` counts once).
 LINE_ENDS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+class RowBudget:
+    """What a reader has taken from one file so far; ``row()`` raises ``LimitExceeded`` at the first limit broken.
+
+    Readers hand every row to it as they produce it (before keeping it), so that no more than the limits'
+    worth of rows, columns and cells is ever held.
+    """
+
+    def __init__(self, limits: IntakeLimits) -> None:
+        self.limits, self.cells = limits, 0
+
+    def row(self, number: int, values: Any) -> None:
+        limits = self.limits
+        limits.check("max_rows", number)
+        limits.check("max_columns", len(values), f"Zeile {number}")
+        self.cells += len(values)
+        limits.check("max_cells", self.cells)
+        for value in values:
+            if isinstance(value, str):
+                limits.check_text(value, f"Zeile {number}")
 
 
 class RecordType(BaseModel):

@@ -47,15 +47,19 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..config import Config, ConfigError, ConfigProblem, Department
+from ..config.problems import problems_from
+from ..errors import RecordError
+from ..model import identifiers
 from ..model.codes import EXEMPTION_REASON_CATEGORIES, VatCategory
+from ..model.documents import DocumentKind
+from ..model.recipients import Recipient, RecipientRegister
 from . import values
 from .formats import ReaderOptions
-from .config import Config, ConfigError, ConfigProblem, Department, problems_from
 from .identity import IdentityRule
-from .records import Batch, RawRecord, RecordError
-from .recipients import Recipient, RecipientProblems, RecipientRegister, recipient_from_fields
+from .records import Batch, RawRecord
+from .recipients import RecipientProblems, recipient_from_fields
 
-Kind = Literal["invoice", "credit_note", "notice"]
 NOTICE_TYPES = ("gebuehrenbescheid", "abfallgebuehrenbescheid", "hundesteuerbescheid", "grundsteuerbescheid")
 CENT = Decimal("0.01")
 
@@ -168,9 +172,9 @@ class _Strict(BaseModel):
 
 
 class KindRule(_Strict):
-    default: Kind = "invoice"
+    default: DocumentKind = DocumentKind.INVOICE
     column: str | None = None
-    values: dict[str, Kind] = Field(default_factory=dict)
+    values: dict[str, DocumentKind] = Field(default_factory=dict)
     negative_total: Literal["credit_note", "error"] = "credit_note"
 
 
@@ -394,7 +398,8 @@ def _profile_problems(profile: MappingProfile, file: str) -> list[ConfigProblem]
     return out
 
 
-_KIND_NAME = {"invoice": "Rechnungen", "credit_note": "Gutschriften", "notice": "Bescheide"}
+_KIND_NAME = {DocumentKind.INVOICE: "Rechnungen", DocumentKind.CREDIT_NOTE: "Gutschriften",
+              DocumentKind.NOTICE: "Bescheide"}
 
 
 def _required(kind: str, profile: MappingProfile) -> list[tuple[str, str]]:
@@ -410,7 +415,7 @@ def _required(kind: str, profile: MappingProfile) -> list[tuple[str, str]]:
         for inline in ("buyer.street", "buyer.post_code", "buyer.city"):
             if not m(inline):
                 need.append((inline, "ohne Kundennummer braucht der Empfänger eine vollständige Anschrift"))
-    if kind == "notice":
+    if kind == DocumentKind.NOTICE:
         for target in ("notice_type", "file_number", "subject", "legal_basis"):
             if not m(target):
                 need.append((target, f"ordnen Sie {FIELDS[target].meaning} einer Spalte zu oder setzen Sie "
@@ -509,7 +514,7 @@ def _department_profile(config: Config, dep: Department) -> MappingProfile:
     mistake, each naming the file, the key, what is wrong and how to fix it."""
     profile = load_profile(config.path(dep.mapping or ""))
     problems: list[ConfigProblem] = []
-    if not profile.maps("number") and dep.number_range is None and profile.kind.default != "notice":
+    if not profile.maps("number") and dep.number_range is None and profile.kind.default != DocumentKind.NOTICE:
         problems.append(ConfigProblem(config.source, f"departments.{dep.id}.number_range", None,
                                       "das Mapping-Profil liefert keine Belegnummer und die Abteilung hat "
                                       "keinen Nummernkreis",
@@ -614,11 +619,11 @@ def _parse(target: str, text: str, *, native: bool, formats: Formats) -> Any:
     if t.type == "bool":
         return values.parse_bool(text)
     if t.type == "iban":
-        return values.parse_iban(text)
+        return identifiers.parse_iban(text)
     if t.type == "email":
-        return values.parse_email(text)
+        return identifiers.parse_email(text)
     if t.type == "leitweg":
-        return values.parse_leitweg_id(text)
+        return identifiers.parse_leitweg_id(text)
     if t.type == "code":
         code = text.upper() if target in ("lines.vat_category", "currency", "assessment.tax_type") else text.lower()
         if code not in t.choices:
@@ -682,7 +687,7 @@ class DocumentDraft(BaseModel):
     department: str
     batch: str
     key: str
-    kind: Kind
+    kind: DocumentKind
     notice_type: str | None = None
     rows: tuple[int, ...]
     recipient_ref: str | None
@@ -920,7 +925,7 @@ class _Mapper:
                                       value="", problem="keine der Betragsspalten "
                                       + ", ".join(repr(a.column) for a in self.profile.amounts) + " hat einen Betrag",
                                       fix="tragen Sie mindestens einen Betrag ein"))
-        if kind == "notice":
+        if kind == DocumentKind.NOTICE:
             data = self._notice(first, doc, lines, recipient, ref, errors)
         else:
             data, kind = self._invoice(first, doc, lines, recipient, ref, kind, errors)
@@ -931,16 +936,17 @@ class _Mapper:
         number = doc.get("number")
         return DocumentDraft(
             department=self.department.id, batch=self.batch.name, key=group.key, kind=kind,
-            notice_type=doc.get("notice_type") if kind == "notice" else None,
+            notice_type=doc.get("notice_type") if kind == DocumentKind.NOTICE else None,
             rows=tuple(r.row for r in group.records), recipient_ref=ref, recipient=recipient, number=number,
-            invoice=data if kind != "notice" else None, notice=data if kind == "notice" else None,
+            invoice=data if kind != DocumentKind.NOTICE else None,
+            notice=data if kind == DocumentKind.NOTICE else None,
             columns=columns), []
 
-    def _kind(self, group: _Group, errors: list[RecordError]) -> Kind:
+    def _kind(self, group: _Group, errors: list[RecordError]) -> DocumentKind:
         rule = self.profile.kind
         if not rule.column:
             return rule.default
-        chosen: Kind | None = None
+        chosen: DocumentKind | None = None
         table = {k.strip().lower(): v for k, v in rule.values.items()}
         for record in group.records:
             text = record.get(rule.column).strip()
@@ -1039,8 +1045,8 @@ class _Mapper:
     # ------------------------------------------------------------------------------------------ invoices
 
     def _invoice(self, record: RawRecord, doc: dict[str, Any], lines: list[dict[str, Any]],
-                 recipient: Recipient | None, ref: str | None, kind: Kind,
-                 errors: list[RecordError]) -> tuple[dict[str, Any] | None, Kind]:
+                 recipient: Recipient | None, ref: str | None, kind: DocumentKind,
+                 errors: list[RecordError]) -> tuple[dict[str, Any] | None, DocumentKind]:
         start = len(errors)
         item_lines = [self._item_line(line, errors) for line in lines]
         if len(errors) > start or recipient is None or not all(item_lines):
@@ -1048,15 +1054,15 @@ class _Mapper:
         total = sum((Decimal(str(l["quantity"])) * Decimal(str(l["unit_price"]))).quantize(CENT, ROUND_HALF_UP)
                     for l in item_lines)
         if total < 0:
-            if kind == "credit_note" or self.profile.kind.negative_total == "error":
+            if kind == DocumentKind.CREDIT_NOTE or self.profile.kind.negative_total == "error":
                 errors.append(self._error(record, "lines.unit_price" if self.profile.maps("lines.unit_price")
                                           else "lines.amount", f"der Beleg ergibt einen negativen Betrag "
                                           f"({_euro(total)} €)", "prüfen Sie die Vorzeichen der Beträge",
                                           of_document=True))
                 return None, kind
-            kind = "credit_note"
+            kind = DocumentKind.CREDIT_NOTE
             item_lines = [{**l, "quantity": -l["quantity"]} for l in item_lines]
-        elif kind == "credit_note":
+        elif kind == DocumentKind.CREDIT_NOTE:
             pass  # a credit note given with positive amounts is credited as given
         address = recipient.electronic_address
         if address is None and recipient.receives_xrechnung:  # a citizen's letter needs no BT-49 (issue 11)
@@ -1100,7 +1106,8 @@ class _Mapper:
         period = (doc.get("period_start"), doc.get("period_end"))
         notes = _fill(doc.get("notes", ()), doc)
         data: dict[str, Any] = {
-            "issue_date": issue_date, "due_date": due_date, "type_code": "381" if kind == "credit_note" else "380",
+            "issue_date": issue_date, "due_date": due_date,
+            "type_code": "381" if kind == DocumentKind.CREDIT_NOTE else "380",
             "currency_code": doc.get("currency", "EUR"), "kassenzeichen": doc.get("kassenzeichen"),
             "payment_terms": _fill(doc.get("payment_terms"), doc),
             "leitweg_id": doc.get("leitweg_id") or recipient.leitweg_id or ref or None,
@@ -1310,7 +1317,7 @@ def build(draft: DocumentDraft, config: Config, *, numbers: NumberSource | None 
     ``DocumentRejected`` with the reasons located on the draft's first row."""
     department = config.department(draft.department)
     try:
-        document = _build_invoice(draft, config, department) if draft.kind != "notice" else \
+        document = _build_invoice(draft, config, department) if draft.kind != DocumentKind.NOTICE else \
             _build_notice(draft, config, department, notice_config)
     except DocumentRejected:
         raise
@@ -1318,7 +1325,7 @@ def build(draft: DocumentDraft, config: Config, *, numbers: NumberSource | None 
         raise DocumentRejected([_located(draft, exc)]) from exc
     if draft.number is None:
         if department.number_range is None:
-            if draft.kind == "notice":
+            if draft.kind == DocumentKind.NOTICE:
                 return document
             raise DocumentRejected([RecordError(
                 batch=draft.batch, row=draft.rows[0], problem="der Beleg hat keine Nummer und die Abteilung keinen "

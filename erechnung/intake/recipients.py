@@ -1,145 +1,19 @@
-"""The recipient register: who gets documents, where, and how they want them.
-
-A recipient is found by the customer number (Personenkonto) the specialist systems put in their exports. It holds
-the kind of recipient (citizen, company, public body), name and postal address, the addresses of the electronic
-channels (e-mail, BundID postbox ``mailboxUuid``, ELSTER account, Leitweg-ID or Peppol participant for e-invoices),
-the channels in order of preference, and the consents some channels need (e-mail delivery of invoices; retrieval
-of notices by data transmission, § 41 Abs. 2a VwVfG). Delivery chooses the channel; the register only makes sure
-that every channel named has its address.
-
-Here the register is a frozen list with a lookup, importable from CSV with the same row errors as a batch; the
-state store persists it.
+"""The recipient register (``model.recipients``) imported from CSV, with the same row errors as a batch, and the
+recipient of a finished invoice delivered as it is.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from pydantic import field_validator, model_validator
-
-from ..model.terms import Frozen
+from ..errors import RecordError
+from ..model import identifiers
+from ..model.delivery import Channel
+from ..model.recipients import CHANNEL_ADDRESS, Consent, Recipient, RecipientKind, RecipientRegister
 from . import values
 from .formats import read_batch
-from .records import RecordError
-
-
-class RecipientKind(StrEnum):
-    CITIZEN = "citizen"
-    COMPANY = "company"
-    PUBLIC_BODY = "public_body"
-
-
-class Channel(StrEnum):
-    BUNDID = "bundid"  # BundID postbox (mailboxUuid)
-    ELSTER = "elster"  # ELSTER (Mein ELSTER postbox, for tax notices)
-    EMAIL = "email"
-    PEPPOL = "peppol"  # e-invoice to a Leitweg-ID / Peppol participant
-    PRINT = "print"  # letter by post
-
-
-class Consent(StrEnum):
-    EMAIL_INVOICES = "email_invoices"  # invoices by e-mail
-    NOTICE_RETRIEVAL = "notice_retrieval"  # notices for retrieval by data transmission, § 41 Abs. 2a VwVfG
-
-
-class Recipient(Frozen):
-    customer_number: str
-    kind: RecipientKind = RecipientKind.CITIZEN
-    name: str
-    salutation: str | None = None
-    street: str
-    supplement: str | None = None
-    post_code: str
-    city: str
-    country_code: str = "DE"
-    email: str | None = None
-    bundid_postbox: str | None = None  # BundID mailboxUuid
-    elster_account: str | None = None
-    leitweg_id: str | None = None
-    peppol_id: str | None = None  # scheme:value, e.g. 0204:991-33333TEST-33 or 9930:DE123456789
-    vat_id: str | None = None
-    channels: tuple[Channel, ...] = (Channel.PRINT,)
-    consents: frozenset[Consent] = frozenset()
-
-    @field_validator("name", "street", "city", "customer_number")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        return v.strip()
-
-    @model_validator(mode="after")
-    def _channels_have_addresses(self) -> Recipient:
-        for channel in self.channels:
-            need = _CHANNEL_ADDRESS[channel]
-            if need and not any(getattr(self, field) for field in need):
-                raise ValueError(f"channel {channel.value} needs {' or '.join(need)}")
-        return self
-
-    @property
-    def receives_xrechnung(self) -> bool:
-        """Whether this recipient's invoices are XRechnung XML (a public body, a Leitweg-ID, a business), whose
-        rules require the buyer's electronic address (BT-49). A citizen gets a PDF letter with the EN 16931 data
-        embedded, where BT-49 is optional: no e-mail address is no reason to withhold the invoice."""
-        return self.kind != RecipientKind.CITIZEN or bool(self.leitweg_id)
-
-    @property
-    def electronic_address(self) -> tuple[str, str] | None:
-        """BT-49 (value, EAS scheme): the Leitweg-ID (0204) of a public body, else the e-mail (EM)."""
-        if self.leitweg_id:
-            return self.leitweg_id, "0204"
-        if self.email:
-            return self.email, "EM"
-        return None
-
-
-_CHANNEL_ADDRESS: dict[Channel, tuple[str, ...]] = {
-    Channel.BUNDID: ("bundid_postbox",), Channel.ELSTER: ("elster_account",), Channel.EMAIL: ("email",),
-    Channel.PEPPOL: ("leitweg_id", "peppol_id"), Channel.PRINT: (),
-}
-
-
-@dataclass(frozen=True)
-class RecipientRegister:
-    """Recipients by customer number (frozen; ``with_`` gives a new register)."""
-
-    recipients: tuple[Recipient, ...] = ()
-    #: (customer number, row) of the import's rows left out for their errors: a document naming one is told
-    #: where the recipient went instead of only "unknown customer number" (issue 11)
-    left_out: tuple[tuple[str, int], ...] = ()
-
-    def __post_init__(self) -> None:
-        index: dict[str, Recipient] = {}
-        for r in self.recipients:
-            if r.customer_number in index:
-                raise ValueError(f"customer number {r.customer_number!r} twice in the register")
-            index[r.customer_number] = r
-        object.__setattr__(self, "_index", index)
-
-    def get(self, customer_number: str) -> Recipient | None:
-        return self._index.get(customer_number.strip())  # type: ignore[attr-defined]
-
-    def left_out_row(self, customer_number: str) -> int | None:
-        """The register file's row of ``customer_number`` when that row was left out for its errors."""
-        return next((row for number, row in self.left_out if number == customer_number.strip()), None)
-
-    def __contains__(self, customer_number: object) -> bool:
-        return isinstance(customer_number, str) and self.get(customer_number) is not None
-
-    def __len__(self) -> int:
-        return len(self.recipients)
-
-    def __iter__(self):
-        return iter(self.recipients)
-
-    def with_(self, *recipients: Recipient) -> RecipientRegister:
-        """A register with ``recipients`` added or replacing those with the same customer number."""
-        new = {r.customer_number: r for r in recipients}
-        kept = tuple(r for r in self.recipients if r.customer_number not in new)
-        return RecipientRegister(kept + tuple(new.values()), tuple(x for x in self.left_out if x[0] not in new))
 
 
 def recipient_of_invoice(invoice: Any, register: RecipientRegister, fallback_ref: str) -> tuple[str, Recipient]:
@@ -193,8 +67,8 @@ _CONSENTS = {"e-mail-rechnung": "email_invoices", "abruf": "notice_retrieval", "
              "§ 41 abs. 2a vwvfg": "notice_retrieval", **{c.value: c.value for c in Consent}}
 _LIST = re.compile(r"[,|/ ]+")
 
-_VALUE_CHECKS = {"post_code": None, "email": values.parse_email, "leitweg_id": values.parse_leitweg_id,
-                 "bundid_postbox": values.parse_uuid, "vat_id": values.parse_vat_id}
+_VALUE_CHECKS = {"post_code": None, "email": identifiers.parse_email, "leitweg_id": identifiers.parse_leitweg_id,
+                 "bundid_postbox": values.parse_uuid, "vat_id": identifiers.parse_vat_id}
 
 
 @dataclass(frozen=True)
@@ -232,7 +106,7 @@ def recipient_from_fields(fields: Mapping[str, str], columns: Mapping[str, str] 
             elif field == "consents":
                 data[field] = frozenset(_codes(text, _CONSENTS, "die Einwilligungen", column))
             elif field == "post_code":
-                data[field] = values.parse_post_code(text, fields.get("country_code", "").strip() or "DE")
+                data[field] = identifiers.parse_post_code(text, fields.get("country_code", "").strip() or "DE")
             elif field in _VALUE_CHECKS and _VALUE_CHECKS[field]:
                 data[field] = _VALUE_CHECKS[field](text)
             else:
@@ -247,7 +121,7 @@ def recipient_from_fields(fields: Mapping[str, str], columns: Mapping[str, str] 
             errors.append(RecordError(column=columns.get(required, required), value="",
                                       problem=f"{what} fehlt", fix=f"tragen Sie {whom} des Empfängers ein"))
     for channel in data.get("channels", ()):
-        need = _CHANNEL_ADDRESS[Channel(channel)]
+        need = CHANNEL_ADDRESS[Channel(channel)]
         if need and not any(data.get(f) for f in need) and not any(
                 e.column in (columns.get(f, f) for f in need) for e in errors):
             what = " oder ".join(columns.get(f, f) for f in need)

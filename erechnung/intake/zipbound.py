@@ -18,7 +18,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
-from .limits import IntakeLimits
+from ..config.limits import IntakeLimits
 
 PIECE = 64 * 1024
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra field length (APPNOTE 4.3.7)

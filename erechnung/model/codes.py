@@ -54,3 +54,7 @@ PEPPOL_BILLING_PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 CREDIT_TRANSFER_MEANS = frozenset({"30", "58"})
 CARD_MEANS = frozenset({"48", "54", "55"})
 DIRECT_DEBIT_MEANS = frozenset({"59"})
+
+#: The German Länder by their ISO 3166-2:DE codes: holidays and Land rules of the legal dates
+#: (``[delivery] land``, ``legal.toml``).
+LANDS = ("BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH")

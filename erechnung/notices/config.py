@@ -1,7 +1,7 @@
 """The wording of notices as configuration: ``notices.toml`` in the municipality's design folder.
 
 The file sits beside ``design.toml`` and ``texts.toml`` in the design folder ``config.toml`` names
-(``[municipality] design``; the package's neutral ``erechnung/documents/templates/default`` otherwise), so one
+(``[municipality] design``; the package's neutral ``erechnung/config/templates/default`` otherwise), so one
 folder holds everything a municipality restyles or rewords. The court is the configuration's
 (``[municipality.court]``): ``[court]`` may say ``{court}``/``{court_address}``, filled by ``for_municipality``.
 
@@ -263,7 +263,7 @@ def config_file(path: Path | str | None = None) -> Path:
     """The notices.toml to use: ``path`` (a folder or the file; a configuration's is beside its design,
     ``Config.design().source.parent``), else beside ``$ERECHNUNG_DESIGN``, else the sample city's
     (``examples/design`` in a checkout), else the package's neutral one."""
-    from ..documents.design import DEFAULT_DIR, ENV_VARIABLE, SAMPLE_DIR
+    from ..config.design import DEFAULT_DIR, ENV_VARIABLE, SAMPLE_DIR
 
     fallback = SAMPLE_DIR if SAMPLE_DIR.is_dir() else DEFAULT_DIR
     where = Path(path or os.environ.get(ENV_VARIABLE) or fallback).expanduser()
@@ -280,7 +280,7 @@ def load_config(path: Path | str | None = None) -> NoticeConfig:
     except OSError as exc:
         raise NoticeError(f"cannot read the notice configuration: {exc.strerror or exc}", field=str(file)) from exc
     if path is None:  # no configuration at hand: the court of the default design's municipality
-        from ..documents.design import load_design
+        from ..config.design import load_design
 
         config = config.for_municipality(dict(load_design().values))
     return config

@@ -30,7 +30,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from ..documents import german as de
-from ..documents.design import MM, Design, load_design
+from ..config.design import MM, Design, load_design
 from ..documents.embed import invoice_attachment
 from ..documents.layout import Block, paginate
 from ..documents.letter import LetterFrame, format_iban, letter_frame

@@ -1,10 +1,6 @@
 """What every pipeline step works with: the configuration, the state database, the archive, the departments'
-drop zones, the local work area, and this process's identity as a lease holder.
-
-Relative paths in the configuration (drop zones, the archive folder, a SQLite database file) are relative to the
-configuration file's folder, like the mapping profiles and the recipient register; ``s3://bucket/prefix``
-locations get their endpoint and credentials from the environment (``ERECHNUNG_S3_ENDPOINT_URL``, boto3's own
-``AWS_*`` settings), so that no secret is ever written into the configuration.
+drop zones, the local work area, and this process's identity as a lease holder (where the configuration's
+locations and database are: ``config.locations``).
 """
 from __future__ import annotations
 
@@ -21,11 +17,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from ..archive import Archive, RetentionPolicy
-from ..intake.config import Config, Department, Location
+from ..config import Config, Department, database_url, location_url
 from ..state import make_engine, migrate, transaction
 from ..state.leases import holder_is_dead, worker_id as _worker_id  # noqa: F401 (holder_is_dead: re-exported)
 from ..storage import Storage, open_storage
@@ -54,27 +49,6 @@ class Options:
     hybrid_profile: str = "XRECHNUNG"
     today: date | None = None
     archive_threads: int = 8
-
-
-def location_url(config: Config, location: Location) -> str:
-    """A storage URL for a configured location (relative folders against the configuration's folder)."""
-    if location.kind == "s3":
-        return f"s3://{location.bucket}/{location.prefix}".rstrip("/")
-    return str(config.path(location.path))
-
-
-def database_url(config: Config) -> str:
-    """The configured database URL; a relative SQLite file is relative to the configuration's folder."""
-    url = make_url(config.database.url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
-            and not url.database.startswith("file:") and not Path(url.database).is_absolute():
-        url = url.set(database=str(config.path(url.database)))
-    return url.render_as_string(hide_password=False)
-
-
-def retention_policy(config: Config) -> RetentionPolicy:
-    years = config.archive.retention_years
-    return RetentionPolicy(invoice_years=years.invoices, notice_years=years.notices)
 
 
 class WorkArea:
@@ -170,7 +144,7 @@ class Pipeline:
         engine = engine or make_engine(db_url or database_url(config))
         migrate(engine)
         archive = Archive(open_storage(archive_url or location_url(config, config.archive.location)),
-                          retention_policy(config))
+                          RetentionPolicy.configured(config.archive.retention_years))
         work = WorkArea(Path(work_dir) if work_dir else config.path("var/work"))
         reports = Path(report_dir) if report_dir else config.path("var/reports")
         return cls(config=config, engine=engine, archive=archive, work=work, report_dir=reports,
@@ -268,5 +242,4 @@ class Pipeline:
         return [self.config.department(n) for n in names]
 
 
-__all__ = ["CLAIMED", "ERROR_REPORTS", "Options", "Pipeline", "RESERVED", "WorkArea", "database_url",
-           "holder_is_dead", "location_url", "retention_policy"]
+__all__ = ["CLAIMED", "ERROR_REPORTS", "Options", "Pipeline", "RESERVED", "WorkArea", "holder_is_dead"]

@@ -48,8 +48,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..archive import ArchiveKind
-from ..intake import (Department, DocumentRejected, RecordError, build, error_report_csv, error_report_html,
-                      map_batch, read_batch)
+from ..config import Department
+from ..intake import (DocumentRejected, RecordError, build, error_report_csv, error_report_html, map_batch,
+                      read_batch)
 from ..intake.formats import document_bytes
 from ..intake.errors_report import NOTE
 from ..intake.identity import changes

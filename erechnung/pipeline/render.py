@@ -28,23 +28,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-FORMATS = ("ubl", "cii", "zugferd", "notice_pdf", "passthrough")
+from ..model.delivery import Channel
+from ..model.documents import DocumentFormat, DocumentKind
+
 MEDIA = {"xml": "application/xml", "pdf": "application/pdf", "json": "application/json"}
 
 
-def choose_format(kind: str, recipient: Any = None, *, passthrough: bool = False) -> str:
+def choose_format(kind: str, recipient: Any = None, *, passthrough: bool = False) -> DocumentFormat:
     """The form of a document (see the module docstring)."""
     if passthrough:
-        return "passthrough"
-    if kind == "notice":
-        return "notice_pdf"
+        return DocumentFormat.PASSTHROUGH
+    if kind == DocumentKind.NOTICE:
+        return DocumentFormat.NOTICE_PDF
     rkind = str(getattr(recipient, "kind", "citizen") or "citizen")
     channels = {str(c) for c in getattr(recipient, "channels", ())}
     if rkind == "public_body" or getattr(recipient, "leitweg_id", None):
-        return "ubl"
+        return DocumentFormat.UBL
     if rkind == "company":
-        return "ubl" if ("peppol" in channels or getattr(recipient, "peppol_id", None)) else "cii"
-    return "zugferd"
+        peppol = Channel.PEPPOL in channels or getattr(recipient, "peppol_id", None)
+        return DocumentFormat.UBL if peppol else DocumentFormat.CII
+    return DocumentFormat.ZUGFERD
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ _IN_PROCESS = threading.Lock()  # in-process rendering, one chunk at a time: Sax
 def _make_state(work_root: str | Path, hybrid_profile: str, design: Any = None) -> _Worker:
     from validators.engine import Validator
 
-    from ..documents.design import load_design
+    from ..config.design import load_design
     from .context import WorkArea
 
     validator = Validator.for_bundle()
@@ -255,13 +258,13 @@ def _has_claim(model: Any) -> bool:
 
 
 def _render(state: _Worker, item: RenderItem, model: Any) -> bytes:
-    if item.format == "passthrough":
+    if item.format == DocumentFormat.PASSTHROUGH:
         return model["passthrough"]
-    if item.format in ("ubl", "cii"):
+    if item.format in (DocumentFormat.UBL, DocumentFormat.CII):
         from ..syntax import write_invoice
 
         return write_invoice(model, item.format)
-    if item.format == "zugferd":
+    if item.format == DocumentFormat.ZUGFERD:
         from ..documents.hybrid import HybridProfileError, make_hybrid
 
         # XRechnung requires the buyer's electronic address (BT-49), EN 16931 does not: a citizen without an
@@ -290,5 +293,5 @@ def _check_pdfa(data: bytes) -> tuple[str, str, tuple[str, ...], bytes, str]:
     return verdict, reason, tuple(problems[:5]), report, "json"
 
 
-__all__ = ["FORMATS", "MEDIA", "RenderItem", "Rendered", "choose_format", "init_worker", "render_chunk",
-           "render_items", "render_one"]
+__all__ = ["MEDIA", "RenderItem", "Rendered", "choose_format", "init_worker", "render_chunk", "render_items",
+           "render_one"]

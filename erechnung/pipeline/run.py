@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from ..errors import ErechnungError
 from ..html_safety import csp_meta_html
-from ..intake import Config, load_config
+from ..config import Config, load_config
 from ..state.repository import finish_run, start_run
 from ..state.schema import Document, utcnow
 from .context import Options, Pipeline

@@ -711,7 +711,7 @@ def store_recipients(session: Session, department: str, recipients: Mapping[str,
 
 
 def save_recipients(session: Session, department: str, recipients: Iterable[Any]) -> int:
-    """Persist the department's recipients (:class:`erechnung.intake.recipients.Recipient`, keyed by
+    """Persist the department's recipients (:class:`erechnung.model.recipients.Recipient`, keyed by
     customer number), replacing those stored under the same numbers. Returns how many were saved."""
     count = 0
     for r in recipients:
@@ -721,8 +721,8 @@ def save_recipients(session: Session, department: str, recipients: Iterable[Any]
 
 
 def load_register(session: Session, department: str):
-    """The department's persisted recipients as an :class:`erechnung.intake.recipients.RecipientRegister`."""
-    from erechnung.intake.recipients import Recipient as RecipientModel, RecipientRegister
+    """The department's persisted recipients as an :class:`erechnung.model.recipients.RecipientRegister`."""
+    from erechnung.model.recipients import Recipient as RecipientModel, RecipientRegister
 
     return RecipientRegister(tuple(RecipientModel.model_validate(r.data) for r in list_recipients(session, department)))
 

@@ -20,7 +20,7 @@ checks that the migrations and these classes describe the same tables.
 * ``number_ranges``: per (department, prefix) the next number to hand out.
 * ``archive_items``: the index of what the archive holds (sha256, kind, metadata).
 * ``recipients``: the persisted recipient register: per (department, ref = customer number) the name and all
-  fields of :class:`erechnung.intake.recipients.Recipient` as JSON (``model_dump``), so a field added to the
+  fields of :class:`erechnung.model.recipients.Recipient` as JSON (``model_dump``), so a field added to the
   model needs no migration.
 """
 from __future__ import annotations
@@ -33,6 +33,8 @@ from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, DateTime, Forei
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..model.documents import DocumentFormat, DocumentKind
+
 #: Constraint names the same on every dialect, so migrations can name them.
 NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
           "ck": "ck_%(table_name)s_%(constraint_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s",
@@ -43,8 +45,8 @@ BATCH_STATUSES = ("claimed", "done", "failed")
 #: (``erechnung.pipeline.locks``): ``_lock:<department id>``.
 LOCK_PREFIX = "_lock:"
 RECORD_STATUSES = ("documented", "quarantined")
-DOCUMENT_KINDS = ("invoice", "credit_note", "notice")
-DOCUMENT_FORMATS = ("ubl", "cii", "zugferd", "notice_pdf", "passthrough")
+DOCUMENT_KINDS = tuple(kind.value for kind in DocumentKind)
+DOCUMENT_FORMATS = tuple(form.value for form in DocumentFormat)
 DOCUMENT_STATES = ("numbered", "rendered", "rejected", "archived", "handed_over")
 ARCHIVE_KINDS = ("original_batch", "document", "report", "error_report")
 

@@ -122,7 +122,7 @@ class SandboxSite:
         return self
 
     def register(self, recipients: Iterable[Any], *, closed_postboxes: Iterable[str] = ()) -> tuple[int, int]:
-        """Open the BundID postboxes and ELSTER accounts the recipients (``intake.recipients.Recipient``) name,
+        """Open the BundID postboxes and ELSTER accounts the recipients (``model.recipients.Recipient``) name,
         except ``closed_postboxes`` (a postbox the citizen closed: the bridge rejects messages to it).
         Returns (postboxes, accounts) opened."""
         assert self.zbp is not None and self.elster is not None, "start() first"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from erechnung.entrypoints.demo.pipeline import config_text
-from erechnung.intake import ConfigError, load_config
+from erechnung.config import ConfigError, load_config
 from erechnung.entrypoints.wiring import ChannelConfigError, open_connectors
 from mailbox_connectors.sandboxes.site import SandboxSite
 

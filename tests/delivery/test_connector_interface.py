@@ -7,9 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
+from erechnung.model.delivery import DeliveryFormat
+from erechnung.model.documents import DocumentKind
 from mailbox_connectors.base import (
-    Capabilities, Delivery, DeliveryError, DocumentFormat, DocumentKind, NoticeHandling, PermanentFailure, Receipt,
-    StatusEvent, TemporaryFailure, since_filter,
+    Capabilities, Delivery, DeliveryError, NoticeHandling, PermanentFailure, Receipt, StatusEvent, TemporaryFailure,
+    since_filter,
 )
 
 
@@ -25,7 +27,7 @@ def test_delivery_carries_its_sha256_and_hides_content_and_personal_data_in_repr
     d = delivery()
     assert d.sha256 == hashlib.sha256(b"<Invoice/>").hexdigest()
     assert d.size == len(b"<Invoice/>")
-    assert d.kind is DocumentKind.INVOICE and d.format is DocumentFormat.XRECHNUNG
+    assert d.kind is DocumentKind.INVOICE and d.format is DeliveryFormat.XRECHNUNG
     text = repr(d)
     assert "Invoice/" not in text and "erika" not in text and "Mustermann" not in text and "dlv-1" in text
     with pytest.raises(ValueError, match="sha256 does not match"):
@@ -38,15 +40,15 @@ def test_delivery_carries_its_sha256_and_hides_content_and_personal_data_in_repr
 
 
 def test_state_formats_map_to_delivery_formats():
-    assert DocumentFormat.of_state("ubl") is DocumentFormat.of_state("cii") is DocumentFormat.XRECHNUNG
-    assert DocumentFormat.of_state("zugferd") is DocumentFormat.ZUGFERD
-    assert DocumentFormat.of_state("notice_pdf") is DocumentFormat.PDFA
+    assert DeliveryFormat.of("ubl") is DeliveryFormat.of("cii") is DeliveryFormat.XRECHNUNG
+    assert DeliveryFormat.of("zugferd") is DeliveryFormat.ZUGFERD
+    assert DeliveryFormat.of("notice_pdf") is DeliveryFormat.PDFA
     with pytest.raises(ValueError):
-        DocumentFormat.of_state("passthrough")
+        DeliveryFormat.of("passthrough")
 
 
 def test_capabilities_refuse_with_a_reason_the_clerk_understands():
-    peppol = Capabilities("peppol", frozenset({DocumentKind.INVOICE}), frozenset({DocumentFormat.XRECHNUNG}),
+    peppol = Capabilities("peppol", frozenset({DocumentKind.INVOICE}), frozenset({DeliveryFormat.XRECHNUNG}),
                           max_bytes=1000, notices=NoticeHandling.NONE)
     notice = delivery(kind="notice", format="pdfa", media_type="application/pdf")
     assert peppol.refusal(notice) == "the peppol channel does not deliver notices"
@@ -54,7 +56,7 @@ def test_capabilities_refuse_with_a_reason_the_clerk_understands():
     assert "does not take the format zugferd (only xrechnung)" in peppol.refusal(delivery(format="zugferd"))
     assert "takes at most 1 kB" in peppol.refusal(delivery(content=b"x" * 2000))
     assert peppol.refusal(delivery()) is None
-    email_like = Capabilities("email", frozenset({DocumentKind.INVOICE}), frozenset({DocumentFormat.XRECHNUNG}),
+    email_like = Capabilities("email", frozenset({DocumentKind.INVOICE}), frozenset({DeliveryFormat.XRECHNUNG}),
                               max_bytes=10, notices=NoticeHandling.NOTIFY_ONLY)
     assert email_like.refusal(notice) is None  # only notified: neither its format nor its size matter
 

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mailbox_connectors.base import DocumentKind, EventState, PermanentFailure, TemporaryFailure
+from erechnung.model.documents import DocumentKind
+from mailbox_connectors.base import EventState, PermanentFailure, TemporaryFailure
 from mailbox_connectors.email import DELIVERY_HEADER, EmailConnector, EmailSettings, delivery_status_events, xtext
 from mailbox_connectors.sandboxes.smtp import start
 

@@ -16,7 +16,9 @@ from functools import lru_cache
 import pikepdf
 import pytest
 
-from mailbox_connectors.base import Delivery, DocumentFormat, DocumentKind
+from erechnung.model.delivery import DeliveryFormat
+from erechnung.model.documents import DocumentKind
+from mailbox_connectors.base import Delivery
 from mailbox_connectors.bundid import AuthorIdentity, BundIdBridgeConnector, BundIdSettings
 from mailbox_connectors.fitconnect_client import FitConnectSettings
 from mailbox_connectors.sandboxes.elster import ElsterSandbox
@@ -52,7 +54,7 @@ def plain_pdf() -> bytes:
 
 
 def make_delivery(address: str, *, kind: DocumentKind = DocumentKind.NOTICE, content: bytes | None = None,
-                  fmt: DocumentFormat = DocumentFormat.PDFA, subject: str = "Grundsteuerbescheid 2026",
+                  fmt: DeliveryFormat = DeliveryFormat.PDFA, subject: str = "Grundsteuerbescheid 2026",
                   body: str = "Ihr Grundsteuerbescheid liegt bei.", filename: str = "bescheid.pdf",
                   media_type: str = "application/pdf", delivery_id: str | None = None) -> Delivery:
     return Delivery(delivery_id or f"dlv-{time.time_ns()}-{next(_ids)}", kind, fmt,

@@ -195,9 +195,10 @@ def test_a_destination_key_not_chaining_to_our_root_is_never_used(fit, author, b
 
 
 def test_an_xrechnung_xml_is_refused_by_the_postbox_capabilities(bridge, zbp):
-    from mailbox_connectors.base import DocumentFormat, DocumentKind
+    from erechnung.model.delivery import DeliveryFormat
+    from erechnung.model.documents import DocumentKind
 
-    delivery = make_delivery(zbp.add_mailbox(), kind=DocumentKind.INVOICE, fmt=DocumentFormat.XRECHNUNG,
+    delivery = make_delivery(zbp.add_mailbox(), kind=DocumentKind.INVOICE, fmt=DeliveryFormat.XRECHNUNG,
                              content=b"<Invoice/>", filename="rechnung.xml", media_type="application/xml")
     with pytest.raises(PermanentFailure, match="does not take the format xrechnung"):
         bridge.send(delivery)

@@ -6,7 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from mailbox_connectors.base import DocumentFormat, DocumentKind, EventState, PermanentFailure, TemporaryFailure
+from erechnung.model.delivery import DeliveryFormat
+from erechnung.model.documents import DocumentKind
+from mailbox_connectors.base import EventState, PermanentFailure, TemporaryFailure
 from mailbox_connectors.elster import ElsterConnector, ElsterSettings, pdfa_part
 from mailbox_connectors.sandboxes.elster import ElsterSandbox
 from mailbox_connectors.sandboxes.pki import TestCA
@@ -41,9 +43,9 @@ def test_a_pdfa_notice_is_provided_and_the_acknowledgement_counts_as_delivered(c
 
 
 @pytest.mark.parametrize(("content", "fmt", "media_type"), [
-    (plain_pdf(), DocumentFormat.PDFA, "application/pdf"),  # a PDF without a PDF/A claim
-    (b"Sehr geehrte Damen und Herren", DocumentFormat.PDFA, "application/pdf"),  # no PDF at all
-    (pdfa(), DocumentFormat.PDFA, "application/octet-stream"),
+    (plain_pdf(), DeliveryFormat.PDFA, "application/pdf"),  # a PDF without a PDF/A claim
+    (b"Sehr geehrte Damen und Herren", DeliveryFormat.PDFA, "application/pdf"),  # no PDF at all
+    (pdfa(), DeliveryFormat.PDFA, "application/octet-stream"),
 ])
 def test_a_document_that_is_not_pdfa_is_refused_before_sending(connector, elster, content, fmt, media_type):
     sent_before = len(elster.requests)
@@ -54,7 +56,7 @@ def test_a_document_that_is_not_pdfa_is_refused_before_sending(connector, elster
 
 
 def test_an_xrechnung_xml_is_refused_by_the_capabilities(connector, elster):
-    delivery = make_delivery(elster.add_account(), kind=DocumentKind.INVOICE, fmt=DocumentFormat.XRECHNUNG,
+    delivery = make_delivery(elster.add_account(), kind=DocumentKind.INVOICE, fmt=DeliveryFormat.XRECHNUNG,
                              content=b"<Invoice/>", filename="r.xml", media_type="application/xml")
     with pytest.raises(PermanentFailure, match="does not take the format xrechnung"):
         connector.send(delivery)

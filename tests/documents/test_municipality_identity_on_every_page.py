@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from erechnung.builder import build_invoice, customer, item_line, municipality
-from erechnung.documents.design import DEFAULT_DIR
+from erechnung.config.design import DEFAULT_DIR
 from erechnung.documents.hybrid import make_hybrid
-from erechnung.intake import ConfigError, load_config
+from erechnung.config import ConfigError, load_config
 from erechnung.notices import NoticeDraft, assess
 from erechnung.notices.config import load_config as load_notice_config
 from erechnung.notices.render import render_notice
@@ -212,7 +212,7 @@ def test_the_package_design_names_no_municipality():
 
 
 def test_a_design_with_placeholders_but_no_configuration_is_refused_not_left_with_gaps():
-    from erechnung.documents.design import SAMPLE_DIR, DesignError, load_design
+    from erechnung.config.design import SAMPLE_DIR, DesignError, load_design
 
     with pytest.raises(DesignError) as caught:
         load_design(DEFAULT_DIR)

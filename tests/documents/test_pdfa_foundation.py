@@ -13,7 +13,7 @@ from reportlab.pdfgen.canvas import Canvas
 from erechnung.entrypoints.demo.invoices import sample_invoices
 from erechnung.documents import pdfa
 from erechnung.documents.checks import pdfa_problems
-from erechnung.documents.design import SAMPLE_DIR, DesignError, load_design
+from erechnung.config.design import SAMPLE_DIR, DesignError, load_design
 from erechnung.documents.embed import embed_invoice_xml, invoice_attachment
 from erechnung.documents.hybrid import extract_invoice_xml
 from erechnung.errors import DocumentReadError

@@ -11,7 +11,7 @@ BATCHES = EXAMPLES / "batches"
 
 @pytest.fixture(scope="session")
 def config():
-    from erechnung.intake import load_config
+    from erechnung.config import load_config
 
     return load_config(EXAMPLES / "config.toml")
 

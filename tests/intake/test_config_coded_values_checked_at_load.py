@@ -8,7 +8,7 @@ import pytest
 
 from erechnung.delivery.notification import LANDS, LegalRuleError
 from erechnung.delivery.config import DeliveryConfig
-from erechnung.intake.config import ConfigError, parse_config
+from erechnung.config import ConfigError, parse_config
 
 from .conftest import EXAMPLES
 

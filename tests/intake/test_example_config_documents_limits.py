@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from erechnung.intake.config import Limits
+from erechnung.config.limits import Limits
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.toml"
 

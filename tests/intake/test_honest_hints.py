@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from erechnung.intake import values as v
-from erechnung.intake.records import RecordError
+from erechnung.errors import RecordError
+from erechnung.model import identifiers as ids
 
 
 def _post_code_error(text: str) -> RecordError:
     with pytest.raises(RecordError) as err:
-        v.parse_post_code(text)
+        ids.parse_post_code(text)
     return err.value
 
 

@@ -27,7 +27,7 @@ PEAK_MB = 200  # what reading one hostile file may cost at most (interpreter and
 
 
 def IntakeLimits(**values):  # noqa: N802 - imported per test, so that each test fails alone without the module
-    from erechnung.intake.limits import IntakeLimits as limits
+    from erechnung.config.limits import IntakeLimits as limits
 
     return limits(**values)
 
@@ -303,8 +303,8 @@ def test_intake_xml_is_bounded_in_size_before_parsing_and_in_depth():
 
 
 def test_limits_error_is_a_record_error_naming_its_limit():
-    from erechnung.intake.limits import LimitExceeded
-    from erechnung.intake.records import RecordError
+    from erechnung.config.limits import LimitExceeded
+    from erechnung.errors import RecordError
 
     exc = IntakeLimits(max_rows=7).exceeded("max_rows")
     assert isinstance(exc, RecordError) and isinstance(exc, LimitExceeded)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from erechnung.intake import ConfigError, load_config, parse_config
-from erechnung.intake.config import parse_location
+from erechnung.config import ConfigError, load_config, parse_config
+from erechnung.config import parse_location
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.toml"
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from erechnung.intake import ConfigError, parse_config, read_batch
+from erechnung.config import ConfigError, parse_config
+from erechnung.intake import read_batch
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.toml"
 

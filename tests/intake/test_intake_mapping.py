@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from erechnung.intake import (
-    ConfigError, CounterNumbers, build, build_all, map_batch, parse_profile, read_batch,
-)
+from erechnung.config import ConfigError
+from erechnung.intake import CounterNumbers, build, build_all, map_batch, parse_profile, read_batch
 
 TODAY = date(2026, 11, 6)
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from erechnung.intake import Channel, Consent, Recipient, RecipientKind, RecipientRegister, import_recipients_csv
+from erechnung.intake import import_recipients_csv
+from erechnung.model.delivery import Channel
+from erechnung.model.recipients import Consent, Recipient, RecipientKind, RecipientRegister
 
 HEADER = "Kundennummer;Art;Name;Straße;PLZ;Ort;E-Mail;BundID-Postfach;Leitweg-ID;Kanäle;Einwilligungen\r\n"
 

@@ -8,6 +8,7 @@ import pytest
 
 from erechnung.intake import RecordError
 from erechnung.intake import values as v
+from erechnung.model import identifiers as ids
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -76,43 +77,43 @@ def test_excel_serial_in_a_text_column_says_how_to_fix_it():
 
 
 def test_iban_is_normalized_and_its_check_digits_verified():
-    assert v.parse_iban("de02 1203 0000 0000 2020 51") == "DE02120300000000202051"
+    assert ids.parse_iban("de02 1203 0000 0000 2020 51") == "DE02120300000000202051"
     with pytest.raises(RecordError, match="Prüfziffer"):
-        v.parse_iban("DE02120300000000202052")
+        ids.parse_iban("DE02120300000000202052")
     with pytest.raises(RecordError, match="22 Stellen"):
-        v.parse_iban("DE0212030000000020205")
+        ids.parse_iban("DE0212030000000020205")
 
 
 def test_leitweg_id_format_and_mod_97_10_check_digits():
-    assert v.parse_leitweg_id("04011000-12345-03") == "04011000-12345-03"
-    assert v.parse_leitweg_id("991-33333test-33") == "991-33333TEST-33"
-    assert v.parse_leitweg_id("04011000-1234512345-06") == "04011000-1234512345-06"
-    assert v.leitweg_check_digits("05999001", "RECHNUNG") == "11"
+    assert ids.parse_leitweg_id("04011000-12345-03") == "04011000-12345-03"
+    assert ids.parse_leitweg_id("991-33333test-33") == "991-33333TEST-33"
+    assert ids.parse_leitweg_id("04011000-1234512345-06") == "04011000-1234512345-06"
+    assert ids.leitweg_check_digits("05999001", "RECHNUNG") == "11"
     with pytest.raises(RecordError) as err:
-        v.parse_leitweg_id("04011000-12345-34")
+        ids.parse_leitweg_id("04011000-12345-34")
     assert "erwartet 03" in err.value.problem
     with pytest.raises(RecordError, match="keine Leitweg-ID"):
-        v.parse_leitweg_id("04011000_12345")
+        ids.parse_leitweg_id("04011000_12345")
 
 
 def test_german_post_code_with_lost_leading_zero_says_what_happened():
-    assert v.parse_post_code("01067") == "01067"
+    assert ids.parse_post_code("01067") == "01067"
     with pytest.raises(RecordError) as err:
-        v.parse_post_code("1067")
+        ids.parse_post_code("1067")
     assert "4 Ziffern" in err.value.problem and "01067" in err.value.fix and "führende 0" in err.value.fix
-    assert v.parse_post_code("1010", "AT") == "1010"
+    assert ids.parse_post_code("1010", "AT") == "1010"
 
 
 def test_email_creditor_id_municipality_key():
-    assert v.parse_email(" a.b@example.org ") == "a.b@example.org"
+    assert ids.parse_email(" a.b@example.org ") == "a.b@example.org"
     for bad in ("a b@example.org", "ab@", "@example.org", "a@b"):
         with pytest.raises(RecordError):
-            v.parse_email(bad)
-    assert v.parse_creditor_id("DE98ZZZ09999999999") == "DE98ZZZ09999999999"
+            ids.parse_email(bad)
+    assert ids.parse_creditor_id("DE98ZZZ09999999999") == "DE98ZZZ09999999999"
     with pytest.raises(RecordError):
-        v.parse_creditor_id("DE97ZZZ09999999999")
+        ids.parse_creditor_id("DE97ZZZ09999999999")
     with pytest.raises(RecordError):
-        v.parse_municipality_key("0599900")
+        ids.parse_municipality_key("0599900")
 
 
 def test_errors_carry_their_location_once_the_mapper_adds_it():

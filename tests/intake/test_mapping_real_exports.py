@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from erechnung.intake import ConfigError, build, map_batch, parse_profile, read_batch
+from erechnung.config import ConfigError
+from erechnung.intake import build, map_batch, parse_profile, read_batch
 
 TODAY = date(2026, 11, 6)
 
@@ -327,7 +328,7 @@ def test_a_key_path_that_holds_no_list_refuses_the_file_in_german(config, regist
 def test_nested_positions_stay_within_the_cell_limit(config, register):
     import json
 
-    from erechnung.intake.limits import IntakeLimits
+    from erechnung.config.limits import IntakeLimits
 
     many = [_vorgang("G-1", [{"text": "x", "menge": 1, "preis": 1}] * 400)]
     batch = read_batch(json.dumps(many).encode(), "e.json", format="json", limits=IntakeLimits(max_cells=2000),
@@ -437,7 +438,7 @@ def test_fixed_width_without_positions_and_wrong_positions_are_german_errors(con
 
 @pytest.mark.parametrize("format", ["fixed", "xml-records"])
 def test_a_department_may_deliver_fixed_width_text_and_xml_records(tmp_path, format):
-    from erechnung.intake.config import MAPPED_FORMATS, Department
+    from erechnung.config.app import MAPPED_FORMATS, Department
 
     dep = Department.model_validate({"id": "kasse", "name": "Stadtkasse", "drop_zone": str(tmp_path),
                                      "format": format})
@@ -510,7 +511,7 @@ def test_xml_in_its_own_schema_records_and_fields_by_path_with_namespaces(config
 
 
 def test_xml_records_refuse_doctype_bad_paths_and_stay_within_depth(config):
-    from erechnung.intake.limits import IntakeLimits
+    from erechnung.config.limits import IntakeLimits
 
     options = parse_profile(XML_PROFILE).reader
     evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><g:Export xmlns:g="urn:example:okv:gebuehren:2"/>'

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from erechnung.documents.design import load_design
+from erechnung.config.design import load_design
 from erechnung.notices import NoticeError, assess
 from erechnung.notices.config import appeal_law, config_file, parse_config
 

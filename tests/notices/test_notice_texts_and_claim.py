@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from erechnung.documents.design import load_design
+from erechnung.config.design import load_design
 from erechnung.notices import NoticeDraft, NoticeError, NoticeKind, assess
 from erechnung.notices.claim import claim_invoice, claim_xml
 from erechnung.notices.config import config_file, load_config, parse_config

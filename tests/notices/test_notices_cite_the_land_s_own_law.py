@@ -4,15 +4,13 @@ BayVwVfG), and the AO applies to municipal levies through each Land's KAG (NRW Â
 provisions are data in appeal_law.toml; a Land it does not state is refused, never given another Land's law."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from erechnung.config.design import DEFAULT_DIR
 from erechnung.notices import NoticeError, assess
 from erechnung.notices.config import parse_config
 
-DEFAULT = Path(__import__("erechnung.documents", fromlist=["x"]).__file__).parent / "templates" / "default" / \
-    "notices.toml"
+DEFAULT = DEFAULT_DIR / "notices.toml"
 COURT = {"court": "Verwaltungsgericht Irgendwo", "court_address": "Gerichtsplatz 1, 99999 Irgendwo"}
 
 

@@ -131,7 +131,7 @@ class Site:
 
     @property
     def config(self):
-        from erechnung.intake import load_config
+        from erechnung.config import load_config
 
         return load_config(self.config_path)
 

@@ -32,12 +32,13 @@ def state(db_url: str):
 
 
 def archive_storage(site):
-    from erechnung.archive import Archive
-    from erechnung.pipeline.context import location_url, retention_policy
+    from erechnung.archive import Archive, RetentionPolicy
+    from erechnung.config import location_url
     from erechnung.storage import open_storage
 
     config = site.config
-    return Archive(open_storage(location_url(config, config.archive.location)), retention_policy(config))
+    return Archive(open_storage(location_url(config, config.archive.location)),
+                   RetentionPolicy.configured(config.archive.retention_years))
 
 
 def check_exactly_once(site, *, expected: dict[str, int] | None = None) -> dict:

@@ -95,7 +95,7 @@ def test_a_broken_mapping_profile_ends_the_prefect_flow_run_failed(make_site, tm
 
 
 def test_the_typo_hint_of_a_mapping_profile_lists_the_profiles_keys():
-    from erechnung.intake.config import ConfigError
+    from erechnung.config import ConfigError
     from erechnung.intake.mapping import parse_profile
 
     text = (EXAMPLES / "mappings" / "standesamt.toml").read_text(encoding="utf-8").replace("[columns]", "[colums]")

@@ -19,7 +19,7 @@ def _standesamt_without_email() -> tuple[bytes, str]:
 
 
 def _stored(db_url):
-    from erechnung.intake.recipients import Recipient
+    from erechnung.model.recipients import Recipient
     from erechnung.state import make_engine, transaction
     from erechnung.state.schema import Document
     from erechnung.state.schema import Recipient as Row

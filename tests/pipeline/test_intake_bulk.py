@@ -38,7 +38,7 @@ def test_a_conflict_in_the_bulk_insert_falls_back_to_one_by_one_with_the_same_ou
 def test_a_repeated_chunk_finds_its_documents_and_consumes_no_number(db_url, make_site, tmp_path):
     """A batch taken over after a crash maps again: the documents committed before keep their numbers, the
     range does not move for them, and the rest continue the range without a gap."""
-    from erechnung.intake import load_config
+    from erechnung.config import load_config
     from erechnung.pipeline import Options, Pipeline
     from erechnung.pipeline.intake import _documents as create_chunk
     from erechnung.state.repository import claim_batch

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from erechnung.intake.recipients import Recipient, RecipientKind
+from erechnung.model.recipients import Recipient, RecipientKind
 
 
 def _documents_and_recipients(db_url):
@@ -53,7 +53,8 @@ def test_a_finished_xrechnung_goes_to_the_register_entry_its_leitweg_id_or_custo
 
 
 def test_a_finished_invoice_to_someone_not_in_the_register_is_addressed_from_its_buyer():
-    from erechnung.intake.recipients import RecipientRegister, recipient_of_invoice
+    from erechnung.intake.recipients import recipient_of_invoice
+    from erechnung.model.recipients import RecipientRegister
     from erechnung.model.invoice import Buyer, ElectronicAddress, PostalAddress
 
     class Invoice:  # the two things the function reads of an invoice

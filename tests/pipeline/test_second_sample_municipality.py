@@ -13,8 +13,9 @@ DEPARTMENTS = ("bauhof", "kita", "friedhof", "wasser", "steuer")
 
 
 def test_beispielheim_s_configuration_loads_with_its_own_design_register_and_profiles():
-    from erechnung.intake import import_recipients_csv, load_config, load_profiles
-    from erechnung.intake.recipients import RecipientKind
+    from erechnung.config import load_config
+    from erechnung.intake import import_recipients_csv, load_profiles
+    from erechnung.model.recipients import RecipientKind
 
     config = load_config(EXAMPLE / "config.toml")
     town = config.municipality

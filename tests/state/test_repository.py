@@ -326,7 +326,8 @@ def test_recipient_register_is_persisted_and_updated(engine):
 
 
 def test_intake_recipient_register_round_trips_through_the_database(engine):
-    from erechnung.intake.recipients import Channel, Consent, Recipient, RecipientRegister
+    from erechnung.model.delivery import Channel
+    from erechnung.model.recipients import Consent, Recipient, RecipientRegister
 
     register = RecipientRegister((
         Recipient(customer_number="100200", name="Erika Mustermann", street="Hauptstr. 1", post_code="12345",

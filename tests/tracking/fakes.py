@@ -18,12 +18,13 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mailbox_connectors.base import (Capabilities, Delivery, DocumentFormat, DocumentKind, MailboxConnector,
-                                     NoticeHandling, PermanentFailure, Receipt, StatusEvent, TemporaryFailure,
-                                     since_filter)
+from erechnung.model.delivery import DeliveryFormat
+from erechnung.model.documents import DocumentKind
+from mailbox_connectors.base import (Capabilities, Delivery, MailboxConnector, NoticeHandling, PermanentFailure,
+                                     Receipt, StatusEvent, TemporaryFailure, since_filter)
 
 ALL_KINDS = frozenset(DocumentKind)
-ALL_FORMATS = frozenset(DocumentFormat)
+ALL_FORMATS = frozenset(DeliveryFormat)
 
 
 def caps(channel: str, *, max_bytes: int | None = None, notices: NoticeHandling = NoticeHandling.CARRY):

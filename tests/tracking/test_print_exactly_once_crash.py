@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from erechnung.archive import Archive
 from erechnung.documents.pdfa import DocumentInfo, render
-from erechnung.intake.recipients import Recipient
+from erechnung.model.recipients import Recipient
 from erechnung.state import make_engine, transaction
 from erechnung.state import repository as repo
 from erechnung.state.delivery_schema import Delivery

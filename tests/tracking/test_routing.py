@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from erechnung.delivery.routing import route
-from erechnung.intake.recipients import Recipient
+from erechnung.model.recipients import Recipient
 
 UUID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 

@@ -6,7 +6,7 @@ from datetime import date
 
 from erechnung.delivery.config import DeliveryConfig, RetryPolicy
 from erechnung.delivery.content import Content
-from erechnung.intake.recipients import Recipient
+from erechnung.model.recipients import Recipient
 from erechnung.state import transaction
 from erechnung.state import repository as repo
 

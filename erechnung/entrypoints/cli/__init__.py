@@ -72,8 +72,7 @@ def _db_of(db: Optional[str], config: Optional[Path]) -> Optional[str]:
     """``--db``, else the database the configuration (``--config``) names, else None (ERECHNUNG_DB / default)."""
     if db is not None or config is None:
         return db
-    from ...intake import ConfigError, load_config
-    from ...pipeline.context import database_url
+    from ...config import ConfigError, database_url, load_config
 
     try:
         return database_url(load_config(config))

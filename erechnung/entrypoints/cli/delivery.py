@@ -159,7 +159,7 @@ def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Pat
 
 def _config_and_connectors(config: Path, err):
     """(configuration, wired connectors) or an exit code, with the mistake explained."""
-    from erechnung.intake import ConfigError, load_config
+    from erechnung.config import ConfigError, load_config
     from ..wiring import ChannelConfigError, open_connectors
 
     try:

@@ -23,7 +23,7 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from ...intake import ConfigError, load_config
+    from ...config import ConfigError, load_config
 
     out = out or sys.stdout
     console = Console(file=out, highlight=False, width=None if out.isatty() else 120)

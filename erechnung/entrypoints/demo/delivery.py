@@ -27,7 +27,7 @@ def _wait(condition, timeout: float = 20.0) -> None:
 def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
     from ..cli.delivery import run_status
     from ...delivery.run import deliver_run, track_run
-    from ...intake import load_config
+    from ...config import load_config
     from ...intake.recipients import import_recipients_csv
     from ..wiring import open_connectors
     from mailbox_connectors.sandboxes.site import SandboxSite

@@ -3,12 +3,13 @@ box: bound every size, decompression, row and nesting").
 
 ``IntakeLimits`` is the one table: each field is a limit, its default, what it bounds and what the clerk is told
 when a file breaks it. The configuration's ``[limits]`` section overrides the defaults (``limits.max_rows =
-200000``; ``config.Limits`` adds the drop zone's bounds, ``file_bytes`` among them, to this table);
-``read_batch(..., limits=config.limits)`` applies them. A file that breaks a limit is refused as a whole
-(one batch-level error, quarantined with the file) with the limit's name and value, e.g. "die Datei hat mehr als
-100000 Zeilen (Grenze limits.max_rows = 100000) - teilen Sie die Datensätze auf mehrere Dateien auf".
+200000``; ``Limits`` adds the drop zone's bounds, ``file_bytes`` among them, to this table);
+``intake.read_batch(..., limits=config.limits)`` applies them (its readers count rows with ``RowBudget``). A file
+that breaks a limit is refused as a whole (one batch-level error, quarantined with the file) with the limit's name
+and value, e.g. "die Datei hat mehr als 100000 Zeilen (Grenze limits.max_rows = 100000) - teilen Sie die Datensätze
+auf mehrere Dateien auf".
 
-Rows are counted as the clerk numbers them (module doc of ``formats``): CSV and JSON Lines lines, Excel rows,
+Rows are counted as the clerk numbers them (module doc of ``intake.formats``): CSV and JSON Lines lines, Excel rows,
 positions in a JSON list; a row number above ``max_rows`` breaks the limit, empty rows in between included, so
 that a sheet whose only data sits in row 1048576 is refused without walking a million empty rows.
 """
@@ -18,9 +19,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .records import RecordError
+from ..errors import RecordError
 
 MiB = 1024 * 1024
+#: The largest file a drop zone hands the pipeline at all (``[limits] file_bytes`` may only lower it).
+MAX_BYTES = 100 * MiB
 
 
 def limit(default: int, problem: str, fix: str) -> Any:
@@ -94,22 +97,11 @@ class IntakeLimits(BaseModel):
 DEFAULT_LIMITS = IntakeLimits()
 
 
-class RowBudget:
-    """What a reader has taken from one file so far; ``row()`` raises ``LimitExceeded`` at the first limit broken.
+class Limits(IntakeLimits):
+    """Bounds on what a drop zone may hand the pipeline (untrusted input): a file over ``file_bytes`` is refused
+    unread and nothing of it archived; a batch whose processing failed ``batch_attempts`` times (its run died,
+    or an unexpected error) is set aside as poison so that later runs go on. The readers' bounds on what a file
+    may hold (rows, cells, decompression, nesting) are inherited from ``IntakeLimits``, the table of them."""
 
-    Readers hand every row to it as they produce it (before keeping it), so that no more than the limits'
-    worth of rows, columns and cells is ever held.
-    """
-
-    def __init__(self, limits: IntakeLimits) -> None:
-        self.limits, self.cells = limits, 0
-
-    def row(self, number: int, values: Any) -> None:
-        limits = self.limits
-        limits.check("max_rows", number)
-        limits.check("max_columns", len(values), f"Zeile {number}")
-        self.cells += len(values)
-        limits.check("max_cells", self.cells)
-        for value in values:
-            if isinstance(value, str):
-                limits.check_text(value, f"Zeile {number}")
+    file_bytes: int = Field(default=MAX_BYTES, ge=1, le=MAX_BYTES)
+    batch_attempts: int = Field(default=3, ge=1, le=100)

@@ -1,6 +1,8 @@
 """The ``[delivery]`` section of the configuration: which channels the municipality uses and how to reach them,
 the retry policy, and the inputs of the legal dates. Data only (no I/O): ``erechnung.entrypoints.wiring``
-turns it into connectors, :func:`delivery_config` into the service's :class:`~.config.DeliveryConfig`.
+turns it into connectors, ``delivery.config.delivery_config`` into the service's ``DeliveryConfig``. The
+legal dates' rules are data beside it (``legal.toml``, read by ``delivery.notification``); the Land and the
+notice group named here are checked against them when the configuration is loaded.
 
 Secrets are never written here: each channel names an environment variable or a file to read them from
 (``password_env`` / ``password_file``, ``client_secret_env`` / ``client_secret_file``, ``api_token_env`` /
@@ -22,23 +24,31 @@ Secrets are never written here: each channel names an environment variable or a 
 """
 from __future__ import annotations
 
-from datetime import timedelta
+import tomllib
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, field_validator, model_validator
 
-from .notification import LANDS, LegalRuleError, LegalRules
+from ..model.codes import LANDS
+from ..model.delivery import Channel
+from .problems import Strict, custom
 
-CHANNELS = ("email", "bundid", "elster", "print")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+#: The legal dates' rules (format: the file's header), ``delivery.notification.LegalRules``' default.
+LEGAL_RULES = Path(__file__).resolve().with_name("legal.toml")
 
 
-class Retry(_Strict):
-    """Exponential backoff with jitter (``config.RetryPolicy``): attempt n waits base * 2**(n-1), at most cap."""
+@lru_cache(maxsize=1)
+def notice_groups() -> tuple[str, ...]:
+    """The groups of ``[notice_bases.<group>]`` in ``legal.toml``: what ``notice_group`` may name."""
+    with open(LEGAL_RULES, "rb") as fh:
+        return tuple(tomllib.load(fh).get("notice_bases", {}))
+
+
+class Retry(Strict):
+    """Exponential backoff with jitter (``delivery.config.RetryPolicy``): attempt n waits base * 2**(n-1), at most
+    cap."""
 
     base_seconds: float = Field(60, gt=0)
     cap_seconds: float = Field(6 * 3600, gt=0)
@@ -46,7 +56,7 @@ class Retry(_Strict):
     jitter: float = Field(0.5, ge=0, le=1)
 
 
-class EmailChannel(_Strict):
+class EmailChannel(Strict):
     host: str
     port: int = Field(587, ge=1, le=65535)
     sender: str  # envelope sender and From: (the bounce mailbox belongs to it)
@@ -63,7 +73,7 @@ class EmailChannel(_Strict):
     bounce_maildir: str | None = None  # where the delivery reports (RFC 3464) to the sender arrive
 
 
-class FitConnect(_Strict):
+class FitConnect(Strict):
     submission_url: str
     token_url: str
     client_id: str
@@ -74,14 +84,14 @@ class FitConnect(_Strict):
     timeout_seconds: float = Field(30, gt=0)
 
 
-class Zbp(_Strict):
+class Zbp(Strict):
     base_url: str  # the ZBP REST base (without /v6)
     client_cert: str  # PEM: the BPKI certificate (mTLS and signatures)
     client_key: str  # PEM: its key (a file only the service account reads)
     tls_ca: str | None = None
 
 
-class BundIdChannel(_Strict):
+class BundIdChannel(Strict):
     via: Literal["fitconnect", "zbp"] = "fitconnect"
     sender: str = Field(min_length=1, max_length=255)
     service: str | None = Field(None, max_length=255)
@@ -108,7 +118,7 @@ class BundIdChannel(_Strict):
         return self
 
 
-class ElsterChannel(_Strict):
+class ElsterChannel(Strict):
     base_url: str  # ELSTER-Transfer's local REST base
     api_token_env: str | None = "ERECHNUNG_ELSTER_TOKEN"
     api_token_file: str | None = None
@@ -117,21 +127,16 @@ class ElsterChannel(_Strict):
     max_bytes: int | None = Field(None, gt=0)
 
 
-class PrintChannel(_Strict):
+class PrintChannel(Strict):
     outbox: str = "var/print"  # print batches for the print shop (the open one in outbox/open)
     cover_sheets: bool = True
     duplex: bool = False
     return_address: str | None = None
 
 
-def _problem(problem: str, fix: str) -> PydanticCustomError:
-    """A configuration problem in the clerk's words (``intake.config.problems_from`` shows problem and fix)."""
-    return PydanticCustomError("config", "{problem}", {"problem": problem, "fix": fix})
-
-
-class DeliverySection(_Strict):
+class DeliverySection(Strict):
     """Every coded value is checked here, at load (a wrong one would otherwise surface only when a notice's
-    legal date is computed, after it was sent): ``land`` against the table of the Länder (``notification.LANDS``),
+    legal date is computed, after it was sent): ``land`` against the table of the Länder (``model.codes.LANDS``),
     ``notice_group`` against the groups of ``legal.toml``; channels and ``bundid.via`` are fixed by the models."""
 
     land: str | None = None  # e.g. "NW": holidays and Land rules (legal.toml)
@@ -152,22 +157,22 @@ class DeliverySection(_Strict):
     def _land(cls, v: str | None) -> str | None:
         if v is not None and v not in LANDS:
             close = [code for code in LANDS if code == v.upper()]
-            raise _problem("ist kein Kürzel eines deutschen Landes",
-                           (f"meinten Sie {close[0]!r}? " if close else "")
-                           + f"erlaubt: {', '.join(LANDS)} (z. B. land = \"NW\" für Nordrhein-Westfalen)")
+            raise custom("ist kein Kürzel eines deutschen Landes",
+                         (f"meinten Sie {close[0]!r}? " if close else "")
+                         + f"erlaubt: {', '.join(LANDS)} (z. B. land = \"NW\" für Nordrhein-Westfalen)")
         return v
 
     @field_validator("notice_group")
     @classmethod
     def _notice_group(cls, v: str) -> str:
         try:
-            groups = tuple(LegalRules.load().raw.get("notice_bases", {}))
-        except LegalRuleError as exc:
-            raise _problem(f"die Rechtsgrundlagen lassen sich nicht lesen: {exc}",
-                           "prüfen Sie erechnung/delivery/legal.toml") from None
+            groups = notice_groups()
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise custom(f"die Rechtsgrundlagen lassen sich nicht lesen: {LEGAL_RULES}: {exc}",
+                         "prüfen Sie erechnung/config/legal.toml") from None
         if v not in groups:
-            raise _problem("ist keine Gruppe der Rechtsgrundlagen (legal.toml, [notice_bases.<Gruppe>])",
-                           f"erlaubt: {', '.join(groups)}")
+            raise custom("ist keine Gruppe der Rechtsgrundlagen (legal.toml, [notice_bases.<Gruppe>])",
+                         f"erlaubt: {', '.join(groups)}")
         return v
 
     def with_included(self, data: dict[str, Any]) -> DeliverySection:
@@ -178,20 +183,10 @@ class DeliverySection(_Strict):
         merged.pop("include", None)
         return DeliverySection.model_validate(merged)
 
-    def channels(self) -> tuple[str, ...]:
+    def channels(self) -> tuple[Channel, ...]:
+        """The channels set up here (a table of their own each: ``[delivery.email]``, ...); print always."""
         return tuple(c for c in CHANNELS if getattr(self, c) is not None)
 
 
-def delivery_config(section: DeliverySection, *, worker: str | None = None):
-    """The delivery service's settings (``config.DeliveryConfig``) from the section."""
-    from .config import DeliveryConfig, RetryPolicy
-
-    r = section.retry
-    kw: dict[str, Any] = dict(
-        retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
-                          max_attempts=r.max_attempts, jitter=r.jitter),
-        lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
-        notice_group=section.notice_group, batch_size=section.batch_size)
-    if worker:
-        kw["worker"] = worker
-    return DeliveryConfig(**kw)
+#: The channels with a table of their own in the section, in the order they are set up (no Peppol access point yet).
+CHANNELS = (Channel.EMAIL, Channel.BUNDID, Channel.ELSTER, Channel.PRINT)

@@ -21,208 +21,30 @@ Layout (``examples/config.toml`` is a complete example)::
     [database]   url                     # default sqlite:///var/erechnung.sqlite3
     [archive]    location, retention_years = {invoices = 8, notices = 10}
     [limits]     file_bytes (largest dropped file), batch_attempts (tries before a batch is set aside),
-                 and what a file may hold: max_rows, max_columns, max_cells, ... (intake/limits.py, the table)
+                 and what a file may hold: max_rows, max_columns, max_cells, ... (config/limits.py, the table)
     [departments.<id>]                   # name, drop_zone, format, encoding, delimiter, mapping,
                                          # bank_account, number_range = {prefix, width}, contact
 """
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, ValidationError, field_validator
 
-from ..delivery.settings import DeliverySection
 from ..artifacts import code_list
-from ..errors import ErechnungError
-from . import values
-from .formats import FORMATS, MAX_BYTES
-from .limits import IntakeLimits
-from .records import RecordError
-
-if TYPE_CHECKING:
-    from ..documents.design import Design
-
-DEFAULT_DATABASE_URL = "sqlite:///var/erechnung.sqlite3"
-DEFAULT_ARCHIVE = "var/archive"
-#: § 147 Abs. 3 AO (since 2025: 8 years for Buchungsbelege, GoBD); a shorter period is a mistake.
-MIN_INVOICE_RETENTION_YEARS = 8
-
-
-# ============================================================================================== problems
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One mistake in a configuration or mapping file."""
-
-    file: str
-    key: str
-    value: str | None
-    problem: str
-    fix: str
-
-    def __str__(self) -> str:
-        value = f" = {self.value}" if self.value is not None else ""
-        return f"{self.file}: {self.key or '(Datei)'}{value}: {self.problem} - {self.fix}"
-
-
-class ConfigError(ErechnungError, ValueError):
-    """A configuration (or mapping profile) with mistakes; ``problems`` lists every one."""
-
-    def __init__(self, problems: list[ConfigProblem] | tuple[ConfigProblem, ...]) -> None:
-        self.problems = tuple(problems)
-        count = f"{len(self.problems)} Fehler" if len(self.problems) != 1 else "1 Fehler"
-        super().__init__(f"{count} in der Konfiguration:\n" + "\n".join(f"  {p}" for p in self.problems))
-
-
-def _custom(problem: str, fix: str) -> PydanticCustomError:
-    return PydanticCustomError("config", "{problem}", {"problem": problem, "fix": fix})
-
-
-def _checked(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
-    """A field validator from a ``values`` parser: its German problem and fix become the config problem."""
-    def check(value: Any) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise _custom("ist kein Text", "schreiben Sie den Wert in Anführungszeichen")
-        try:
-            return parse(value)
-        except RecordError as exc:
-            raise _custom(exc.problem, exc.fix) from None
-    return check
-
-
-def problems_from(exc: ValidationError, file: str, data: Any, prefix: str = "", *,
-                  model: type[BaseModel] | None = None) -> list[ConfigProblem]:
-    """One ConfigProblem per pydantic error, with the key path, the value as written and a fix. ``model``: the
-    model ``data`` was validated as (default: ``Config``); an unknown key's hint lists the keys allowed there."""
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "str", "list[", "tuple["))]
-        key = prefix + _key_path(err["loc"])
-        kind = err["type"]
-        value = None if kind == "missing" else _show(err.get("input"))
-        ctx = err.get("ctx") or {}
-        if kind == "config":
-            problem, fix = ctx["problem"], ctx["fix"]
-        elif kind == "missing":
-            problem, fix = "fehlt", f"ergänzen Sie {loc[-1] if loc else 'den Schlüssel'} = ..."
-        elif kind == "extra_forbidden":
-            problem, fix = "ist kein bekannter Schlüssel", _known_keys(model or Config, data, err["loc"])
-        elif kind in ("literal_error", "enum"):
-            problem, fix = "ist kein erlaubter Wert", f"erlaubt: {str(ctx.get('expected', '')).replace(' or ', ' oder ')}"
-        elif kind in ("string_type",):
-            problem, fix = "ist kein Text", "schreiben Sie den Wert in Anführungszeichen"
-        elif kind in ("int_type", "int_parsing", "int_from_float"):
-            problem, fix = "ist keine ganze Zahl", "schreiben Sie eine ganze Zahl ohne Anführungszeichen"
-        elif kind in ("bool_type", "bool_parsing"):
-            problem, fix = "ist kein Wahrheitswert", "schreiben Sie true oder false"
-        elif kind in ("dict_type", "model_type", "model_attributes_type"):
-            problem, fix = "ist keine Tabelle", f"schreiben Sie [{key}] mit den Schlüsseln darunter"
-        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            problem, fix = err["msg"].replace("Input should be", "muss").replace("greater than or equal to",
-                                                                                 "mindestens").replace(
-                "less than or equal to", "höchstens"), "korrigieren Sie den Wert"
-        elif kind in ("too_short", "too_long"):
-            problem, fix = "hat zu wenige oder zu viele Einträge", err["msg"]
-        else:
-            problem, fix = err["msg"], "korrigieren Sie den Wert"
-        out.append(ConfigProblem(file=file, key=key, value=value, problem=problem, fix=fix))
-    return out
-
-
-def _key_path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for p in loc:
-        if isinstance(p, int):
-            parts.append(f"[{p}]")
-        elif str(p).startswith(("function-", "str", "list[", "tuple[", "literal[")):
-            continue
-        else:
-            parts.append(("." if parts else "") + str(p))
-    return "".join(parts)
-
-
-def _show(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _known_keys(root: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> str:
-    """'remove it' with the keys allowed where it stands in ``root`` (and the one probably meant)."""
-    model = _model_at(root, loc[:-1], data)
-    if model is None:
-        return "entfernen Sie den Schlüssel"
-    known = [k for k in model.model_fields if k not in ("id", "source", "base_dir")]
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-    hint = f"meinten Sie {close[0]!r}? " if close else ""
-    return f"{hint}entfernen oder korrigieren Sie ihn; erlaubt sind: {', '.join(known)}"
-
-
-def _model_at(model: Any, loc: tuple[Any, ...], data: Any) -> Any:
-    for part in loc:
-        if isinstance(part, int) or model is None:
-            continue
-        field = getattr(model, "model_fields", {}).get(str(part))
-        if field is None:  # a dict key (department id, account id)
-            continue
-        model = _model_of(field.annotation)
-    return model
-
-
-def _model_of(annotation: Any) -> Any:
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
+from ..model import identifiers
+from .channels import DeliverySection
+from .design import DEFAULT_DIR, Design, DesignError, load_design
+from .limits import Limits
+from .locations import Archive, Database, Location, parse_location
+from .problems import ConfigError, ConfigProblem, Strict, checked, custom, problems_from, shown
 
 
 # ============================================================================================== models
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Location(Strict):
-    """Where files are: a local folder, or ``s3://bucket/prefix`` (the storage adapter is chosen at the edge)."""
-
-    kind: Literal["local", "s3"]
-    path: str = ""  # local folder
-    bucket: str = ""
-    prefix: str = ""
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}" if self.kind == "s3" else self.path
-
-
-def parse_location(text: str) -> Location:
-    s = text.strip()
-    if s.startswith("s3://"):
-        m = re.fullmatch(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?", s)
-        if not m:
-            raise _custom("kein gültiger S3-Ort", "schreiben Sie s3://bucket/prefix (Bucket klein, 3-63 Zeichen)")
-        return Location(kind="s3", bucket=m[1], prefix=(m[2] or "").strip("/"))
-    if re.match(r"^[a-z][a-z0-9+.-]*://", s, re.IGNORECASE):
-        raise _custom("dieses Speicherschema wird nicht unterstützt",
-                      "geben Sie einen lokalen Ordner oder s3://bucket/prefix an")
-    if not s:
-        raise _custom("ist leer", "geben Sie einen lokalen Ordner oder s3://bucket/prefix an")
-    return Location(kind="local", path=s)
 
 
 class Address(Strict):
@@ -232,7 +54,7 @@ class Address(Strict):
     city: str
     country_code: str = "DE"
 
-    _post_code = field_validator("post_code")(_checked(values.parse_post_code))
+    _post_code = field_validator("post_code")(checked(identifiers.parse_post_code))
 
     @field_validator("country_code")
     @classmethod
@@ -240,11 +62,11 @@ class Address(Strict):
         """BR-CL-14: a country code of ISO 3166-1 alpha-2, as the installed bundle's EN 16931 rules list them
         (a code outside the list would get every document of the municipality rejected)."""
         if not re.fullmatch(r"[A-Z0-9]{2}", v):
-            raise _custom("kein Ländercode", "ISO 3166-1 Alpha-2 in Großbuchstaben, z. B. DE")
+            raise custom("kein Ländercode", "ISO 3166-1 Alpha-2 in Großbuchstaben, z. B. DE")
         known = code_list("BR-CL-14")
         if known is not None and v not in known:
-            raise _custom(f"kein Ländercode der ISO 3166-1 (BR-CL-14): {v}",
-                          "geben Sie den Ländercode aus zwei Großbuchstaben an, z. B. DE, AT, NL")
+            raise custom(f"kein Ländercode der ISO 3166-1 (BR-CL-14): {v}",
+                         "geben Sie den Ländercode aus zwei Großbuchstaben an, z. B. DE, AT, NL")
         return v
 
 
@@ -255,7 +77,7 @@ class Contact(Strict):
     phone: str
     email: str
 
-    _email = field_validator("email")(_checked(values.parse_email))
+    _email = field_validator("email")(checked(identifiers.parse_email))
 
 
 class BankAccount(Strict):
@@ -264,8 +86,8 @@ class BankAccount(Strict):
     bank_name: str | None = None
     account_holder: str | None = None
 
-    _iban = field_validator("iban")(_checked(values.parse_iban))
-    _bic = field_validator("bic")(_checked(values.parse_bic))
+    _iban = field_validator("iban")(checked(identifiers.parse_iban))
+    _bic = field_validator("bic")(checked(identifiers.parse_bic))
 
 
 class NumberRange(Strict):
@@ -280,8 +102,8 @@ class NumberRange(Strict):
     @classmethod
     def _prefix(cls, v: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9./_-]+", v):
-            raise _custom("enthält Zeichen, die in Rechnungsnummern stören",
-                          "nur Buchstaben, Ziffern und . / _ - verwenden, z. B. RE-2026-")
+            raise custom("enthält Zeichen, die in Rechnungsnummern stören",
+                         "nur Buchstaben, Ziffern und . / _ - verwenden, z. B. RE-2026-")
         return v
 
     def format(self, counter: int) -> str:
@@ -316,31 +138,31 @@ class Municipality(Strict):
     court: Court | None = None  # the Verwaltungsgericht of notices' Rechtsbehelfsbelehrung
     design: str | None = None  # design folder, relative to config.toml; default: the package's neutral design
 
-    _ags = field_validator("municipality_key")(_checked(values.parse_municipality_key))
-    _vat = field_validator("vat_id")(_checked(values.parse_vat_id))
-    _leitweg = field_validator("leitweg_id")(_checked(values.parse_leitweg_id))
-    _creditor = field_validator("creditor_id")(_checked(values.parse_creditor_id))
+    _ags = field_validator("municipality_key")(checked(identifiers.parse_municipality_key))
+    _vat = field_validator("vat_id")(checked(identifiers.parse_vat_id))
+    _leitweg = field_validator("leitweg_id")(checked(identifiers.parse_leitweg_id))
+    _creditor = field_validator("creditor_id")(checked(identifiers.parse_creditor_id))
 
     @field_validator("tax_number")
     @classmethod
     def _tax_number(cls, v: str | None) -> str | None:
         if v is not None and not re.fullmatch(r"[0-9/ ]{10,16}", v):
-            raise _custom("keine Steuernummer", "z. B. 123/456/78901 (wie vom Finanzamt vergeben)")
+            raise custom("keine Steuernummer", "z. B. 123/456/78901 (wie vom Finanzamt vergeben)")
         return v
 
     @field_validator("electronic_address")
     @classmethod
     def _electronic_address(cls, v: str) -> str:
         if "@" in v:
-            return _checked(values.parse_email)(v)
-        return _checked(values.parse_leitweg_id)(v)
+            return checked(identifiers.parse_email)(v)
+        return checked(identifiers.parse_leitweg_id)(v)
 
     @property
     def default_account(self) -> BankAccount:
         return next(iter(self.bank_accounts.values()))
 
     def design_values(self) -> dict[str, str]:
-        """What the design's ``{placeholders}`` stand for (``documents.design.PLACEHOLDERS``): everything a
+        """What the design's ``{placeholders}`` stand for (``design.PLACEHOLDERS``): everything a
         letter shows about the sender comes from here."""
         a, post, bank = self.address, self.postal_address or self.address, self.default_account
         return {
@@ -354,54 +176,14 @@ class Municipality(Strict):
         }
 
 
-class Retention(Strict):
-    invoices: int = Field(default=MIN_INVOICE_RETENTION_YEARS, ge=1, le=100)
-    notices: int = Field(default=10, ge=1, le=100)  # per the municipality's records schedule (Aktenplan)
-
-    @field_validator("invoices")
-    @classmethod
-    def _gobd(cls, v: int) -> int:
-        if v < MIN_INVOICE_RETENTION_YEARS:
-            raise _custom(f"Rechnungen sind mindestens {MIN_INVOICE_RETENTION_YEARS} Jahre aufzubewahren",
-                          f"invoices = {MIN_INVOICE_RETENTION_YEARS} oder mehr (§ 147 Abs. 3 AO, GoBD)")
-        return v
-
-
-class Database(Strict):
-    url: str = DEFAULT_DATABASE_URL
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"^[a-z][a-z0-9+]*://", v):
-            raise _custom("keine Datenbank-URL", f"z. B. {DEFAULT_DATABASE_URL} oder postgresql://host/db")
-        return v
-
-
-class Archive(Strict):
-    location: Location = Field(default_factory=lambda: Location(kind="local", path=DEFAULT_ARCHIVE))
-    retention_years: Retention = Field(default_factory=Retention)
-
-    _location = field_validator("location", mode="before")(
-        lambda v: parse_location(v) if isinstance(v, str) else v)
-
-
-class Limits(IntakeLimits):
-    """Bounds on what a drop zone may hand the pipeline (untrusted input): a file over ``file_bytes`` is refused
-    unread and nothing of it archived; a batch whose processing failed ``batch_attempts`` times (its run died,
-    or an unexpected error) is set aside as poison so that later runs go on. The readers' bounds on what a file
-    may hold (rows, cells, decompression, nesting) are inherited from ``IntakeLimits``, the table of them."""
-
-    file_bytes: int = Field(default=MAX_BYTES, ge=1, le=MAX_BYTES)
-    batch_attempts: int = Field(default=3, ge=1, le=100)
-
-
 Encoding = Literal["utf-8", "windows-1252", "iso-8859-15", "auto"]
 #: The department settings that only text exports read, and the formats that read them (fixed-width text is
 #: decoded like CSV; an older specialist system often writes it in Windows-1252).
 TEXT_SETTINGS: dict[str, tuple[str, ...]] = {"encoding": ("csv", "fixed"), "delimiter": ("csv",)}
 Delimiter = Literal[";", ",", "\t", "auto"]
 FormatName = Literal["csv", "json", "jsonl", "xlsx", "xml", "pdf", "fixed", "xml-records"]
+#: The formats a department may deliver (``format``), as ``intake.read_batch`` reads them.
+FORMATS: tuple[str, ...] = get_args(FormatName)
 #: Formats whose records go through a mapping profile; xml and pdf are finished documents; fixed is
 #: fixed-width text, xml-records XML in a specialist system's own schema (positions and paths in the
 #: profile's [reader]).
@@ -432,15 +214,15 @@ class Department(Strict):
     @classmethod
     def _not_empty(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if not v:
-            raise _custom("keine Formate angegeben", "format = \"csv\" oder eine Liste wie [\"xlsx\", \"csv\"]")
+            raise custom("keine Formate angegeben", "format = \"csv\" oder eine Liste wie [\"xlsx\", \"csv\"]")
         return v
 
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", v):
-            raise _custom("keine gültige Abteilungskennung",
-                          "nur Kleinbuchstaben, Ziffern, - und _ verwenden, z. B. [departments.standesamt]")
+            raise custom("keine gültige Abteilungskennung",
+                         "nur Kleinbuchstaben, Ziffern, - und _ verwenden, z. B. [departments.standesamt]")
         return v
 
 
@@ -474,11 +256,9 @@ class Config(Strict):
         p = Path(relative)
         return p if p.is_absolute() else Path(self.base_dir) / p
 
-    def design(self) -> "Design":
+    def design(self) -> Design:
         """The municipality's design (``[municipality] design``, else the package's neutral one), every
         placeholder filled from ``[municipality]``; checked when the configuration is loaded."""
-        from ..documents.design import DEFAULT_DIR, load_design
-
         folder = self.path(self.municipality.design) if self.municipality.design else DEFAULT_DIR
         return load_design(folder, self.municipality.design_values())
 
@@ -516,7 +296,7 @@ def _cross_checks(data: Mapping[str, Any], file: str) -> list[ConfigProblem]:
         for key, applies in TEXT_SETTINGS.items():
             if key in dep and not set(formats) & set(applies):
                 names = " und ".join(a.upper() if a == "csv" else f"{a}" for a in applies)
-                out.append(ConfigProblem(file, f"{where}.{key}", _show(dep[key]), f"gilt nur für {names}",
+                out.append(ConfigProblem(file, f"{where}.{key}", shown(dep[key]), f"gilt nur für {names}",
                                          f"entfernen Sie {key} oder nehmen Sie {applies[0]} in format auf"))
         zone = dep.get("drop_zone")
         if isinstance(zone, str):
@@ -546,7 +326,7 @@ def parse_config(text: str | bytes, name: str = "config.toml", *, base_dir: str 
     problems: list[ConfigProblem] = []
     for reserved in ("source", "base_dir"):
         if reserved in data:
-            problems.append(ConfigProblem(name, reserved, _show(data[reserved]), "ist kein bekannter Schlüssel",
+            problems.append(ConfigProblem(name, reserved, shown(data[reserved]), "ist kein bekannter Schlüssel",
                                           "entfernen Sie ihn"))
             data.pop(reserved)
     departments = data.get("departments")
@@ -557,7 +337,7 @@ def parse_config(text: str | bytes, name: str = "config.toml", *, base_dir: str 
     try:
         config = Config.model_validate({**data, "source": name, "base_dir": str(base_dir)})
     except ValidationError as exc:
-        problems = problems_from(exc, name, data) + problems
+        problems = problems_from(exc, name, data, model=Config) + problems
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -568,12 +348,10 @@ def _design_problems(config: Config, file: str) -> list[ConfigProblem]:
     """The design folder ``[municipality] design`` names, loaded with the municipality's values: a placeholder
     that names no key of the configuration, or a design that cannot be used, is refused here and not in the
     first letter."""
-    from ..documents.design import DesignError
-
     try:
         config.design()
     except DesignError as exc:
-        return [ConfigProblem(file, "municipality.design", _show(config.municipality.design),
+        return [ConfigProblem(file, "municipality.design", shown(config.municipality.design),
                               f"Design {exc.source}: {problem}",
                               "korrigieren Sie den Design-Ordner oder ergänzen Sie die Angabe unter [municipality]")
                 for problem in exc.problems]
@@ -595,6 +373,5 @@ def load_config(path: str | Path) -> Config:
     return config
 
 
-__all__ = ["Address", "Archive", "BankAccount", "Config", "ConfigError", "ConfigProblem", "Contact", "Database",
-           "Department", "FORMATS", "Location", "MAPPED_FORMATS", "Municipality", "NumberRange", "Retention",
-           "load_config", "parse_config", "parse_location", "problems_from"]
+__all__ = ["Address", "BankAccount", "Config", "Contact", "Court", "Department", "FORMATS", "MAPPED_FORMATS",
+           "Municipality", "NumberRange", "TEXT_SETTINGS", "load_config", "parse_config"]

@@ -4,7 +4,7 @@ A design folder's ``design.toml`` holds the letterhead, colours, fonts (TrueType
 details, footer and the DIN 5008 page frame; ``texts.toml`` beside it holds the wording. Everything it says
 about the sender may be a placeholder (``{name}``, ``{head}``, ``{iban}``, ... see ``PLACEHOLDERS``) filled from
 the municipality's configuration: ``load_design(path, values)``, ``values`` from
-``intake.config.Municipality.design_values()``. The package's own folder ``templates/default`` names no
+``config.Municipality.design_values()``. The package's own folder ``config/templates/default`` names no
 municipality at all: every sender detail in it is a placeholder, so it is only usable with a configuration.
 A placeholder without a value is a mistake of the design, reported when it is loaded.
 
@@ -373,7 +373,7 @@ def load_design(path: Path | str | None = None, values: dict[str, str | None] | 
 def _sample_values() -> dict[str, str]:
     """The sample city's values (``examples/config.toml`` beside its design), for callers without a
     configuration (tools, tests)."""
-    from ..intake.config import parse_config
+    from .app import parse_config
 
     file = SAMPLE_DIR.parent / "config.toml"
     return parse_config(file.read_bytes(), str(file), base_dir=file.parent).municipality.design_values()

@@ -1,0 +1,130 @@
+"""The recipient register: who gets documents, where, and how they want them.
+
+A recipient is found by the customer number (Personenkonto) the specialist systems put in their exports. It holds
+the kind of recipient (citizen, company, public body), name and postal address, the addresses of the electronic
+channels (e-mail, BundID postbox ``mailboxUuid``, ELSTER account, Leitweg-ID or Peppol participant for e-invoices),
+the channels in order of preference, and the consents some channels need (e-mail delivery of invoices; retrieval
+of notices by data transmission, § 41 Abs. 2a VwVfG). Delivery chooses the channel; the register only makes sure
+that every channel named has its address.
+
+Here the register is a frozen list with a lookup; intake imports it from CSV (``intake.recipients``), the state
+store persists it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import field_validator, model_validator
+
+from .delivery import Channel
+from .terms import Frozen
+
+
+class RecipientKind(StrEnum):
+    CITIZEN = "citizen"
+    COMPANY = "company"
+    PUBLIC_BODY = "public_body"
+
+
+class Consent(StrEnum):
+    EMAIL_INVOICES = "email_invoices"  # invoices by e-mail
+    NOTICE_RETRIEVAL = "notice_retrieval"  # notices for retrieval by data transmission, § 41 Abs. 2a VwVfG
+
+
+class Recipient(Frozen):
+    customer_number: str
+    kind: RecipientKind = RecipientKind.CITIZEN
+    name: str
+    salutation: str | None = None
+    street: str
+    supplement: str | None = None
+    post_code: str
+    city: str
+    country_code: str = "DE"
+    email: str | None = None
+    bundid_postbox: str | None = None  # BundID mailboxUuid
+    elster_account: str | None = None
+    leitweg_id: str | None = None
+    peppol_id: str | None = None  # scheme:value, e.g. 0204:991-33333TEST-33 or 9930:DE123456789
+    vat_id: str | None = None
+    channels: tuple[Channel, ...] = (Channel.PRINT,)
+    consents: frozenset[Consent] = frozenset()
+
+    @field_validator("name", "street", "city", "customer_number")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _channels_have_addresses(self) -> Recipient:
+        for channel in self.channels:
+            need = CHANNEL_ADDRESS[channel]
+            if need and not any(getattr(self, field) for field in need):
+                raise ValueError(f"channel {channel.value} needs {' or '.join(need)}")
+        return self
+
+    @property
+    def receives_xrechnung(self) -> bool:
+        """Whether this recipient's invoices are XRechnung XML (a public body, a Leitweg-ID, a business), whose
+        rules require the buyer's electronic address (BT-49). A citizen gets a PDF letter with the EN 16931 data
+        embedded, where BT-49 is optional: no e-mail address is no reason to withhold the invoice."""
+        return self.kind != RecipientKind.CITIZEN or bool(self.leitweg_id)
+
+    @property
+    def electronic_address(self) -> tuple[str, str] | None:
+        """BT-49 (value, EAS scheme): the Leitweg-ID (0204) of a public body, else the e-mail (EM)."""
+        if self.leitweg_id:
+            return self.leitweg_id, "0204"
+        if self.email:
+            return self.email, "EM"
+        return None
+
+
+#: The register fields a channel needs, one of them at least (print: the postal address, always there).
+CHANNEL_ADDRESS: dict[Channel, tuple[str, ...]] = {
+    Channel.BUNDID: ("bundid_postbox",), Channel.ELSTER: ("elster_account",), Channel.EMAIL: ("email",),
+    Channel.PEPPOL: ("leitweg_id", "peppol_id"), Channel.PRINT: (),
+}
+
+
+@dataclass(frozen=True)
+class RecipientRegister:
+    """Recipients by customer number (frozen; ``with_`` gives a new register)."""
+
+    recipients: tuple[Recipient, ...] = ()
+    #: (customer number, row) of the import's rows left out for their errors: a document naming one is told
+    #: where the recipient went instead of only "unknown customer number" (issue 11)
+    left_out: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        index: dict[str, Recipient] = {}
+        for r in self.recipients:
+            if r.customer_number in index:
+                raise ValueError(f"customer number {r.customer_number!r} twice in the register")
+            index[r.customer_number] = r
+        object.__setattr__(self, "_index", index)
+
+    def get(self, customer_number: str) -> Recipient | None:
+        return self._index.get(customer_number.strip())  # type: ignore[attr-defined]
+
+    def left_out_row(self, customer_number: str) -> int | None:
+        """The register file's row of ``customer_number`` when that row was left out for its errors."""
+        return next((row for number, row in self.left_out if number == customer_number.strip()), None)
+
+    def __contains__(self, customer_number: object) -> bool:
+        return isinstance(customer_number, str) and self.get(customer_number) is not None
+
+    def __len__(self) -> int:
+        return len(self.recipients)
+
+    def __iter__(self):
+        return iter(self.recipients)
+
+    def with_(self, *recipients: Recipient) -> RecipientRegister:
+        """A register with ``recipients`` added or replacing those with the same customer number."""
+        new = {r.customer_number: r for r in recipients}
+        kept = tuple(r for r in self.recipients if r.customer_number not in new)
+        return RecipientRegister(kept + tuple(new.values()), tuple(x for x in self.left_out if x[0] not in new))

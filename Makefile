@@ -39,7 +39,7 @@ test: install
 
 # The date-sensitive tests again with the system clock moved ahead (libfaketime): onto the next leap day a year or
 # more ahead, and years ahead. No test may depend on today's date; CI runs this after `make test`.
-DATED_TESTS := tests/tracking tests/delivery tests/delivery_postbox tests/notices tests/pipeline tests/state
+DATED_TESTS := tests/delivery tests/connectors tests/notices tests/pipeline tests/state
 test-clock-ahead: install
 	$(PY) tools/clock_ahead.py leap-day -- -q -n 2 --dist loadgroup -p no:cacheprovider $(DATED_TESTS)
 	$(PY) tools/clock_ahead.py years:9 -- -q -n 2 --dist loadgroup -p no:cacheprovider $(DATED_TESTS)

@@ -42,7 +42,7 @@ up to the channel, which is why the key is handed to it:
 * print (``mailbox_connectors.print``, our own outbox): exactly once. ``send`` answers a delivery id found in
   the open batch, a half-closed one or the ledger of closed batches with the first receipt, and a batch is
   closed in steps that a crash at any point completes under the same batch id, so a letter is in one batch
-  only, ever (``tests/tracking/test_print_exactly_once_crash.py`` kills a real deliver at each step).
+  only, ever (``tests/delivery/test_print_exactly_once_crash.py`` kills a real deliver at each step).
 
 A worker that is merely slow (its lease ran out while it sent) loses the conditional update in step 3: the
 other worker's record stands and nothing is recorded twice. A worker known to be dead (its ``host:pid`` is a

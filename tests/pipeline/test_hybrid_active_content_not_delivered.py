@@ -33,7 +33,7 @@ def test_dropped_hybrid_pdf_with_openaction_javascript_is_rejected_and_never_del
     from erechnung.delivery.plan import plan_deliveries
     from erechnung.state import make_engine, session_factory
     from erechnung.state.delivery_schema import Delivery
-    from tracking.fakes import FakeConnector
+    from delivery.fakes import FakeConnector
 
     clean, hostile = _hybrids()
     site = make_site(tmp_path / "site", f"sqlite:///{tmp_path / 'db.sqlite3'}", drop=False)

@@ -19,7 +19,7 @@ from erechnung.config import ConfigError, load_config
 from erechnung.entrypoints.wiring import ChannelConfigError, open_connectors
 from mailbox_connectors.sandboxes.site import SandboxSite
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group("delivery_sandbox_site")
 
 

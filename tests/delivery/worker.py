@@ -1,6 +1,6 @@
 """A delivery worker as its own process, for the guarantee tests (several workers, SIGKILL and restart).
 
-    python tests/tracking/worker.py '{"db": URL, "worker": "w1", "sink": DIR | null, "smtp": {...} | null,
+    python tests/delivery/worker.py '{"db": URL, "worker": "w1", "sink": DIR | null, "smtp": {...} | null,
                                       "lease": 3, "kill_after": 3 | null, "delay": 0.0, "batch_size": 2,
                                       "timeout": 60, "go": FILE | null}'
 
@@ -27,8 +27,8 @@ def main(argv: list[str]) -> int:
     from erechnung.delivery.send import deliver_due
     from erechnung.state import make_engine, session_factory
     from erechnung.state.delivery_schema import Delivery
-    from tracking.fakes import FakeConnector, FileSink
-    from tracking.world import content
+    from delivery.fakes import FakeConnector, FileSink
+    from delivery.world import content
 
     args = json.loads(argv[0])
     engine = make_engine(args["db"])

@@ -161,7 +161,7 @@ def test_sigkill_between_send_and_commit_then_restart_neither_loses_nor_duplicat
 
 # ------------------------------------------------------------------------------------------- SMTP sandbox
 
-from delivery.conftest import (email_settings, pki, smtp, smtp_password, smtp_server,  # noqa: E402,F401
+from connectors.conftest import (email_settings, pki, smtp, smtp_password, smtp_server,  # noqa: E402,F401
                                unique_address)  # the channel tests' sandbox fixtures, reused
 
 

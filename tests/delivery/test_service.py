@@ -3,7 +3,7 @@ next channel, dead letters, status events, retrieval deadlines and notification 
 
 The connectors are in-memory fakes of our own interface (mailbox_connectors.base): what is tested here is the
 service's bookkeeping, which the real channels (tested by their own helpers against their sandboxes) add
-nothing to; tests/tracking/test_guarantees.py sends through the real SMTP sandbox."""
+nothing to; tests/delivery/test_guarantees.py sends through the real SMTP sandbox."""
 from __future__ import annotations
 
 import random

@@ -54,6 +54,7 @@ from erechnung.intake.errors_report import csv_safe
 from erechnung.model.delivery import Channel, DeliveryFormat
 from erechnung.model.documents import DocumentKind
 from erechnung.pipeline.crash import crashpoint
+from erechnung.storage.local import write_durably
 
 from .base import Capabilities, Delivery, MailboxConnector, NoticeHandling, PermanentFailure, Receipt, StatusEvent
 
@@ -107,10 +108,7 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        write_durably(fd, data)
     finally:
         os.close(fd)
     os.replace(tmp, path)

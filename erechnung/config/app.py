@@ -28,7 +28,6 @@ Layout (``examples/config.toml`` is a complete example)::
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -41,7 +40,7 @@ from .channels import DeliverySection
 from .design import DEFAULT_DIR, Design, DesignError, load_design
 from .limits import Limits
 from .locations import Archive, Database, Location, parse_location
-from .problems import ConfigError, ConfigProblem, Strict, checked, custom, problems_from, shown
+from .problems import ConfigError, ConfigProblem, Strict, checked, custom, problems_from, shown, toml_table
 
 
 # ============================================================================================== models
@@ -311,18 +310,7 @@ def _cross_checks(data: Mapping[str, Any], file: str) -> list[ConfigProblem]:
 
 def parse_config(text: str | bytes, name: str = "config.toml", *, base_dir: str | Path = ".") -> Config:
     """The configuration in ``text``; ``ConfigError`` lists every mistake."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ConfigError([ConfigProblem(name, "", None, "die Datei ist nicht UTF-8-kodiert",
-                                             "speichern Sie sie als UTF-8")]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigProblem(name, "", None, f"kein gültiges TOML: {exc}",
-                                         "prüfen Sie die genannte Zeile (Anführungszeichen, = , [Abschnitt])")]) \
-            from None
+    data = toml_table(text, name)
     problems: list[ConfigProblem] = []
     for reserved in ("source", "base_dir"):
         if reserved in data:

@@ -4,6 +4,7 @@ validation errors of any configuration model (the configuration, a mapping profi
 from __future__ import annotations
 
 import difflib
+import tomllib
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,23 @@ class ConfigError(ErechnungError, ValueError):
         self.problems = tuple(problems)
         count = f"{len(self.problems)} Fehler" if len(self.problems) != 1 else "1 Fehler"
         super().__init__(f"{count} in der Konfiguration:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+def toml_table(text: str | bytes, name: str) -> dict[str, Any]:
+    """The TOML in ``text`` (bytes: UTF-8, with or without BOM) as a table; ``ConfigError`` says what is wrong
+    (the configuration and the mapping profiles read their files through this)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ConfigError([ConfigProblem(name, "", None, "die Datei ist nicht UTF-8-kodiert",
+                                             "speichern Sie sie als UTF-8")]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigProblem(name, "", None, f"kein gültiges TOML: {exc}",
+                                         "prüfen Sie die genannte Zeile (Anführungszeichen, = , [Abschnitt])")]) \
+            from None
 
 
 def custom(problem: str, fix: str) -> PydanticCustomError:

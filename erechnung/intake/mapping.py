@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -48,7 +47,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..config import Config, ConfigError, ConfigProblem, Department
-from ..config.problems import problems_from
+from ..config.problems import problems_from, toml_table
 from ..errors import RecordError
 from ..model import identifiers
 from ..model.codes import EXEMPTION_REASON_CATEGORIES, VatCategory
@@ -444,17 +443,7 @@ def _required(kind: str, profile: MappingProfile) -> list[tuple[str, str]]:
 
 def parse_profile(text: str | bytes, name: str = "mapping.toml") -> MappingProfile:
     """A mapping profile from TOML; ``ConfigError`` lists every mistake."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ConfigError([ConfigProblem(name, "", None, "die Datei ist nicht UTF-8-kodiert",
-                                             "speichern Sie sie als UTF-8")]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigProblem(name, "", None, f"kein gültiges TOML: {exc}",
-                                         "prüfen Sie die genannte Zeile")]) from None
+    data = toml_table(text, name)
     for section in ("columns", "constants"):
         if isinstance(data.get(section), dict):
             data[section] = _flatten(data[section])

@@ -173,10 +173,7 @@ class LocalStorage(Storage):
         name = f"{uuid.uuid4().hex}.part"
         fd = os.open(name, _WRITE_FLAGS, self.file_mode, dir_fd=tmp)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            write_durably(fd, data)
         finally:
             os.close(fd)
         return name
@@ -329,6 +326,15 @@ def _scan(fd: int, base: str, prefix: str, out: list[Entry]) -> None:
                 out.append(Entry(key, None, "name", problem[1]))
             continue
         out.append(Entry(key, st.st_size if stat.S_ISREG(st.st_mode) else None, _kind(st.st_mode)))
+
+
+def write_durably(fd: int, data: bytes) -> None:
+    """All of ``data`` written to the open file ``fd`` (``os.write`` may write less than asked) and fsynced: the
+    first half of writing a file complete or not at all (the caller renames it into place)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
 
 
 def _fsync(fd: int) -> None:

@@ -16,8 +16,8 @@ here only turn a settings table into the adapter's own settings.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -68,10 +68,12 @@ class Setup(Protocol):
 class ChannelSandbox:
     """A channel's sandbox on the :class:`SandboxSite`: ``start(site)`` starts its servers (each handed to
     ``site.started``, which stops them again) and returns the ``[delivery.*]`` tables that point a configuration at
-    them; ``endpoints(site)`` is what ``erechnung sandbox`` prints."""
+    them; ``endpoints(site)`` is what ``erechnung sandbox`` prints; ``failures`` the failure modes it can be told
+    (``erechnung sandbox --fail <mode>:<argument>``, ``SandboxSite.fail``)."""
 
     start: Callable[[SandboxSite], dict[str, dict[str, Any]]]
     endpoints: Callable[[SandboxSite], dict[str, str]]
+    failures: Mapping[str, Callable[[SandboxSite, str], None]] = field(default_factory=dict)
 
 
 def _never(settings: Any) -> bool:
@@ -140,6 +142,18 @@ def _email_sandbox(site: SandboxSite) -> dict[str, dict[str, Any]]:
                       "ca_file": str(site.smtp.pki.ca_file), "bounce_maildir": str(site.smtp.bounce_maildir)}}
 
 
+#: ``bounce:ADDRESS`` (accepted, then a failed DSN), ``reject:ADDRESS`` (550 at RCPT), ``greylist:ADDRESS`` (451
+#: once), ``delay:ADDRESS`` (a delayed DSN, then delivered), ``stall:ADDRESS`` (no answer after DATA: the client
+#: times out)
+_SMTP_FAILURES: dict[str, Callable[[Any, str], None]] = {
+    "bounce": lambda site, address: site.smtp.bounce(address),
+    "reject": lambda site, address: site.smtp.reject(address),
+    "greylist": lambda site, address: site.smtp.greylist(address),
+    "delay": lambda site, address: site.smtp.delay(address, then="delivered", after=2.0),
+    "stall": lambda site, address: site.smtp.stall(address),
+}
+
+
 # ----------------------------------------------------------------------------------------------------- bundid
 
 def _bundid(b: BundIdChannel, setup: Setup) -> MailboxConnector:
@@ -201,6 +215,15 @@ def _bundid_sandbox(site: SandboxSite) -> dict[str, dict[str, Any]]:
                                              "client_key": str(zbp_key), "tls_ca": str(zbp_ca)}}
 
 
+#: ``reject-next:N`` (the FIT-Connect subscriber rejects the next N submissions, as a closed postbox does);
+#: ``fitconnect:...``, ``zbp:...``: an HTTP fault of that server (``sandboxes._http.Faults.command``)
+_BUNDID_FAILURES: dict[str, Callable[[Any, str], None]] = {
+    "reject-next": lambda site, n: site.fit.reject_next("Das Postfach nimmt keine Nachrichten an", times=int(n)),
+    "fitconnect": lambda site, arg: site.fit.faults.command(arg),
+    "zbp": lambda site, arg: site.zbp.faults.command(arg),
+}
+
+
 # ----------------------------------------------------------------------------------------------------- elster
 
 def _elster(el: ElsterChannel, setup: Setup) -> MailboxConnector:
@@ -248,15 +271,18 @@ CHANNELS: tuple[ChannelEntry, ...] = (
                          NoticeHandling.NOTIFY_ONLY),
                  EmailChannel, _email,
                  ChannelSandbox(_email_sandbox,
-                                lambda site: {"SMTP (STARTTLS, AUTH, DSN)": f"smtp://localhost:{site.smtp.port}"})),
+                                lambda site: {"SMTP (STARTTLS, AUTH, DSN)": f"smtp://localhost:{site.smtp.port}"},
+                                _SMTP_FAILURES)),
     ChannelEntry(Channel.BUNDID, Accepts(frozenset(DocumentKind), _LETTERS, NoticeHandling.CARRY),
                  BundIdChannel, _bundid,
                  ChannelSandbox(_bundid_sandbox, lambda site: {"FIT-Connect Submission API": site.fit.base_url,
-                                                               "BundID-Postfach (ZBP v6)": site.zbp.base_url}),
+                                                               "BundID-Postfach (ZBP v6)": site.zbp.base_url},
+                                _BUNDID_FAILURES),
                  provision_on_receipt=lambda b: b.via == "zbp"),  # ZBP's 201: stored in the postbox
     ChannelEntry(Channel.ELSTER, Accepts(frozenset(DocumentKind), _LETTERS, NoticeHandling.CARRY),
                  ElsterChannel, _elster,
-                 ChannelSandbox(_elster_sandbox, lambda site: {"ELSTER-Transfer": site.elster.base_url})),
+                 ChannelSandbox(_elster_sandbox, lambda site: {"ELSTER-Transfer": site.elster.base_url},
+                                {"elster": lambda site, arg: site.elster.faults.command(arg)})),
     ChannelEntry(Channel.PRINT, Accepts(frozenset(DocumentKind), _LETTERS, NoticeHandling.CARRY),
                  PrintChannel, _print, _FOLDER),
     # Routed, but no adapter yet (issue 13): no settings, no factory, no sandbox.

@@ -122,41 +122,18 @@ class SandboxSite:
         return boxes, accounts
 
     def fail(self, spec: str) -> None:
-        """A failure mode from the command line, as the real services fail:
-
-        * SMTP: ``bounce:ADDRESS`` (accepted, then a failed DSN), ``reject:ADDRESS`` (550 at RCPT),
-          ``greylist:ADDRESS`` (451 once), ``delay:ADDRESS`` (a delayed DSN, then delivered), ``stall:ADDRESS``
-          (no answer after DATA: the client times out);
-        * FIT-Connect subscriber: ``reject-next:N`` (the next N submissions are rejected, as by a closed postbox);
-        * HTTP (``fitconnect``, ``zbp``, ``elster``): ``zbp:503x3`` (a status instead of an answer, 3 times),
-          ``fitconnect:429`` (too many requests, Retry-After 2 s), ``elster:stall30`` (no answer for 30 s),
-          ``zbp:drop`` (connection closed without an answer).
-        """
+        """A failure mode from the command line (``WHAT:ARGUMENT``, e.g. ``bounce:anna@example.org``,
+        ``zbp:503x3``), as the real services fail; each channel's sandbox entry names its modes
+        (``registry.ChannelSandbox.failures``)."""
         what, _, arg = spec.partition(":")
         if not arg:
             raise ValueError(f"failure mode {spec!r}: expected WHAT:ARGUMENT, e.g. bounce:anna@example.org")
-        assert self.smtp is not None and self.fit is not None, "start() first"
-        if what in ("bounce", "reject", "greylist", "stall"):
-            getattr(self.smtp, what)(arg)
-        elif what == "delay":
-            self.smtp.delay(arg, then="delivered", after=2.0)
-        elif what == "reject-next":
-            self.fit.reject_next("Das Postfach nimmt keine Nachrichten an", times=int(arg))
-        elif what in ("fitconnect", "zbp", "elster"):
-            faults = {"fitconnect": self.fit, "zbp": self.zbp, "elster": self.elster}[what].faults
-            if arg == "drop":
-                faults.drop()
-            elif arg.startswith("stall"):
-                faults.stall(float(arg.removeprefix("stall") or 30))
-            else:
-                status, _, times = arg.partition("x")
-                if status == "429":
-                    faults.throttle(2, times=int(times or 1))
-                else:
-                    faults.fail(int(status), times=int(times or 1))
-        else:
-            raise ValueError(f"unknown failure mode {what!r} (bounce, reject, greylist, delay, stall, reject-next, "
-                             "fitconnect, zbp, elster)")
+        assert self._running, "start() first"
+        modes = {name: act for entry in CHANNELS if entry.sandbox is not None
+                 for name, act in entry.sandbox.failures.items()}
+        if what not in modes:
+            raise ValueError(f"unknown failure mode {what!r} ({', '.join(modes)})")
+        modes[what](self, arg)
 
     def endpoints(self) -> dict[str, str]:
         return {name: url for entry in CHANNELS if entry.sandbox is not None

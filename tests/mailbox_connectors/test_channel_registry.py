@@ -98,6 +98,14 @@ def test_open_connectors_builds_exactly_the_configured_channels_through_the_regi
         assert built == [Channel.PRINT] and list(wired.connectors) == [Channel.PRINT]
 
 
+def test_a_postbox_whose_receipt_is_the_provision_says_so_in_its_entry(tmp_path):
+    extra = ('\n[delivery.bundid]\nvia = "zbp"\nsender = "Stadt Musterstadt"\n'
+             '[delivery.bundid.zbp]\nbase_url = "https://127.0.0.1:9"\nclient_cert = "zbp.crt"\n'
+             'client_key = "zbp.key"\n')
+    with open_connectors(load_config(_config(tmp_path, extra)), only=("print",)) as wired:
+        assert wired.delivery_config.provision_on_receipt == frozenset({"bundid"})  # ZBP direct: 201 = provided
+
+
 def _recording(build, channel, built):
     def record(settings, setup):
         built.append(channel)

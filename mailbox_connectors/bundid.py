@@ -45,11 +45,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from . import crypto
 from ._httpclient import HttpClient
 from ._journal import Journal
-from erechnung.model.delivery import Channel, DeliveryFormat
-from erechnung.model.documents import DocumentKind
+from erechnung.model.delivery import Channel
 
-from .base import (Capabilities, Delivery, EventState, MailboxConnector, NoticeHandling, PermanentFailure, Receipt,
-                   StatusEvent, TemporaryFailure, since_filter)
+from .base import (Capabilities, Delivery, EventState, MailboxConnector, PermanentFailure, Receipt, StatusEvent,
+                   TemporaryFailure, since_filter)
+from .registry import entry
 from .fitconnect_client import (FitConnectClient, FitConnectSettings, OutgoingAttachment, OutgoingSubmission,
                                 collect_submission_events, problem_detail, retry_after, tls_refused)
 
@@ -158,9 +158,7 @@ def zbp_message(delivery: Delivery, settings: BundIdSettings) -> tuple[str, dict
 
 
 def _capabilities(settings: BundIdSettings) -> Capabilities:
-    return Capabilities(channel=CHANNEL, kinds=frozenset(DocumentKind),
-                        formats=frozenset({DeliveryFormat.PDFA, DeliveryFormat.ZUGFERD}),
-                        max_bytes=settings.max_bytes, notices=NoticeHandling.CARRY)
+    return entry(CHANNEL).accepts.capabilities(CHANNEL, settings.max_bytes)
 
 
 def _receipt(record: dict[str, Any]) -> Receipt:

@@ -31,11 +31,11 @@ import httpx
 import pikepdf
 
 from ._journal import Journal
-from erechnung.model.delivery import Channel, DeliveryFormat
-from erechnung.model.documents import DocumentKind
+from erechnung.model.delivery import Channel
 
-from .base import (Capabilities, Delivery, EventState, MailboxConnector, NoticeHandling, PermanentFailure, Receipt,
-                   StatusEvent, TemporaryFailure, since_filter)
+from .base import (Capabilities, Delivery, EventState, MailboxConnector, PermanentFailure, Receipt, StatusEvent,
+                   TemporaryFailure, since_filter)
+from .registry import entry
 from .fitconnect_client import problem_detail, retry_after, tls_refused
 
 __all__ = ["ElsterConnector", "ElsterSettings", "pdfa_part"]
@@ -78,9 +78,7 @@ class ElsterConnector(MailboxConnector):
             http = httpx.Client(verify=ctx, timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout))
         self.http = http
         self._base = settings.base_url.rstrip("/")
-        self._capabilities = Capabilities(channel=CHANNEL, kinds=frozenset(DocumentKind),
-                                          formats=frozenset({DeliveryFormat.PDFA, DeliveryFormat.ZUGFERD}),
-                                          max_bytes=settings.max_bytes, notices=NoticeHandling.CARRY)
+        self._capabilities = entry(CHANNEL).accepts.capabilities(CHANNEL, settings.max_bytes)
 
     @property
     def capabilities(self) -> Capabilities:

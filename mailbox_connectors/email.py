@@ -66,9 +66,10 @@ from erechnung.model.delivery import Channel, DeliveryFormat
 from erechnung.model.documents import DocumentKind
 
 from .base import (
-    Capabilities, Delivery, DeliveryError, EventState, MailboxConnector, NoticeHandling, PermanentFailure, Receipt,
-    StatusEvent, TemporaryFailure, since_filter, size_text,
+    Capabilities, Delivery, DeliveryError, EventState, MailboxConnector, PermanentFailure, Receipt, StatusEvent,
+    TemporaryFailure, since_filter, size_text,
 )
+from .registry import entry
 
 __all__ = ["EmailConnector", "EmailSettings", "delivery_status_events", "xtext"]
 
@@ -208,10 +209,7 @@ class EmailConnector(MailboxConnector):
         self._tls: ssl.SSLContext | None = None
         self._parsed: dict[tuple[str, int], list[StatusEvent]] = {}  # bounce Maildir file -> its events
         doc_limit = max(0, (settings.max_bytes - _OVERHEAD) * 57 // 78)  # base64: 57 bytes -> 76 chars + CRLF
-        self._capabilities = Capabilities(
-            channel=CHANNEL, kinds=frozenset({DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE}),
-            formats=frozenset({DeliveryFormat.XRECHNUNG, DeliveryFormat.ZUGFERD}), max_bytes=doc_limit,
-            notices=NoticeHandling.NOTIFY_ONLY)
+        self._capabilities = entry(CHANNEL).accepts.capabilities(CHANNEL, doc_limit)
         self._kinds_and_formats = replace(self._capabilities, max_bytes=None)
 
     @property

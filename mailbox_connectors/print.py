@@ -51,12 +51,13 @@ from pathlib import Path
 import pikepdf
 
 from erechnung.intake.errors_report import csv_safe
-from erechnung.model.delivery import Channel, DeliveryFormat
+from erechnung.model.delivery import Channel
 from erechnung.model.documents import DocumentKind
 from erechnung.pipeline.crash import crashpoint
 from erechnung.storage.local import write_durably
 
-from .base import Capabilities, Delivery, MailboxConnector, NoticeHandling, PermanentFailure, Receipt, StatusEvent
+from .base import Capabilities, Delivery, MailboxConnector, PermanentFailure, Receipt, StatusEvent
+from .registry import entry
 
 __all__ = ["PrintBatch", "PrintConnector", "PrintSettings"]
 
@@ -152,10 +153,7 @@ class PrintConnector(MailboxConnector):
         self._ledger_seen: tuple[int, int] | None = None  # (inode, size) of the ledger read into _closed
         self._closed: dict[str, dict] = {}  # delivery id -> its row in a closed batch (with "batch")
         self._thread_lock = threading.Lock()
-        self._capabilities = Capabilities(
-            channel=CHANNEL, kinds=frozenset(DocumentKind), formats=frozenset({DeliveryFormat.ZUGFERD,
-                                                                              DeliveryFormat.PDFA}),
-            max_bytes=None, notices=NoticeHandling.CARRY)
+        self._capabilities = entry(CHANNEL).accepts.capabilities(CHANNEL, None)
 
     @property
     def capabilities(self) -> Capabilities:

@@ -1,8 +1,9 @@
 """The ``[delivery]`` section of the configuration: which channels the municipality uses and how to reach them,
 the retry policy, and the inputs of the legal dates. Data only (no I/O): ``erechnung.entrypoints.wiring``
-turns it into connectors, ``delivery.config.delivery_config`` into the service's ``DeliveryConfig``. The
-legal dates' rules are data beside it (``legal.toml``, read by ``delivery.notification``); the Land and the
-notice group named here are checked against them when the configuration is loaded.
+turns it into connectors (each channel's entry in ``mailbox_connectors.registry`` names its table's class here),
+``delivery.config.delivery_config`` into the service's ``DeliveryConfig``. The legal dates' rules are data beside
+it (``legal.toml``, read by ``delivery.notification``); the Land and the notice group named here are checked
+against them when the configuration is loaded.
 
 Secrets are never written here: each channel names an environment variable or a file to read them from
 (``password_env`` / ``password_file``, ``client_secret_env`` / ``client_secret_file``, ``api_token_env`` /
@@ -32,7 +33,6 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..model.codes import LANDS
-from ..model.delivery import Channel
 from .problems import Strict, custom
 
 #: The legal dates' rules (format: the file's header), ``delivery.notification.LegalRules``' default.
@@ -147,6 +147,7 @@ class DeliverySection(Strict):
     batch_size: int = Field(20, ge=1, le=1000)
     retry: Retry = Field(default_factory=Retry)
     include: str | None = None  # a TOML file with more [email] / [bundid] / ... tables (same keys as here)
+    # one table per channel with an adapter, under the channel's name (its entry in mailbox_connectors.registry)
     email: EmailChannel | None = None
     bundid: BundIdChannel | None = None
     elster: ElsterChannel | None = None
@@ -182,11 +183,3 @@ class DeliverySection(Strict):
             merged.setdefault(key, value)
         merged.pop("include", None)
         return DeliverySection.model_validate(merged)
-
-    def channels(self) -> tuple[Channel, ...]:
-        """The channels set up here (a table of their own each: ``[delivery.email]``, ...); print always."""
-        return tuple(c for c in CHANNELS if getattr(self, c) is not None)
-
-
-#: The channels with a table of their own in the section, in the order they are set up (no Peppol access point yet).
-CHANNELS = (Channel.EMAIL, Channel.BUNDID, Channel.ELSTER, Channel.PRINT)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from erechnung.errors import ErechnungError
 
 from mailbox_connectors._journal import Journal
 from mailbox_connectors.base import MailboxConnector
+from mailbox_connectors.registry import CHANNELS
 
 __all__ = ["ChannelConfigError", "Wired", "effective_section", "open_archive", "open_connectors"]
 
@@ -102,97 +103,53 @@ def effective_section(config: Any) -> DeliverySection:
 
 
 def open_connectors(config: Any, *, only: tuple[str, ...] | None = None, worker: str | None = None) -> Wired:
-    """Connectors for every channel the configuration (an ``erechnung.config.Config``) sets up (or ``only``)."""
+    """Connectors for every channel the configuration (an ``erechnung.config.Config``) sets up (or ``only``), each
+    built by its entry in ``mailbox_connectors.registry``."""
     section = effective_section(config)
     base = Path(config.base_dir)
     wired = Wired(section)
     journals = _path(base, section.journal_dir)
     assert journals is not None
+    setup = _Setup(base, journals)
     try:
-        for name in section.channels():
-            if only is not None and name not in only:
+        for entry in CHANNELS:
+            settings = entry.configured(section)
+            if settings is None or (only is not None and entry.channel not in only):
                 continue
-            if name != "print" and name != "email":
-                journals.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: whom we wrote to
-            wired.connectors[name] = _connector(name, section, base, journals)
+            assert entry.build is not None
+            wired.connectors[entry.channel] = entry.build(settings, setup)
     except BaseException:
         wired.close()
         raise
     dc = delivery_config(section, worker=worker)
-    if section.bundid is not None and section.bundid.via == "zbp":
-        from dataclasses import replace
-
-        dc = replace(dc, provision_on_receipt=frozenset({"bundid"}))  # ZBP's 201: stored in the postbox
+    provision = frozenset(e.channel.value for e in CHANNELS
+                          if (s := e.configured(section)) is not None and e.provision_on_receipt(s))
+    if provision:
+        dc = replace(dc, provision_on_receipt=provision)
     wired.delivery_config = dc
     return wired
 
 
-def _connector(name: str, s: DeliverySection, base: Path, journals: Path) -> MailboxConnector:
-    if name == "email":
-        from mailbox_connectors.email import EmailConnector, EmailSettings
+@dataclass(frozen=True)
+class _Setup:
+    """The files, secrets and journals of the channels' factories (``mailbox_connectors.registry.Setup``), read
+    relative to the configuration file."""
 
-        e = s.email
-        assert e is not None
-        kw: dict[str, Any] = {}
-        if e.max_bytes is not None:
-            kw["max_bytes"] = e.max_bytes
-        return EmailConnector(EmailSettings(
-            host=e.host, port=e.port, sender=e.sender, sender_name=e.sender_name, reply_to=e.reply_to,
-            username=e.username, password_env=e.password_env,
-            password_file=_file(base, e.password_file, "email.password_file") if e.password_file else None,
-            ca_file=_file(base, e.ca_file, "email.ca_file") if e.ca_file else None, require_tls=e.require_tls,
-            timeout=e.timeout_seconds, request_dsn=e.request_dsn,
-            bounce_maildir=_path(base, e.bounce_maildir), **kw))
-    if name == "bundid":
-        from mailbox_connectors.bundid import AuthorIdentity, BundIdBridgeConnector, BundIdSettings, ZbpDirectConnector, ZbpSettings
+    base: Path
+    journals: Path
 
-        b = s.bundid
-        assert b is not None
-        settings = BundIdSettings(sender=b.sender, service=b.service,
-                                  retrieval_confirmation_address=b.retrieval_confirmation_address,
-                                  confirmations_maildir=_path(base, b.confirmations_maildir), max_bytes=b.max_bytes)
-        if b.via == "zbp":
-            z = b.zbp
-            assert z is not None
-            return ZbpDirectConnector(ZbpSettings(
-                base_url=z.base_url, client_cert=_file(base, z.client_cert, "bundid.zbp.client_cert"),
-                client_key=_file(base, z.client_key, "bundid.zbp.client_key"),
-                tls_ca=_file(base, z.tls_ca, "bundid.zbp.tls_ca") if z.tls_ca else None),
-                settings, journal=Journal(journals / "bundid-zbp.jsonl"))
-        assert b.fitconnect is not None and b.author_cert and b.author_key and b.bridge_destination_id
-        author = AuthorIdentity.from_files(_file(base, b.author_cert, "bundid.author_cert"),
-                                           _file(base, b.author_key, "bundid.author_key"))
-        return BundIdBridgeConnector(_fit_settings(b.fitconnect, base, "bundid.fitconnect"), settings, author,
-                                     bridge_destination_id=b.bridge_destination_id,
-                                     journal=Journal(journals / "bundid-fitconnect.jsonl"))
-    if name == "elster":
-        from mailbox_connectors.elster import ElsterConnector, ElsterSettings
+    def path(self, value: str | None) -> Path | None:
+        return _path(self.base, value)
 
-        el = s.elster
-        assert el is not None
-        return ElsterConnector(ElsterSettings(
-            base_url=el.base_url, api_token=_secret(base, el.api_token_env, el.api_token_file, "elster.api_token"),
-            tls_ca=_file(base, el.tls_ca, "elster.tls_ca") if el.tls_ca else None, timeout=el.timeout_seconds,
-            max_bytes=el.max_bytes), journal=Journal(journals / "elster.jsonl"))
-    if name == "print":
-        from mailbox_connectors.print import PrintConnector, PrintSettings
+    def file(self, value: str, key: str) -> Path:
+        return _file(self.base, value, key)
 
-        p = s.print
-        outbox = _path(base, p.outbox)
-        assert outbox is not None
-        return PrintConnector(PrintSettings(outbox=outbox, cover_sheets=p.cover_sheets, duplex=p.duplex,
-                                            return_address=p.return_address))
-    raise ChannelConfigError(f"delivery: no connector for channel {name!r}")
+    def secret(self, env: str | None, file: str | None, key: str) -> str:
+        return _secret(self.base, env, file, key)
 
-
-def _fit_settings(f: Any, base: Path, key: str):
-    from mailbox_connectors.fitconnect_client import FitConnectSettings
-
-    return FitConnectSettings(
-        submission_url=f.submission_url, token_url=f.token_url, client_id=f.client_id,
-        client_secret=_secret(base, f.client_secret_env, f.client_secret_file, f"{key}.client_secret"),
-        trust_roots=_file(base, f.trust_roots, f"{key}.trust_roots").read_bytes(),
-        tls_ca=_file(base, f.tls_ca, f"{key}.tls_ca") if f.tls_ca else None, timeout=f.timeout_seconds)
+    def journal(self, name: str) -> Journal:
+        self.journals.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: whom we wrote to
+        return Journal(self.journals / f"{name}.jsonl")
 
 
 def open_archive(config_path: Path):

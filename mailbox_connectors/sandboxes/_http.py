@@ -107,6 +107,21 @@ class Faults:
         """Close the connection without an answer."""
         self._add(Fault("drop", times, path=path))
 
+    def command(self, arg: str) -> None:
+        """A fault as the command line names it (``erechnung sandbox --fail <server>:<arg>``): ``503x3`` (a status
+        instead of an answer, 3 times), ``429`` (too many requests, Retry-After 2 s), ``stall30`` (no answer for
+        30 s), ``drop`` (connection closed without an answer)."""
+        if arg == "drop":
+            self.drop()
+        elif arg.startswith("stall"):
+            self.stall(float(arg.removeprefix("stall") or 30))
+        else:
+            status, _, times = arg.partition("x")
+            if status == "429":
+                self.throttle(2, times=int(times or 1))
+            else:
+                self.fail(int(status), times=int(times or 1))
+
     def clear(self) -> None:
         with self._lock:
             self._planned.clear()

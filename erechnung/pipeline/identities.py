@@ -17,6 +17,7 @@ record that became a document before.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Sequence
@@ -57,6 +58,7 @@ class Correction:
     changed: tuple[str, ...]
     document_key: str  # draft key of the new invoice / the Änderungsbescheid
     credit_key: str | None  # draft key of the credit note (invoices)
+    parts: dict[str, Any]  # the drafts as made, for ``document_corrections.parts`` (see :func:`part_drafts`)
 
 
 def finished_identity(invoice, kind: str) -> tuple[str, str, dict[str, Any]]:
@@ -65,6 +67,29 @@ def finished_identity(invoice, kind: str) -> tuple[str, str, dict[str, Any]]:
     content = {"kind": kind, "data": invoice.model_dump(mode="json", exclude={"number"})}
     text = f"kind={kind}|number={invoice.number}|issue_date={invoice.issue_date.isoformat()}"[:500]
     return text, content_sha256(content), content
+
+
+#: What of a correction's draft is stored to build it again; the rest (recipient, rows) is the delivered draft's.
+_STORED = ("kind", "notice_type", "number", "invoice", "notice")
+#: Dates of a draft's data that the builder takes as dates (the rest it reads from text itself).
+_DATES = ("issue_date", "due_date", "delivery_date")
+
+
+def _stored(draft) -> dict[str, Any]:
+    return json.loads(json.dumps({k: getattr(draft, k) for k in _STORED}, default=str))
+
+
+def part_drafts(parts: dict[str, Any], original) -> dict[str, Any]:
+    """A correction's drafts again (part key -> draft) from ``document_corrections.parts`` and the delivered
+    draft they were made from, as ``pipeline.rebuild`` needs them when the work area lost their models."""
+    out = {}
+    for key, stored in (parts.get("drafts") or {}).items():
+        update = dict(stored, key=key)
+        for name in ("invoice", "notice"):
+            if update.get(name):
+                update[name] = {k: (_day(v) if k in _DATES and v is not None else v) for k, v in update[name].items()}
+        out[key] = original.model_copy(update=update)
+    return out
 
 
 def _day(value: Any) -> date | None:
@@ -194,7 +219,8 @@ class ChunkIdentities:
             parts += [new, credit]
             credit_key = credit.key
             self.credit_notes.add(credit.key)
-        correction = Correction(draft, identity, n, first, replaced, sha, content, changed, new.key, credit_key)
+        correction = Correction(draft, identity, n, first, replaced, sha, content, changed, new.key, credit_key,
+                                {"original": draft.key, "drafts": {p.key: _stored(p) for p in parts}})
         for part in parts:
             self.corrections[part.key] = correction
         return parts
@@ -246,7 +272,7 @@ class ChunkIdentities:
             credit = made.get(c.credit_key) if c.credit_key else None
             record_correction(self.s, self.department, c.identity, revision=c.revision,
                               replaced=c.first.document_id, credit_note=credit[0] if credit else None,
-                              document=document_id, content_sha256=c.sha, content=c.content)
+                              document=document_id, content_sha256=c.sha, content=c.content, parts=c.parts)
             if credit is not None:
                 done = (f"Gutschrift {credit[1]} storniert {c.replaced}, die berichtigte Rechnung ist "
                         f"{number}")

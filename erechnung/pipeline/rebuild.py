@@ -11,9 +11,10 @@ from typing import Sequence
 from sqlalchemy import select
 
 from ..intake import build, map_batch, read_batch
-from ..state.repository import idempotency_key
+from ..state.repository import corrections_of, idempotency_key
 from ..state.schema import Batch, Document
 from .context import Pipeline
+from .identities import part_drafts
 from .intake import _local_date
 
 
@@ -58,7 +59,8 @@ def rebuild_models(p: Pipeline, document_ids: Sequence[int]) -> int:
             continue
         mapped = map_batch(batch, dep, p.config, p.profiles[dep.id], p.register(dep.id),
                            today=p.options.today or _local_date(b.received_at))
-        for draft in mapped.drafts:
+        drafts = list(mapped.drafts) + _correction_drafts(p, wanted, mapped.drafts)
+        for draft in drafts:
             key = idempotency_key(dep.id, b.sha256, draft.key)
             doc = keys.get(key)
             if doc is None:
@@ -67,3 +69,17 @@ def rebuild_models(p: Pipeline, document_ids: Sequence[int]) -> int:
             p.work.write_model(key, document)
             done += 1
     return done
+
+
+def _correction_drafts(p: Pipeline, wanted: Sequence[Document], delivered) -> list:
+    """The drafts of the corrections (credit notes, new invoices, Änderungsbescheide) among ``wanted``: made from
+    the delivered draft and the parts the correction recorded (issue 11)."""
+    with p.transaction() as s:
+        corrections = corrections_of(s, [d.id for d in wanted])
+    by_key = {d.key: d for d in delivered}
+    out = []
+    for c in corrections:
+        original = by_key.get((c.parts or {}).get("original"))
+        if original is not None:
+            out += part_drafts(c.parts, original).values()
+    return out

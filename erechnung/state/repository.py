@@ -571,7 +571,8 @@ def revisions(session: Session, department: str, identities: Iterable[str]) -> d
 
 
 def record_correction(session: Session, department: str, identity: str, *, revision: int, replaced: int,
-                      credit_note: int | None, document: int, content_sha256: str, content: Any) -> None:
+                      credit_note: int | None, document: int, content_sha256: str, content: Any,
+                      parts: dict[str, Any]) -> None:
     """A correction (issue 11): the identity now stands for ``document`` with its content, and the trail keeps
     which document it replaced and which credit note cancelled that one. A revision recorded before raises
     IntegrityError (the caller's savepoint undoes the documents with it)."""
@@ -585,7 +586,17 @@ def record_correction(session: Session, department: str, identity: str, *, revis
         raise IntegrityError(f"identity {identity!r} moved on while it was corrected", None, Exception(identity))
     session.connection().execute(DocumentCorrection.__table__.insert(), [{
         "department": department, "identity": identity, "revision": revision, "replaced_document_id": replaced,
-        "credit_note_document_id": credit_note, "document_id": document, "created_at": utcnow()}])
+        "credit_note_document_id": credit_note, "document_id": document, "parts": parts, "created_at": utcnow()}])
+
+
+def corrections_of(session: Session, document_ids: Iterable[int]) -> list[DocumentCorrection]:
+    """The corrections that made any of these documents (as the new document or as the credit note)."""
+    ids = sorted(set(document_ids))
+    if not ids:
+        return []
+    return list(session.execute(select(DocumentCorrection).where(
+        (DocumentCorrection.document_id.in_(ids)) | (DocumentCorrection.credit_note_document_id.in_(ids))))
+        .scalars())
 
 
 def record_notes(session: Session, batch_id: int, notes: Iterable[Any]) -> None:

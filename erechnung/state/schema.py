@@ -181,6 +181,9 @@ class DocumentCorrection(Base):
     replaced_document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
     credit_note_document_id: Mapped[Optional[int]] = mapped_column(ForeignKey("documents.id"))
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    #: the correction's drafts as made ({"original": draft key, "drafts": {part key: kind, number, data}}), so that
+    #: their models can be rebuilt should the work area be lost before they are rendered
+    parts: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("department", "identity", "revision"),)

@@ -227,3 +227,36 @@ def test_a_correction_made_one_by_one_after_a_conflict_is_the_same(db_url, make_
     assert (c.credit_note_document_id, c.document_id) == (now["STA-2026-0101-S1"].id, now["STA-2026-0101-K1"].id)
     lines = _report(site, "standesamt", "b.csv")
     assert sum(line["Problem"].startswith("geändert gegenüber STA-2026-0101:") for line in lines) == 2
+
+
+def test_a_correction_s_documents_are_rebuilt_when_the_work_area_is_lost(db_url, make_site, tmp_path):
+    """The work area is scratch: a correction's credit note and new invoice, lost from it after intake, are built
+    again from the archived batch and the parts the correction recorded, with the numbers they were given, and
+    come out as they would have (the credit note cancels the invoice in full)."""
+    import shutil
+
+    from erechnung.config import load_config
+    from erechnung.pipeline import Options, Pipeline, intake, pending, render_and_validate
+
+    site = make_site(tmp_path / "site", db_url, drop=False)
+    _correcting(site, "standesamt")
+    site.drop("standesamt", "a.csv", STANDESAMT)
+    site.run(today=TODAY)
+    site.drop("standesamt", "b.csv", STANDESAMT.replace(b";2;12,00;;", b";3;12,00;;", 1))
+    with Pipeline.open(load_config(site.config_path), db_url=db_url, work_dir=site.root / "work",
+                       options=Options(workers=1, today=TODAY)) as p:
+        intake(p)
+        ids = pending(p, "render")
+        assert len(ids) == 2  # the credit note and the new invoice
+        shutil.rmtree(site.root / "work" / "models")
+        (site.root / "work" / "models").mkdir()
+        report = render_and_validate(p, ids)
+        assert len(report.rendered) == 2 and not report.failed
+    site.run(today=TODAY)  # archive and hand over
+    now = _documents(db_url, "standesamt")
+    assert now["STA-2026-0101-S1"].verdict == now["STA-2026-0101-K1"].verdict == "accept"
+    credit = _invoice(site, now["STA-2026-0101-S1"])
+    assert credit.type_code == "381" and credit.totals.payable_amount == Decimal("36.00")
+    assert [p.number for p in credit.preceding_invoices] == ["STA-2026-0101"]
+    replacement = _invoice(site, now["STA-2026-0101-K1"])
+    assert replacement.totals.payable_amount == Decimal("48.00") and replacement.issue_date == TODAY

@@ -1,6 +1,7 @@
 """Corrections of documents (issue 11, ``[identity] on_change = "correct"``): ``document_corrections`` holds per
 (department, identity, revision) the document replaced, the credit note that cancelled it and the document that
-took its place, so that the trail of a correction stays readable after ``document_identities`` moved on.
+took its place, so that the trail of a correction stays readable after ``document_identities`` moved on, and the
+correction's drafts (``parts``) from which its documents are rebuilt should the work area be lost.
 
 Revision ID: 0005_document_corrections
 Revises: 0004_document_identities
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: the rowid
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision = "0005_document_corrections"
 down_revision = "0004_document_identities"
@@ -29,6 +32,7 @@ def upgrade() -> None:
         sa.Column("replaced_document_id", BIG_ID, nullable=False),
         sa.Column("credit_note_document_id", BIG_ID, nullable=True),
         sa.Column("document_id", BIG_ID, nullable=False),
+        sa.Column("parts", JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["replaced_document_id"], ["documents.id"],
                                 name=op.f("fk_document_corrections_replaced_document_id")),

@@ -577,14 +577,17 @@ def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts,
     if dep.number_range is not None:  # lock the range first, then look for existing keys (see create_document)
         rng = dep.number_range
         numbers.lock(dep.id, rng.prefix, width=rng.width, start=rng.start)
-    delivered_drafts = drafts
+    as_delivered = drafts
     own = [idempotency_key(dep.id, sha, d.key) for d in drafts]
-    made = set(s.execute(select(Document.idempotency_key).where(Document.idempotency_key.in_(own))).scalars())
-    identities = _identities(p, s, dep, batch_id, drafts, today)
-    drafts = [part for d, key in zip(drafts, own) for part in ([d] if key in made else identities.resolve(d))]
-    keys = [idempotency_key(dep.id, sha, d.key) for d in drafts]
     known: dict[str, str | None] = dict(s.execute(select(Document.idempotency_key, Document.number)
-                                                  .where(Document.idempotency_key.in_(keys))).all())
+                                                  .where(Document.idempotency_key.in_(own))).all())
+    identities = _identities(p, s, dep, batch_id, drafts, today)
+    drafts = [part for d, key in zip(drafts, own) for part in ([d] if key in known else identities.resolve(d))]
+    keys = [idempotency_key(dep.id, sha, d.key) for d in drafts]
+    parts = [k for k in keys if k not in known and k not in own]  # a correction's documents (a repeated step)
+    if parts:
+        known.update(s.execute(select(Document.idempotency_key, Document.number)
+                               .where(Document.idempotency_key.in_(parts))).all())
     now = utcnow()
     new: list[dict[str, Any]] = []
     models: list[tuple[str, Any] | None] = []  # per draft: (key, built document) or None (quarantined)
@@ -645,7 +648,7 @@ def _documents(p: Pipeline, s, dep: Department, batch_id: int, sha: str, drafts,
     except (IntegrityError, _RangeMoved):
         log.info("batch %s: a chunk's documents one by one (a conflict in the bulk insert)", batch_id)
         ranges: set = set()
-        for draft in delivered_drafts:
+        for draft in as_delivered:
             _document(p, s, dep, batch_id, sha, draft, notice_config, ranges, today)
             crashpoint("intake.document")
         return

@@ -625,14 +625,10 @@ def record_skipped(session: Session, batch_id: int, rows: Sequence[int], documen
     if not rows or session.execute(select(Record.id).where(Record.batch_id == batch_id,
                                                           Record.row_first.in_(rows))).first() is not None:
         return False
-    items = [_problem(p) for p in problems]
     for r in rows:
         session.add(Record(batch_id=batch_id, row_first=r, row_last=r, status="documented", document_id=document_id))
-    for p in items:
-        row = p.get("row")
-        session.add(Quarantine(batch_id=batch_id, row=row if row is not None else rows[0], column=p.get("column"),
-                               value=None if p.get("value") is None else str(p.get("value")),
-                               problem=str(p["problem"]), fix=str(p["fix"])))
+    record_notes(session, batch_id, [{**p, "row": rows[0] if p.get("row") is None else p["row"]}
+                                     for p in (_problem(p) for p in problems)])
     session.flush()
     return True
 

@@ -9,8 +9,11 @@ STAMP  := $(VENV)/.installed-deps
 install: $(STAMP) artifacts system-tools
 
 # Debian tools the tests use: pdftoppm renders generated PDFs' page 1 as PNG; libfaketime moves the clock ahead
-# for test-clock-ahead. Installed when missing.
+# for test-clock-ahead; xmlsec1 is the independent verifier of our Peppol AS4 signatures. Installed when missing.
 system-tools:
+	@command -v xmlsec1 >/dev/null 2>&1 || { echo "installing xmlsec1"; \
+	  (apt-get update -qq && apt-get install -y -qq xmlsec1 >/dev/null) || \
+	  echo "warning: could not install xmlsec1; run as root or install it yourself"; }
 	@command -v pdftoppm >/dev/null 2>&1 || { echo "installing poppler-utils (pdftoppm)"; \
 	  (apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null) || \
 	  echo "warning: could not install poppler-utils; run as root or install it yourself"; }

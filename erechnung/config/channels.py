@@ -127,6 +127,64 @@ class ElsterChannel(Strict):
     max_bytes: int | None = Field(None, gt=0)
 
 
+class PeppolChannel(Strict):
+    """Peppol eDelivery through the municipality's own access point (or a provider's AP speaking AS4 to us).
+
+    ``sml_zone`` is the network's SML DNS zone (production and test zones differ and have moved: set it, it is
+    not built in); ``sender_id`` the participant id the municipality sends as (``9930:<USt-IdNr.>`` or
+    ``0204:<Leitweg-ID>``); ``ap_seat`` the CN of the AP certificate (``PDE000123``); ``trust`` a PEM file with the
+    Peppol root and its AP and SMP CAs; ``mls_inbox`` the folder where Message Level Status answers arrive."""
+
+    sml_zone: str = Field(min_length=3, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")
+    nameservers: list[str] = Field(default_factory=list)  # "host:port"; empty: the system's resolver
+    sender_id: str = Field(pattern=r"^(iso6523-actorid-upis::)?\d{4}:\S{1,135}$")
+    ap_seat: str = Field(min_length=1, max_length=64)
+    ap_cert: str  # PEM: our AP certificate (with its chain)
+    ap_key: str  # PEM: its key (a file only the service account reads)
+    trust: str  # PEM: the Peppol root and its issuing CAs
+    ap_ca_name: str = "PEPPOL ACCESS POINT CA - G2"  # the CA every AP certificate must be issued by
+    smp_ca_name: str = "PEPPOL SERVICE METADATA PUBLISHER CA - G2"
+    tls_ca: str | None = None  # PEM for the TLS of SMPs and APs; None: the system's CAs
+    mls_inbox: str | None = None  # Message Level Status answers (UBL ApplicationResponse), one file each
+    smp_cache_seconds: float = Field(3600, ge=0, le=86400)
+    timeout_seconds: float = Field(30, gt=0)
+    max_bytes: int | None = Field(None, gt=0)
+
+    @field_validator("nameservers")
+    @classmethod
+    def _nameservers(cls, v: list[str]) -> list[str]:
+        for ns in v:
+            host, _, port = ns.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise custom(f"{ns!r} ist kein Namensserver der Form host:port", 'z. B. "127.0.0.1:53"')
+        return v
+
+
+class Portal(Strict):
+    """An invoice portal of public bodies (ZRE, OZG-RE, a Land's portal) and who receives through it: by Leitweg-ID
+    prefix (``05`` for a Land's bodies, ``991-`` for federal ones) or by customer number. The portal takes
+    XRechnungen by e-mail, one invoice per mail; ``max_bytes`` is its limit per mail."""
+
+    name: str = Field(min_length=1, max_length=80)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    leitweg_prefixes: list[str] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list)  # customer numbers
+    channels: list[Literal["email"]] = Field(default_factory=lambda: ["email"])
+    max_bytes: int | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _someone(self) -> Portal:
+        if not self.leitweg_prefixes and not self.recipients:
+            raise ValueError(f"das Portal {self.name!r} nennt weder leitweg_prefixes noch recipients: wer empfängt "
+                             "darüber?")
+        return self
+
+    def serves(self, customer_number: str, leitweg_id: str | None) -> bool:
+        """Whether a public body with ``customer_number`` and ``leitweg_id`` receives through this portal."""
+        return customer_number in self.recipients or bool(
+            leitweg_id and any(leitweg_id.startswith(p) for p in self.leitweg_prefixes))
+
+
 class PrintChannel(Strict):
     outbox: str = "var/print"  # print batches for the print shop (the open one in outbox/open)
     cover_sheets: bool = True
@@ -146,6 +204,8 @@ class DeliverySection(Strict):
     lease_seconds: float = Field(300, gt=0)
     batch_size: int = Field(20, ge=1, le=1000)
     retry: Retry = Field(default_factory=Retry)
+    #: the invoice portals of public bodies, in order: the first that serves a recipient is its portal
+    portals: list[Portal] = Field(default_factory=list)
     include: str | None = None  # a TOML file with more [email] / [bundid] / ... tables (same keys as here)
     # one table per channel with an adapter, under the channel's name (its entry in mailbox_connectors.registry)
     email: EmailChannel | None = None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from erechnung.config.channels import DeliverySection
+from erechnung.config.channels import DeliverySection, Portal
 from erechnung.model.codes import LANDS
 from erechnung.state.leases import worker_id
 
@@ -50,6 +50,8 @@ class DeliveryConfig:
     batch_size: int = 20
     #: channels whose receipt is the provision in the postbox (no separate "delivered" event)
     provision_on_receipt: frozenset[str] = frozenset()
+    #: the invoice portals of public bodies (``[[delivery.portals]]``), in the configuration's order
+    portals: tuple[Portal, ...] = ()
 
     def __post_init__(self) -> None:
         if self.land is not None and self.land not in LANDS:
@@ -64,7 +66,7 @@ def delivery_config(section: DeliverySection, *, worker: str | None = None) -> D
         retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
                           max_attempts=r.max_attempts, jitter=r.jitter),
         lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
-        notice_group=section.notice_group, batch_size=section.batch_size)
+        notice_group=section.notice_group, batch_size=section.batch_size, portals=tuple(section.portals))
     if worker:
         kw["worker"] = worker
     return DeliveryConfig(**kw)

@@ -99,7 +99,8 @@ def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: 
                 continue
             planned = route(recipient, doc.kind, size=_document_size(session, doc), limits=limits,
                             available=available, rules=config.rules, notice_group=config.notice_group,
-                            formats=formats, document_format=delivery_format(session, doc))
+                            formats=formats, document_format=delivery_format(session, doc),
+                            portals=config.portals)
             if not planned.hops:
                 if add_dead_letter(session, doc.id, None, f"no channel can deliver it: {planned.explain()}", now):
                     result.dead.append(doc.id)

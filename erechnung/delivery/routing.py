@@ -8,9 +8,19 @@ recipient's kind for the document kind, each channel once, and print always last
 recipient     invoice / credit note                notice
 ============  ===================================  ============================
 citizen       bundid, email, print                 bundid, print
-company       email, peppol, print                 elster, print
-public body   peppol, email, print                 print
+company       peppol, email, print                 elster, bundid, print
+public body   peppol, portal, email, print         print
 ============  ===================================  ============================
+
+Peppol's address is the register's ``peppol_id``, else ``0204:<Leitweg-ID>`` for a public body and
+``9930:<USt-IdNr.>`` for a German company. Whether the participant is registered for the document type is known
+only from the SML and its SMP: the Peppol adapter asks them before it sends, and a participant that cannot receive
+the document type fails that hop permanently, so that the next one (the portal, the e-mail) takes over.
+
+``portal`` is the invoice portal of a public body (``[[delivery.portals]]``: by Leitweg-ID prefix or customer
+number): a hop on the e-mail channel to the portal's address (``address_ref`` ``portal:<name>``), one invoice per
+mail, within the portal's size limit. A company's notice goes to its BundID organisation postbox when it has no
+ELSTER account but a BundID postbox in the register.
 
 A channel is left out (``Route.skipped`` says why, for finance) when
 
@@ -35,6 +45,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from erechnung.config.channels import Portal
 from erechnung.model.delivery import Channel
 from erechnung.model.documents import INVOICE_KINDS, DocumentKind
 from erechnung.model.recipients import Consent, Recipient, RecipientKind
@@ -44,11 +55,13 @@ from .notification import LegalRules
 POSTBOXES = frozenset({Channel.BUNDID, Channel.ELSTER})
 INVOICE, NOTICE = DocumentKind.INVOICE, DocumentKind.NOTICE  # the two groups a route is chosen for
 BUNDID, ELSTER, EMAIL, PEPPOL, PRINT = Channel.BUNDID, Channel.ELSTER, Channel.EMAIL, Channel.PEPPOL, Channel.PRINT
+#: a step of the order, not a channel: the public body's invoice portal, reached on the e-mail channel
+PORTAL = "portal"
 
-DEFAULT_ORDER: Mapping[RecipientKind, Mapping[DocumentKind, tuple[Channel, ...]]] = {
+DEFAULT_ORDER: Mapping[RecipientKind, Mapping[DocumentKind, tuple[str, ...]]] = {
     RecipientKind.CITIZEN: {INVOICE: (BUNDID, EMAIL, PRINT), NOTICE: (BUNDID, PRINT)},
-    RecipientKind.COMPANY: {INVOICE: (EMAIL, PEPPOL, PRINT), NOTICE: (ELSTER, PRINT)},
-    RecipientKind.PUBLIC_BODY: {INVOICE: (PEPPOL, EMAIL, PRINT), NOTICE: (PRINT,)},
+    RecipientKind.COMPANY: {INVOICE: (PEPPOL, EMAIL, PRINT), NOTICE: (ELSTER, BUNDID, PRINT)},
+    RecipientKind.PUBLIC_BODY: {INVOICE: (PEPPOL, PORTAL, EMAIL, PRINT), NOTICE: (PRINT,)},
 }
 
 
@@ -102,6 +115,26 @@ def postal_address(recipient: Recipient) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def peppol_participant(recipient: Recipient) -> str | None:
+    """The recipient's Peppol participant id (``scheme:value``): the register's own, else ``0204:<Leitweg-ID>``
+    for a public body (the German public bodies' scheme) and ``9930:<USt-IdNr.>`` for a German company."""
+    if recipient.peppol_id:
+        return recipient.peppol_id
+    if recipient.leitweg_id:
+        return f"0204:{recipient.leitweg_id}"
+    vat = (recipient.vat_id or "").replace(" ", "").upper()
+    if recipient.kind is RecipientKind.COMPANY and vat.startswith("DE") and vat[2:].isdigit() and len(vat) == 11:
+        return f"9930:{vat}"
+    return None
+
+
+def portal_of(recipient: Recipient, portals: Iterable[Portal]) -> Portal | None:
+    """The first portal of the directory that serves the public body ``recipient`` (None: none does)."""
+    if recipient.kind is not RecipientKind.PUBLIC_BODY:
+        return None
+    return next((p for p in portals if p.serves(recipient.customer_number, recipient.leitweg_id)), None)
+
+
 def _address(recipient: Recipient, channel: str) -> tuple[str, str] | None:
     """(address_ref, address) of the recipient on ``channel``, or None when there is none."""
     if channel == EMAIL:
@@ -111,7 +144,7 @@ def _address(recipient: Recipient, channel: str) -> tuple[str, str] | None:
     elif channel == ELSTER:
         value = recipient.elster_account
     elif channel == PEPPOL:
-        value = recipient.peppol_id or (f"0204:{recipient.leitweg_id}" if recipient.leitweg_id else None)
+        value = peppol_participant(recipient)
     elif channel == PRINT:
         return f"print:{recipient.customer_number}", postal_address(recipient)
     else:
@@ -130,7 +163,8 @@ def _kind_group(kind: str) -> DocumentKind:
 def route(recipient: Recipient, kind: str, *, size: int | None = None,
           limits: Mapping[str, int | None] | None = None, available: Iterable[str] | None = None,
           rules: LegalRules | None = None, notice_group: str = "default",
-          formats: Mapping[str, frozenset[str]] | None = None, document_format: str | None = None) -> Route:
+          formats: Mapping[str, frozenset[str]] | None = None, document_format: str | None = None,
+          portals: Iterable[Portal] = ()) -> Route:
     """The channels for a document of ``kind`` (invoice, credit_note, notice) and ``size`` bytes to
     ``recipient``, in order, with those left out and why (see the module docstring)."""
     group = _kind_group(kind)
@@ -142,6 +176,9 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
             DEFAULT_ORDER[recipient.kind][group]):
         if channel != PRINT and channel not in order:
             order.append(channel)
+    if PORTAL in order and PEPPOL in order:  # the portal stands in for Peppol: right after it
+        order.remove(PORTAL)
+        order.insert(order.index(PEPPOL) + 1, PORTAL)
     order.append(PRINT)
     consents = {c.value if isinstance(c, Consent) else str(c) for c in recipient.consents}
     hops: list[Hop] = []
@@ -149,6 +186,15 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
     for channel in order:
         reason = None
         basis = None
+        if channel == PORTAL:
+            hop, why = _portal_hop(recipient, group, portals, size=size, available=available, formats=formats,
+                                   document_format=document_format, limit=limits.get(EMAIL))
+            if hop is None:
+                if why:
+                    skipped.append(Skipped(PORTAL, why))
+            else:
+                hops.append(hop)
+            continue
         addressed = _address(recipient, channel)
         if group == NOTICE and channel == EMAIL:
             reason = ("a notice never travels as a plain email attachment; email only tells that it waits in a "
@@ -190,3 +236,28 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
         notify = recipient.email if group == NOTICE and channel in POSTBOXES else None
         hops.append(Hop(channel, addressed[0], addressed[1], basis, notify))
     return Route(tuple(hops), tuple(skipped))
+
+
+def _portal_hop(recipient: Recipient, group: DocumentKind, portals: Iterable[Portal], *, size: int | None,
+                available: frozenset[str] | None, formats: Mapping[str, frozenset[str]] | None,
+                document_format: str | None, limit: int | None) -> tuple[Hop | None, str | None]:
+    """The e-mail hop to the public body's portal, or why there is none (None: no portal step for this document)."""
+    if group != INVOICE:
+        return None, None
+    portal = portal_of(recipient, portals)
+    if portal is None:
+        return None, "no invoice portal of the directory ([[delivery.portals]]) serves this recipient"
+    if not recipient.leitweg_id:
+        return None, f"the portal {portal.name} needs the Leitweg-ID on the invoice (BR-DE-15)"
+    if available is not None and EMAIL not in available:
+        return None, f"the portal {portal.name} takes invoices by e-mail, and no email connector is configured"
+    takes = (formats or {}).get(EMAIL)
+    if document_format and takes is not None and document_format not in takes:
+        return None, f"email does not take the document's format {document_format}"
+    most = min((m for m in (portal.max_bytes, limit) if m is not None), default=None)
+    if size is not None and most is not None and size > most:
+        from mailbox_connectors.base import size_text
+
+        return None, (f"the document has {size_text(size)}; the portal {portal.name} takes at most "
+                      f"{size_text(most)} per mail")
+    return Hop(EMAIL, f"{PORTAL}:{portal.name}", portal.email), None

@@ -1,6 +1,7 @@
 """Routing: the channel order per recipient and document kind, with the legal limits applied."""
 from __future__ import annotations
 
+from erechnung.config.channels import Portal
 from erechnung.delivery.routing import route
 from erechnung.model.recipients import Recipient
 
@@ -61,12 +62,15 @@ def test_levy_notices_follow_the_ao():
     assert [h.legal_basis for h in planned.hops] == ["ao_122a", "ao_122_2"]
 
 
-def test_company_notice_elster_then_print_invoice_email_peppol_print():
+def test_company_notice_elster_then_print_invoice_peppol_email_print():
+    """A business: Peppol if registered, else e-mail (issue 13); its notices in ELSTER."""
     r = company(email="rechnung@muster.de", elster_account="EL-123", peppol_id="9930:DE123456789",
                 consents=frozenset({"notice_retrieval"}))
     assert route(r, "notice").channels == ("elster", "print")
-    assert route(r, "invoice").channels == ("email", "peppol", "print")
-    assert route(r, "credit_note").channels == ("email", "peppol", "print")
+    assert route(r, "invoice").channels == ("peppol", "email", "print")
+    assert route(r, "credit_note").channels == ("peppol", "email", "print")
+    own_order = company(email="rechnung@muster.de", peppol_id="9930:DE123456789", channels=("email", "print"))
+    assert route(own_order, "invoice").channels == ("email", "peppol", "print")
     preferring = company(elster_account="EL-123", channels=("elster", "print"))
     assert route(preferring, "invoice").channels == ("print",)
     assert "the elster postbox carries notices, not invoices" in route(preferring, "invoice").explain()
@@ -115,3 +119,51 @@ def test_a_channel_that_cannot_take_the_format_is_left_out_with_the_reason():
     letter = route(public_body(leitweg_id="05999-KREIS01-90"), "invoice", available={"print"}, formats=takes,
                    document_format="zugferd")
     assert letter.channels == ("print",)
+
+
+def test_a_german_company_is_looked_up_in_peppol_by_its_vat_id():
+    """9930 is the scheme of the German USt-IdNr.; the Peppol adapter finds out whether it is registered."""
+    planned = route(company(email="rechnung@muster.de", vat_id="DE 123456789"), "invoice")
+    assert planned.channels == ("peppol", "email", "print")
+    assert planned.hops[0].address == "9930:DE123456789"
+    foreign = route(company(email="invoice@muster.at", vat_id="ATU12345678"), "invoice")
+    assert foreign.channels == ("email", "print")
+
+
+def test_a_company_without_elster_gets_its_notice_in_its_bundid_organisation_postbox():
+    r = company(bundid_postbox=UUID, consents=frozenset({"notice_retrieval"}))
+    assert route(r, "notice").channels == ("bundid", "print")
+    with_elster = company(bundid_postbox=UUID, elster_account="1234567890", consents=frozenset({"notice_retrieval"}))
+    assert route(with_elster, "notice").channels == ("elster", "bundid", "print")
+
+
+PORTALS = [Portal(name="ZRE", email="xrechnung@zre.example", leitweg_prefixes=["991-"]),
+           Portal(name="Landesportal", email="eingang@portal.land.example", recipients=["K-7"], max_bytes=1_000_000)]
+
+
+def test_public_body_without_peppol_receives_through_its_portal_before_its_own_email():
+    """Public body: Peppol if its SMP serves the document type, else its portal, else e-mail (issue 13)."""
+    r = public_body(email="eingang@kreis.de", leitweg_id="991-33333TEST-33", channels=("email", "print"))
+    planned = route(r, "invoice", portals=PORTALS)
+    assert planned.channels == ("email", "peppol", "email", "print")  # its own preference first, portal after peppol
+    default = route(public_body(email="eingang@kreis.de", leitweg_id="991-33333TEST-33"), "invoice", portals=PORTALS)
+    assert default.channels == ("peppol", "email", "email", "print")
+    portal = default.hops[1]
+    assert (portal.address_ref, portal.address) == ("portal:ZRE", "xrechnung@zre.example")
+    assert default.hops[2].address == "eingang@kreis.de"
+
+
+def test_a_portal_serves_by_customer_number_and_keeps_its_size_limit():
+    r = public_body(customer_number="K-7", leitweg_id="05999-KREIS01-90")
+    small = route(r, "invoice", portals=PORTALS, size=500_000)
+    assert small.hops[1].address_ref == "portal:Landesportal"
+    large = route(r, "invoice", portals=PORTALS, size=2_000_000)
+    assert "portal:Landesportal" not in [h.address_ref for h in large.hops]
+    assert "the portal Landesportal takes at most 1 MB per mail" in large.explain()
+
+
+def test_no_portal_serves_the_body_and_the_planner_says_so():
+    planned = route(public_body(leitweg_id="05999-KREIS01-90"), "invoice", portals=PORTALS)
+    assert "portal (no invoice portal of the directory" in planned.explain()
+    unsent = route(public_body(leitweg_id="991-1-1"), "invoice", portals=PORTALS, available={"peppol", "print"})
+    assert "takes invoices by e-mail, and no email connector is configured" in unsent.explain()

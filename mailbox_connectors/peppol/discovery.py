@@ -237,8 +237,8 @@ class Discovery:
         if chosen.activation is not None and now < chosen.activation:
             raise ServiceNotActive(
                 f"the recipient {participant}'s Peppol endpoint is active only from "
-                f"{chosen.activation:%Y-%m-%d %H:%M} UTC; deliver later or by another channel", code="service not active",
-                participant=participant)
+                f"{chosen.activation:%Y-%m-%d %H:%M} UTC; deliver later or by another channel",
+                code="service not active", participant=participant)
         if chosen.expiration is not None and now >= chosen.expiration:
             raise ServiceNotActive(
                 f"the recipient {participant}'s Peppol endpoint expired on {chosen.expiration:%Y-%m-%d %H:%M} UTC "

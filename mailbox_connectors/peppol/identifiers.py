@@ -251,7 +251,8 @@ class ParticipantId:
             scheme, _, raw = raw.partition("::")
             if scheme.lower() != PARTICIPANT_SCHEME:
                 raise InvalidParticipant(text, f"the identifier scheme {scheme!r} is not Peppol's "
-                                         f"({PARTICIPANT_SCHEME})", "write it as <ICD>:<id>, e.g. 0204:991-33333TEST-33")
+                                         f"({PARTICIPANT_SCHEME})",
+                                         "write it as <ICD>:<id>, e.g. 0204:991-33333TEST-33")
         icd, colon, ident = raw.partition(":")
         if not colon:
             raise InvalidParticipant(text, "there is no ':' between scheme code and id",

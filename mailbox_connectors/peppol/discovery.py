@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import dns.exception
-import dns.message
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
@@ -260,7 +259,7 @@ class Discovery:
         try:
             url, ttl = self._naptr(participant)
         except ParticipantNotFound as exc:
-            self._store(self._sml, key, exc, now, self.negative_ttl)
+            self._store(self._sml, key, exc, now, min(self.negative_ttl, getattr(exc, "ttl", self.negative_ttl)))
             raise
         self._store(self._sml, key, url, now, min(ttl, self.max_ttl))
         return url
@@ -304,11 +303,13 @@ class Discovery:
         name = sml_name(participant, self.zone)
         try:
             answer = self._resolver.resolve(name, "NAPTR", raise_on_no_answer=False)
-        except dns.resolver.NXDOMAIN:
-            raise ParticipantNotFound(
+        except dns.resolver.NXDOMAIN as nx:
+            missing = ParticipantNotFound(
                 f"the recipient {participant} is not registered in Peppol (no entry in the SML {self.zone}); check "
                 "the Peppol ID in the recipient register, or deliver by another channel", code="SML NXDOMAIN",
-                participant=participant) from None
+                participant=participant)
+            missing.ttl = _negative_ttl(nx)  # type: ignore[attr-defined]
+            raise missing from None
         except dns.exception.Timeout:
             raise DiscoveryUnavailable(f"the Peppol SML (DNS) did not answer within {self.timeout:g} s; try again "
                                        "later", code="DNS timeout") from None
@@ -526,6 +527,18 @@ class Discovery:
             raise UntrustedMetadata(f"the SMP's answer for {participant} is not well-formed XML (or has a DOCTYPE)",
                                     code="SMP answer", participant=participant)
         return root
+
+
+def _negative_ttl(nx: dns.resolver.NXDOMAIN) -> float:
+    """How long an NXDOMAIN may be cached: the SOA in its authority section, min(TTL, MINIMUM) (RFC 2308 § 5)."""
+    try:
+        for response in nx.responses().values():
+            for rrset in response.authority:
+                if rrset.rdtype == dns.rdatatype.SOA:
+                    return float(min(rrset.ttl, rrset[0].minimum))
+    except (AttributeError, KeyError, IndexError):
+        pass
+    return float("inf")
 
 
 def _naptr_url(regexp: str) -> str | None:

@@ -14,7 +14,7 @@ NXDOMAIN for other names in the zone, REFUSED outside it. SMP: ``GET /{participa
 ``pki.issue_smp(smp_seat)`` gives (enveloped XML-DSig, RSA-SHA256, C14N 1.0, as SMP 1.4.0 § 3.6); signed answers
 are made once per change.
 
-Failure modes: ``dns_fault("servfail" | "timeout" | None)``, the SMP's HTTP faults (``faults.fail(503)``,
+Failure modes: ``dns_fault("servfail" | "timeout" | None)``, ``dns_truncate()`` (UDP answers truncated: TCP needed), the SMP's HTTP faults (``faults.fail(503)``,
 ``faults.stall(s)``, ``faults.drop()``, from ``_http.py``), ``bad_signature(p)`` (changed after signing),
 ``foreign_smp_cert(p)`` (signed by a look-alike SMP certificate outside the trusted PKI), ``expire(p)``
 (ServiceExpirationDate in the past), ``doc_types(p, [...])`` (serve other document types only),
@@ -40,10 +40,12 @@ from lxml import etree
 from signxml import XMLSigner
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
+from ..peppol.discovery import Discovery, sml_name
 from ..peppol.identifiers import (
     AS4_V2, BILLING_PROCESS, PARTICIPANT_SCHEME, XRECHNUNG_UBL_CREDIT_NOTE, XRECHNUNG_UBL_INVOICE, ParticipantId,
     split_identifier,
 )
+from ..peppol.trust import load_certificates
 from ._http import Request, Response, SandboxServer
 from .peppol_pki import AP_CA, SMP_CA, PeppolTestPKI
 from .pki import Issued, TestCA
@@ -74,7 +76,7 @@ class Registration:
 class _UDPHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         data, sock = self.request
-        reply = self.server.sandbox._dns_answer(data)  # type: ignore[attr-defined]
+        reply = self.server.sandbox._dns_answer(data, udp=True)  # type: ignore[attr-defined]
         if reply is not None:
             sock.sendto(reply, self.client_address)
 
@@ -127,9 +129,11 @@ class PeppolDirectorySandbox(SandboxServer):
         self.smp_cert: Issued = pki.issue_smp(smp_seat)
         self._foreign_pki: PeppolTestPKI | None = None
         self._registrations: dict[str, Registration] = {}
+        self._by_name: dict[str, str] = {}  # SML DNS name -> participant
         self._signed: dict[tuple[str, str], bytes] = {}  # (participant, doctype) -> signed answer
         self._lock = threading.Lock()
         self._dns_fault: str | None = None
+        self._dns_truncate = False
         self.dns_queries: list[str] = []  # every name asked (to see the cache work)
         self._udp: _UDP | None = None
         self._tcp: _TCP | None = None
@@ -186,12 +190,9 @@ class PeppolDirectorySandbox(SandboxServer):
     def ap_ca_name(self) -> str:
         return AP_CA
 
-    def discovery(self, **kwargs: Any) -> Any:
+    def discovery(self, **kwargs: Any) -> Discovery:
         """A :class:`~mailbox_connectors.peppol.discovery.Discovery` for this sandbox (zone, DNS server, the PKI's
         root and CAs as trust anchors, the test CA names, the SMP's TLS root); ``kwargs`` override."""
-        from ..peppol.discovery import Discovery
-        from ..peppol.trust import load_certificates
-
         settings: dict[str, Any] = {"nameservers": self.nameservers, "trust_roots": load_certificates(self.pki.ca_pem),
                                     "smp_ca": SMP_CA, "ap_ca": AP_CA, "smp_tls_ca": self.ca.root_path,
                                     "timeout": 2}
@@ -201,6 +202,7 @@ class PeppolDirectorySandbox(SandboxServer):
     def reset(self) -> None:
         super().reset()
         self._dns_fault = None
+        self._dns_truncate = False
 
     # ---- registrations ----------------------------------------------------------------------------------------
     def register(self, participant: str | ParticipantId, *, endpoint_url: str, ap_cert: x509.Certificate,
@@ -214,6 +216,7 @@ class PeppolDirectorySandbox(SandboxServer):
                            activation or now - _dt.timedelta(days=1), expiration or now + _dt.timedelta(days=365))
         with self._lock:
             self._registrations[str(pid)] = reg
+            self._by_name[sml_name(pid, self.zone)] = str(pid)
             self._forget(pid)
         return pid
 
@@ -221,6 +224,7 @@ class PeppolDirectorySandbox(SandboxServer):
         pid = self._pid(participant)
         with self._lock:
             self._registrations.pop(str(pid), None)
+            self._by_name.pop(sml_name(pid, self.zone), None)
             self._forget(pid)
 
     def bad_signature(self, participant: str | ParticipantId) -> None:
@@ -265,13 +269,12 @@ class PeppolDirectorySandbox(SandboxServer):
             raise ValueError("dns_fault takes 'servfail', 'timeout' or None")
         self._dns_fault = kind
 
-    def _names(self) -> dict[str, Registration]:
-        from ..peppol.discovery import sml_name
 
-        with self._lock:
-            return {sml_name(reg.participant, self.zone): reg for reg in self._registrations.values()}
+    def dns_truncate(self, on: bool = True) -> None:
+        """Answer over UDP only with the TC bit (the client must ask again over TCP, RFC 7766)."""
+        self._dns_truncate = on
 
-    def _dns_answer(self, data: bytes) -> bytes | None:
+    def _dns_answer(self, data: bytes, *, udp: bool = False) -> bytes | None:
         try:
             request = dnslib.DNSRecord.parse(data)
         except Exception:  # noqa: BLE001 - not DNS: no answer
@@ -284,13 +287,18 @@ class PeppolDirectorySandbox(SandboxServer):
             return None
         reply = request.reply()
         reply.header.aa = 1
+        if udp and self._dns_truncate:
+            reply.header.tc = 1
+            return reply.pack()
         if fault == "servfail":
             reply.header.rcode = dnslib.RCODE.SERVFAIL
             return reply.pack()
         if qname != self.zone and not qname.endswith("." + self.zone):
             reply.header.rcode = dnslib.RCODE.REFUSED
             return reply.pack()
-        reg = self._names().get(qname)
+        with self._lock:
+            key = self._by_name.get(qname)
+            reg = self._registrations.get(key) if key else None
         if reg is None:
             reply.header.rcode = dnslib.RCODE.NXDOMAIN
             reply.add_auth(dnslib.RR(self.zone + ".", dnslib.QTYPE.SOA, ttl=self.dns_ttl, rdata=dnslib.SOA(

@@ -6,11 +6,13 @@ from __future__ import annotations
 import itertools
 import secrets
 import shutil
+import ssl
 import subprocess
 from datetime import datetime, timedelta, timezone
 
 import dns.message
 import dns.query
+import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -21,6 +23,7 @@ from mailbox_connectors.peppol.discovery import (
 from mailbox_connectors.peppol.identifiers import (
     BILLING_PROCESS, XRECHNUNG_UBL_CREDIT_NOTE, XRECHNUNG_UBL_INVOICE, ParticipantId,
 )
+from mailbox_connectors.sandboxes._http import Response
 from mailbox_connectors.sandboxes.peppol_directory import PeppolDirectorySandbox
 from mailbox_connectors.sandboxes.peppol_pki import PeppolTestPKI
 
@@ -314,10 +317,6 @@ def test_dns_answers_over_tcp_as_over_udp(directory, ap):
 def test_the_sandbox_signature_verifies_with_xmlsec1(directory, pki, ap, tmp_path):
     """The sandbox signs as SMP 1.x says: an independent verifier (xmlsec1) accepts the signed ServiceMetadata
     under the test root, and refuses it once changed."""
-    import ssl
-
-    import httpx
-
     pid = directory.register(new_participant(), endpoint_url=url(20), ap_cert=ap.cert)
     with directory.discovery() as discovery:
         metadata_url = discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS).metadata_url
@@ -331,3 +330,68 @@ def test_the_sandbox_signature_verifies_with_xmlsec1(directory, pki, ap, tmp_pat
                                  "--untrusted-pem", str(tmp_path / "smp-ca.pem"), str(tmp_path / name)],
                                 capture_output=True, text=True, timeout=30)
         assert (result.returncode == 0) is ok, result.stderr[-400:]
+
+
+def test_nxdomain_is_cached_no_longer_than_the_zone_says(directory, ap):
+    clock = Clock()
+    pid = ParticipantId.parse(new_participant())
+    with directory.discovery(clock=clock, negative_ttl=3600) as discovery:
+        with pytest.raises(ParticipantNotFound):
+            discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
+        directory.register(pid, endpoint_url=url(24), ap_cert=ap.cert)
+        clock.advance(directory.dns_ttl + 1)  # the SOA's negative TTL (RFC 2308), shorter than negative_ttl
+        assert discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS).url == url(24)
+
+
+def test_truncated_udp_answer_is_asked_again_over_tcp(directory, ap):
+    pid = directory.register(new_participant(), endpoint_url=url(25), ap_cert=ap.cert)
+    directory.dns_truncate()
+    with directory.discovery() as discovery:
+        assert discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS).url == url(25)
+    assert directory.dns_queries.count(sml_name(pid, directory.zone)) == 2  # UDP (truncated), then TCP
+
+
+def test_smp_answer_is_bounded_in_size(directory, ap):
+    pid = directory.register(new_participant(), endpoint_url=url(26), ap_cert=ap.cert)
+    with directory.discovery(max_bytes=1000) as discovery, pytest.raises(UntrustedMetadata) as caught:
+        discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
+    assert caught.value.code == "SMP size"
+
+
+class _OddSmp(PeppolDirectorySandbox):
+    """An SMP that answers every ServiceMetadata request with ``body``."""
+
+    body = b""
+
+    def handle(self, request):
+        if "/services/" in request.path:
+            return Response(200, self.body, {"Content-Type": "text/xml"})
+        return super().handle(request)
+
+
+@pytest.mark.parametrize("body", [
+    b"<not xml",
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>',
+    b'<smp:ServiceMetadata xmlns:smp="http://busdox.org/serviceMetadata/publishing/1.0/"/>',  # unsigned
+])
+def test_broken_or_unsigned_smp_answers_are_refused(pki, ap, body):
+    with _OddSmp(pki, smp_seat="PDE000904") as odd:
+        odd.body = body
+        pid = odd.register(new_participant(), endpoint_url=url(27), ap_cert=ap.cert)
+        with odd.discovery() as discovery, pytest.raises(UntrustedMetadata) as caught:
+            discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
+    assert caught.value.code == "SMP answer"
+
+
+def test_a_signed_answer_for_another_participant_is_refused(pki, directory, ap):
+    """A genuine signed answer replayed for another participant (the SMP's signature covers the identifiers)."""
+    other = directory.register(new_participant(), endpoint_url=url(28), ap_cert=ap.cert)
+    with directory.discovery() as discovery:
+        metadata_url = discovery.endpoint(other, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS).metadata_url
+    replay = httpx.get(metadata_url, verify=ssl.create_default_context(cafile=str(directory.ca.root_path))).content
+    with _OddSmp(pki, ca=directory.ca) as odd:
+        odd.body = replay
+        pid = odd.register(new_participant(), endpoint_url=url(29), ap_cert=ap.cert)
+        with odd.discovery() as discovery, pytest.raises(UntrustedMetadata) as caught:
+            discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
+    assert caught.value.code == "SMP answer" and "another participant" in str(caught.value)

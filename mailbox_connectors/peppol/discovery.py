@@ -72,7 +72,7 @@ _SMP = "{%s}" % NS["smp"]
 MAX_SMP_BYTES = 1024 * 1024  # a ServiceMetadata is a few kB; an SMP answering more is broken or hostile
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                           huge_tree=False, remove_comments=True, remove_pis=True)
-#: SMP 1.4.0 § 3.6: RSA-SHA256 signatures over SHA-256 digests (SHA-1 refused).
+#: SMP 1.4.0, signature profile: RSA-SHA256 signatures over SHA-256 digests (SHA-1 refused).
 _SIG_CONFIG = SignatureConfiguration(
     location="./", require_x509=True,
     signature_methods=frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384,
@@ -81,7 +81,7 @@ _SIG_CONFIG = SignatureConfiguration(
 
 
 def sml_name(participant: ParticipantId | str, zone: str) -> str:
-    """The DNS name of a participant in an SML zone (SML 1.3.0 § 3.3; PFUOI 4.4 POLICY 7):
+    """The DNS name of a participant in an SML zone (SML 1.3.0, discovery; PFUOI 4.4 POLICY 7):
     ``b32(sha256(lower("0204:..."))).iso6523-actorid-upis.<zone>``, Base32 without ``=``, lower-case."""
     value = str(participant).lower()
     digest = base64.b32encode(hashlib.sha256(value.encode("utf-8")).digest()).decode("ascii").rstrip("=").lower()

@@ -11,14 +11,14 @@ DNS: UDP and TCP on 127.0.0.1 (one free port, ``dns_port``), the records of regi
 (``<b32 hash>.iso6523-actorid-upis.<zone>  NAPTR 100 10 "U" "Meta:SMP" "!^.*$!<base_url>/!" .``) with ``dns_ttl``;
 NXDOMAIN for other names in the zone, REFUSED outside it. SMP: ``GET /{participant}`` and
 ``GET /{participant}/services/{doctype}`` (percent-encoded full ids), signed with the SMP certificate that
-``pki.issue_smp(smp_seat)`` gives (enveloped XML-DSig, RSA-SHA256, C14N 1.0, as SMP 1.4.0 § 3.6); signed answers
-are made once per change.
+``pki.issue_smp(smp_seat)`` gives (enveloped XML-DSig, RSA-SHA256, C14N 1.0, as the SMP 1.4.0 signature profile);
+signed answers are made once per change.
 
-Failure modes: ``dns_fault("servfail" | "timeout" | None)``, ``dns_truncate()`` (UDP answers truncated: TCP needed), the SMP's HTTP faults (``faults.fail(503)``,
-``faults.stall(s)``, ``faults.drop()``, from ``_http.py``), ``bad_signature(p)`` (changed after signing),
-``foreign_smp_cert(p)`` (signed by a look-alike SMP certificate outside the trusted PKI), ``expire(p)``
-(ServiceExpirationDate in the past), ``doc_types(p, [...])`` (serve other document types only),
-``redirect(p, other_sandbox)`` (a Redirect to another SMP sandbox, signed as SMP 1.x says).
+Failure modes: ``dns_fault("servfail" | "timeout" | None)``, ``dns_truncate()`` (UDP answers truncated: TCP
+needed), the SMP's HTTP faults (``faults.fail(503)``, ``faults.stall(s)``, ``faults.drop()``, from ``_http.py``),
+``bad_signature(p)`` (changed after signing), ``foreign_smp_cert(p)`` (signed by a look-alike SMP certificate
+outside the trusted PKI), ``expire(p)`` (ServiceExpirationDate in the past), ``doc_types(p, [...])`` (serve other
+document types only), ``redirect(p, other_sandbox)`` (a Redirect to another SMP sandbox, signed as SMP 1.x says).
 """
 from __future__ import annotations
 

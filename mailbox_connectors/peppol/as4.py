@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -45,7 +46,7 @@ from .errors import ERRORS, NOT_SERVICED, As4Error
 from .trust import CertificateRejected, check_certificate, common_name
 
 __all__ = ["As4Error", "As4Identity", "As4Receipt", "InboundMessage", "OutboundMessage", "build_user_message",
-           "error_response", "failure_for", "parse_response", "receipt_for", "receive_user_message",
+           "error_response", "exchange", "failure_for", "parse_response", "receipt_for", "receive_user_message",
            "NOT_SERVICED"]
 
 EB = "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/"
@@ -305,6 +306,41 @@ def parse_response(content_type: str, body: bytes, *, sent: OutboundMessage, rec
     if missing:
         raise invalid(f"it does not confirm the signed part(s) {', '.join(missing)} with the digests sent")
     return As4Receipt(receipt_id, ref_to, stamp, common_name(receiver_cert), body)
+
+
+def exchange(client: httpx.Client, url: str, message: OutboundMessage, *, receiver_cert: x509.Certificate,
+             trust_roots: Sequence[x509.Certificate], at: _dt.datetime, ap_ca_cn: str | None = None,
+             delivery_id: str | None = None) -> As4Receipt:
+    """POST ``message`` to the receiving AP's endpoint ``url`` and read the answer (:func:`parse_response`).
+
+    No answer (timeout, connection refused or lost) and HTTP 5xx/429 without an AS4 signal are temporary; other
+    HTTP errors without a signal are permanent. Sending the same message again is safe: the receiver drops
+    the duplicate and answers it again."""
+    try:
+        response = client.post(url, content=message.body, headers={"Content-Type": message.content_type})
+    except httpx.TimeoutException:
+        raise TemporaryFailure("the receiving access point did not answer in time; the message will be sent again "
+                               "(a duplicate is dropped by the receiver)", channel=CHANNEL, delivery_id=delivery_id,
+                               code="timeout") from None
+    except httpx.TransportError as exc:
+        raise TemporaryFailure(f"the receiving access point cannot be reached ({type(exc).__name__}); the message "
+                               "will be sent again", channel=CHANNEL, delivery_id=delivery_id,
+                               code="connection") from None
+    kind = mime.media_type(response.headers.get("content-type", ""))
+    if kind in (SOAP_TYPE, "multipart/related") and response.content:
+        return parse_response(response.headers["content-type"], response.content, sent=message,
+                              receiver_cert=receiver_cert, trust_roots=trust_roots, at=at, ap_ca_cn=ap_ca_cn,
+                              delivery_id=delivery_id)
+    status = response.status_code
+    evidence = f"HTTP {status}\r\n".encode() + response.content[:4096]
+    if status >= 500 or status == 429:
+        retry = response.headers.get("retry-after", "")
+        raise TemporaryFailure(f"the receiving access point is not available (HTTP {status}); the message will be "
+                               "sent again", channel=CHANNEL, delivery_id=delivery_id, code=f"HTTP {status}",
+                               evidence=evidence, retry_after=float(retry) if retry.isdigit() else None)
+    raise PermanentFailure(f"the receiving access point refused the message with HTTP {status} and no AS4 answer; "
+                           "check the endpoint URL in the SMP entry", channel=CHANNEL, delivery_id=delivery_id,
+                           code=f"HTTP {status}", evidence=evidence)
 
 
 # ---- receiving ----------------------------------------------------------------------------------------------

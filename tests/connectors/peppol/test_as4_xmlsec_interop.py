@@ -1,9 +1,10 @@
 """Our WS-Security against an independent implementation, xmlsec1 (libxmlsec1 on OpenSSL): xmlsec1 verifies the
-Receipt we sign, and we verify a signature xmlsec1 made from a template. (The UserMessage's signature also
-references its attachment by ``cid:``, which xmlsec1 cannot resolve; its two element references are made by the
-same code as the receipt's.)"""
+Receipt we sign, and we verify a signature xmlsec1 made from a template. The UserMessage's signature also
+references its attachment by ``cid:``, which xmlsec1 cannot resolve: for it xmlsec1 confirms the two element
+references (eb:Messaging and Body) and fails only the attachment's."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,6 +57,21 @@ def test_xmlsec1_verifies_our_signed_receipt_and_refuses_a_changed_one(net, tmp_
     (tmp_path / "changed.xml").write_bytes(body.replace(b"<eb:RefToMessageId>", b"<eb:RefToMessageId>x", 1))
     done = xmlsec1("--verify", *ID_ATTRS, "--pubkey-cert-pem", str(cert), str(tmp_path / "changed.xml"))
     assert done.returncode != 0
+
+
+def test_xmlsec1_confirms_the_user_messages_element_references(net, tmp_path):
+    _, sender, receiver = net
+    from mailbox_connectors.peppol import mime
+
+    soap = mime.parse(*(lambda m: (m.content_type, m.body))(build(sender, receiver.cert)))[0].data
+    cert, _ = _pem(sender, tmp_path)
+    (tmp_path / "user.xml").write_bytes(soap)
+    done = xmlsec1("--verify", *ID_ATTRS, "--pubkey-cert-pem", str(cert), str(tmp_path / "user.xml"))
+    assert "SignedInfo References (ok/all): 2/3" in done.stderr + done.stdout  # all but the cid: reference
+    (tmp_path / "changed.xml").write_bytes(soap.replace(b"<eb:ConversationId>", b"<eb:ConversationId>x", 1))
+    done = xmlsec1("--verify", *ID_ATTRS, "--pubkey-cert-pem", str(cert), str(tmp_path / "changed.xml"))
+    ok = re.search(r"SignedInfo References \(ok/all\): (\d)/\d", done.stderr + done.stdout)
+    assert ok is not None and ok.group(1) == "0"  # the changed header's reference (the first) fails
 
 
 TEMPLATE = f"""<?xml version="1.0" encoding="UTF-8"?>

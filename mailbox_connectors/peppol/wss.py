@@ -277,7 +277,9 @@ def _names_cert(key_info: etree._Element | None, cert: x509.Certificate) -> bool
     serial = key_info.find(".//ds:X509IssuerSerial", NS)
     if serial is not None:
         number = (serial.findtext("ds:X509SerialNumber", namespaces=NS) or "").strip()
-        return number == str(cert.serial_number)
+        issuer = "".join((serial.findtext("ds:X509IssuerName", namespaces=NS) or "").split()).lower()
+        ours = "".join(cert.issuer.rfc4514_string().split()).lower()
+        return number == str(cert.serial_number) and issuer in ("", ours)
     embedded = key_info.find(".//wsse:BinarySecurityToken", NS)
     if embedded is None:
         embedded = key_info.find(".//ds:X509Certificate", NS)
@@ -300,16 +302,17 @@ def decrypt(envelope: etree._Element, attachments: Mapping[str, Attachment], *, 
         method = _algorithm(encrypted_key, "xenc:EncryptionMethod", RSA_OAEP, "the key transport")
         _algorithm(method, "ds:DigestMethod", SHA256, "the key transport's digest")
         _algorithm(method, "xenc11:MGF", MGF1_SHA256, "the key transport's mask generation")
-        if not _names_cert(encrypted_key.find("ds:KeyInfo", NS), cert):
-            raise As4Error("EBMS:0102", "the message was encrypted for another certificate than this access "
-                                        "point's (the sender used an outdated or wrong SMP entry)")
         wrapped = _unb64(encrypted_key.findtext("xenc:CipherData/xenc:CipherValue", namespaces=NS),
                          "the EncryptedKey's CipherValue", "EBMS:0102")
         try:
             aes_key = key.decrypt(wrapped, _OAEP)
         except ValueError:
+            # the key decides; how the EncryptedKey names its certificate only makes the message clearer
+            if not _names_cert(encrypted_key.find("ds:KeyInfo", NS), cert):
+                raise As4Error("EBMS:0102", "the message was encrypted for another certificate than this access "
+                                            "point's (the sender used an outdated or wrong SMP entry)") from None
             raise As4Error("EBMS:0102", "the message's key could not be decrypted with this access point's key "
-                                        "(it was encrypted for another certificate)") from None
+                                        "(it was encrypted for another certificate, or damaged)") from None
         if len(aes_key) != 16:
             raise As4Error("EBMS:0103", "the transported key is no AES-128 key")
         aead = AESGCM(aes_key)

@@ -60,6 +60,7 @@ class PeppolApSandbox(SandboxServer):
         self.clock = clock
         self.received: dict[str, InboundMessage] = {}
         self.answered: dict[str, int] = {}  # message id -> how many times it was answered with a receipt
+        self.refused: list[As4Error] = []  # the errors it answered with, oldest first
         self._not_serviced: set[str] = set()
         self._rejects: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -104,6 +105,8 @@ class PeppolApSandbox(SandboxServer):
                                            ap_ca_cn=AP_CA)
         except As4Error as exc:
             log.info("%s: refused a message: %s", self.name, exc.code)
+            with self._lock:
+                self.refused.append(exc)
             return self._signal(*error_response(exc.code, exc.reason, at=at, seat=self._ap.seat,
                                                 ref_to_message_id=exc.ref_to_message_id, detail=exc.detail))
         receiver = inbound.receiver.lower()

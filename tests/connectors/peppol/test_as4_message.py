@@ -36,7 +36,8 @@ def test_round_trip_gives_the_document_byte_for_byte_and_a_receipt_naming_the_si
     message = build(sender, receiver.cert, message_id="rt-1@erechnung")
     inbound = receive(message, receiver, p)
     assert inbound.payload.split(b"?>", 1)[1].strip() == INVOICE.split(b"?>", 1)[1].strip()
-    assert (inbound.sender, inbound.receiver) == (f"iso6523-actorid-upis::{SENDER}", f"iso6523-actorid-upis::{RECEIVER}")
+    assert inbound.sender == f"iso6523-actorid-upis::{SENDER}"
+    assert inbound.receiver == f"iso6523-actorid-upis::{RECEIVER}"
     assert (inbound.document_type, inbound.process) == (DOCTYPE, PROCESS)
     assert (inbound.from_seat, inbound.to_seat, inbound.message_id) == ("PDE000001", "PDE000002", "rt-1@erechnung")
     assert inbound.envelope.instance_id == message.instance_id
@@ -52,7 +53,8 @@ def test_round_trip_gives_the_document_byte_for_byte_and_a_receipt_naming_the_si
 def test_the_wire_format_is_the_profiles(net):
     _, sender, receiver = net
     message = build(sender, receiver.cert)
-    assert message.content_type.startswith("multipart/related;") and 'type="application/soap+xml"' in message.content_type
+    assert message.content_type.startswith("multipart/related;")
+    assert 'type="application/soap+xml"' in message.content_type
     parts = mime.parse(message.content_type, message.body)
     envelope = etree.fromstring(parts[0].data)
     user = envelope.find(f".//{{{EB}}}UserMessage")
@@ -212,7 +214,8 @@ def test_oversized_and_broken_mime_are_refused(net):
 def test_doctype_in_the_soap_part_is_refused(net):
     p, sender, receiver = net
     evil = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-            b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>&e;</env:Body></env:Envelope>')
+            b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>&e;</env:Body>'
+            b"</env:Envelope>")
     ct, body = mime.build([mime.Part("root@x", "application/soap+xml", evil)])
     with pytest.raises(As4Error) as caught:
         as4.receive_user_message(ct, body, ap=receiver, trust_roots=trust(p), at=now())

@@ -101,7 +101,8 @@ TEMPLATE = f"""<?xml version="1.0" encoding="UTF-8"?>
       </ds:Signature>
     </wsse:Security>
   </env:Header>
-  <env:Body wsu:Id="body-1"><x:Gruss xmlns:x="urn:example:x">Gr&#252;&#223;e aus xmlsec1 <!-- Kommentar --></x:Gruss></env:Body>
+  <env:Body wsu:Id="body-1"><x:Gruss xmlns:x="urn:example:x">Gr&#252;&#223;e aus xmlsec1 <!-- Kommentar -->
+  </x:Gruss></env:Body>
 </env:Envelope>
 """
 

@@ -49,7 +49,7 @@ class PeppolApSandbox(SandboxServer):
 
     def __init__(self, pki: PeppolTestPKI, seat: str = "PDE000002", *, mls_outbox: Path | None = None,
                  tls_ca: TestCA | None = None, port: int = 0, max_bytes: int = 20 * 1024 * 1024,
-                 clock: Callable[[], _dt.datetime] = _now) -> None:
+                 clock: Callable[[], _dt.datetime] = _now, error_status: int = 200) -> None:
         self.tls_ca = tls_ca or TestCA("Peppol AP sandbox TLS root")
         super().__init__(ssl_context=self.tls_ca.server_context(), port=port)
         self.pki = pki
@@ -58,6 +58,7 @@ class PeppolApSandbox(SandboxServer):
         self.mls_outbox = mls_outbox
         self.max_bytes = max_bytes
         self.clock = clock
+        self.error_status = error_status  # the HTTP status of an ebMS Error answer (APs differ: 200 or 500)
         self.received: dict[str, InboundMessage] = {}
         self.answered: dict[str, int] = {}  # message id -> how many times it was answered with a receipt
         self.refused: list[As4Error] = []  # the errors it answered with, oldest first
@@ -108,7 +109,8 @@ class PeppolApSandbox(SandboxServer):
             with self._lock:
                 self.refused.append(exc)
             return self._signal(*error_response(exc.code, exc.reason, at=at, seat=self._ap.seat,
-                                                ref_to_message_id=exc.ref_to_message_id, detail=exc.detail))
+                                                ref_to_message_id=exc.ref_to_message_id, detail=exc.detail),
+                                status=self.error_status)
         receiver = inbound.receiver.lower()
         with self._lock:
             refused = receiver in self._not_serviced
@@ -122,14 +124,14 @@ class PeppolApSandbox(SandboxServer):
             return self._signal(*error_response(
                 "EBMS:0004", f"the receiver {inbound.receiver} is not served by this access point for "
                 f"{inbound.document_type}", at=at, seat=self._ap.seat, ref_to_message_id=inbound.message_id,
-                detail=NOT_SERVICED))
+                detail=NOT_SERVICED), status=self.error_status)
         if not duplicate and self.mls_outbox is not None:
             self._write_mls(inbound, reject, at)
         return self._signal(*receipt_for(inbound, self._ap, at))
 
     @staticmethod
-    def _signal(content_type: str, body: bytes) -> Response:
-        return Response(200, body, {"Content-Type": content_type})
+    def _signal(content_type: str, body: bytes, status: int = 200) -> Response:
+        return Response(status, body, {"Content-Type": content_type})
 
     def _write_mls(self, inbound: InboundMessage, reject: str | None, at: _dt.datetime) -> None:
         assert self.mls_outbox is not None

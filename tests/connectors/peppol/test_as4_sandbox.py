@@ -76,6 +76,18 @@ def test_receiver_not_serviced_is_permanent(ap, client):
     assert "ns-1@erechnung" not in sandbox.received
 
 
+def test_an_ebms_error_in_an_http_500_answer_is_read_as_the_error(ap, client):
+    p, sender, sandbox = ap
+    sandbox.not_serviced(RECEIVER)
+    sandbox.error_status = 500
+    try:
+        with pytest.raises(PermanentFailure) as caught:
+            send(client, sandbox, p, build(sender, sandbox.ap.cert, message_id="ns-500@erechnung"))
+    finally:
+        sandbox.error_status = 200
+    assert caught.value.code == "EBMS:0004 PEPPOL:NOT_SERVICED"
+
+
 def test_mls_rejection_arrives_in_the_inbox(ap, client):
     p, sender, sandbox = ap
     sandbox.reject_mls(RECEIVER, "BR-DE-15: Leitweg-ID fehlt")

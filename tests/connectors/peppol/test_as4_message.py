@@ -308,3 +308,26 @@ def test_sbdh_round_trip_and_refusals():
                   document_type=DOCTYPE, process=PROCESS, at=now())
     with pytest.raises(sbdh.EnvelopeError, match="Authority"):
         sbdh.unwrap(sbd.replace(b'Authority="iso6523-actorid-upis"', b'Authority="x"', 1))
+
+
+def test_a_message_without_encryption_or_without_signature_is_refused(net):
+    p, sender, receiver = net
+    message = build(sender, receiver.cert)
+    parts = mime.parse(message.content_type, message.body)
+    envelope = etree.fromstring(parts[0].data)
+    atts = {q.content_id: wss.Attachment(q.content_id, q.data, q.content_type) for q in parts[1:]}
+    (cid, plain), = wss.decrypt(envelope, atts, key=receiver.key, cert=receiver.cert).items()
+    security = wss.security_header(envelope)
+    for element in list(security):
+        if element.tag in (f"{{{wss.XENC}}}EncryptedKey", f"{{{wss.XENC}}}EncryptedData"):
+            security.remove(element)
+    ct, body = mime.build([mime.Part(parts[0].content_id, parts[0].content_type, etree.tostring(envelope)),
+                           mime.Part(cid, "application/gzip", plain.data)])
+    with pytest.raises(As4Error) as caught:
+        as4.receive_user_message(ct, body, ap=receiver, trust_roots=trust(p), at=now())
+    assert caught.value.code == "EBMS:0103" and "not encrypted" in caught.value.reason
+    unsigned = rebuild(message, receiver, change_envelope=lambda e: wss.security_header(e).remove(
+        e.find(f".//{{{wss.DS}}}Signature")))
+    with pytest.raises(As4Error) as caught:
+        receive(unsigned, receiver, p)
+    assert caught.value.code == "EBMS:0101" and "0 signatures" in caught.value.reason

@@ -42,14 +42,12 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from ._xml import XmlRefused, parse
+from .identifiers import DOCTYPE_SCHEME, PARTICIPANT_SCHEME, PROCESS_SCHEME
 
 __all__ = ["PARTICIPANT_SCHEME", "DOCTYPE_SCHEME", "PROCESS_SCHEME", "NS", "Envelope", "EnvelopeError", "PeppolId",
            "unwrap", "wrap"]
 
 NS = "http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
-PARTICIPANT_SCHEME = "iso6523-actorid-upis"
-DOCTYPE_SCHEME = "busdox-docid-qns"
-PROCESS_SCHEME = "cenbii-procid-ubl"
 _H = f"{{{NS}}}"
 _DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\?>\s*")
 MAX_BYTES = 50 * 1024 * 1024

@@ -39,6 +39,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
+from erechnung.model.delivery import Channel
+
 from ..base import PermanentFailure, TemporaryFailure
 from . import mime, sbdh, wss
 from ._xml import XmlRefused, parse
@@ -55,7 +57,7 @@ AP_PARTY_TYPE = "urn:fdc:peppol.eu:2017:identifiers:ap"
 AGREEMENT = "urn:fdc:peppol.eu:2017:agreements:tia:ap_provider"
 INITIATOR = EB + "initiator"
 RESPONDER = EB + "responder"
-CHANNEL = "peppol"
+CHANNEL = Channel.PEPPOL
 SOAP_TYPE = "application/soap+xml"
 MAX_RESPONSE = 2 * 1024 * 1024
 _NS = {**wss.NS, "eb": EB, "ebbp": EBBP}

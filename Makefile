@@ -69,10 +69,11 @@ BENCH_ARGS ?=
 bench-pipeline: install
 	$(PY) bench/bench_pipeline.py --records $(RECORDS) $(BENCH_ARGS)
 
-# Deliveries per second per channel against the sandboxes on loopback (e-mail; BundID through FIT-Connect).
+# Deliveries per second per channel against the sandboxes on loopback (e-mail; BundID through FIT-Connect; Peppol).
 bench-delivery: install
 	$(PY) bench/bench_delivery_email.py
 	$(PY) bench/bench_delivery_fitconnect.py
+	$(PY) bench/bench_delivery_peppol.py
 
 # Prefect's server and UI on http://127.0.0.1:4200, offline (no telemetry, our own PREFECT_HOME under var/).
 PREFECT_OFFLINE := DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_HOME=$(CURDIR)/var/prefect

@@ -73,14 +73,15 @@ def plan(url: str, connectors: Mapping[str, Any]) -> int:
 
 
 def send_due(url: str, connectors: Mapping[str, Any], worker: str, content: Callable, *,
-             batch_size: int = 20) -> int:
-    """One worker's ``deliver_due`` until nothing is due; returns how many it sent."""
+             batch_size: int = 20, **config_kw: Any) -> int:
+    """One worker's ``deliver_due`` until nothing is due; returns how many it sent (``config_kw``: more of the
+    ``DeliveryConfig``, e.g. ``provision_on_receipt``)."""
     from erechnung.delivery.send import deliver_due
     from erechnung.state import make_engine, session_factory
 
     engine = make_engine(url)
     try:
-        summary = deliver_due(session_factory(engine), connectors, config=config(worker, batch_size=batch_size),
+        summary = deliver_due(session_factory(engine), connectors, config=config(worker, batch_size=batch_size, **config_kw),
                               content=content, clock=lambda: datetime.now(timezone.utc))
         return len(summary.sent)
     finally:

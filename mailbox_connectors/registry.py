@@ -6,9 +6,7 @@ configuration at it).
 
 ``erechnung.entrypoints.wiring.open_connectors`` builds the configured channels' adapters through their entries,
 ``SandboxSite`` starts the sandboxes through them and the adapters take their capabilities from them; nothing else
-names every channel. Peppol is routed (``delivery.routing``) but has no adapter yet: its entry says what it
-accepts and nothing more, so no configuration sets it up (``[delivery.peppol]`` is not a key of the
-configuration).
+names every channel.
 
 Secrets and files are read by the composition root, which hands each factory a :class:`Setup`; the factories
 here only turn a settings table into the adapter's own settings.
@@ -21,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from erechnung.config.channels import BundIdChannel, ElsterChannel, EmailChannel, PrintChannel
+from erechnung.config.channels import BundIdChannel, ElsterChannel, EmailChannel, PeppolChannel, PrintChannel
 from erechnung.model.delivery import Channel, DeliveryFormat
 from erechnung.model.documents import INVOICE_KINDS, DocumentKind
 from erechnung.model.recipients import CHANNEL_ADDRESS
@@ -244,6 +242,66 @@ def _elster_sandbox(site: SandboxSite) -> dict[str, dict[str, Any]]:
                        "tls_ca": str(site.certificate("elster-ca.pem", site.elster.ca.root_pem))}}
 
 
+# ----------------------------------------------------------------------------------------------------- peppol
+
+def _peppol(p: PeppolChannel, setup: Setup) -> MailboxConnector:
+    from .peppol.connector import PeppolConnector, PeppolSettings
+
+    nameservers = tuple((host, int(port)) for host, _, port in (ns.rpartition(":") for ns in p.nameservers))
+    settings = PeppolSettings.from_files(
+        ap_cert=setup.file(p.ap_cert, "peppol.ap_cert"), ap_key=setup.file(p.ap_key, "peppol.ap_key"),
+        trust=setup.file(p.trust, "peppol.trust"), sender_id=p.sender_id, ap_seat=p.ap_seat, sml_zone=p.sml_zone,
+        nameservers=nameservers, ap_ca_name=p.ap_ca_name, smp_ca_name=p.smp_ca_name,
+        tls_ca=setup.file(p.tls_ca, "peppol.tls_ca") if p.tls_ca else None, mls_inbox=setup.path(p.mls_inbox),
+        smp_cache_seconds=p.smp_cache_seconds, timeout=p.timeout_seconds, max_bytes=p.max_bytes)
+    return PeppolConnector(settings, journal=setup.journal("peppol"))
+
+
+#: Our access point's seat in the sandbox network, and the receiving AP's (Peppol seat ids: P + country + 6 digits)
+SANDBOX_AP_SEAT, SANDBOX_RECEIVER_SEAT = "PDE000001", "PDE000002"
+
+
+def _peppol_sandbox(site: SandboxSite) -> dict[str, dict[str, Any]]:
+    """The Peppol network on loopback: the SML's DNS and an SMP (``peppol_directory``), a receiving access point
+    (``peppol_ap``) whose Message Level Status answers land in our MLS inbox, and our own AP certificate, all from
+    one test PKI shaped like Peppol's (``peppol_pki``). ``site.register`` publishes the recipients' participant ids
+    in the SMP, pointing at that access point."""
+    from .sandboxes.peppol_ap import PeppolApSandbox
+    from .sandboxes.peppol_directory import PeppolDirectorySandbox
+    from .sandboxes.peppol_pki import AP_CA, SMP_CA, PeppolTestPKI
+    from .sandboxes.pki import TestCA
+
+    pki, tls_ca = PeppolTestPKI("sandbox"), TestCA("Peppol sandbox TLS root")
+    mls = site.root / "peppol" / "mls-inbox"
+    mls.mkdir(parents=True, exist_ok=True)
+    site.peppol_directory = site.started(PeppolDirectorySandbox(pki, ca=tls_ca))
+    site.peppol_ap = site.started(PeppolApSandbox(pki, seat=SANDBOX_RECEIVER_SEAT, mls_outbox=mls, tls_ca=tls_ca))
+    crt, key = pki.issue_ap(SANDBOX_AP_SEAT, org="Stadt Musterstadt").write(site.pki_dir, "peppol-ap")
+    tls = site.certificate("peppol-tls-ca.pem", tls_ca.root_pem)
+    return {"peppol": {"sml_zone": site.peppol_directory.zone,
+                       "nameservers": [f"127.0.0.1:{site.peppol_directory.dns_port}"],
+                       "sender_id": site.peppol_sender, "ap_seat": SANDBOX_AP_SEAT, "ap_cert": str(crt),
+                       "ap_key": str(key), "trust": str(site.certificate("peppol-trust.pem", pki.ca_pem)),
+                       "ap_ca_name": AP_CA, "smp_ca_name": SMP_CA, "tls_ca": str(tls), "mls_inbox": str(mls)}}
+
+
+#: ``peppol-unknown:PARTICIPANT`` (not in the SML), ``not-serviced:PARTICIPANT`` (the AP answers
+#: PEPPOL:NOT_SERVICED), ``doctype:PARTICIPANT`` (the SMP serves another document type only), ``smp-signature:``
+#: / ``smp-cert:PARTICIPANT`` (tampered metadata / signed outside the Peppol PKI), ``mls-reject:PARTICIPANT``,
+#: ``dns:servfail|timeout``, ``smp:...`` / ``ap:...``: an HTTP fault of that server (``sandboxes._http.Faults``)
+_PEPPOL_FAILURES: dict[str, Callable[[Any, str], None]] = {
+    "peppol-unknown": lambda site, p: site.peppol_directory.unregister(p),
+    "not-serviced": lambda site, p: site.peppol_ap.not_serviced(p),
+    "doctype": lambda site, p: site.peppol_directory.doc_types(p, ["busdox-docid-qns::urn:example:other##x::1"]),
+    "smp-signature": lambda site, p: site.peppol_directory.bad_signature(p),
+    "smp-cert": lambda site, p: site.peppol_directory.foreign_smp_cert(p),
+    "mls-reject": lambda site, p: site.peppol_ap.reject_mls(p, "Rechnung nicht zuordenbar"),
+    "dns": lambda site, mode: site.peppol_directory.dns_fault(mode),
+    "smp": lambda site, arg: site.peppol_directory.faults.command(arg),
+    "ap": lambda site, arg: site.peppol_ap.faults.command(arg),
+}
+
+
 # ----------------------------------------------------------------------------------------------------- print
 
 def _print(p: PrintChannel, setup: Setup) -> MailboxConnector:
@@ -285,9 +343,16 @@ CHANNELS: tuple[ChannelEntry, ...] = (
                                 {"elster": lambda site, arg: site.elster.faults.command(arg)})),
     ChannelEntry(Channel.PRINT, Accepts(frozenset(DocumentKind), _LETTERS, NoticeHandling.CARRY),
                  PrintChannel, _print, _FOLDER),
-    # Routed, but no adapter yet (issue 13): no settings, no factory, no sandbox.
     ChannelEntry(Channel.PEPPOL,
-                 Accepts(INVOICE_KINDS, frozenset({DeliveryFormat.XRECHNUNG}), NoticeHandling.NONE)),
+                 Accepts(INVOICE_KINDS, frozenset({DeliveryFormat.XRECHNUNG}), NoticeHandling.NONE),
+                 PeppolChannel, _peppol,
+                 ChannelSandbox(_peppol_sandbox,
+                                lambda site: {"Peppol SML (DNS, U-NAPTR)":
+                                              f"dns://127.0.0.1:{site.peppol_directory.dns_port}/"
+                                              f"{site.peppol_directory.zone}",
+                                              "Peppol SMP": site.peppol_directory.base_url,
+                                              "Peppol access point (AS4)": site.peppol_ap.base_url},
+                                _PEPPOL_FAILURES)),
 )
 
 _BY_CHANNEL = {e.channel: e for e in CHANNELS}

@@ -43,7 +43,7 @@ def _config(root: Path, include: Path | None, extra: str = "") -> Path:
 def test_the_sandbox_file_sets_up_every_channel_with_secrets_only_in_their_own_files(site, tmp_path):
     cfg = load_config(_config(tmp_path, site.delivery_toml))
     with open_connectors(cfg) as wired:
-        assert set(wired.connectors) == {"email", "bundid", "elster", "print"}
+        assert set(wired.connectors) == {"email", "bundid", "elster", "print", "peppol"}
         assert wired.delivery_config.land == "NW" and wired.delivery_config.key_prefix == "musterstadt"
     text = site.delivery_toml.read_text(encoding="utf-8")
     for secret in (site.fit.client_secret, site.elster.api_token, *site.smtp.users.values()):

@@ -211,6 +211,7 @@ class DeliverySection(Strict):
     email: EmailChannel | None = None
     bundid: BundIdChannel | None = None
     elster: ElsterChannel | None = None
+    peppol: PeppolChannel | None = None
     print: PrintChannel = Field(default_factory=PrintChannel)  # the last fallback is always there
 
     @field_validator("land")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, TypeVar
 
 from ..registry import CHANNELS
 from .elster import ElsterSandbox
@@ -27,9 +27,22 @@ from .fitconnect import FitConnectSandbox
 from .smtp import SmtpSandbox
 from .zbp import ZbpSandbox
 
+if TYPE_CHECKING:
+    from .peppol_ap import PeppolApSandbox
+    from .peppol_directory import PeppolDirectorySandbox
+
 __all__ = ["SandboxSite"]
 
 SENDER = "rechnung@musterstadt.example"
+PEPPOL_SENDER = "9930:DE123456789"  # the municipality's USt-IdNr. as its Peppol participant id
+
+
+class Registered(NamedTuple):
+    """What :meth:`SandboxSite.register` opened: BundID postboxes, ELSTER accounts, Peppol participants."""
+
+    postboxes: int
+    accounts: int
+    participants: int
 _Server = TypeVar("_Server")
 
 
@@ -38,6 +51,8 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return json.dumps(str(v), ensure_ascii=False)
 
 
@@ -53,10 +68,13 @@ class SandboxSite:
     root: Path
     bundid_via: str = "fitconnect"  # or "zbp": the route delivery.toml sets up
     sender: str = SENDER
+    peppol_sender: str = PEPPOL_SENDER
     smtp: SmtpSandbox | None = field(default=None, init=False)
     zbp: ZbpSandbox | None = field(default=None, init=False)
     fit: FitConnectSandbox | None = field(default=None, init=False)
     elster: ElsterSandbox | None = field(default=None, init=False)
+    peppol_directory: PeppolDirectorySandbox | None = field(default=None, init=False)
+    peppol_ap: PeppolApSandbox | None = field(default=None, init=False)
     _running: list[Any] = field(default_factory=list, init=False, repr=False)
 
     @property
@@ -105,13 +123,15 @@ class SandboxSite:
         self.delivery_toml.write_text("\n".join(text), encoding="utf-8")
         return self
 
-    def register(self, recipients: Iterable[Any], *, closed_postboxes: Iterable[str] = ()) -> tuple[int, int]:
+    def register(self, recipients: Iterable[Any], *, closed_postboxes: Iterable[str] = (),
+                 not_in_peppol: Iterable[str] = ()) -> Registered:
         """Open the BundID postboxes and ELSTER accounts the recipients (``model.recipients.Recipient``) name,
-        except ``closed_postboxes`` (a postbox the citizen closed: the bridge rejects messages to it).
-        Returns (postboxes, accounts) opened."""
+        except ``closed_postboxes`` (a postbox the citizen closed: the bridge rejects messages to it), and publish
+        their Peppol participant ids (``delivery.routing``'s rule: the register's, ``0204:<Leitweg-ID>``,
+        ``9930:<USt-IdNr.>``) in the SMP, pointing at the receiving access point, except ``not_in_peppol``."""
         assert self.zbp is not None and self.elster is not None, "start() first"
-        closed = set(closed_postboxes)
-        boxes = accounts = 0
+        closed, outside = set(closed_postboxes), set(not_in_peppol)
+        boxes = accounts = participants = 0
         for r in recipients:
             if getattr(r, "bundid_postbox", None) and r.bundid_postbox not in closed:
                 self.zbp.add_mailbox(r.bundid_postbox)
@@ -119,7 +139,13 @@ class SandboxSite:
             if getattr(r, "elster_account", None):
                 self.elster.add_account(r.elster_account)
                 accounts += 1
-        return boxes, accounts
+            participant = _participant(r)
+            if participant and participant not in outside and self.peppol_directory is not None \
+                    and self.peppol_ap is not None:
+                self.peppol_directory.register(participant, endpoint_url=self.peppol_ap.base_url,
+                                               ap_cert=self.peppol_ap.ap.cert)
+                participants += 1
+        return Registered(boxes, accounts, participants)
 
     def fail(self, spec: str) -> None:
         """A failure mode from the command line (``WHAT:ARGUMENT``, e.g. ``bounce:anna@example.org``,
@@ -152,3 +178,15 @@ class SandboxSite:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _participant(recipient: Any) -> str | None:
+    """The Peppol participant id routing gives ``recipient`` (a register entry), or None."""
+    if getattr(recipient, "peppol_id", None):
+        return recipient.peppol_id
+    if getattr(recipient, "leitweg_id", None):
+        return f"0204:{recipient.leitweg_id}"
+    vat = (getattr(recipient, "vat_id", None) or "").replace(" ", "").upper()
+    if getattr(recipient, "kind", None) == "company" and vat.startswith("DE") and len(vat) == 11 and vat[2:].isdigit():
+        return f"9930:{vat}"
+    return None

@@ -61,13 +61,17 @@ def test_an_entry_names_the_address_its_channel_needs():
     assert {e.channel: e.address for e in CHANNELS} == CHANNEL_ADDRESS
 
 
-def test_peppol_is_routed_but_has_no_adapter_yet(tmp_path):
+def test_peppol_has_its_table(tmp_path):
     peppol = entry(Channel.PEPPOL)
-    assert peppol.build is None and peppol.settings is None and peppol.sandbox is None
-    assert peppol.address == ("leitweg_id", "peppol_id")
-    path = _config(tmp_path, '\n[delivery.peppol]\nparticipant = "0204:991-33333TEST-33"\n')
-    with pytest.raises(ConfigError, match="delivery.peppol"):  # not a key of the configuration, as before
-        load_config(path)
+    assert peppol.build is not None and peppol.sandbox is not None and peppol.address == ("leitweg_id", "peppol_id")
+    table = ('\n[delivery.peppol]\nsml_zone = "sml.example"\nsender_id = "9930:DE123456789"\nap_seat = "PDE000001"\n'
+             'ap_cert = "ap.crt"\nap_key = "ap.key"\ntrust = "trust.pem"\nnameservers = ["127.0.0.1:5353"]\n')
+    cfg = load_config(_config(tmp_path, table))
+    assert cfg.delivery.peppol.nameservers == ["127.0.0.1:5353"]
+    with pytest.raises(ConfigError, match="participant"):  # a key the table does not have
+        load_config(_config(tmp_path, table + 'participant = "0204:991-33333TEST-33"\n'))
+    with pytest.raises(ConfigError, match="host:port"):
+        load_config(_config(tmp_path, table.replace('"127.0.0.1:5353"', '"127.0.0.1"')))
 
 
 def _config(root: Path, extra: str = "") -> Path:
@@ -77,25 +81,6 @@ def _config(root: Path, extra: str = "") -> Path:
     path = root / "config.toml"
     path.write_text(text.replace("[delivery.print]", extra + "\n[delivery.print]"), encoding="utf-8")
     return path
-
-
-def test_open_connectors_builds_exactly_the_configured_channels_through_the_registry(tmp_path, monkeypatch):
-    built: list[Channel] = []
-    recorded = tuple(replace(e, build=_recording(e.build, e.channel, built)) if e.build else e for e in CHANNELS)
-    monkeypatch.setattr(wiring, "CHANNELS", recorded)
-    monkeypatch.setenv("ERECHNUNG_ELSTER_TOKEN", "geheim")
-    extra = '\n[delivery.elster]\nbase_url = "https://127.0.0.1:9/elster"\n'
-    with open_connectors(load_config(_config(tmp_path, extra))) as wired:
-        assert built == [Channel.ELSTER, Channel.PRINT]
-        assert list(wired.connectors) == [Channel.ELSTER, Channel.PRINT]
-        for channel, connector in wired.connectors.items():
-            caps = connector.capabilities
-            accepts = entry(channel).accepts
-            assert (caps.kinds, caps.formats, caps.notices) == (accepts.kinds, accepts.formats, accepts.notices)
-        assert wired.delivery_config.provision_on_receipt == frozenset()
-    built.clear()
-    with open_connectors(load_config(_config(tmp_path, extra)), only=("print",)) as wired:
-        assert built == [Channel.PRINT] and list(wired.connectors) == [Channel.PRINT]
 
 
 def test_a_postbox_whose_receipt_is_the_provision_says_so_in_its_entry(tmp_path):
@@ -133,7 +118,7 @@ def test_the_sandbox_site_starts_stops_and_points_at_the_sandbox_of_every_entry(
             return {name: {"url": f"https://{name}.example", "secret_file": str(site.secret(name, b"s"))}}
         return ChannelSandbox(start, lambda site: {name.upper(): f"https://{name}.example"})
 
-    fake = (replace(entry(Channel.EMAIL), sandbox=sandbox("one")), replace(entry(Channel.PEPPOL)),
+    fake = (replace(entry(Channel.EMAIL), sandbox=sandbox("one")), replace(entry(Channel.PEPPOL), sandbox=None),
             replace(entry(Channel.PRINT), sandbox=sandbox("two")))
     monkeypatch.setattr(site_module, "CHANNELS", fake)
     with SandboxSite(tmp_path / "sbx") as site:

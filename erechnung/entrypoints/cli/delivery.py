@@ -246,16 +246,17 @@ def run_sandbox(directory: Path, *, recipients: Optional[Path] = None, closed: t
             return EXIT_USAGE
     site = SandboxSite(directory, bundid_via=bundid_via).start()
     try:
+        if register is not None:  # first, so that a failure mode can take a participant out of Peppol again
+            opened = site.register(register, closed_postboxes=closed)
+            console.print(f"{opened.postboxes} BundID-Postfach/-fächer, {opened.accounts} ELSTER-Konto/-Konten und "
+                          f"{opened.participants} Peppol-Teilnehmer aus {recipients} eingerichtet"
+                          f"{' (geschlossen: ' + ', '.join(closed) + ')' if closed else ''}")
         try:
             for spec in fail:
                 site.fail(spec)
         except (ValueError, KeyError) as exc:
             err.print(f"[red]Fehler:[/red] --fail {exc}")
             return EXIT_USAGE
-        if register is not None:
-            boxes, accounts = site.register(register, closed_postboxes=closed)
-            console.print(f"{boxes} BundID-Postfach/-fächer und {accounts} ELSTER-Konto/-Konten aus {recipients} "
-                          f"eingerichtet{' (geschlossen: ' + ', '.join(closed) + ')' if closed else ''}")
         for name, url in site.endpoints().items():
             console.print(f"{name:32} {url}")
         console.print(f"Verbindungsdaten: {site.delivery_toml}")

@@ -1,8 +1,11 @@
 """``make demo``, part 3: the documents the pipeline handed over are delivered through the local sandboxes.
 
 The sandboxes (``mailbox_connectors.sandboxes.site``: SMTP with DSN, FIT-Connect with the BundID bridge to a
-ZBP, ELSTER-Transfer) start on loopback under ``out/pipeline/sandbox/``; the configuration includes their
-``delivery.toml``. The BundID postbox of Erika Mustermann (K-10001) rejects the first message it gets, as a
+ZBP, ELSTER-Transfer, and a Peppol network: SML by DNS, an SMP, a receiving access point) start on loopback under
+``out/pipeline/sandbox/``; the configuration includes their ``delivery.toml``. The Landkreis receives its invoices
+by Peppol (AS4, with the access point's signed receipt as proof); the Amtsgericht is in no Peppol SMP, so its
+invoice goes to the Land's invoice portal by e-mail (``[[delivery.portals]]``); companies get their Gewerbesteuer
+notices in their ELSTER business postbox. The BundID postbox of Erika Mustermann (K-10001) rejects the first message it gets, as a
 closed postbox does: that notice falls back to the next channel of her route (a letter). Then she opens her
 postbox; the retrieval confirmations come back and the notices' notification dates are computed (§ 9 OZG,
 § 41 VwVfG). ``erechnung status`` shows every delivery's history; running the demo again sends nothing twice.
@@ -16,6 +19,8 @@ from rich.console import Console
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 FALLBACK_REASON = "Postfach aufgelöst: nimmt keine Nachrichten mehr an"
+#: in no Peppol SMP: its invoices go to the portal that serves its Leitweg-ID
+NOT_IN_PEPPOL = ("0204:05-AGMUSTER-20",)
 
 
 def _wait(condition, timeout: float = 20.0) -> None:
@@ -34,11 +39,11 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
 
     console.rule("[bold]erechnung delivery demo[/bold]")
     console.print("Starting the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, "
-                  "ELSTER-Transfer) ...")
+                  "ELSTER-Transfer, Peppol SML/SMP and access point) ...")
     register = import_recipients_csv((EXAMPLES / "recipients.csv").read_bytes(), "recipients.csv").register
     mails_before = _mails(root)
     with SandboxSite(root / "sandbox") as site:
-        site.register(register)
+        site.register(register, not_in_peppol=NOT_IN_PEPPOL)
         site.fit.reject_next(FALLBACK_REASON)  # the first BundID message meets a closed postbox
         for name, url in site.endpoints().items():
             console.print(f"  {name:30} {url}")
@@ -52,6 +57,10 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
             if first.sent:
                 # the receiving side works asynchronously: the bridge accepts or rejects, the MTA reports
                 site.fit.wait_processed()
+                _wait(lambda: len(site.smtp.reports()) >= _emails(db))
+            if first.fell_back:  # the next channel of what failed at once (a participant not in Peppol)
+                now = deliver_run(cfg, wired.connectors, dc, db_url=db)
+                console.print(f"Ausweichkanal: {now.lines()[0]}")
                 _wait(lambda: len(site.smtp.reports()) >= _emails(db))
             tracked = track_run(cfg, wired.connectors, dc, db_url=db)
             console.print(f"Verfolgung: {tracked.lines()[0]}")
@@ -67,7 +76,8 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
                 tracked = track_run(cfg, wired.connectors, dc, db_url=db)
                 console.print(f"Abruf im Postfach: {tracked.lines()[0]}")
         received = {"E-Mails": _mails(root) - mails_before, "BundID-Nachrichten": len(site.zbp.messages),
-                    "ELSTER-Bereitstellungen": len(site.elster.orders)}
+                    "ELSTER-Bereitstellungen": len(site.elster.orders),
+                    "Peppol-Nachrichten": len(site.peppol_ap.received)}
     console.print("In diesem Lauf bei den Sandboxen angekommen: "
                   + ", ".join(f"{k} {v}" for k, v in received.items()))
     run_status(db, out=console.file)

@@ -1,6 +1,7 @@
 """User story (make demo): the documents the pipeline handed over are delivered through the local sandboxes;
-a notice meets a closed BundID postbox and falls back to a letter; `erechnung status` shows every delivery's
-history; running the demo again sends nothing twice and the audit trail holds."""
+a notice meets a closed BundID postbox and falls back to a letter; the Gewerbesteuerbescheide of companies with
+an ELSTER account are provided in their ELSTER business postbox, the others go by letter; `erechnung status`
+shows every delivery's history; running the demo again sends nothing twice and the audit trail holds."""
 from __future__ import annotations
 
 import io
@@ -68,6 +69,23 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     # the citizen opened her postbox: retrieved, and the notice there is notified
     assert any(r["channel"] == "bundid" and r["state"] in ("retrieved", "deemed_notified") for r in records)
 
+    # the Gewerbesteuerbescheide: provided through ELSTER-Transfer to the companies with an ELSTER account
+    # (K-20001, K-20003), acknowledged and tracked as delivered with the acknowledgement as evidence, notified
+    # by § 122a AO; the company without one (K-20002) gets a letter
+    trade = [r for r in records if r["department"] == "gewerbesteuer"]
+    assert len({r["document_id"] for r in trade}) == 3, trade
+    provided = [r for r in trade if r["channel"] == "elster"]
+    assert sorted(r["address_ref"] for r in provided) == ["elster:2718281828", "elster:3141592653"]
+    for r in provided:
+        assert r["kind"] == "notice" and r["state"] == "delivered" and r["legal_basis"] == "ao_122a", r
+        assert [e["to"] for e in r["events"]] == ["queued", "sending", "sent", "delivered"], r["events"]
+        assert r["events"][-1]["evidence_type"], "the ELSTER acknowledgement is kept as evidence"
+        assert r["channel_message_id"] and r["delivered_at"] and r["notification_date"], r
+    assert [r["channel"] for r in trade if r["channel"] != "elster"] == ["print"]
+    elster = [r for r in records if r["channel"] == "elster"]
+    assert f"ELSTER-Bereitstellungen {len(elster)}" in text, "every ELSTER delivery reached the sandbox"
+    assert f"erechnung status --document {provided[0]['document_id']}" in text and "elster: delivered" in text
+
     # a document's full history on the command line
     out = io.StringIO()
     assert run_status(db, document=fell[0]["document_id"], out=out) == 0
@@ -81,7 +99,7 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     assert [(r["delivery_id"], r["state"]) for r in again] == [(r["delivery_id"], r["state"]) for r in records]
     assert sum(len(r["events"]) for r in again) == events
     assert _mails(root) == len(emails)
-    assert "versandt 0" in out.getvalue()
+    assert "versandt 0" in out.getvalue() and "ELSTER-Bereitstellungen 0" in out.getvalue()
     assert run_audit_verify(db, out=io.StringIO()) == 0
 
     # the commands the demo prints find the database through the configuration

@@ -59,7 +59,10 @@ from .identity import IdentityRule
 from .records import Batch, RawRecord
 from .recipients import RecipientProblems, recipient_from_fields
 
-NOTICE_TYPES = ("gebuehrenbescheid", "abfallgebuehrenbescheid", "hundesteuerbescheid", "grundsteuerbescheid")
+NOTICE_TYPES = ("gebuehrenbescheid", "abfallgebuehrenbescheid", "hundesteuerbescheid", "grundsteuerbescheid",
+                "gewerbesteuerbescheid")
+#: Notice types whose facts are the document's assessment.* fields, not positions (lines).
+ASSESSED_TYPES = ("grundsteuerbescheid", "gewerbesteuerbescheid")
 CENT = Decimal("0.01")
 
 
@@ -122,10 +125,12 @@ FIELDS: Mapping[str, Target] = {
     "assessment.tax_type": _t("document", "code", "die Grundsteuerart", ("A", "B", "C")),
     "assessment.property": _t("document", "text", "das Grundstück"),
     "assessment.tax_office_file_number": _t("document", "text", "das Aktenzeichen des Finanzamts"),
-    "assessment.messbetrag": _t("document", "decimal", "der Grundsteuermessbetrag"),
+    "assessment.messbetrag": _t("document", "decimal", "der Steuermessbetrag"),
     "assessment.hebesatz": _t("document", "decimal", "der Hebesatz"),
     "assessment.small_amount_rule": _t("document", "bool", "die Kleinbetragsregel"),
     "assessment.annual_payment": _t("document", "bool", "die Jahreszahlung"),
+    "assessment.business": _t("document", "text", "der Gewerbebetrieb"),
+    "assessment.prepayments": _t("document", "bool", "die Angabe, ob Vorauszahlungen festgesetzt werden"),
     # ---- recipient
     "buyer.customer_number": _t("buyer", "text", "die Kundennummer"),
     "buyer.kind": _t("buyer", "text", "die Art des Empfängers"),
@@ -405,7 +410,7 @@ def _required(kind: str, profile: MappingProfile) -> list[tuple[str, str]]:
     """(field, fix) of what a profile for ``kind`` must map or set."""
     need: list[tuple[str, str]] = []
     m = profile.maps
-    if not m("lines.name") and profile.constants.get("notice_type") != "grundsteuerbescheid":
+    if not m("lines.name") and profile.constants.get("notice_type") not in ASSESSED_TYPES:
         need.append(("lines.name", "ordnen Sie die Spalte mit der Bezeichnung der Position zu"))
     if not m("buyer.customer_number") and not m("buyer.name"):
         need.append(("buyer.customer_number", "ordnen Sie die Kundennummer (Empfängerverzeichnis) oder "
@@ -426,6 +431,10 @@ def _required(kind: str, profile: MappingProfile) -> list[tuple[str, str]]:
         elif notice_type == "grundsteuerbescheid":
             need += [(t, "die Grundsteuer braucht Jahr, Grundstück, Messbetrag und Hebesatz") for t in (
                 "assessment.year", "assessment.property", "assessment.messbetrag", "assessment.hebesatz")
+                if not m(t)]
+        elif notice_type == "gewerbesteuerbescheid":
+            need += [(t, "die Gewerbesteuer braucht Jahr, Gewerbebetrieb, Messbetrag und Hebesatz") for t in (
+                "assessment.year", "assessment.business", "assessment.messbetrag", "assessment.hebesatz")
                 if not m(t)]
         elif notice_type and not (m("lines.unit_price") and m("lines.quantity")):
             need.append(("lines.unit_price", "Gebühren brauchen Menge (lines.quantity) und Gebührensatz "
@@ -1202,7 +1211,7 @@ class _Mapper:
                           "dangerous_rate": doc.get("assessment.dangerous_rate"),
                           "dogs": [{"name": l.get("name", ""), "dangerous": bool(l.get("dangerous", False)),
                                     "months": l.get("months", 12)} for l in lines]}
-        elif notice_type == "grundsteuerbescheid":
+        elif notice_type in ASSESSED_TYPES:
             assessment = {k.removeprefix("assessment."): v for k, v in doc.items()
                           if k.startswith("assessment.") and k != "assessment.tiers" and v is not None}
         else:

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
+from ..documents import german as de
 from .config import NoticeConfig, load_config
 from .model import (
     CENT, AssessmentItem, DogTaxAssessment, FeeAssessment, Instalment, Notice, NoticeDraft, NoticeError, NoticeKind,
-    Period, PropertyTaxAssessment, cents,
+    Period, PropertyTaxAssessment, TradeTaxAssessment, cents,
 )
 
 ZERO = Decimal("0")
@@ -118,6 +119,46 @@ def settle_paid(instalments: Sequence[Instalment], paid: Decimal) -> tuple[Insta
     return tuple(remaining)
 
 
+# ============================================================================================== trade tax
+
+#: § 19 Abs. 5 Satz 2 GewStG: a prepayment is only set when it comes to at least this much.
+GEWSTG_19_MINIMUM = Decimal("50")
+
+
+def gewstg_16(messbetrag: Decimal, hebesatz: Decimal) -> Decimal:
+    """§ 16 Abs. 1 GewStG: the trade tax is the Messbetrag × the municipality's Hebesatz / 100, in cents."""
+    return cents(messbetrag * hebesatz / 100)
+
+
+def gewstg_19_quarter(messbetrag: Decimal, hebesatz: Decimal) -> Decimal:
+    """§ 19 Abs. 2, Abs. 5 Satz 1 GewStG: one prepayment is a quarter of the tax (Messbetrag × Hebesatz / 100),
+    rounded down to whole euro; NoticeError below the 50 € of § 19 Abs. 5 Satz 2 (no prepayment is set then)."""
+    quarter = (gewstg_16(messbetrag, hebesatz) / 4).quantize(Decimal("1"), rounding=ROUND_DOWN).quantize(CENT)
+    if quarter < GEWSTG_19_MINIMUM:
+        raise NoticeError(f"a quarter of the trade tax is {quarter} €; prepayments under 50 € are not set "
+                          "(§ 19 Abs. 5 Satz 2 GewStG)", field="assessment.prepayments",
+                          fix="issue no prepayment notice for this business (the tax is settled by the assessment)")
+    return quarter
+
+
+def trade_tax_items(facts: TradeTaxAssessment) -> tuple[AssessmentItem, ...]:
+    """The assessment of the year: Messbetrag × Hebesatz (§ 16 GewStG); the prepayments of the year: four
+    prepayments of a quarter of that each, in whole euro (§ 19 Abs. 2, 5 GewStG)."""
+    what = (f"{facts.business}, Messbetrag {de.money(facts.messbetrag)} × Hebesatz {de.percent(facts.hebesatz)} "
+            f"= {de.money(gewstg_16(facts.messbetrag, facts.hebesatz))}")
+    if facts.prepayments:
+        quarter = gewstg_19_quarter(facts.messbetrag, facts.hebesatz)
+        return (_item(f"Gewerbesteuer-Vorauszahlungen {facts.year} ({what}, je ein Viertel, auf volle Euro "
+                      "abgerundet)", Decimal(4), "Vorauszahlungen", quarter, "€ je Vorauszahlung"),)
+    return (_item(f"Gewerbesteuer {facts.year}, {facts.business}", facts.messbetrag, "€ Messbetrag",
+                  facts.hebesatz, "% Hebesatz", percent=True),)
+
+
+def gewstg_19(quarter: Decimal, year: int) -> tuple[Instalment, ...]:
+    """§ 19 Abs. 1 Satz 1 GewStG: the prepayments fall due on 15 February, 15 May, 15 August and 15 November."""
+    return tuple(Instalment(due_date=date(year, month, 15), amount=quarter) for month in (2, 5, 8, 11))
+
+
 # ============================================================================================== the notice
 
 
@@ -128,6 +169,9 @@ def assess(draft: NoticeDraft, config: NoticeConfig | None = None) -> Notice:
     period = None
     if isinstance(facts, PropertyTaxAssessment):
         items = property_tax_items(facts)
+        period = Period(start=date(facts.year, 1, 1), end=date(facts.year, 12, 31))
+    elif isinstance(facts, TradeTaxAssessment):
+        items = trade_tax_items(facts)
         period = Period(start=date(facts.year, 1, 1), end=date(facts.year, 12, 31))
     elif isinstance(facts, DogTaxAssessment):
         items = dog_tax_items(facts)
@@ -144,7 +188,12 @@ def assess(draft: NoticeDraft, config: NoticeConfig | None = None) -> Notice:
                                   field="due_date", fix="leave due_date out")
             instalments = settle_paid(grstg_28(total, facts.year, small_amount_rule=facts.small_amount_rule,
                                                annual_payment=facts.annual_payment), draft.already_paid)
-        else:
+        elif isinstance(facts, TradeTaxAssessment) and facts.prepayments:
+            if draft.due_date is not None:
+                raise NoticeError("trade tax prepayments fall due by § 19 Abs. 1 GewStG, not on a date of the draft",
+                                  field="due_date", fix="leave due_date out")
+            instalments = settle_paid(gewstg_19(items[0].rate, facts.year), draft.already_paid)
+        else:  # fees, dog tax; the trade tax's Abschlusszahlung: a month after notification (§ 20 Abs. 2 GewStG)
             due = draft.due_date or draft.issue_date + timedelta(days=config.due_days)
             instalments = (Instalment(due_date=due, amount=balance),)
         if draft.payment is None:

@@ -66,6 +66,7 @@ class NoticeKind(StrEnum):
     WASTE_FEES = "abfallgebuehrenbescheid"  # Benutzungsgebühren der Abfallentsorgung (KAG, Abfallgebührensatzung)
     DOG_TAX = "hundesteuerbescheid"  # örtliche Aufwandsteuer (Art. 105 Abs. 2a GG, KAG, Hundesteuersatzung)
     PROPERTY_TAX = "grundsteuerbescheid"  # Realsteuer (GrStG, Hebesatzsatzung; AO unmittelbar, § 1 Abs. 2 AO)
+    TRADE_TAX = "gewerbesteuerbescheid"  # Realsteuer (GewStG, Hebesatzsatzung; AO unmittelbar, § 1 Abs. 2 AO)
 
 
 # ============================================================================================== parties
@@ -247,6 +248,30 @@ class PropertyTaxAssessment(Frozen):
     annual_payment: bool = law("§ 28 Abs. 3 GrStG", "auf Antrag: Jahresbetrag in einem Betrag am 1. Juli", False)
 
 
+class TradeTaxAssessment(Frozen):
+    """Facts of a trade tax notice (Gewerbesteuerbescheid), which the municipality issues where the Land leaves
+    assessment and collection to it (as in NRW; § 1 GewStG, § 16 GewStG): the Messbetrag comes from the tax office's
+    Gewerbesteuermessbescheid (§ 14 GewStG, § 184 AO) and binds the municipality (§ 182 Abs. 1 AO), the
+    Hebesatz from the municipality's Hebesatzsatzung. ``prepayments``: a notice of the prepayments for ``year``
+    (§ 19 GewStG), else the assessment of the tax for ``year`` (Abschlusszahlung, § 20 GewStG)."""
+
+    year: int = law("§ 14 GewStG", "Erhebungszeitraum (Kalenderjahr)")
+    business: str = law("§ 2 GewStG", "Steuergegenstand: der Gewerbebetrieb (Name, Betriebsstätte)")
+    tax_office_file_number: str | None = law("§ 184 AO", "Steuernummer/Aktenzeichen des Finanzamts (Messbescheid)",
+                                             None)
+    messbetrag: Decimal = law("§ 14 GewStG; § 184 AO", "Gewerbesteuermessbetrag in € laut Messbescheid", ge=0)
+    hebesatz: Decimal = law("§ 16 GewStG; Hebesatzsatzung", "Hebesatz in % (mindestens 200 %, § 16 Abs. 4 GewStG)",
+                            ge=200)
+    prepayments: bool = law("§ 19 GewStG", "Bescheid über die Vorauszahlungen des Jahres (sonst: Festsetzung der "
+                            "Jahressteuer, § 20 GewStG)", True)
+
+
+#: The facts each notice kind needs (the others: fee positions).
+FACTS: dict[NoticeKind, type[Frozen]] = {NoticeKind.DOG_TAX: DogTaxAssessment,
+                                         NoticeKind.PROPERTY_TAX: PropertyTaxAssessment,
+                                         NoticeKind.TRADE_TAX: TradeTaxAssessment}
+
+
 class AmendedNotice(Frozen):
     """The notice a notice changes (Änderungsbescheid): it takes that one's place for the same matter."""
 
@@ -285,10 +310,10 @@ class _Header(Frozen):
 class NoticeDraft(_Header):
     """A notice as a specialised procedure hands it over: the facts of the assessment, nothing computed."""
 
-    assessment: FeeAssessment | DogTaxAssessment | PropertyTaxAssessment = law(
+    assessment: FeeAssessment | DogTaxAssessment | PropertyTaxAssessment | TradeTaxAssessment = law(
         "§ 157 AO; Satzung", "Tatsachen der Festsetzung, je nach Art des Bescheids")
     due_date: date | None = law("§ 220 AO; Satzung", "Fälligkeit (ohne Angabe: ein Monat nach Bescheiddatum); "
-                                "Grundsteuer: § 28 GrStG", None)
+                                "Grundsteuer: § 28 GrStG; Gewerbesteuer-Vorauszahlungen: § 19 GewStG", None)
 
     @model_validator(mode="before")
     @classmethod
@@ -296,15 +321,13 @@ class NoticeDraft(_Header):
         """Read ``assessment`` as the facts the notice kind needs (a dog tax notice needs dogs and tiers)."""
         if isinstance(data, dict) and isinstance(data.get("assessment"), dict):
             kind = NoticeKind(data.get("kind"))
-            facts = {NoticeKind.DOG_TAX: DogTaxAssessment, NoticeKind.PROPERTY_TAX: PropertyTaxAssessment}.get(
-                kind, FeeAssessment)
+            facts = FACTS.get(kind, FeeAssessment)
             data = {**data, "assessment": facts.model_validate(data["assessment"])}
         return data
 
     @model_validator(mode="after")
     def _kind_matches(self) -> NoticeDraft:
-        expected = {NoticeKind.DOG_TAX: DogTaxAssessment, NoticeKind.PROPERTY_TAX: PropertyTaxAssessment}.get(
-            self.kind, FeeAssessment)
+        expected = FACTS.get(self.kind, FeeAssessment)
         if not isinstance(self.assessment, expected):
             raise ValueError(f"assessment: a {self.kind.value} needs {expected.__name__}, "
                              f"not {type(self.assessment).__name__}")

@@ -34,7 +34,7 @@ SCRIPT = textwrap.dedent("""
         site.fit.wait_processed()
         tracked = track_flow(config=str(root / "config.toml"))
         second = deliver_flow(config=str(root / "config.toml"))
-        received = {"zbp": len(site.zbp.messages), "mails": site.smtp.received}
+        received = {"zbp": len(site.zbp.messages), "mails": site.smtp.received, "elster": len(site.elster.orders)}
 
     async def read():
         async with get_client() as client:
@@ -70,7 +70,7 @@ def test_deliver_and_track_flows_deliver_once_in_chunks_and_publish_the_states(t
     r = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT:")).removeprefix("RESULT:"))
 
     first, second = r["first"], r["second"]
-    assert first["planned"] == 16 and first["sent"] == 16 and first["dead"] == 2, first
+    assert first["planned"] == 19 and first["sent"] == 19 and first["dead"] == 2, first
     assert first["letters"] > 0 and first["print_batch"]
     assert r["tracked"]["events"] > 0 and r["tracked"]["states"].get("delivered", 0) > 0, r["tracked"]
     assert second["planned"] == 0 and second["sent"] == 0, second
@@ -78,7 +78,8 @@ def test_deliver_and_track_flows_deliver_once_in_chunks_and_publish_the_states(t
                                          if _.parent.name in ("new", "cur"))
     tasks = r["tasks"]
     sends = [t for t in tasks if t.startswith("send")]
-    # first run: 16 deliveries in chunks of at most 5 (4 tasks) and one that finds nothing due; second run: one
+    assert r["received"]["elster"] == 3  # the notices of the two companies with an ELSTER account, once each
+    # first run: 19 deliveries in chunks of at most 5 (4 tasks) and one that finds nothing due; second run: one
     assert len(sends) == 6, tasks
     assert len(tasks) < 40, "a task carries a chunk of deliveries, never one"
     keys = {a["key"] for a in r["artifacts"]}

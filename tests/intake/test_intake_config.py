@@ -16,7 +16,7 @@ def test_example_configuration_of_stadt_musterstadt_loads(config):
     assert m.name == "Stadt Musterstadt" and m.municipality_key == "05999001"
     assert config.database.url == "sqlite:///var/erechnung.sqlite3"
     assert config.archive.retention_years.invoices == 8
-    assert set(config.departments) == {"standesamt", "ordnungsamt", "steueramt", "abfallwirtschaft",
+    assert set(config.departments) == {"standesamt", "ordnungsamt", "steueramt", "gewerbesteuer", "abfallwirtschaft",
                                        "stadtbibliothek"}
     standesamt = config.department("standesamt")
     assert (standesamt.format, standesamt.encoding, standesamt.delimiter) == (("csv",), "windows-1252", ";")
@@ -69,7 +69,8 @@ def test_config_mistakes_are_all_reported_with_their_key():
     assert set(problems) == {
         "municipality.municipality_key", "municipality.bank_accounts.stadtkasse.iban", "municipality.contact.email",
         "departments.standesamt.encoding", "archive.location", "archive.retention_years.invoices",
-        "departments.steueramt.bank_account", "departments.ordnungsamt.delimter", "municipality.leitweg_id"}
+        "departments.steueramt.bank_account", "departments.gewerbesteuer.bank_account",  # both name "steuern"
+        "departments.ordnungsamt.delimter", "municipality.leitweg_id"}
     assert problems["municipality.municipality_key"] == ("'5999001'", "kein Amtlicher Gemeindeschlüssel",
                                                          "der AGS hat 8 Ziffern, z. B. 05999001")
     assert "Prüfziffer" in problems["municipality.bank_accounts.stadtkasse.iban"][1]

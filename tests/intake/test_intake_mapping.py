@@ -189,6 +189,24 @@ def test_waste_fee_notices_from_a_utf8_comma_csv_with_placeholders(config, profi
     assert notices["5.0300.200001.9"].total == Decimal("2824.00")  # 2 x 1,412.00 with a thousands comma
 
 
+def test_trade_tax_prepayment_notices_from_a_semicolon_csv_with_messbetrag_and_hebesatz(config, profiles, register,
+                                                                                     sample):
+    result = _mapped("gewerbesteuer", config, profiles, register, *sample("gewerbesteuer"))
+    built = build_all(result.drafts, config)
+    assert not result.quarantined and not built.quarantined
+    notices = {d.key: n for d, n in built.documents}
+    assert len(notices) == 3 and {n.kind.value for n in notices.values()} == {"gewerbesteuerbescheid"}
+    loewe = notices["5.0400.200011.3"]
+    assert loewe.subject == "die Vorauszahlungen auf die Gewerbesteuer 2026" and loewe.issue_date == date(2026, 1, 12)
+    assert loewe.file_number == "22.3-GewSt-5.0400.200011.3" and loewe.addressee.customer_number == "K-20001"
+    assert "Steuernummer 333/5123/0417" in " ".join(loewe.legal_basis)
+    assert loewe.total == Decimal("5348.00")  # 4 x 1,337 € (1,126.30 x 475 % = 5,349.93; a quarter in whole euro)
+    assert [i.due_date for i in loewe.instalments] == [date(2026, m, 15) for m in (2, 5, 8, 11)]
+    assert loewe.payment.accounts[0].iban == "DE02500105170137075030" and loewe.official.name == "Sabine Beispiel"
+    assert notices["5.0400.200027.8"].total == Decimal("22856.00")  # a thousands point in the Messbetrag
+    assert notices["5.0400.200035.1"].total == Decimal("3476.00")
+
+
 def test_notice_the_calculator_refuses_is_quarantined_with_its_reason(config, profiles, register, sample):
     profile = profiles["steueramt"].model_copy(update={"constants": {
         k: v for k, v in profiles["steueramt"].constants.items() if k != "assessment.dangerous_rate"}})

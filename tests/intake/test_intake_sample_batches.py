@@ -11,7 +11,7 @@ from erechnung.syntax import write_invoice
 
 pytestmark = pytest.mark.xdist_group("validator")
 
-MAPPED = ("standesamt", "ordnungsamt", "steueramt", "abfallwirtschaft")
+MAPPED = ("standesamt", "ordnungsamt", "steueramt", "gewerbesteuer", "abfallwirtschaft")
 
 
 def _verdict(validator, data: bytes, name: str) -> str:

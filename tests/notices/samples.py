@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "notices"
-SAMPLES = ("gebuehrenbescheid-sondernutzung", "hundesteuerbescheid", "grundsteuerbescheid")
+SAMPLES = ("gebuehrenbescheid-sondernutzung", "hundesteuerbescheid", "grundsteuerbescheid", "gewerbesteuerbescheid")
 SEAL_PASSWORD = "Test-Siegel-Passwort ÄÖÜ 123"
 
 

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from erechnung.notices import Notice, NoticeDraft, NoticeError, NoticeKind, assess
-from erechnung.notices.calculator import dog_tax_rate, grstg_25, grstg_28, settle_paid
+from erechnung.notices.calculator import (dog_tax_rate, grstg_25, grstg_28, gewstg_16, gewstg_19_quarter,
+                                          settle_paid)
 from erechnung.notices.model import law_of
 
 D = Decimal
@@ -64,6 +65,44 @@ def test_property_tax_sample_notice(sample_drafts):
     assert (item.basis, item.rate, item.rate_is_percent) == (D("123.47"), D("495"), True)
     assert [i.amount for i in notice.instalments] == [D("152.81"), D("152.79"), D("152.79"), D("152.79")]
     assert notice.period.start == date(2026, 1, 1) and notice.period.end == date(2026, 12, 31)
+
+
+def test_trade_tax_is_messbetrag_times_hebesatz_and_a_prepayment_a_quarter_in_whole_euro():
+    assert gewstg_16(D("1126.30"), D("475")) == D("5349.93")  # 5349.925 rounds half up (§ 16 Abs. 1 GewStG)
+    assert gewstg_19_quarter(D("1126.30"), D("475")) == D("1337.00")  # 1337.48 rounded down (§ 19 Abs. 5 GewStG)
+    assert gewstg_19_quarter(D("42.11"), D("475")) == D("50.00")  # 200.02 / 4 = 50.005: just enough
+    with pytest.raises(NoticeError, match="§ 19 Abs. 5"):
+        gewstg_19_quarter(D("42.10"), D("475"))  # 199.98 / 4 = 49.99: no prepayment is set
+
+
+def test_trade_tax_sample_prepayments_fall_due_on_15_feb_may_aug_nov(sample_drafts):
+    notice = assess(sample_drafts["gewerbesteuerbescheid"])
+    (item,) = notice.items
+    assert (item.basis, item.rate, item.amount) == (D("4"), D("1337.00"), D("5348.00"))
+    assert "1.126,30" in item.description and "475" in item.description
+    assert notice.total == notice.balance == D("5348.00")
+    assert [(i.due_date, i.amount) for i in notice.instalments] == [
+        (date(2026, m, 15), D("1337.00")) for m in (2, 5, 8, 11)]
+    assert notice.period.start == date(2026, 1, 1) and notice.period.end == date(2026, 12, 31)
+    assert "§ 351 Abs. 2 AO" in notice.appeal_instructions and "Gewerbesteuermessbescheid" in notice.appeal_instructions
+    data = sample_drafts["gewerbesteuerbescheid"].model_dump(mode="json")
+    data["due_date"] = "2026-03-01"
+    with pytest.raises(NoticeError, match="§ 19 Abs. 1 GewStG"):
+        assess(NoticeDraft.model_validate(data))
+
+
+def test_trade_tax_assessment_credits_the_prepayments_and_the_rest_is_due_once(sample_drafts):
+    data = sample_drafts["gewerbesteuerbescheid"].model_dump(mode="json")
+    data["assessment"]["prepayments"] = False
+    data["already_paid"] = "5000.00"
+    notice = assess(NoticeDraft.model_validate(data))
+    (item,) = notice.items
+    assert (item.basis, item.rate, item.rate_is_percent, item.amount) == (D("1126.30"), D("475"), True, D("5349.93"))
+    assert notice.balance == D("349.93")
+    assert [(i.due_date, i.amount) for i in notice.instalments] == [(date(2026, 2, 11), D("349.93"))]
+    data["already_paid"] = "5400.00"  # more prepaid than the tax: refunded (§ 20 Abs. 3 GewStG), nothing due
+    notice = assess(NoticeDraft.model_validate(data))
+    assert notice.balance == D("-50.07") and notice.instalments == ()
 
 
 def test_dog_tax_by_number_of_dogs_and_tiers():

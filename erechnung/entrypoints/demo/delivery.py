@@ -8,7 +8,10 @@ invoice goes to the Land's invoice portal by e-mail (``[[delivery.portals]]``); 
 notices in their ELSTER business postbox. The BundID postbox of Erika Mustermann (K-10001) rejects the first message it gets, as a
 closed postbox does: that notice falls back to the next channel of her route (a letter). Then she opens her
 postbox; the retrieval confirmations come back and the notices' notification dates are computed (§ 9 OZG,
-§ 41 VwVfG). ``erechnung status`` shows every delivery's history; running the demo again sends nothing twice.
+§ 41 VwVfG). The companies with an ELSTER account (K-20001, K-20003) get their notices (the Gewerbesteuer
+prepayments) provided in their ELSTER business postbox (§ 122a AO); the sandbox takes PDF/A only and knows the
+register's accounts. ``erechnung status`` shows every delivery's history (the first ELSTER provision's with its
+evidence); running the demo again sends nothing twice.
 """
 from __future__ import annotations
 
@@ -85,6 +88,10 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
     if fell is not None:  # the history of the document that fell back, event by event with its evidence
         console.rule(f"[bold]erechnung status --document {fell}[/bold]")
         run_status(db, document=fell, out=console.file)
+    provided = _first_on(db, "elster")  # a Gewerbesteuerbescheid, if one went there
+    if provided is not None:  # a notice provided in a company's ELSTER postbox: acknowledged, delivered, evidence
+        console.rule(f"[bold]erechnung status --document {provided}[/bold] (ELSTER)")
+        run_status(db, document=provided, out=console.file)
     console.print(f"mailboxes:   {root / 'sandbox/smtp/mailboxes'}/ (one Maildir per address)")
     console.print(f"print:       {root / 'print'}/ (batches for the print shop)")
     cfg = _shown(config_path)
@@ -105,16 +112,32 @@ def _shown(path: Path) -> str:
 
 
 def _fell_back_document(db: str) -> int | None:
+    from ...state.delivery_schema import Delivery
+
+    return _first_document(db, Delivery.state == "fell_back")
+
+
+def _first_on(db: str, channel: str, department: str = "gewerbesteuer") -> int | None:
+    """The first document delivered on ``channel``, one of ``department`` if there is one; or None."""
+    from ...state.delivery_schema import Delivery
+    from ...state.schema import Document
+
+    return _first_document(db, Delivery.channel == channel, first=Document.department != department)
+
+
+def _first_document(db: str, where, first=None) -> int | None:
     from sqlalchemy import select
 
     from ...state import make_engine, transaction
     from ...state.delivery_schema import Delivery
+    from ...state.schema import Document
 
     engine = make_engine(db)
     try:
         with transaction(engine) as s:
-            return s.execute(select(Delivery.document_id).where(Delivery.state == "fell_back")
-                             .order_by(Delivery.id).limit(1)).scalar_one_or_none()
+            query = select(Delivery.document_id).join(Document, Document.id == Delivery.document_id).where(where)
+            order = (Delivery.id,) if first is None else (first, Delivery.id)
+            return s.execute(query.order_by(*order).limit(1)).scalar_one_or_none()
     finally:
         engine.dispose()
 

@@ -50,12 +50,26 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     engine.dispose()
     out = io.StringIO()
     run_status(db, out=out)
-    assert handed == set(by_doc) | _dead_documents(db), (handed, by_doc.keys())
-    assert "nicht zustellbar" in out.getvalue() and "peppol" in out.getvalue()
+    assert handed == set(by_doc) and not _dead_documents(db), (handed, by_doc.keys())  # issue 13: no dead letters
+
+    # Peppol: the Landkreis's invoices reached its access point; the signed AS4 receipt is the delivery's evidence,
+    # the receiver's Message Level Status (AP) follows as "retrieved"
+    peppol = [r for r in records if r["channel"] == "peppol" and r["state"] != "fell_back"]
+    assert len(peppol) == 2 and all(r["address_ref"] == "peppol:0204:05999-KREIS01-90" for r in peppol), peppol
+    for r in peppol:
+        assert [e["to"] for e in r["events"]] == ["queued", "sending", "sent", "delivered", "retrieved"], r["events"]
+        assert all(e["evidence_sha256"] for e in r["events"][2:]) and r["delivered_at"], r
+    assert "Peppol-Nachrichten 2" in " ".join(text.split()) and "(signed AS4 receipt)" in text
+    # the Amtsgericht is in no SMP: Peppol refused at once (not registered), its invoice went to the Land's portal
+    not_in_peppol = [r for r in records if r["channel"] == "peppol" and r["state"] == "fell_back"]
+    assert len(not_in_peppol) == 1 and "SML NXDOMAIN" in not_in_peppol[0]["last_error"]
+    portal = [r for r in by_doc[not_in_peppol[0]["document_id"]] if r["sequence"] == 2]
+    assert portal[0]["channel"] == "email" and portal[0]["address_ref"].startswith("portal:"), portal
+    assert portal[0]["state"] == "delivered" and "(an Rechnungsportale 1)" in " ".join(text.split())
 
     # the fallback: the first BundID message was rejected by the postbox, the notice went on by letter
-    fell = [r for r in records if r["state"] == "fell_back"]
-    assert len(fell) == 1 and fell[0]["channel"] == "bundid"
+    fell = [r for r in records if r["state"] == "fell_back" and r["channel"] == "bundid"]
+    assert len(fell) == 1
     after = [r for r in by_doc[fell[0]["document_id"]] if r["sequence"] == 2]
     assert after and after[0]["channel"] == "print" and after[0]["state"] == "sent"
     assert after[0]["notification_date"], "a letter's notification date (§ 41 Abs. 2 VwVfG) is computed"
@@ -100,6 +114,7 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     assert sum(len(r["events"]) for r in again) == events
     assert _mails(root) == len(emails)
     assert "versandt 0" in out.getvalue() and "ELSTER-Bereitstellungen 0" in out.getvalue()
+    assert "Peppol-Nachrichten 0" in " ".join(out.getvalue().split())
     assert run_audit_verify(db, out=io.StringIO()) == 0
 
     # the commands the demo prints find the database through the configuration

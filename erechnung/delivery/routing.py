@@ -100,8 +100,10 @@ class Route:
         return tuple(h.channel for h in self.hops)
 
     def explain(self) -> str:
-        """One line for finance: the order and why channels were left out."""
-        text = " -> ".join(self.channels) or "no channel"
+        """One line for finance: the order and why channels were left out (a portal hop: ``portal <name>
+        (email)``)."""
+        text = " -> ".join(f"{PORTAL} {h.address_ref.split(':', 1)[1]} ({h.channel})"
+                           if h.address_ref.startswith(f"{PORTAL}:") else h.channel for h in self.hops) or "no channel"
         if self.skipped:
             text += "; not: " + "; ".join(f"{s.channel} ({s.reason})" for s in self.skipped)
         return text

@@ -151,6 +151,7 @@ def test_public_body_without_peppol_receives_through_its_portal_before_its_own_e
     portal = default.hops[1]
     assert (portal.address_ref, portal.address) == ("portal:ZRE", "xrechnung@zre.example")
     assert default.hops[2].address == "eingang@kreis.de"
+    assert default.explain().startswith("peppol -> portal ZRE (email) -> email -> print")
 
 
 def test_a_portal_serves_by_customer_number_and_keeps_its_size_limit():

@@ -105,10 +105,10 @@ def test_kind_chosen_by_a_column_value_and_numbers_from_the_department_range(con
     assert not result.quarantined
     kinds = {d.key: d.kind for d in result.drafts}
     assert kinds == {"SN-2026-0412": "invoice", "SN-2026-0413": "invoice", "VH-2026-0007": "invoice",
-                     "SN-2026-0398": "credit_note"}
+                     "SN-2026-0398": "credit_note", "VH-2026-0009": "invoice"}
     numbers = CounterNumbers()
     built = build_all(result.drafts, config, numbers=numbers)
-    assert [doc.number for _, doc in built.documents] == [f"OA-2026-00000{i}" for i in range(1, 5)]
+    assert [doc.number for _, doc in built.documents] == [f"OA-2026-00000{i}" for i in range(1, 6)]
     first = built.documents[0][1]
     assert first.payment_instructions[0].remittance_information == "OA-2026-000001"  # Kassenzeichen = number
     assert first.invoicing_period.start == date(2026, 11, 1) and first.purchase_order_reference == "32.1-SN-0412"
@@ -127,7 +127,7 @@ def test_unknown_kind_value_and_differing_document_values_are_reported(config, p
     assert found[("SN-2026-0412", 1, "art")].problem == "unbekannte Belegart"
     differ = found[("SN-2026-0413", 3, "kunde")]
     assert differ.value == "K-20001" and "weicht ab von Zeile 2 ('K-20002')" in differ.problem
-    assert [d.key for d in result.drafts] == ["VH-2026-0007", "SN-2026-0398"]
+    assert [d.key for d in result.drafts] == ["VH-2026-0007", "SN-2026-0398", "VH-2026-0009"]
 
 
 def test_a_refused_document_uses_up_no_number(config, profiles, register, sample):

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 #: The sample deliveries of examples/batches: documents per department, quarantined rows of the Standesamt.
-EXPECTED_DOCUMENTS = {"standesamt": 5, "ordnungsamt": 4, "steueramt": 4, "gewerbesteuer": 3, "abfallwirtschaft": 3,
+EXPECTED_DOCUMENTS = {"standesamt": 5, "ordnungsamt": 5, "steueramt": 4, "gewerbesteuer": 3, "abfallwirtschaft": 3,
                       "stadtbibliothek": 2}
 STANDESAMT_QUARANTINED_ROWS = {6, 7, 8, 9, 10}
-EXPECTED_NUMBERS = {"ordnungsamt": [f"OA-2026-{i:06d}" for i in range(1, 5)],
+EXPECTED_NUMBERS = {"ordnungsamt": [f"OA-2026-{i:06d}" for i in range(1, 6)],
                     "steueramt": [f"HST-2026-{i:05d}" for i in range(1, 5)]}
 
 

@@ -19,7 +19,7 @@ def test_demo_twice_creates_nothing_twice(tmp_path):
     assert main(root, console=Console(file=out, width=140), deliver=False) == 0
     site = Site(root, root / "config.toml", f"sqlite:///{root / 'erechnung.sqlite3'}", {})
     first = [(d.id, d.number, d.sha256, d.state) for d in state(site.db_url)[1]]
-    assert len(first) == 21 and {s for *_, s in first} == {"handed_over"}  # 3 of them Gewerbesteuerbescheide
+    assert len(first) == 22 and {s for *_, s in first} == {"handed_over"}  # 3 of them Gewerbesteuerbescheide
     assert "Fehlerbericht" in out.getvalue() or "error report" in out.getvalue()
 
     out = io.StringIO()

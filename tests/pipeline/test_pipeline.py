@@ -111,7 +111,7 @@ def test_drop_zone_and_archive_in_s3(db_url, make_site, s3, tmp_path):
     site = make_site(tmp_path / "site", db_url, s3_zones=s3_zones, archive=f"s3://{archive}/erechnung", s3=s3)
     summary = site.run()
     counts = _counts(summary)
-    assert counts["ordnungsamt"]["handed_over"] == 4 and counts["standesamt"]["quarantined"] == 5
+    assert counts["ordnungsamt"]["handed_over"] == 5 and counts["standesamt"]["quarantined"] == 5
     check_exactly_once(site)
     assert s3.keys(zones, "ordnungsamt/") == []  # claimed, processed, removed
     assert s3.keys(zones, "standesamt/") == ["standesamt/fehlerberichte/2026-11-04_standesamt.csv.fehlerbericht.csv",
@@ -128,7 +128,7 @@ def test_a_spawned_worker_pool_renders_chunks(make_site, tmp_path):
     site = make_site(tmp_path / "site", f"sqlite:///{tmp_path / 'db.sqlite3'}")
     summary = site.run(workers=2, chunk_size=10)  # the pool starts before intake and warms up meanwhile
     assert summary.workers == 2 and "pool_ready" in summary.timings
-    assert summary.totals.rendered == 21 and not summary.rejected and not summary.failed
+    assert summary.totals.rendered == 22 and not summary.rejected and not summary.failed
     check_exactly_once(site)
     check_work_area_empty(site.root)
 
@@ -176,7 +176,7 @@ def test_a_lost_work_area_is_rebuilt_from_the_archived_batches(make_site, tmp_pa
                        options=Options(workers=1)) as p:
         intake(p)
         ids = pending(p, "render")
-        assert len(ids) == 21
+        assert len(ids) == 22
         shutil.rmtree(site.root / "work" / "models")  # lost: every document must be rebuilt
         (site.root / "work" / "models").mkdir()
         half = ids[:9]
@@ -185,7 +185,7 @@ def test_a_lost_work_area_is_rebuilt_from_the_archived_batches(make_site, tmp_pa
         for f in (site.root / "work" / "rendered").iterdir():  # renderings lost before archiving
             f.unlink()
         rest = render_and_validate(p, ids[9:])
-        assert len(rest.rendered) == 12
+        assert len(rest.rendered) == 13
         archived = archive(p, ids)
         assert sorted(archived.archived) == ids and sorted(archived.rerendered) == half
         assert sorted(hand_over(p, ids)) == ids

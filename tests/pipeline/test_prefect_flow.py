@@ -84,7 +84,7 @@ def test_run_flow_processes_every_delivery_like_the_plain_run(prefect_run):
     site, out = prefect_run
     check_exactly_once(site)
     total = out["result"]["table"][-1]
-    assert total["documents"] == total["rendered"] == total["handed_over"] == 21 and total["quarantined"] == 5
+    assert total["documents"] == total["rendered"] == total["handed_over"] == 22 and total["quarantined"] == 5
     assert [r["state"] for r in out["runs"] if r["name"]] == ["COMPLETED"]
 
 
@@ -92,7 +92,7 @@ def test_tasks_carry_chunks_not_documents(prefect_run):
     _, out = prefect_run
     tasks = out["tasks"]
     assert sum(t.startswith("intake") for t in tasks) == 6  # one per department
-    assert 1 <= sum(t.startswith("render-validate") for t in tasks) <= 4  # 21 documents: a few chunks
+    assert 1 <= sum(t.startswith("render-validate") for t in tasks) <= 4  # 22 documents: a few chunks
 
 
 def test_the_run_is_published_as_artifacts(prefect_run):
@@ -103,7 +103,7 @@ def test_the_run_is_published_as_artifacts(prefect_run):
     table = json.loads(table) if isinstance(table, str) else table
     rows = {r["department"]: r for r in table}
     assert rows["Standesamt"]["received"] == 13 and rows["Standesamt"]["quarantined"] == 5
-    assert rows["Gesamt"]["rendered"] == 21 and rows["Gesamt"]["rejected"] == 0
+    assert rows["Gesamt"]["rendered"] == 22 and rows["Gesamt"]["rejected"] == 0
     assert "Standesamt" in arts["erechnung-run-report"]["data"]
     link = arts["erechnung-run-report-html"]["data"]
     assert "(file://" in link and out["result"]["report_html"].endswith(".html")

@@ -61,10 +61,6 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
                 # the receiving side works asynchronously: the bridge accepts or rejects, the MTA reports
                 site.fit.wait_processed()
                 _wait(lambda: len(site.smtp.reports()) >= _emails(db))
-            if first.fell_back:  # the next channel of what failed at once (a participant not in Peppol)
-                now = deliver_run(cfg, wired.connectors, dc, db_url=db)
-                console.print(f"Ausweichkanal: {now.lines()[0]}")
-                _wait(lambda: len(site.smtp.reports()) >= _emails(db))
             tracked = track_run(cfg, wired.connectors, dc, db_url=db)
             console.print(f"Verfolgung: {tracked.lines()[0]}")
             if tracked.fell_back:
@@ -78,7 +74,9 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
             if opened:
                 tracked = track_run(cfg, wired.connectors, dc, db_url=db)
                 console.print(f"Abruf im Postfach: {tracked.lines()[0]}")
-        received = {"E-Mails": _mails(root) - mails_before, "BundID-Nachrichten": len(site.zbp.messages),
+        portal_mails = sum(len(site.smtp.messages(p.email)) for p in cfg.delivery.portals)
+        received = {"E-Mails": f"{_mails(root) - mails_before} (an Rechnungsportale {portal_mails})",
+                    "BundID-Nachrichten": len(site.zbp.messages),
                     "ELSTER-Bereitstellungen": len(site.elster.orders),
                     "Peppol-Nachrichten": len(site.peppol_ap.received)}
     console.print("In diesem Lauf bei den Sandboxen angekommen: "
@@ -92,6 +90,10 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
     if provided is not None:  # a notice provided in a company's ELSTER postbox: acknowledged, delivered, evidence
         console.rule(f"[bold]erechnung status --document {provided}[/bold] (ELSTER)")
         run_status(db, document=provided, out=console.file)
+    by_peppol = _delivered_by_peppol(db)  # an invoice to the Landkreis: the signed receipt, then the MLS
+    if by_peppol is not None:
+        console.rule(f"[bold]erechnung status --document {by_peppol}[/bold] (Peppol)")
+        run_status(db, document=by_peppol, out=console.file)
     console.print(f"mailboxes:   {root / 'sandbox/smtp/mailboxes'}/ (one Maildir per address)")
     console.print(f"print:       {root / 'print'}/ (batches for the print shop)")
     cfg = _shown(config_path)
@@ -123,6 +125,12 @@ def _first_on(db: str, channel: str, department: str = "gewerbesteuer") -> int |
     from ...state.schema import Document
 
     return _first_document(db, Delivery.channel == channel, first=Document.department != department)
+
+
+def _delivered_by_peppol(db: str) -> int | None:
+    from ...state.delivery_schema import Delivery
+
+    return _first_document(db, (Delivery.channel == "peppol") & (Delivery.state != "fell_back"))
 
 
 def _first_document(db: str, where, first=None) -> int | None:

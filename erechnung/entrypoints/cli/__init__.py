@@ -204,15 +204,17 @@ def sandbox_command(
                                         "delivery.toml."),
     recipients: Optional[Path] = typer.Option(None, "--recipients", dir_okay=False, exists=True,
                                               help="Open the BundID postboxes and ELSTER accounts this recipient "
-                                                   "register (CSV) names."),
+                                                   "register (CSV) names, and publish its Peppol participants."),
     closed: List[str] = typer.Option([], "--closed-postbox", help="A postbox of the register left closed "
                                                                   "(messages to it are rejected); repeatable."),
     fail: List[str] = typer.Option([], "--fail", help="A failure mode: bounce:ADDRESS, reject:ADDRESS, "
                                                       "greylist:ADDRESS, reject-next:N, zbp:503x3, "
-                                                      "fitconnect:429, elster:500; repeatable."),
+                                                      "fitconnect:429, elster:500, peppol-unknown:ID, "
+                                                      "not-serviced:ID, doctype:ID, smp-signature:ID, smp-cert:ID, "
+                                                      "mls-reject:ID, dns:servfail, smp:503, ap:503; repeatable."),
     bundid_via: str = typer.Option("fitconnect", "--bundid-via", help="fitconnect (bridge) or zbp (direct)."),
 ) -> None:
-    """Start the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, ELSTER).
+    """Start the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, ELSTER, Peppol).
 
     They run until Ctrl+C; a configuration delivers to them with [delivery] include = "DIR/delivery.toml".
     """

@@ -88,6 +88,15 @@ def send_due(url: str, connectors: Mapping[str, Any], worker: str, content: Call
         engine.dispose()
 
 
+def send_in_threads(url: str, connectors: Mapping[str, Any], threads: int, content: Callable) -> int:
+    """``threads`` workers (``bench-0`` ...) sharing the connectors, each ``deliver_due`` until nothing is due;
+    returns how many they sent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return sum(pool.map(lambda w: send_due(url, connectors, f"bench-{w}", content), range(threads)))
+
+
 def track_until(url: str, connectors: Mapping[str, Any], want: int, *, states: tuple[str, ...] = ("delivered",),
                 timeout: float = 120.0, pause: float = 0.5) -> tuple[int, int, float]:
     """``track`` rounds until ``want`` deliveries reached ``states`` (or ``timeout``); returns (reached, rounds,

@@ -254,9 +254,7 @@ def _tracked(args, info: dict, folder: Path, proc: subprocess.Popen, n: int, fit
           f"for the BundID postbox, {args.threads} deliver_due workers (threads, one shared connector)")
     client_cpu0, sandbox_cpu0 = time.process_time(), _cpu_of(proc.pid)
     start = time.perf_counter()
-    with ThreadPoolExecutor(args.threads) as pool:
-        sent = sum(pool.map(lambda w: _tracking.send_due(url, connectors, f"bench-{w}", load),
-                            range(args.threads)))
+    sent = _tracking.send_in_threads(url, connectors, args.threads, load)
     sent_s = time.perf_counter() - start
     client_cpu, sandbox_cpu = time.process_time() - client_cpu0, _cpu_of(proc.pid) - sandbox_cpu0
     by_state = _tracking.counts(url)

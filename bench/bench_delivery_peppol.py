@@ -168,9 +168,7 @@ def _tracked(args, folder: Path, info: dict, proc: subprocess.Popen, n: int, doc
           f"{args.threads} deliver_due workers (threads, one shared connector)")
     client_cpu0, sandbox_cpu0 = time.process_time(), _cpu_of(proc.pid)
     start = time.perf_counter()
-    with ThreadPoolExecutor(args.threads) as pool:
-        sent = sum(pool.map(lambda w: _tracking.send_due(url, connectors, f"bench-{w}", load),
-                            range(args.threads)))
+    sent = _tracking.send_in_threads(url, connectors, args.threads, load)
     wall = time.perf_counter() - start
     client_cpu, sandbox_cpu = time.process_time() - client_cpu0, _cpu_of(proc.pid) - sandbox_cpu0
     states = _tracking.counts(url)

@@ -117,19 +117,6 @@ def postal_address(recipient: Recipient) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def peppol_participant(recipient: Recipient) -> str | None:
-    """The recipient's Peppol participant id (``scheme:value``): the register's own, else ``0204:<Leitweg-ID>``
-    for a public body (the German public bodies' scheme) and ``9930:<USt-IdNr.>`` for a German company."""
-    if recipient.peppol_id:
-        return recipient.peppol_id
-    if recipient.leitweg_id:
-        return f"0204:{recipient.leitweg_id}"
-    vat = (recipient.vat_id or "").replace(" ", "").upper()
-    if recipient.kind is RecipientKind.COMPANY and vat.startswith("DE") and vat[2:].isdigit() and len(vat) == 11:
-        return f"9930:{vat}"
-    return None
-
-
 def portal_of(recipient: Recipient, portals: Iterable[Portal]) -> Portal | None:
     """The first portal of the directory that serves the public body ``recipient`` (None: none does)."""
     if recipient.kind is not RecipientKind.PUBLIC_BODY:
@@ -146,7 +133,7 @@ def _address(recipient: Recipient, channel: str) -> tuple[str, str] | None:
     elif channel == ELSTER:
         value = recipient.elster_account
     elif channel == PEPPOL:
-        value = peppol_participant(recipient)
+        value = recipient.peppol_participant
     elif channel == PRINT:
         return f"print:{recipient.customer_number}", postal_address(recipient)
     else:

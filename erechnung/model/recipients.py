@@ -74,6 +74,19 @@ class Recipient(Frozen):
         return self.kind != RecipientKind.CITIZEN or bool(self.leitweg_id)
 
     @property
+    def peppol_participant(self) -> str | None:
+        """The Peppol participant id (``scheme:value``): the register's own, else ``0204:<Leitweg-ID>`` (the scheme of
+        German public bodies), else ``9930:<USt-IdNr.>`` for a German company (the German VAT id's scheme)."""
+        if self.peppol_id:
+            return self.peppol_id
+        if self.leitweg_id:
+            return f"0204:{self.leitweg_id}"
+        vat = (self.vat_id or "").replace(" ", "").upper()
+        if self.kind is RecipientKind.COMPANY and vat.startswith("DE") and len(vat) == 11 and vat[2:].isdigit():
+            return f"9930:{vat}"
+        return None
+
+    @property
     def electronic_address(self) -> tuple[str, str] | None:
         """BT-49 (value, EAS scheme): the Leitweg-ID (0204) of a public body, else the e-mail (EM)."""
         if self.leitweg_id:

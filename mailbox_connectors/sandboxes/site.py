@@ -127,7 +127,7 @@ class SandboxSite:
                  not_in_peppol: Iterable[str] = ()) -> Registered:
         """Open the BundID postboxes and ELSTER accounts the recipients (``model.recipients.Recipient``) name,
         except ``closed_postboxes`` (a postbox the citizen closed: the bridge rejects messages to it), and publish
-        their Peppol participant ids (``delivery.routing``'s rule: the register's, ``0204:<Leitweg-ID>``,
+        their Peppol participant ids (``Recipient.peppol_participant``: the register's, ``0204:<Leitweg-ID>``,
         ``9930:<USt-IdNr.>``) in the SMP, pointing at the receiving access point, except ``not_in_peppol``."""
         assert self.zbp is not None and self.elster is not None, "start() first"
         closed, outside = set(closed_postboxes), set(not_in_peppol)
@@ -139,7 +139,7 @@ class SandboxSite:
             if getattr(r, "elster_account", None):
                 self.elster.add_account(r.elster_account)
                 accounts += 1
-            participant = _participant(r)
+            participant = getattr(r, "peppol_participant", None)
             if participant and participant not in outside and self.peppol_directory is not None \
                     and self.peppol_ap is not None:
                 self.peppol_directory.register(participant, endpoint_url=self.peppol_ap.base_url,
@@ -179,14 +179,3 @@ class SandboxSite:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def _participant(recipient: Any) -> str | None:
-    """The Peppol participant id routing gives ``recipient`` (a register entry), or None."""
-    if getattr(recipient, "peppol_id", None):
-        return recipient.peppol_id
-    if getattr(recipient, "leitweg_id", None):
-        return f"0204:{recipient.leitweg_id}"
-    vat = (getattr(recipient, "vat_id", None) or "").replace(" ", "").upper()
-    if getattr(recipient, "kind", None) == "company" and vat.startswith("DE") and len(vat) == 11 and vat[2:].isdigit():
-        return f"9930:{vat}"
-    return None

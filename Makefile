@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts system-tools demo test test-clock-ahead chaos bench-validate bench-hybrid bench-pipeline bench-delivery prefect-server clean
+.PHONY: install artifacts system-tools demo console test test-clock-ahead chaos bench-validate bench-hybrid bench-pipeline bench-delivery prefect-server clean
 
 install: $(STAMP) artifacts system-tools
 
@@ -36,6 +36,10 @@ artifacts: $(STAMP)
 
 demo: install
 	$(PY) -m erechnung.entrypoints.demo
+
+# The web console on the demo's data (after make demo): http://127.0.0.1:8080, demo accounts in examples/config.toml
+console: install
+	$(PY) -m erechnung console --config out/pipeline/config.toml --host 127.0.0.1 --port 8080
 
 test: install
 	$(PY) -m pytest -q -n 2 --dist loadgroup

@@ -71,7 +71,10 @@ STATE_LABELS = {"numbered": "nummeriert", "rendered": "erzeugt", "rejected": "ab
                 "handed_over": "zur Zustellung übergeben", "queued": "wartet", "sending": "wird gesendet",
                 "sent": "gesendet", "delivered": "zugestellt", "retrieved": "abgerufen",
                 "deemed_notified": "gilt als bekanntgegeben", "failed": "fehlgeschlagen", "expired": "abgelaufen",
-                "fell_back": "an nächsten Kanal übergeben", "done": "verarbeitet", "claimed": "in Arbeit"}
+                "fell_back": "an nächsten Kanal übergeben", "done": "verarbeitet", "claimed": "in Arbeit",
+                "report": "Prüfbericht", "document": "Dokument", "original_batch": "Originaldatei",
+                "error_report": "Fehlerbericht", "invoice": "Rechnung", "credit_note": "Gutschrift",
+                "notice": "Bescheid"}
 
 
 def _berlin(value: datetime | None) -> str:
@@ -80,6 +83,16 @@ def _berlin(value: datetime | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M:%S %Z")
+
+
+def _berlin_text(value: str | None) -> str:
+    """An ISO time as the delivery records carry it, shown in Berlin time."""
+    if not value:
+        return "–"
+    try:
+        return _berlin(datetime.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 def _date(value: date | None) -> str:
@@ -102,7 +115,7 @@ class Console:
         self.runs = RunStarter(self.config_path, self.clock)
         self.checks: dict[str, Any] = {}
         env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
-        env.filters.update(berlin=_berlin, datum=_date, label=lambda s: STATE_LABELS.get(s, s))
+        env.filters.update(berlin=_berlin, berlin_text=_berlin_text, datum=_date, label=lambda s: STATE_LABELS.get(s, s))
         self.env = env
 
     def secret(self) -> str:
@@ -515,7 +528,8 @@ def _print_batches(c: Console) -> list[tuple[str, int]]:
     outbox = c.config.path(printing.outbox)
     if not outbox.is_dir():
         return []
-    return sorted(((str(p.relative_to(outbox)), p.stat().st_size) for p in outbox.rglob("*") if p.is_file()),
+    return sorted(((str(p.relative_to(outbox)), p.stat().st_size) for p in outbox.rglob("*")
+                   if p.is_file() and p.suffix in (".pdf", ".csv") and not p.name.startswith(".")),
                   reverse=True)[:100]
 
 
@@ -661,6 +675,7 @@ def create_app(config_path: str | Path, *, clock: Callable[[], datetime] | None 
         Route("/abmelden", logout, methods=["POST"]),
         Route("/", home),
         Route("/console.css", stylesheet),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),  # no icon, and no 404 for it
         Route("/ablage", upload, methods=["GET", "POST"]),
         Route("/dateien/{batch_id:int}", batch_page),
         Route("/dateien/{batch_id:int}/fehlerbericht/{fmt}", error_report),

@@ -143,3 +143,13 @@ def test_a_recipient_name_with_markup_stays_text(site, client_for):
     client = client_for("pruefung")
     for page in (client.get("/dokumente/8").text, client.get("/dokumente?empfaenger=Evil").text):
         assert "&lt;script&gt;alert(" in page and "<script>" not in page and "<b onmouseover" not in page
+
+
+def test_a_retried_document_that_fails_again_is_a_dead_letter_again(site, client_for):
+    _dead_letter(site, 22, "erster Fehlschlag")
+    client = client_for("kasse")
+    assert "Dokument 22: erneut zustellen" in _act(client, 22, "retry").text
+    _dead_letter(site, 22, "zweiter Fehlschlag")  # the retried delivery failed as well: open again
+    page = client.get("/zustellung").text
+    assert "zweiter Fehlschlag" in page and "erster Fehlschlag" not in page
+    assert 'id="ergebnis-audit" class="ok">In Ordnung' in _audit_ok(client_for)

@@ -38,7 +38,8 @@ def _like(value: str) -> str:
 
 def find_documents(session: Session, search: DocumentSearch, *, departments: Collection[str] | None,
                    limit: int = SEARCH_LIMIT) -> list[tuple[Document, str | None]]:
-    """(document, recipient's name) matching every given field, newest first, at most ``limit``."""
+    """(document, recipient's name) matching every given field, newest first, at most ``limit``: number and
+    recipient (name or customer number) as parts, the Kassenzeichen whole or its start, date and state exactly."""
     q = select(Document, Recipient.name).outerjoin(
         Recipient, (Recipient.department == Document.department) & (Recipient.ref == Document.recipient_ref))
     if departments is not None:

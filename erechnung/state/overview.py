@@ -10,10 +10,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .console_schema import ConsoleAccess
-from .delivery_schema import Delivery
+from .delivery_schema import DeadLetter, Delivery
 from .schema import Batch, Document, DocumentIdentity, LOCK_PREFIX, Recipient
 
 #: The most documents a search shows (a narrower search finds the rest).
@@ -73,6 +73,19 @@ def kassenzeichen_of(session: Session, document_id: int) -> str | None:
 def deliveries_by_channel_and_state(session: Session) -> dict[tuple[str, str], int]:
     return {(c, s): n for c, s, n in session.execute(
         select(Delivery.channel, Delivery.state, func.count()).group_by(Delivery.channel, Delivery.state)).all()}
+
+
+def failed_deliveries(session: Session, limit: int = SEARCH_LIMIT) -> list[tuple[Delivery, Document]]:
+    """Deliveries that failed or expired and are their document's last, without an open dead letter (those are
+    listed as such): waiting for the next channel or for a person, newest first."""
+    later = aliased(Delivery)
+    q = select(Delivery, Document).join(Document, Document.id == Delivery.document_id).where(
+        Delivery.state.in_(("failed", "expired")),
+        ~select(later.id).where(later.document_id == Delivery.document_id, later.sequence > Delivery.sequence)
+        .exists(),
+        ~select(DeadLetter.id).where(DeadLetter.document_id == Delivery.document_id,
+                                     DeadLetter.resolved_at.is_(None)).exists())
+    return [(d, doc) for d, doc in session.execute(q.order_by(Delivery.updated_at.desc()).limit(limit)).all()]
 
 
 def files_per_department(session: Session) -> dict[str, dict[str, Any]]:

@@ -155,3 +155,15 @@ def test_who_viewed_which_document_is_logged(site, client_for):
     assert ("pruefung", "auditor", "validation_report_viewed", "/dokumente/3/pruefbericht") in rows
     page = client.get("/pruefung").text  # the auditor reads the log in the console
     assert "document_viewed" in page
+
+
+def test_sign_in_goes_back_only_to_a_page_of_this_site(client_for):
+    from .conftest import csrf_of
+
+    for target, expected in (("/dokumente?nummer=1", "/dokumente?nummer=1"), ("//evil.example/", "/"),
+                             ("/\\evil.example/", "/"), ("https://evil.example/", "/")):
+        client = client_for()
+        token = csrf_of(client.get("/anmelden").text)
+        r = client.post("/anmelden", data={"csrf": token, "name": "pruefung", "password": "pruefung-demo-2026",
+                                           "next": target}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == expected, target

@@ -80,7 +80,9 @@ def test_finance_retries_a_dead_letter(site, client_for):
     # the new delivery's first event says who queued it; the failed one keeps its state, with the decision
     assert events[-2][0] == "queued" and "erneut zustellen durch kasse" in events[-2][2]
     assert events[-1][0] == "failed" and events[-1][3]["next_delivery"].endswith(f"-{sequence + 1}")
-    assert "Druckdienstleister" not in client.get("/zustellung").text  # no longer open
+    overview = client.get("/zustellung").text
+    assert "Druckdienstleister" not in overview  # no longer open, and the failed delivery is not listed either
+    assert "Fehlgeschlagen oder abgelaufen, noch ohne nächsten Kanal (0)" in overview
     # an auditor reads the decision on the document page and the trail still verifies
     auditor = client_for("pruefung")
     assert "erneut zustellen durch kasse" in auditor.get("/dokumente/2").text

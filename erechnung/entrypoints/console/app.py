@@ -243,7 +243,8 @@ async def login(request: Request) -> Response:
     request.session.clear()
     request.session.update(user=user.name, since=int(time.time()), csrf=new_token())
     target = _text(form, "next", 300)
-    return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", 303)
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return RedirectResponse(target if local else "/", 303)  # only a path of this site (no open redirect)
 
 
 async def logout(request: Request) -> Response:
@@ -500,17 +501,18 @@ async def archived_original(request: Request) -> Response:
 
 async def deliveries(request: Request) -> Response:
     from erechnung.delivery.report import dead_letter_records
-    from erechnung.state.overview import deliveries_by_channel_and_state
+    from erechnung.state.overview import deliveries_by_channel_and_state, failed_deliveries
 
     user = _require(request, Permission.READ_DELIVERIES)
     c = _console(request)
     with transaction(c.engine) as s:
         counts = deliveries_by_channel_and_state(s)
         dead = dead_letter_records(s)
+        failed = failed_deliveries(s)
     channels = sorted({ch for ch, _ in counts})
     states = sorted({st for _, st in counts})
     return _page(request, "deliveries.html", user=user, title="Zustellung", counts=counts, channels=channels,
-                 states=states, dead=dead, print_batches=_print_batches(c),
+                 states=states, dead=dead, failed=failed, print_batches=_print_batches(c),
                  message=request.query_params.get("ok", "")[:300],
                  error=request.query_params.get("fehler", "")[:500])
 

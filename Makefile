@@ -9,8 +9,12 @@ STAMP  := $(VENV)/.installed-deps
 install: $(STAMP) artifacts system-tools
 
 # Debian tools the tests use: pdftoppm renders generated PDFs' page 1 as PNG; libfaketime moves the clock ahead
-# for test-clock-ahead; xmlsec1 is the independent verifier of our Peppol AS4 signatures. Installed when missing.
+# for test-clock-ahead; xmlsec1 is the independent verifier of our Peppol AS4 signatures; chromium is the browser
+# the console's browser tests drive (through Playwright, no browser download). Installed when missing.
 system-tools:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "warning: could not install chromium; run as root or install it yourself"; }
 	@command -v xmlsec1 >/dev/null 2>&1 || { echo "installing xmlsec1"; \
 	  (apt-get update -qq && apt-get install -y -qq xmlsec1 >/dev/null) || \
 	  echo "warning: could not install xmlsec1; run as root or install it yourself"; }

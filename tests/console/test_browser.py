@@ -1,10 +1,12 @@
 """Issue 14, done when: headless Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright with the system
 browser; no browser download) signs in per role, uploads a file with a bad row and reads the error, finds a
 document and opens its report, retries a dead letter, and fails to reach another department's document by its
-URL, against the console served by uvicorn on loopback. It saves the README's screenshots to ``docs/console/``.
+URL, against the console served by uvicorn on loopback. It saves its screenshots in a temporary folder, or, with
+``ERECHNUNG_SCREENSHOTS=docs/console``, as the README's pictures (so that a test run leaves the checkout unchanged).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -18,7 +20,7 @@ from .test_finance import _dead_letter
 
 pytestmark = pytest.mark.xdist_group("console")
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "console"
+SHOTS_ENV = "ERECHNUNG_SCREENSHOTS"  # e.g. docs/console: renew the README's screenshots
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -68,6 +70,14 @@ def _sign_in(browser, base_url: str, name: str):
     return page
 
 
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where the screenshots go: ``$ERECHNUNG_SCREENSHOTS`` (relative to the checkout), else a temporary folder."""
+    folder = ROOT / os.environ[SHOTS_ENV] if os.environ.get(SHOTS_ENV) else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.mark.parametrize("name, start, role", [("standesamt", "/ablage", "Fachabteilung"),
                                                ("kasse", "/zustellung", "Stadtkasse"),
                                                ("pruefung", "/dokumente", "Prüfung"),
@@ -81,7 +91,7 @@ def test_sign_in_per_role(browser, base_url, name, start, role):
     assert not page.errors, page.errors
 
 
-def test_upload_a_file_with_a_bad_row_and_read_the_error(browser, base_url, site):
+def test_upload_a_file_with_a_bad_row_and_read_the_error(browser, base_url, site, shots):
     clerk = _sign_in(browser, base_url, "standesamt")
     data = (HEADER + GOOD.replace("0901", "0911") + BAD.replace("0902", "0912")).encode("windows-1252")
     clerk.set_input_files("#datei", files=[{"name": "Export Dezember.csv", "mimeType": "text/csv",
@@ -99,14 +109,13 @@ def test_upload_a_file_with_a_bad_row_and_read_the_error(browser, base_url, site
     clerk.locator("a", has_text="Export_Dezember.csv").first.click()
     table = clerk.inner_text("body")
     assert "Zeilen mit Fehlern (1)" in table and "keine Zahl" in table and "zwei" in table
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    clerk.screenshot(path=str(SHOTS / "abteilung-datei.png"), full_page=True)
+    clerk.screenshot(path=str(shots / "abteilung-datei.png"), full_page=True)
     clerk.click("a:has-text('als Seite')")
     assert "zwei" in clerk.content()
     assert not clerk.errors, clerk.errors
 
 
-def test_find_a_document_and_open_its_report(browser, base_url):
+def test_find_a_document_and_open_its_report(browser, base_url, shots):
     auditor = _sign_in(browser, base_url, "pruefung")
     auditor.fill("input[name=kassenzeichen]", "5.0300.100001.4")  # Erika Mustermann's Abfallgebührenbescheid
     auditor.click("button:has-text('Suchen')")
@@ -115,7 +124,7 @@ def test_find_a_document_and_open_its_report(browser, base_url):
     body = auditor.inner_text("body")
     assert "/dokumente/" in auditor.url and "Archivierte Originale" in body and "5.0300.100001.4" in body
     assert "Bekanntgegeben am" in body and "über print" in body  # the letter after the closed postbox
-    auditor.screenshot(path=str(SHOTS / "pruefung-dokument.png"), full_page=True)
+    auditor.screenshot(path=str(shots / "pruefung-dokument.png"), full_page=True)
     auditor.click("a:has-text('Prüfbericht')")
     assert "Prüfbericht" in auditor.inner_text("h1") and "<rep:report" in auditor.inner_text("pre")
     assert 'valid="true"' in auditor.inner_text("pre")
@@ -125,13 +134,13 @@ def test_find_a_document_and_open_its_report(browser, base_url):
     assert not auditor.errors, auditor.errors
 
 
-def test_retry_a_dead_letter(browser, base_url, site):
+def test_retry_a_dead_letter(browser, base_url, site, shots):
     _dead_letter(site, 21, "Druckerei: Brief unzustellbar, Empfänger verzogen")
     kasse = _sign_in(browser, base_url, "kasse")
     row = kasse.locator("tr", has_text="Empfänger verzogen")
     assert row.count() == 1
     row.locator("input[name=notiz]").fill("neue Anschrift vom Einwohnermeldeamt")
-    kasse.screenshot(path=str(SHOTS / "stadtkasse-zustellung.png"), full_page=True)
+    kasse.screenshot(path=str(shots / "stadtkasse-zustellung.png"), full_page=True)
     row.locator("button:has-text('Erneut zustellen')").click()
     assert "Dokument 21: erneut zustellen" in kasse.inner_text(".message")
     assert kasse.locator("tr", has_text="Empfänger verzogen").count() == 0

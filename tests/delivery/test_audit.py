@@ -54,7 +54,7 @@ def test_intact_chain_verifies(db_url, engine, trail, capsys):
 
 def test_changed_event_row_is_detected(db_url, engine, trail, capsys):
     with engine.begin() as c:
-        c.execute(text("UPDATE delivery_events SET reason = 'accepted by email: <forged>' WHERE seq = 6"))
+        c.execute(text("UPDATE delivery_events SET reason = 'angenommen von email: <forged>' WHERE seq = 6"))
     code, out = verify(db_url, capsys)
     assert code == 1 and "BROKEN at event seq 6" in out and "was changed" in out
 

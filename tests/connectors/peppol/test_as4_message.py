@@ -259,11 +259,11 @@ def test_receipt_for_other_digests_or_another_message_is_invalid(net):
     ct, body = as4.receipt_for(receive(first, receiver, p), receiver, now())
     with pytest.raises(PermanentFailure) as caught:
         as4.parse_response(ct, body, sent=second, receiver_cert=receiver.cert, trust_roots=trust(p), at=now())
-    assert caught.value.code == "EBMS:0302" and "does not confirm" in caught.value.reason
+    assert caught.value.code == "EBMS:0302" and "bestätigt die signierten Teile" in caught.value.reason
     third = build(sender, receiver.cert, message_id="b@x")
     with pytest.raises(PermanentFailure) as caught:
         as4.parse_response(ct, body, sent=third, receiver_cert=receiver.cert, trust_roots=trust(p), at=now())
-    assert "answers message a@x" in caught.value.reason
+    assert "antwortet auf die Nachricht a@x" in caught.value.reason
 
 
 def test_receipt_changed_after_signing_is_invalid(net):

@@ -200,6 +200,6 @@ def test_an_xrechnung_xml_is_refused_by_the_postbox_capabilities(bridge, zbp):
 
     delivery = make_delivery(zbp.add_mailbox(), kind=DocumentKind.INVOICE, fmt=DeliveryFormat.XRECHNUNG,
                              content=b"<Invoice/>", filename="rechnung.xml", media_type="application/xml")
-    with pytest.raises(PermanentFailure, match="does not take the format xrechnung"):
+    with pytest.raises(PermanentFailure, match="nimmt das Format xrechnung nicht an"):
         bridge.send(delivery)
 

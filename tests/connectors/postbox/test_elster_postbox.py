@@ -58,7 +58,7 @@ def test_a_document_that_is_not_pdfa_is_refused_before_sending(connector, elster
 def test_an_xrechnung_xml_is_refused_by_the_capabilities(connector, elster):
     delivery = make_delivery(elster.add_account(), kind=DocumentKind.INVOICE, fmt=DeliveryFormat.XRECHNUNG,
                              content=b"<Invoice/>", filename="r.xml", media_type="application/xml")
-    with pytest.raises(PermanentFailure, match="does not take the format xrechnung"):
+    with pytest.raises(PermanentFailure, match="nimmt das Format xrechnung nicht an"):
         connector.send(delivery)
 
 

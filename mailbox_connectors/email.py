@@ -426,8 +426,8 @@ class EmailConnector(MailboxConnector):
             if s.require_tls:
                 if not smtp.has_extn("starttls"):
                     raise TemporaryFailure("der Mailserver bietet kein STARTTLS an; unverschlüsselt wird nichts "
-                                           "versandt: die Einstellungen des Mailservers prüfen", channel=CHANNEL, delivery_id=did,
-                                           evidence=_evidence(opening))
+                                           "versandt: die Einstellungen des Mailservers prüfen", channel=CHANNEL,
+                                           delivery_id=did, evidence=_evidence(opening))
                 step = "STARTTLS"
                 code, text = smtp.starttls(context=self._tls_context())
                 sock = smtp.sock
@@ -464,11 +464,12 @@ class EmailConnector(MailboxConnector):
             _quit(smtp)
             log.warning("delivery %s: the mail server's certificate is not trusted (%s)", did, e.verify_message)
             raise TemporaryFailure(f"dem Zertifikat des Mailservers wird nicht vertraut ({e.verify_message}); nichts "
-                                   f"wurde versandt: die CA-Datei in den Mail-Einstellungen prüfen", channel=CHANNEL, delivery_id=did,
-                                   evidence=_evidence(opening + ["-- certificate not trusted"])) from None
+                                   f"wurde versandt: die CA-Datei in den Mail-Einstellungen prüfen", channel=CHANNEL,
+                                   delivery_id=did, evidence=_evidence(opening + ["-- certificate not trusted"])) from None
         except smtplib.SMTPNotSupportedError:
             _quit(smtp)
-            raise TemporaryFailure("der Mailserver bietet keine Anmeldung (AUTH) an, obwohl ein Benutzer konfiguriert ist",
+            raise TemporaryFailure("der Mailserver bietet keine Anmeldung (AUTH) an, obwohl ein Benutzer "
+                                   "konfiguriert ist",
                                    channel=CHANNEL, delivery_id=did, evidence=_evidence(opening)) from None
         except (smtplib.SMTPException, OSError) as e:
             _quit(smtp)

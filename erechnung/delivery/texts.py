@@ -77,3 +77,20 @@ EVENT: Mapping[str, str] = {
                 "bekanntgegeben"),
     "notified": "bekanntgegeben am {date}: {explanation}",
 }
+
+#: The explanation of a notification date (``notification.compute_notification_date``), kept with the date.
+NOTIFICATION: Mapping[str, str] = {
+    "period": "{title}: {start} am {day} ({time} {zone}), Tag {days} danach: {end} ({weekday})",
+    "shifted": "verschoben auf den nächsten Werktag {end} ({weekday}) nach {skipped} (Kalender {calendar})",
+    "retrieval": "erster Abruf am {day} ist früher: bekanntgegeben am {date}",
+    "default_rule": "allgemeine Regel",
+    "land_rule": "Regel {source}",
+    "municipal_holiday": "Feiertag der Gemeinde ({day})",
+}
+
+#: The events a notification period starts with (``LegalRule.start``), as the explanation names them.
+START_NAMES: Mapping[str, str] = {
+    "provision": "Bereitstellung",
+    "notification_sent": "Versand der Benachrichtigung",
+    "retrieval": "Abruf",
+}

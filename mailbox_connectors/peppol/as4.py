@@ -211,8 +211,8 @@ def failure_for(code: str, description: str = "", detail: str = "", *, delivery_
     if said:
         reason += f" (seine Angabe: {said[:300]})"
     if known is not None and known.temporary:
-        return TemporaryFailure(reason + "; die Nachricht wird erneut gesendet", channel=CHANNEL, delivery_id=delivery_id,
-                                code=code, evidence=evidence)
+        return TemporaryFailure(reason + "; die Nachricht wird erneut gesendet", channel=CHANNEL,
+                                delivery_id=delivery_id, code=code, evidence=evidence)
     return PermanentFailure(reason, channel=CHANNEL, delivery_id=delivery_id, code=code, evidence=evidence)
 
 
@@ -326,8 +326,8 @@ def exchange(client: httpx.Client, url: str, message: OutboundMessage, *, receiv
         response = client.post(url, content=message.body, headers={"Content-Type": message.content_type})
     except httpx.TimeoutException:
         raise TemporaryFailure("der empfangende Access Point hat nicht rechtzeitig geantwortet; die Nachricht wird "
-                               "erneut gesendet (ein Duplikat verwirft der Empfänger)", channel=CHANNEL, delivery_id=delivery_id,
-                               code="timeout") from None
+                               "erneut gesendet (ein Duplikat verwirft der Empfänger)", channel=CHANNEL,
+                               delivery_id=delivery_id, code="timeout") from None
     except httpx.TransportError as exc:
         raise TemporaryFailure(f"der empfangende Access Point ist nicht erreichbar ({type(exc).__name__}); die "
                                "Nachricht wird erneut gesendet", channel=CHANNEL, delivery_id=delivery_id,
@@ -345,8 +345,8 @@ def exchange(client: httpx.Client, url: str, message: OutboundMessage, *, receiv
                                "wird erneut gesendet", channel=CHANNEL, delivery_id=delivery_id, code=f"HTTP {status}",
                                evidence=evidence, retry_after=float(retry) if retry.isdigit() else None)
     raise PermanentFailure(f"der empfangende Access Point hat die Nachricht mit HTTP {status} ohne AS4-Antwort "
-                           "abgelehnt; die Endpunkt-URL im SMP-Eintrag prüfen", channel=CHANNEL, delivery_id=delivery_id,
-                           code=f"HTTP {status}", evidence=evidence)
+                           "abgelehnt; die Endpunkt-URL im SMP-Eintrag prüfen", channel=CHANNEL,
+                           delivery_id=delivery_id, code=f"HTTP {status}", evidence=evidence)
 
 
 # ---- receiving ----------------------------------------------------------------------------------------------

@@ -153,7 +153,8 @@ class PeppolConnector(MailboxConnector):
         try:
             document_type = document_type_of(delivery.content)
         except ValueError as exc:
-            raise self._permanent(f"{delivery.filename} kann nicht über Peppol gehen: {exc}", did, "document type") from None
+            raise self._permanent(f"{delivery.filename} kann nicht über Peppol gehen: {exc}", did,
+                                  "document type") from None
         endpoint = self.discovery.endpoint(receiver, document_type, BILLING_PROCESS)  # Permanent/TemporaryFailure
         message_id, instance_id = message_ids(did, self.settings.ap_seat)
         at = self.clock()
@@ -183,7 +184,8 @@ class PeppolConnector(MailboxConnector):
         events = [StatusEvent(event_id=f"peppol-receipt:{r['channel_message_id']}", delivery_id=r["delivery_id"],
                               channel=CHANNEL, state=EventState.DELIVERED,
                               at=datetime.fromisoformat(r["accepted_at"]), evidence=r["evidence"].encode(),
-                              reason=f"im Access Point des Empfängers {r.get('receiver_ap', '')} (signierte AS4-Empfangsbestätigung)")
+                              reason=f"im Access Point des Empfängers {r.get('receiver_ap', '')} "
+                                     "(signierte AS4-Empfangsbestätigung)")
                   for r in records]
         inbox = self.settings.mls_inbox
         if inbox is None or not inbox.is_dir():
@@ -204,7 +206,8 @@ class PeppolConnector(MailboxConnector):
             rejected = answer.code == "RE"
             reason = ("der Empfänger hat die Rechnung abgelehnt (Peppol MLS RE): "
                       + "; ".join(f"{r.description} ({r.code})" for r in answer.reasons)
-                      if rejected else f"das System des Empfängers hat die Rechnung übernommen (Peppol MLS {answer.code})")
+                      if rejected
+                      else f"das System des Empfängers hat die Rechnung übernommen (Peppol MLS {answer.code})")
             events.append(StatusEvent(
                 event_id=f"peppol-mls:{hashlib.sha256(data).hexdigest()[:32]}", delivery_id=record["delivery_id"],
                 channel=CHANNEL, state=EventState.FAILED if rejected else EventState.RETRIEVED,

@@ -307,8 +307,8 @@ class Discovery:
         except dns.resolver.NXDOMAIN as nx:
             missing = ParticipantNotFound(
                 f"der Empfänger {participant} ist nicht in Peppol registriert (kein Eintrag in der SML {self.zone}); "
-                "die Peppol-ID im Empfängerverzeichnis prüfen oder über einen anderen Kanal zustellen", code="SML NXDOMAIN",
-                participant=participant)
+                "die Peppol-ID im Empfängerverzeichnis prüfen oder über einen anderen Kanal zustellen",
+                code="SML NXDOMAIN", participant=participant)
             missing.ttl = _negative_ttl(nx)  # type: ignore[attr-defined]
             raise missing from None
         except dns.exception.Timeout:

@@ -48,12 +48,14 @@ ERRORS: dict[str, EbmsCode] = {e.code: e for e in (
     EbmsCode("EBMS:0101", "FailedAuthentication", "Processing", False,
              "die Signatur der Nachricht konnte nicht geprüft werden (Signatur, Zertifikat oder signierte Teile)"),
     EbmsCode("EBMS:0102", "FailedDecryption", "Processing", False,
-             "der empfangende Access Point konnte die Nachricht nicht entschlüsseln (für ein anderes Zertifikat verschlüsselt?)"),
+             "der empfangende Access Point konnte die Nachricht nicht entschlüsseln (für ein anderes Zertifikat "
+             "verschlüsselt?)"),
     EbmsCode("EBMS:0103", "PolicyNoncompliance", "Processing", False,
              "die Sicherung der Nachricht folgt nicht dem Peppol-AS4-Profil"),
     EbmsCode("EBMS:0301", "MissingReceipt", "Communication", True, "es kam keine Empfangsbestätigung zurück"),
     EbmsCode("EBMS:0302", "InvalidReceipt", "Communication", False,
-             "die Empfangsbestätigung ist nicht von dem Access Point signiert, den der SMP nennt, oder bestätigt nicht, was gesendet wurde"),
+             "die Empfangsbestätigung ist nicht von dem Access Point signiert, den der SMP nennt, oder bestätigt "
+             "nicht, was gesendet wurde"),
     EbmsCode("EBMS:0303", "DecompressionFailure", "Communication", False,
              "der empfangende Access Point konnte das Dokument nicht entpacken"),
 )}

@@ -138,7 +138,7 @@ def test_size_limit_refuses_before_anything_is_sent(smtp, settings, pki):
     assert 7_000_000 < default.capabilities.max_bytes < 7_400_000
     eight_mb = invoice_delivery(address, content=b"0" * 8_000_000)
     assert default.capabilities.refusal(eight_mb) is not None
-    with pytest.raises(PermanentFailure, match=r"10.9\d MB .* at most 10 MB per mail"):
+    with pytest.raises(PermanentFailure, match=r"10,9\d MB .* höchstens 10 MB je E-Mail"):
         default.send(eight_mb)
 
 
@@ -180,7 +180,7 @@ def test_dsn_requested_when_the_server_advertises_it_and_delivered_report_read_b
     assert f"Original-Envelope-Id: {delivery.delivery_id}".encode() in event.evidence
     assert b"Action: delivered" in event.evidence
     assert event.evidence_sha256 and event.at.tzinfo is not None
-    assert "delivered" in event.reason
+    assert "in das Postfach des Empfängers zugestellt" in event.reason
 
 
 def test_no_dsn_requested_from_a_plain_server_without_dsn(tmp_path):
@@ -339,7 +339,7 @@ def test_a_stalled_server_is_a_temporary_failure_within_the_timeout(smtp, settin
         with pytest.raises(TemporaryFailure) as failed:
             email.send(invoice_delivery(address))
         assert time.monotonic() - started < 6
-        assert "did not answer within 1 s" in failed.value.reason
+        assert "nicht innerhalb von 1 s geantwortet" in failed.value.reason
         if at == "data":
             assert "may still arrive" in failed.value.reason
         assert email.send(invoice_delivery(unique_address())).channel == "email"  # a new session
@@ -352,7 +352,7 @@ def test_refused_login_is_temporary_and_never_shows_the_password(smtp, pki, monk
         with pytest.raises(TemporaryFailure) as failed:
             email.send(invoice_delivery(unique_address()))
     e = failed.value
-    assert "check the SMTP user and password" in e.reason and e.code == "535"
+    assert "SMTP-Benutzer und -Passwort prüfen" in e.reason and e.code == "535"
     for text in (str(e), e.evidence.decode(), caplog.text):
         assert SMTP_PASSWORD not in text
 

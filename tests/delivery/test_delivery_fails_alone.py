@@ -84,7 +84,8 @@ def test_a_failure_while_recording_is_a_failure_of_that_delivery_and_nothing_sta
     assert (state, channel, attempts) == ("queued", "bundid", 1)
     assert "LegalRuleError" in error and "ozg_9" in error
     moves = _events(engine, notice)
-    assert moves[-1][:2] == ("sending", "queued") and "das Ergebnis (Receipt) konnte nicht gespeichert werden" in moves[-1][2]
+    assert moves[-1][:2] == ("sending", "queued")
+    assert "das Ergebnis (Receipt) konnte nicht gespeichert werden" in moves[-1][2]
     assert moves[-1][3]["code"] == "recording-failed"
     # tried again with the same key until max_attempts (3), then failed and handed to the next channel
     for hours in (1, 2, 4, 8):

@@ -31,7 +31,8 @@ def test_citizen_invoice_default_order_bundid_email_print():
 def test_citizen_gets_invoices_by_email_only_with_consent():
     planned = route(citizen(email="anna@example.org"), "invoice")
     assert planned.channels == ("print",)
-    assert "nur mit ihrer Einwilligung (email_invoices)" in dict((s.channel, s.reason) for s in planned.skipped)["email"]
+    assert "nur mit ihrer Einwilligung (email_invoices)" in dict((s.channel, s.reason)
+                                                                 for s in planned.skipped)["email"]
 
 
 def test_notice_is_never_sent_as_plain_email():
@@ -53,7 +54,8 @@ def test_notice_in_a_postbox_keeps_the_email_as_notification_only():
 def test_notice_by_retrieval_needs_consent():
     planned = route(citizen(bundid_postbox=UUID), "notice")
     assert planned.channels == ("print",)
-    assert "Einwilligung des Empfängers voraus (notice_retrieval)" in dict((s.channel, s.reason) for s in planned.skipped)["bundid"]
+    reasons = dict((s.channel, s.reason) for s in planned.skipped)
+    assert "Einwilligung des Empfängers voraus (notice_retrieval)" in reasons["bundid"]
 
 
 def test_levy_notices_follow_the_ao():

@@ -101,10 +101,10 @@ class Delivery:
         object.__setattr__(self, "format", DeliveryFormat(self.format))
         digest = hashlib.sha256(self.content).hexdigest()
         if self.sha256 and self.sha256.lower() != digest:
-            raise ValueError(f"delivery {self.delivery_id}: sha256 does not match the document's content")
+            raise ValueError(f"Zustellung {self.delivery_id}: sha256 passt nicht zum Inhalt des Dokuments")
         object.__setattr__(self, "sha256", digest)
         if not self.address.strip():
-            raise ValueError(f"delivery {self.delivery_id}: no recipient address for the channel")
+            raise ValueError(f"Zustellung {self.delivery_id}: keine Empfängeradresse für den Kanal")
 
     @property
     def size(self) -> int:

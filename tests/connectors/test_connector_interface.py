@@ -33,7 +33,7 @@ def test_delivery_carries_its_sha256_and_hides_content_and_personal_data_in_repr
     with pytest.raises(ValueError, match="sha256 does not match"):
         delivery(sha256="0" * 64)
     assert delivery(sha256=d.sha256.upper()).sha256 == d.sha256  # checked, kept in lower case
-    with pytest.raises(ValueError, match="no recipient address"):
+    with pytest.raises(ValueError, match="keine Empfängeradresse"):
         delivery(address=" ")
     with pytest.raises(ValueError):
         delivery(delivery_id="")

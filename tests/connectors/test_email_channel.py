@@ -341,7 +341,7 @@ def test_a_stalled_server_is_a_temporary_failure_within_the_timeout(smtp, settin
         assert time.monotonic() - started < 6
         assert "nicht innerhalb von 1 s geantwortet" in failed.value.reason
         if at == "data":
-            assert "may still arrive" in failed.value.reason
+            assert "kann noch ankommen" in failed.value.reason
         assert email.send(invoice_delivery(unique_address())).channel == "email"  # a new session
 
 

@@ -63,7 +63,7 @@ def test_changed_state_in_an_event_is_detected(db_url, engine, trail, capsys):
     with engine.begin() as c:
         c.execute(text("UPDATE delivery_events SET to_state = 'delivered' WHERE seq = 4"))
     code, out = verify(db_url, capsys)
-    assert code == 1 and "seq 4" in out
+    assert code == 1 and "Ereignis Nr. 4" in out
 
 
 def test_changed_evidence_is_detected(db_url, engine, trail, capsys):
@@ -71,7 +71,7 @@ def test_changed_evidence_is_detected(db_url, engine, trail, capsys):
         seq = c.execute(text("SELECT min(seq) FROM delivery_events WHERE evidence IS NOT NULL")).scalar_one()
         c.execute(text("UPDATE delivery_events SET evidence = :e WHERE seq = :s"), {"e": b"250 forged", "s": seq})
     code, out = verify(db_url, capsys)
-    assert code == 1 and f"seq {seq}" in out and "evidence" in out
+    assert code == 1 and f"Ereignis Nr. {seq}" in out and "Nachweisdaten" in out
 
 
 def test_deleted_event_row_is_detected(db_url, engine, trail, capsys):

@@ -302,7 +302,7 @@ def parse_response(content_type: str, body: bytes, *, sent: OutboundMessage, rec
     except As4Error as exc:
         raise invalid(exc.reason) from None
     try:
-        _check_ap_cert(receiver_cert, trust_roots, at, ap_ca_cn, "the receiving access point's certificate")
+        _check_ap_cert(receiver_cert, trust_roots, at, ap_ca_cn, "das Zertifikat des empfangenden Access Point")
     except CertificateRejected as exc:
         raise invalid(str(exc)) from None
     confirmed = {(r.get("URI"), "".join((r.findtext("ds:DigestValue", "", _NS)).split()))
@@ -454,7 +454,7 @@ def _receive(envelope: etree._Element, messaging: etree._Element, user: etree._E
     verified = wss.verify(envelope, plain)
     wss.require_signed(verified, (messaging, envelope.find("soap:Body", _NS)), (cid,))
     try:
-        _check_ap_cert(verified.cert, trust_roots, at, ap_ca_cn, "the sending access point's certificate")
+        _check_ap_cert(verified.cert, trust_roots, at, ap_ca_cn, "das Zertifikat des sendenden Access Point")
     except CertificateRejected as exc:
         raise As4Error("EBMS:0101", str(exc)) from None
     if common_name(verified.cert) != party["From"]:

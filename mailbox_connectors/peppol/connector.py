@@ -125,7 +125,7 @@ class PeppolConnector(MailboxConnector):
         self._identity = as4.As4Identity(settings.ap_cert, settings.ap_key)
         self._sender = ParticipantId.parse(settings.sender_id)
         check_certificate(settings.ap_cert, roots=settings.roots, intermediates=settings.trust, at=self.clock(),
-                          issuer_cn=settings.ap_ca_name, what="our access point's certificate (ap_cert)")
+                          issuer_cn=settings.ap_ca_name, what="das Zertifikat unseres Access Point (ap_cert)")
         if common_name(settings.ap_cert) != settings.ap_seat:
             raise CertificateRejected(f"our access point's certificate is issued to {common_name(settings.ap_cert)!r}, "
                                       f"not to the seat {settings.ap_seat!r} the configuration names (ap_seat)")

@@ -244,7 +244,7 @@ class Discovery:
                 f"der Peppol-Endpunkt des Empfängers {participant} ist am {chosen.expiration:%Y-%m-%d %H:%M} UTC "
                 "abgelaufen (sein SMP-Eintrag ist veraltet); den Empfänger bitten, seine Peppol-Registrierung zu "
                 "erneuern, oder über einen anderen Kanal zustellen", code="service expired", participant=participant)
-        self._check_cert(chosen.certificate, now, self.ap_ca, "the recipient's access point certificate",
+        self._check_cert(chosen.certificate, now, self.ap_ca, "das Zertifikat des Access Point des Empfängers",
                          participant, "AP certificate")
         return Endpoint(chosen.url, chosen.certificate, chosen.transport_profile, participant, document_type,
                         process, chosen.expiration, smp_url, chosen.activation, meta.metadata_url, chosen.contact)
@@ -399,7 +399,8 @@ class Discovery:
         except ValueError:
             raise UntrustedMetadata(f"die SMP-Antwort für {participant} trägt ein unlesbares Zertifikat",
                                     code="SMP signature", participant=participant) from None
-        self._check_cert(signer, now, self.smp_ca, "the SMP's signing certificate", participant, "SMP certificate")
+        self._check_cert(signer, now, self.smp_ca, "das Signaturzertifikat des SMP", participant,
+                         "SMP certificate")
         if expected_uid is not None and expected_uid not in _uids(signer):
             raise UntrustedMetadata(f"die Antwort des Umleitungsziels für {participant} ist von "
                                     f"{common_name(signer)} signiert, nicht von dem SMP, den die Umleitung nennt "

@@ -30,7 +30,7 @@ def test_delivery_carries_its_sha256_and_hides_content_and_personal_data_in_repr
     assert d.kind is DocumentKind.INVOICE and d.format is DeliveryFormat.XRECHNUNG
     text = repr(d)
     assert "Invoice/" not in text and "erika" not in text and "Mustermann" not in text and "dlv-1" in text
-    with pytest.raises(ValueError, match="sha256 does not match"):
+    with pytest.raises(ValueError, match="sha256 passt nicht zum Inhalt"):
         delivery(sha256="0" * 64)
     assert delivery(sha256=d.sha256.upper()).sha256 == d.sha256  # checked, kept in lower case
     with pytest.raises(ValueError, match="keine Empfängeradresse"):

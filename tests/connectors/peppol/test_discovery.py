@@ -143,7 +143,7 @@ def test_smp_certificate_outside_the_peppol_pki_is_refused(directory, ap):
     with directory.discovery() as discovery, pytest.raises(UntrustedMetadata) as caught:
         discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
     assert caught.value.code == "SMP certificate"
-    assert "not issued under a trusted Peppol root" in str(caught.value)
+    assert "nicht unter einer vertrauenswürdigen Peppol-Wurzel ausgestellt" in str(caught.value)
 
 
 def test_smp_signed_by_an_ap_certificate_is_refused(pki, ap):

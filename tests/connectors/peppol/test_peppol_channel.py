@@ -187,7 +187,7 @@ def test_message_level_status_answers_become_tracking_events(registered, tmp_pat
 
 
 def test_our_access_point_certificate_must_be_one_of_the_network(network, tmp_path):
-    with pytest.raises(CertificateRejected, match="not issued under a trusted Peppol root"):
+    with pytest.raises(CertificateRejected, match="nicht unter einer vertrauenswürdigen Peppol-Wurzel ausgestellt"):
         connector(network, tmp_path, pki=PeppolTestPKI("channel-test", foreign=True))
 
 

@@ -19,7 +19,7 @@ Rules every adapter keeps:
   waits in a postbox, never the notice itself, and says so in ``Receipt.notification_only``;
 * errors are ``TemporaryFailure`` (retry the same channel: SMTP 4xx, HTTP 5xx/429, timeouts, connection lost)
   or ``PermanentFailure`` (do not retry, take the next channel: SMTP 5xx, rejections, refused by the
-  capabilities); their message is one a clerk can act on; neither they nor logs hold secrets or the document;
+  capabilities); their message is one a clerk can act on, in German; neither they nor logs hold secrets or the document;
 * evidence is raw bytes kept with the receipt or event (SMTP transcript, HTTP exchange, DSN, Security Event
   Token); ``Receipt.evidence_sha256`` / ``StatusEvent.evidence_sha256`` are its digest for the audit trail.
 
@@ -59,12 +59,12 @@ class EventState(StrEnum):
 
 
 def size_text(n: int) -> str:
-    """A size as people read it: ``10 MB``, ``10.5 MB``, ``830 kB``, ``12 bytes`` (decimal units)."""
+    """A size as German readers read it: ``10 MB``, ``10,5 MB``, ``830 kB``, ``12 Byte`` (decimal units)."""
     if n >= 1_000_000:
-        return f"{n / 1e6:.2f}".rstrip("0").rstrip(".") + " MB"
+        return f"{n / 1e6:.2f}".rstrip("0").rstrip(".").replace(".", ",") + " MB"
     if n >= 1000:
         return f"{n / 1e3:.0f} kB"
-    return f"{n} bytes"
+    return f"{n} Byte"
 
 
 def _utc(at: datetime) -> datetime:
@@ -101,10 +101,10 @@ class Delivery:
         object.__setattr__(self, "format", DeliveryFormat(self.format))
         digest = hashlib.sha256(self.content).hexdigest()
         if self.sha256 and self.sha256.lower() != digest:
-            raise ValueError(f"delivery {self.delivery_id}: sha256 does not match the document's content")
+            raise ValueError(f"Zustellung {self.delivery_id}: sha256 passt nicht zum Inhalt des Dokuments")
         object.__setattr__(self, "sha256", digest)
         if not self.address.strip():
-            raise ValueError(f"delivery {self.delivery_id}: no recipient address for the channel")
+            raise ValueError(f"Zustellung {self.delivery_id}: keine Empfängeradresse für den Kanal")
 
     @property
     def size(self) -> int:
@@ -122,19 +122,19 @@ class Capabilities:
     notices: NoticeHandling
 
     def refusal(self, delivery: Delivery) -> str | None:
-        """Why this channel cannot take ``delivery`` (a sentence for the clerk), or None when it can."""
+        """Why this channel cannot take ``delivery`` (a German sentence for the clerk), or None when it can."""
         if delivery.kind is DocumentKind.NOTICE:
             if self.notices is NoticeHandling.NONE:
-                return f"the {self.channel} channel does not deliver notices"
+                return f"der Kanal {self.channel} stellt keine Bescheide zu"
             if self.notices is NoticeHandling.NOTIFY_ONLY:
                 return None  # the notice itself is not sent, only the notification (size and format do not apply)
         elif delivery.kind not in self.kinds:
-            return f"the {self.channel} channel does not deliver documents of kind {delivery.kind.value}"
+            return f"der Kanal {self.channel} stellt keine Dokumente der Art {delivery.kind.value} zu"
         if delivery.format not in self.formats:
             allowed = ", ".join(sorted(f.value for f in self.formats))
-            return f"the {self.channel} channel does not take the format {delivery.format.value} (only {allowed})"
+            return f"der Kanal {self.channel} nimmt das Format {delivery.format.value} nicht an (nur {allowed})"
         if self.max_bytes is not None and delivery.size > self.max_bytes:
-            return (f"the document has {size_text(delivery.size)}; the {self.channel} channel takes at most "
+            return (f"das Dokument hat {size_text(delivery.size)}; der Kanal {self.channel} nimmt höchstens "
                     f"{size_text(self.max_bytes)}")
         return None
 
@@ -170,7 +170,7 @@ class StatusEvent:
     at: datetime
     evidence: bytes = field(repr=False)
     evidence_type: str = "text/plain"  # message/rfc822 for a DSN, application/jwt for a SET ...
-    reason: str = ""  # for the clerk: "mailbox unknown (550 5.1.1)"
+    reason: str = ""  # for the clerk, in German: "Postfach unbekannt (550 5.1.1)"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", EventState(self.state))
@@ -182,14 +182,15 @@ class StatusEvent:
 
 
 class DeliveryError(ErechnungError):
-    """A delivery did not go through. ``reason`` is for the clerk; ``code`` the channel's own (``550 5.1.1``,
-    ``HTTP 429``); ``evidence`` the raw exchange (secrets removed)."""
+    """A delivery did not go through. ``reason`` is for the clerk, in German; ``code`` the channel's own
+    (``550 5.1.1``, ``HTTP 429``); ``evidence`` the raw exchange (secrets removed). The message is
+    ``<channel>, Zustellung <id>: <reason> (<code>)``, what ends up in ``last_error`` and the dead letters."""
 
     def __init__(self, reason: str, *, channel: str, delivery_id: str | None = None, code: str | None = None,
                  evidence: bytes = b"") -> None:
         self.reason, self.channel, self.delivery_id, self.code, self.evidence = (
             reason, channel, delivery_id, code, evidence)
-        where = f"{channel}" + (f", delivery {delivery_id}" if delivery_id else "")
+        where = f"{channel}" + (f", Zustellung {delivery_id}" if delivery_id else "")
         super().__init__(f"{where}: {reason}" + (f" ({code})" if code else ""))
 
 

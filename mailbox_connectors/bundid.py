@@ -123,8 +123,8 @@ def _refuse(reason: str, delivery: Delivery) -> PermanentFailure:
 def zbp_message(delivery: Delivery, settings: BundIdSettings) -> tuple[str, dict[str, Any]]:
     """The ZBP v6 message for ``delivery`` and its content string (exactly what ``sha512sum`` signs)."""
     if not _UUID.match(delivery.address.strip()):
-        raise _refuse("the recipient's BundID postbox handle (mailboxUuid) is not a UUID; check the recipient's "
-                      "postbox address", delivery)
+        raise _refuse("die BundID-Postfachkennung des Empfängers (mailboxUuid) ist keine UUID; die Postfachadresse "
+                      "des Empfängers prüfen", delivery)
     text = delivery.body or (f"Sie haben ein Dokument erhalten: {delivery.subject}. "
                              f"Es liegt dieser Nachricht als Anhang bei ({delivery.filename}).")
     message: dict[str, Any] = {"mailboxUuid": delivery.address.strip().lower(), "sender": settings.sender,
@@ -135,25 +135,26 @@ def zbp_message(delivery: Delivery, settings: BundIdSettings) -> tuple[str, dict
     message.update({k: v for k, v in optional.items() if v is not None})
     message["attachments"] = [{"filename": delivery.filename, "sha512sum": hashlib.sha512(delivery.content).hexdigest(),
                                "contentLength": delivery.size}]
-    limits = {"title": (1, 1024, "the subject"), "sender": (1, 255, "the sender name in the BundID settings"),
-              "service": (1, 255, "the service name in the BundID settings"),
-              "retrievalConfirmationAddress": (1, 320, "the retrieval confirmation address in the BundID settings"),
-              "replyAddress": (1, 320, "the reply address in the BundID settings"),
-              "senderUrl": (1, 255, "the sender URL in the BundID settings"),
-              "reference": (1, 255, "the delivery id")}
+    limits = {"title": (1, 1024, "den Betreff"), "sender": (1, 255, "den Absendernamen in den BundID-Einstellungen"),
+              "service": (1, 255, "den Namen der Leistung in den BundID-Einstellungen"),
+              "retrievalConfirmationAddress": (1, 320,
+                                               "die Adresse für Abrufbestätigungen in den BundID-Einstellungen"),
+              "replyAddress": (1, 320, "die Antwortadresse in den BundID-Einstellungen"),
+              "senderUrl": (1, 255, "die Absender-URL in den BundID-Einstellungen"),
+              "reference": (1, 255, "die Zustellungskennung")}
     for name, (low, high, what) in limits.items():
         value = message.get(name)
         if value is not None and not low <= len(value) <= high:
-            raise _refuse(f"the postbox message's {name} has {len(value)} characters; the ZBP takes {low}-{high}: "
-                          f"shorten {what}", delivery)
+            raise _refuse(f"das Feld {name} der Postfachnachricht hat {len(value)} Zeichen; das ZBP nimmt "
+                          f"{low}-{high}: {what} kürzen", delivery)
     qaa = message.get("stork_qaa_level")
     if qaa is not None and qaa not in (1, 2, 3, 4):
-        raise _refuse("stork_qaa_level must be 1-4 (BundID settings)", delivery)
+        raise _refuse("stork_qaa_level muss 1-4 sein (BundID-Einstellungen)", delivery)
     if len(text.encode("utf-8")) > CONTENT_LIMIT:
-        raise _refuse(f"the message text has {len(text.encode('utf-8'))} bytes; the ZBP takes at most 1 MB: "
-                      "shorten the text (the document goes as attachment)", delivery)
+        raise _refuse(f"der Nachrichtentext hat {len(text.encode('utf-8'))} Byte; das ZBP nimmt höchstens 1 MB: "
+                      "den Text kürzen (das Dokument geht als Anhang)", delivery)
     if not delivery.filename.strip():
-        raise _refuse("the document has no file name", delivery)
+        raise _refuse("das Dokument hat keinen Dateinamen", delivery)
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")), message
 
 
@@ -309,14 +310,16 @@ class ZbpDirectConnector(MailboxConnector):
             try:
                 response = self.http.put(self._url, files=files, headers=headers)
             except httpx.TimeoutException:
-                raise self._temporary(f"the ZBP did not answer within {self.zbp.timeout:g} s; try again later",
+                raise self._temporary(f"das ZBP hat nicht innerhalb von {self.zbp.timeout:g} s geantwortet; später "
+                                      "erneut versuchen",
                                       delivery, "timeout") from None
             except httpx.TransportError as exc:
                 if tls_refused(exc):
-                    raise self._permanent("the ZBP refused the TLS connection: our BPKI client certificate was not "
-                                          "accepted or the ZBP's certificate is not trusted; check the ZBP settings",
+                    raise self._permanent("das ZBP hat die TLS-Verbindung abgelehnt: unser BPKI-Client-Zertifikat "
+                                          "wurde nicht angenommen oder dem Zertifikat des ZBP wird nicht vertraut; "
+                                          "die ZBP-Einstellungen prüfen",
                                           delivery, "TLS") from None
-                raise self._temporary(f"the ZBP cannot be reached ({type(exc).__name__}); try again later",
+                raise self._temporary(f"das ZBP ist nicht erreichbar ({type(exc).__name__}); später erneut versuchen",
                                       delivery, "connection") from None
             at = datetime.now(timezone.utc)
             lines.append(f"{at.isoformat(timespec='milliseconds')} PUT {response.request.url.path} -> "
@@ -341,20 +344,20 @@ class ZbpDirectConnector(MailboxConnector):
         detail = problem_detail(response)
         if status == 429:
             after = retry_after(response)
-            raise self._temporary("the ZBP is throttling our requests" + (
-                f"; try again in {after:g} s" if after is not None else ""), delivery, code, after=after,
+            raise self._temporary("das ZBP drosselt unsere Anfragen" + (
+                f"; in {after:g} s erneut versuchen" if after is not None else ""), delivery, code, after=after,
                 evidence=evidence)
         if status >= 500:
-            raise self._temporary("the ZBP is unavailable (server error); try again later", delivery, code,
+            raise self._temporary("das ZBP ist nicht verfügbar (Serverfehler); später erneut versuchen", delivery, code,
                                   after=retry_after(response), evidence=evidence)
         if status == 401:
-            raise self._permanent(f"the ZBP refused our author token: {detail}; check the BPKI certificate",
+            raise self._permanent(f"das ZBP hat unser Autoren-Token abgelehnt: {detail}; das BPKI-Zertifikat prüfen",
                                   delivery, code, evidence)
         if status == 404:
-            raise self._permanent("the ZBP knows no postbox with this mailboxUuid: the citizen's BundID postbox "
-                                  "address is wrong or the postbox was closed", delivery, code, evidence)
-        raise self._permanent(f"the ZBP refused the message: {detail or response.reason_phrase}", delivery, code,
-                              evidence)
+            raise self._permanent("das ZBP kennt kein Postfach mit dieser mailboxUuid: die BundID-Postfachadresse "
+                                  "ist falsch oder das Postfach wurde geschlossen", delivery, code, evidence)
+        raise self._permanent(f"das ZBP hat die Nachricht abgelehnt: {detail or response.reason_phrase}", delivery,
+                              code, evidence)
 
     def collect_events(self, since: datetime | None = None) -> list[StatusEvent]:
         events = []

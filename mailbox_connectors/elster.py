@@ -100,26 +100,26 @@ class ElsterConnector(MailboxConnector):
         try:
             return self.http.request(method, self._base + path, headers=self._headers(), **kwargs)
         except httpx.TimeoutException:
-            raise self._temporary(f"ELSTER-Transfer did not answer within {self.settings.timeout:g} s; try again "
-                                  "later", delivery_id, "timeout") from None
+            raise self._temporary(f"ELSTER-Transfer hat nicht innerhalb von {self.settings.timeout:g} s geantwortet; "
+                                  "später erneut versuchen", delivery_id, "timeout") from None
         except httpx.TransportError as exc:
             if tls_refused(exc):
-                raise PermanentFailure("the TLS certificate of ELSTER-Transfer is not trusted; check the ELSTER "
-                                       "settings (tls_ca)", channel=CHANNEL, delivery_id=delivery_id,
+                raise PermanentFailure("dem TLS-Zertifikat von ELSTER-Transfer wird nicht vertraut; die ELSTER-"
+                                       "Einstellungen (tls_ca) prüfen", channel=CHANNEL, delivery_id=delivery_id,
                                        code="TLS") from None
-            raise self._temporary("ELSTER-Transfer is not reachable: is the service running on its server? "
-                                  "Try again later", delivery_id, "connection") from None
+            raise self._temporary("ELSTER-Transfer ist nicht erreichbar: läuft der Dienst auf seinem Server? "
+                                  "Später erneut versuchen", delivery_id, "connection") from None
 
     def send(self, delivery: Delivery) -> Receipt:
         self.check(delivery)
         account = delivery.address.strip()
         if not _ACCOUNT.match(account):
-            raise self._permanent("the recipient's ELSTER account id must have 10 digits; check the recipient's "
-                                  "ELSTER address", delivery, "address")
+            raise self._permanent("die ELSTER-Kontonummer des Empfängers muss 10 Ziffern haben; die ELSTER-Adresse "
+                                  "des Empfängers prüfen", delivery, "address")
         if delivery.media_type != "application/pdf" or pdfa_part(delivery.content) is None:
-            raise self._permanent(f"ELSTER takes documents only as PDF/A; {delivery.filename} is no PDF/A (no "
-                                  "PDF/A claim in its metadata): render it as PDF/A and send it again", delivery,
-                                  "format")
+            raise self._permanent(f"ELSTER nimmt Dokumente nur als PDF/A an; {delivery.filename} ist kein PDF/A "
+                                  "(keine PDF/A-Kennung in seinen Metadaten): als PDF/A erzeugen und erneut senden",
+                                  delivery, "format")
         done = self.journal.get(delivery.delivery_id)
         if done and done.get("channel_message_id"):
             return _receipt(done)
@@ -138,7 +138,7 @@ class ElsterConnector(MailboxConnector):
             answer = response.json()
             auftrags_id = str(answer.get("auftragsId") or "")
             if not auftrags_id:
-                raise self._temporary("ELSTER-Transfer acknowledged without an order id; try again later",
+                raise self._temporary("ELSTER-Transfer hat ohne Auftragsnummer quittiert; später erneut versuchen",
                                       delivery.delivery_id, code, evidence=evidence)
             provided = str(answer.get("bereitgestelltAm") or at.isoformat())
             record = self.journal.update(delivery.delivery_id, channel=CHANNEL, channel_message_id=auftrags_id,
@@ -149,16 +149,19 @@ class ElsterConnector(MailboxConnector):
         detail = problem_detail(response)
         if status == 429 or status >= 500:
             after = retry_after(response)
-            what = "is unavailable" if status == 503 else ("is busy" if status == 429 else "had a server error")
-            raise self._temporary(f"ELSTER-Transfer {what}; try again later", delivery.delivery_id, code,
+            what = ("ist nicht verfügbar" if status == 503
+                    else ("ist ausgelastet" if status == 429 else "hatte einen Serverfehler"))
+            raise self._temporary(f"ELSTER-Transfer {what}; später erneut versuchen", delivery.delivery_id, code,
                                   after=after, evidence=evidence)
         if status == 401:
-            raise self._permanent("ELSTER-Transfer refused our API token; check the ELSTER settings", delivery, code,
-                                  evidence)
-        if status == 404:
-            raise self._permanent("ELSTER knows no account with this id: check the company's ELSTER account id",
+            raise self._permanent("ELSTER-Transfer hat unser API-Token abgelehnt; die ELSTER-Einstellungen prüfen",
                                   delivery, code, evidence)
-        raise self._permanent(f"ELSTER-Transfer refused the provision order: {detail or response.reason_phrase}",
+        if status == 404:
+            raise self._permanent("ELSTER kennt kein Konto mit dieser Nummer: die ELSTER-Kontonummer des "
+                                  "Unternehmens prüfen",
+                                  delivery, code, evidence)
+        raise self._permanent(f"ELSTER-Transfer hat den Bereitstellungsauftrag abgelehnt: "
+                              f"{detail or response.reason_phrase}",
                               delivery, code, evidence)
 
     def collect_events(self, since: datetime | None = None) -> list[StatusEvent]:
@@ -170,8 +173,9 @@ class ElsterConnector(MailboxConnector):
         if records:
             response = self._call("GET", "/rest/eingang/antworten", None)
             if response.status_code != 200:
-                raise self._temporary(f"ELSTER-Transfer did not list its answers (HTTP {response.status_code}); try "
-                                      "again later", None, f"HTTP {response.status_code}")
+                raise self._temporary(f"ELSTER-Transfer hat seine Antworten nicht aufgelistet (HTTP "
+                                      f"{response.status_code}); später erneut versuchen", None,
+                                      f"HTTP {response.status_code}")
             by_order = {r["channel_message_id"]: r for r in records.values()}
             for answer in response.json().get("antworten", []):
                 record = by_order.get(answer.get("auftragsId"))
@@ -181,7 +185,8 @@ class ElsterConnector(MailboxConnector):
                     event_id=f"elster-answer:{answer['antwortId']}", delivery_id=record["delivery_id"],
                     channel=CHANNEL, state=EventState.FAILED, at=datetime.fromisoformat(answer["zeitpunkt"]),
                     evidence=_json_bytes(answer), evidence_type="application/json",
-                    reason="ELSTER reports the provision failed: " + str(answer.get("text") or "no reason given")))
+                    reason="ELSTER meldet, dass die Bereitstellung gescheitert ist: "
+                    + str(answer.get("text") or "ohne Angabe eines Grundes")))
         return since_filter(events, since)
 
     def close(self) -> None:

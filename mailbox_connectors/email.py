@@ -95,22 +95,23 @@ NOTICE_FOOTER = ("Der Bescheid selbst ist dieser E-Mail nicht beigefügt: Besche
                  "Postfach oder per Post zu.")
 AUTOMATIC = "Diese E-Mail wurde automatisch erstellt."
 
-# What an enhanced status code (RFC 3463, subject.detail) means, for the clerk.
+# What an enhanced status code (RFC 3463, subject.detail) means, for the clerk (in German).
 _STATUS_TEXT = {
-    "1.1": "the recipient's mailbox does not exist",
-    "1.2": "the recipient's mail domain does not exist",
-    "1.3": "the recipient's address is not a valid email address",
-    "1.10": "the recipient's domain accepts no email",
-    "2.1": "the recipient's mailbox is disabled",
-    "2.2": "the recipient's mailbox is full",
-    "2.3": "the message is larger than the recipient's mailbox accepts",
-    "3.4": "the message is larger than the mail server accepts",
-    "4.1": "the recipient's mail server did not answer",
-    "4.2": "the connection to the recipient's mail server broke off",
-    "4.4": "the recipient's mail server could not be found",
-    "4.7": "the delivery time expired",
-    "7.1": "the recipient's mail server refused the message (policy; greylisting when temporary)",
-    "7.8": "the mail server refused the login",
+    "1.1": "das Postfach des Empfängers gibt es nicht",
+    "1.2": "die E-Mail-Domain des Empfängers gibt es nicht",
+    "1.3": "die Adresse des Empfängers ist keine gültige E-Mail-Adresse",
+    "1.10": "die Domain des Empfängers nimmt keine E-Mails an",
+    "2.1": "das Postfach des Empfängers ist gesperrt",
+    "2.2": "das Postfach des Empfängers ist voll",
+    "2.3": "die Nachricht ist größer, als das Postfach des Empfängers annimmt",
+    "3.4": "die Nachricht ist größer, als der Mailserver annimmt",
+    "4.1": "der Mailserver des Empfängers hat nicht geantwortet",
+    "4.2": "die Verbindung zum Mailserver des Empfängers ist abgebrochen",
+    "4.4": "der Mailserver des Empfängers wurde nicht gefunden",
+    "4.7": "die Zustellfrist ist abgelaufen",
+    "7.1": ("der Mailserver des Empfängers hat die Nachricht abgelehnt (Richtlinie; Greylisting, wenn "
+            "vorübergehend)"),
+    "7.8": "der Mailserver hat die Anmeldung abgelehnt",
 }
 
 
@@ -224,14 +225,14 @@ class EmailConnector(MailboxConnector):
             raise PermanentFailure(refusal, channel=CHANNEL, delivery_id=delivery.delivery_id)
         address = delivery.address.strip()
         if not _ADDRESS.fullmatch(address):
-            raise PermanentFailure("the recipient's email address is not one valid address (exactly one recipient "
-                                   "per mail)", channel=CHANNEL, delivery_id=delivery.delivery_id)
+            raise PermanentFailure("die E-Mail-Adresse des Empfängers ist nicht genau eine gültige Adresse (genau ein "
+                                   "Empfänger je E-Mail)", channel=CHANNEL, delivery_id=delivery.delivery_id)
         message, message_id = self.compose(delivery)
         if len(message) > self.settings.max_bytes and delivery.kind is not DocumentKind.NOTICE:
             raise PermanentFailure(
-                f"the mail would have {size_text(len(message))} (the document {size_text(delivery.size)}, base64 "
-                f"encoded); at most {size_text(self.settings.max_bytes)} per mail may be sent: deliver it by "
-                f"another channel", channel=CHANNEL, delivery_id=delivery.delivery_id)
+                f"die E-Mail hätte {size_text(len(message))} (das Dokument {size_text(delivery.size)}, Base64-"
+                f"kodiert); höchstens {size_text(self.settings.max_bytes)} je E-Mail dürfen versandt werden: über "
+                f"einen anderen Kanal zustellen", channel=CHANNEL, delivery_id=delivery.delivery_id)
         with self._lock:
             return self._send(delivery, address, message, message_id)
 
@@ -283,7 +284,7 @@ class EmailConnector(MailboxConnector):
             return self._transaction(session, delivery, address, message, message_id)
         except _StaleSession:
             if fresh:
-                raise TemporaryFailure("the mail server closed the connection before the message was sent",
+                raise TemporaryFailure("der Mailserver hat die Verbindung beendet, bevor die Nachricht versandt war",
                                        channel=CHANNEL, delivery_id=did) from None
             log.info("delivery %s: the reused SMTP session was closed by the server; opening a new one", did)
             return self._transaction(self._connect(did), delivery, address, message, message_id)
@@ -343,7 +344,7 @@ class EmailConnector(MailboxConnector):
             self._drop()
             if step == "MAIL" and session.sent > 0:
                 raise _StaleSession() from None
-            raise TemporaryFailure(f"the connection to the mail server failed during {step} ({type(e).__name__})",
+            raise TemporaryFailure(f"die Verbindung zum Mailserver ist bei {step} gescheitert ({type(e).__name__})",
                                    channel=CHANNEL, delivery_id=did,
                                    evidence=_evidence(transcript + ["-- connection failed"])) from None
         session.sent += 1
@@ -359,22 +360,24 @@ class EmailConnector(MailboxConnector):
     def _timeout(self, did: str, step: str, transcript: list[str]) -> TemporaryFailure:
         log.warning("delivery %s: the mail server did not answer within %g s (%s)", did, self.settings.timeout, step)
         return TemporaryFailure(
-            f"the mail server did not answer within {self.settings.timeout:g} s ({step})"
-            + ("; the mail may still arrive, sending again could deliver it twice" if step == "DATA" else ""),
+            f"der Mailserver hat nicht innerhalb von {self.settings.timeout:g} s geantwortet ({step})"
+            + ("; die E-Mail kann noch ankommen, ein erneuter Versand kann sie doppelt zustellen" if step == "DATA"
+               else ""),
             channel=CHANNEL, delivery_id=did, evidence=_evidence(transcript + ["-- timeout"]))
 
     @staticmethod
     def _lost(step: str) -> str:
         if step == "DATA":
-            return "the mail server closed the connection during DATA; the mail may still arrive"
-        return f"the mail server closed the connection ({step})"
+            return "der Mailserver hat die Verbindung während DATA beendet; die E-Mail kann noch ankommen"
+        return f"der Mailserver hat die Verbindung beendet ({step})"
 
     def _refused(self, session: _Session, delivery: Delivery, step: str, code: int, text: bytes | str,
                  transcript: list[str]) -> None:
         reply = _reply(code, text)
         m = _ENHANCED.match(reply.partition(" ")[2])
         status = m.group(0) if m else None
-        where = {"MAIL": "the sender", "RCPT": "the recipient", "DATA": "the message"}[step]
+        where = {"MAIL": "the sender", "RCPT": "the recipient", "DATA": "the message"}[step]  # for the log
+        what = {"MAIL": "den Absender", "RCPT": "den Empfänger", "DATA": "die Nachricht"}[step]
         try:
             transcript.append("C: RSET")
             rcode, rtext = session.smtp.rset()
@@ -384,11 +387,11 @@ class EmailConnector(MailboxConnector):
         full_code = f"{code}" + (f" {status}" if status else "")
         log.warning("delivery %s: the mail server refused %s with %s", delivery.delivery_id, where, full_code)
         if 400 <= code < 500:
-            reason = _status_text(status, f"the mail server refused {where} for now")
-            raise TemporaryFailure(f"{reason}; try again later", channel=CHANNEL, delivery_id=delivery.delivery_id,
-                                   code=full_code, evidence=_evidence(transcript))
-        reason = _status_text(status or ("5.3.4" if code == 552 else None), f"the mail server refused {where}")
-        raise PermanentFailure(f"{reason}; deliver by another channel", channel=CHANNEL,
+            reason = _status_text(status, f"der Mailserver hat {what} vorerst abgelehnt")
+            raise TemporaryFailure(f"{reason}; später erneut versuchen", channel=CHANNEL,
+                                   delivery_id=delivery.delivery_id, code=full_code, evidence=_evidence(transcript))
+        reason = _status_text(status or ("5.3.4" if code == 552 else None), f"der Mailserver hat {what} abgelehnt")
+        raise PermanentFailure(f"{reason}; über einen anderen Kanal zustellen", channel=CHANNEL,
                                delivery_id=delivery.delivery_id, code=full_code, evidence=_evidence(transcript))
 
     # ------------------------------------------------------------------------------------------- session
@@ -412,19 +415,19 @@ class EmailConnector(MailboxConnector):
             if smtp.sock is not None:  # a command or the message's last bytes must not wait for a delayed ACK
                 smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if code != 220:
-                raise TemporaryFailure(f"the mail server did not greet ({code})", channel=CHANNEL, delivery_id=did,
+                raise TemporaryFailure(f"der Mailserver hat nicht gegrüßt ({code})", channel=CHANNEL, delivery_id=did,
                                        code=str(code), evidence=_evidence(opening))
             step = "EHLO"
             code, text = smtp.ehlo()
             opening.append(f"C: EHLO\nS: {_reply(code, text)}")
             if code != 250:
-                raise TemporaryFailure("the mail server does not speak ESMTP (EHLO refused)", channel=CHANNEL,
+                raise TemporaryFailure("der Mailserver spricht kein ESMTP (EHLO abgelehnt)", channel=CHANNEL,
                                        delivery_id=did, code=str(code), evidence=_evidence(opening))
             if s.require_tls:
                 if not smtp.has_extn("starttls"):
-                    raise TemporaryFailure("the mail server offers no STARTTLS; nothing is sent unencrypted: check "
-                                           "the mail server settings", channel=CHANNEL, delivery_id=did,
-                                           evidence=_evidence(opening))
+                    raise TemporaryFailure("der Mailserver bietet kein STARTTLS an; unverschlüsselt wird nichts "
+                                           "versandt: die Einstellungen des Mailservers prüfen", channel=CHANNEL,
+                                           delivery_id=did, evidence=_evidence(opening))
                 step = "STARTTLS"
                 code, text = smtp.starttls(context=self._tls_context())
                 sock = smtp.sock
@@ -439,8 +442,8 @@ class EmailConnector(MailboxConnector):
                 step = "AUTH"
                 password = s.password()
                 if password is None:
-                    raise TemporaryFailure(f"no SMTP password configured (set {s.password_env or 'password_env'} "
-                                           "or password_file)", channel=CHANNEL, delivery_id=did)
+                    raise TemporaryFailure(f"kein SMTP-Passwort konfiguriert ({s.password_env or 'password_env'} "
+                                           "oder password_file setzen)", channel=CHANNEL, delivery_id=did)
                 try:
                     code, text = smtp.login(s.username, password)
                 finally:
@@ -454,25 +457,28 @@ class EmailConnector(MailboxConnector):
             opening.append(f"C: AUTH (user {s.username}, credentials not recorded)\nS: "
                            f"{_reply(e.smtp_code, e.smtp_error)}")
             log.warning("delivery %s: the mail server refused the login (%s)", did, e.smtp_code)
-            raise TemporaryFailure("the mail server refused the login: check the SMTP user and password",
+            raise TemporaryFailure("der Mailserver hat die Anmeldung abgelehnt: SMTP-Benutzer und -Passwort prüfen",
                                    channel=CHANNEL, delivery_id=did, code=str(e.smtp_code),
                                    evidence=_evidence(opening)) from None
         except ssl.SSLCertVerificationError as e:
             _quit(smtp)
             log.warning("delivery %s: the mail server's certificate is not trusted (%s)", did, e.verify_message)
-            raise TemporaryFailure(f"the mail server's certificate is not trusted ({e.verify_message}); nothing was "
-                                   f"sent: check the CA file in the mail settings", channel=CHANNEL, delivery_id=did,
-                                   evidence=_evidence(opening + ["-- certificate not trusted"])) from None
+            raise TemporaryFailure(f"dem Zertifikat des Mailservers wird nicht vertraut ({e.verify_message}); nichts "
+                                   f"wurde versandt: die CA-Datei in den Mail-Einstellungen prüfen", channel=CHANNEL,
+                                   delivery_id=did, evidence=_evidence(opening + ["-- certificate not trusted"])) from None
         except smtplib.SMTPNotSupportedError:
             _quit(smtp)
-            raise TemporaryFailure("the mail server offers no login (AUTH) although a user is configured",
+            raise TemporaryFailure("der Mailserver bietet keine Anmeldung (AUTH) an, obwohl ein Benutzer "
+                                   "konfiguriert ist",
                                    channel=CHANNEL, delivery_id=did, evidence=_evidence(opening)) from None
         except (smtplib.SMTPException, OSError) as e:
             _quit(smtp)
             timed_out = isinstance(e, TimeoutError) or isinstance(e.__context__, TimeoutError)
             what = f"did not answer within {s.timeout:g} s ({step})" if timed_out else f"could not be reached ({step})"
             log.warning("delivery %s: the mail server %s: %s", did, what, type(e).__name__)
-            raise TemporaryFailure(f"the mail server {what}", channel=CHANNEL, delivery_id=did,
+            said = (f"hat nicht innerhalb von {s.timeout:g} s geantwortet ({step})" if timed_out
+                    else f"ist nicht erreichbar ({step})")
+            raise TemporaryFailure(f"der Mailserver {said}", channel=CHANNEL, delivery_id=did,
                                    evidence=_evidence(opening + [f"-- {type(e).__name__} during {step}"])) from None
         self._session = _Session(smtp, opening)
         return self._session
@@ -614,13 +620,14 @@ def delivery_status_events(raw: bytes, *, received_at: datetime | None = None) -
         status = str(block.get("Status") or "").strip()
         at = _date(block.get("Last-Attempt-Date")) or reported
         if action == "relayed":
-            reason = "handed on to a mail system that sends no delivery reports (delivered as far as can be seen)"
+            reason = ("an ein Mailsystem ohne Zustellberichte weitergegeben (soweit erkennbar zugestellt)")
         elif state is EventState.DELIVERED:
-            reason = "delivered to the recipient's mailbox"
+            reason = "in das Postfach des Empfängers zugestellt"
         elif state is EventState.DELAYED:
-            reason = "not delivered yet; " + _status_text(status, "the mail system keeps trying")
+            reason = "noch nicht zugestellt; " + _status_text(status, "das Mailsystem versucht es weiter")
         else:
-            reason = "not delivered: " + _status_text(status, "the recipient's mail server refused the message")
+            reason = "nicht zugestellt: " + _status_text(status, "der Mailserver des Empfängers hat die Nachricht "
+                                                                 "abgelehnt")
         if status:
             reason += f" ({status})"
         events.append(StatusEvent(event_id=f"dsn:{digest}:{i}", delivery_id=delivery_id, channel=CHANNEL, state=state,

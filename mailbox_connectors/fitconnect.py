@@ -84,13 +84,13 @@ class FitConnectReplyConnector(MailboxConnector):
         if chosen is None:
             return
         if len(chosen) != 1 or next(iter(chosen)) not in REPLY_CHANNELS:
-            raise self._refuse(f"the application's reply channel is not one of {', '.join(REPLY_CHANNELS)}",
+            raise self._refuse(f"der Antwortkanal des Antrags ist keiner von {', '.join(REPLY_CHANNELS)}",
                                delivery, "replyChannel")
         offered = self.client.destination(case.destination_id, delivery_id=delivery.delivery_id).get("replyChannels")
         kind = next(iter(chosen))
         if offered and kind not in offered:
-            raise self._refuse(f"the applicant chose the reply channel {kind}, which the online service's "
-                               f"destination does not offer ({', '.join(sorted(offered))}); send another way",
+            raise self._refuse(f"der Antragsteller hat den Antwortkanal {kind} gewählt, den der Zustellpunkt des "
+                               f"Onlinedienstes nicht anbietet ({', '.join(sorted(offered))}); auf anderem Weg senden",
                                delivery, "replyChannel")
 
     def send(self, delivery: Delivery) -> Receipt:
@@ -100,8 +100,8 @@ class FitConnectReplyConnector(MailboxConnector):
             return _receipt(done)
         case = self._case(delivery.address.strip())
         if case is None:
-            raise self._refuse("no FIT-Connect case with this id is known: a reply needs the case of the "
-                               "application it answers", delivery)
+            raise self._refuse("kein FIT-Connect-Vorgang mit dieser Kennung bekannt: eine Antwort braucht den Vorgang "
+                               "des Antrags, auf den sie antwortet", delivery)
         self._check_reply_channel(case, delivery)
         data = json.dumps({"title": delivery.subject, "text": delivery.body, "reference": delivery.delivery_id},
                           ensure_ascii=False).encode("utf-8")

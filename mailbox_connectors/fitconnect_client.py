@@ -214,13 +214,14 @@ class FitConnectClient:
 
     def _transport_error(self, exc: BaseException, what: str, delivery_id: str | None) -> Exception:
         if isinstance(exc, TimeoutError):  # socket.timeout, also during the TLS handshake
-            return self._temporary(f"{what} did not answer within {self.settings.timeout:g} s; try again later",
+            return self._temporary(f"{what} hat nicht innerhalb von {self.settings.timeout:g} s geantwortet; später "
+                                   "erneut versuchen",
                                    delivery_id=delivery_id, code="timeout")
         if tls_refused(exc):
-            return self._permanent(f"the TLS connection to {what} was refused: its certificate is not trusted or "
-                                   "ours was not accepted; check the TLS settings", delivery_id=delivery_id,
-                                   code="TLS")
-        return self._temporary(f"{what} cannot be reached ({type(exc).__name__}); try again later",
+            return self._permanent(f"TLS-Verbindung abgelehnt ({what}): dem Zertifikat der Gegenseite wird nicht "
+                                   "vertraut oder unseres wurde nicht angenommen; die TLS-Einstellungen prüfen",
+                                   delivery_id=delivery_id, code="TLS")
+        return self._temporary(f"{what} ist nicht erreichbar ({type(exc).__name__}); später erneut versuchen",
                                delivery_id=delivery_id, code="connection")
 
     def _status_error(self, response: HttpResponse, what: str, delivery_id: str | None,
@@ -229,20 +230,21 @@ class FitConnectClient:
         code = f"HTTP {status}"
         if status == 429:
             after = retry_after(response)
-            return self._temporary(f"{what} is throttling our requests" + (
-                f"; try again in {after:g} s" if after is not None else "; try again later"),
+            return self._temporary(f"{what} drosselt unsere Anfragen" + (
+                f"; in {after:g} s erneut versuchen" if after is not None else "; später erneut versuchen"),
                 delivery_id=delivery_id, code=code, retry_after=after, evidence=evidence)
         if status >= 500:
-            return self._temporary(f"{what} is unavailable (server error); try again later", delivery_id=delivery_id,
+            return self._temporary(f"{what} ist nicht verfügbar (Serverfehler); später erneut versuchen",
+                                   delivery_id=delivery_id,
                                    code=code, evidence=evidence, retry_after=retry_after(response))
         if status == 401:
-            return self._temporary(f"{what} did not accept a fresh access token; try again later",
+            return self._temporary(f"{what} hat ein frisches Zugriffstoken nicht angenommen; später erneut versuchen",
                                    delivery_id=delivery_id, code=code, evidence=evidence)
         if status == 403:
-            return self._permanent(f"{what} does not allow this client to do that: check the client's scopes "
+            return self._permanent(f"{what} erlaubt diesem Client das nicht: die Scopes des Clients prüfen "
                                    "(send:region / send:service)", delivery_id=delivery_id, code=code,
                                    evidence=evidence)
-        return self._permanent(f"{what} refused the request: {detail or response.reason_phrase}",
+        return self._permanent(f"{what} hat die Anfrage abgelehnt: {detail or response.reason_phrase}",
                                delivery_id=delivery_id, code=code, evidence=evidence)
 
     # ---- OAuth2 --------------------------------------------------------------------------------------------
@@ -257,20 +259,21 @@ class FitConnectClient:
             try:
                 response = self.http.post(self.settings.token_url, data=form)
             except TransportError as exc:
-                raise self._transport_error(exc, "the FIT-Connect token endpoint", delivery_id) from None
+                raise self._transport_error(exc, "der Token-Endpunkt von FIT-Connect", delivery_id) from None
             if response.status_code in (400, 401) and response.headers.get("content-type", "").startswith(
                     "application/json"):
                 error = response.json().get("error", "")
                 if error in ("invalid_client", "unauthorized_client", "invalid_scope", "unsupported_grant_type"):
-                    raise self._permanent(f"FIT-Connect refused our client credentials ({error}): check client id, "
-                                          "secret and scope in the FIT-Connect settings", delivery_id=delivery_id,
-                                          code=f"HTTP {response.status_code}")
+                    raise self._permanent(f"FIT-Connect hat unsere Client-Zugangsdaten abgelehnt ({error}): Client-ID, "
+                                          "Secret und Scope in den FIT-Connect-Einstellungen prüfen",
+                                          delivery_id=delivery_id, code=f"HTTP {response.status_code}")
             if response.status_code != 200:
-                raise self._status_error(response, "the FIT-Connect token endpoint", delivery_id)
+                raise self._status_error(response, "der Token-Endpunkt von FIT-Connect", delivery_id)
             body = response.json()
             token, lifetime = body.get("access_token"), float(body.get("expires_in") or 300)
             if not token or str(body.get("token_type", "")).lower() != "bearer":
-                raise self._temporary("the FIT-Connect token endpoint gave no Bearer token", delivery_id=delivery_id)
+                raise self._temporary("der Token-Endpunkt von FIT-Connect hat kein Bearer-Token geliefert",
+                                      delivery_id=delivery_id)
             self._token = (token, time.monotonic() + lifetime)
             log.debug("FIT-Connect access token obtained, valid for %s s", int(lifetime))
             return token
@@ -327,7 +330,7 @@ class FitConnectClient:
         try:
             key = crypto.verified_jwk(published, self._roots, use=use)
         except crypto.CryptoError as exc:
-            raise self._permanent(f"{what} cannot be trusted: {exc}; nothing was sent with it",
+            raise self._permanent(f"{what} ist nicht vertrauenswürdig: {exc}; damit wurde nichts gesendet",
                                   delivery_id=delivery_id, code="key") from None
         with self._keys_lock:
             self._keys[cache_key] = (now + self.settings.key_cache_seconds, key)
@@ -336,15 +339,17 @@ class FitConnectClient:
     def encryption_key(self, destination_id: str, *, delivery_id: str | None = None) -> jwk.JWK:
         info = self.destination(destination_id, delivery_id=delivery_id)
         if info.get("status") != "active":
-            raise self._permanent(f"FIT-Connect destination {destination_id} is {info.get('status')}, not active",
+            raise self._permanent(f"der FIT-Connect-Zustellpunkt {destination_id} ist {info.get('status')}, nicht "
+                                  "active",
                                   delivery_id=delivery_id)
         kid = info["encryptionKid"]
         return self._published_key(f"/destinations/{destination_id}/keys/{kid}", (destination_id, kid), "wrapKey",
-                                   f"the encryption key of FIT-Connect destination {destination_id}", delivery_id)
+                                   f"der Verschlüsselungsschlüssel des FIT-Connect-Zustellpunkts {destination_id}",
+                                   delivery_id)
 
     def signature_key(self, destination_id: str, kid: str) -> jwk.JWK:
         return self._published_key(f"/destinations/{destination_id}/keys/{kid}", (destination_id, kid), "verify",
-                                   f"the signature key of FIT-Connect destination {destination_id}", None)
+                                   f"der Signaturschlüssel des FIT-Connect-Zustellpunkts {destination_id}", None)
 
     def service_key(self, kid: str) -> jwk.JWK:
         now = time.monotonic()
@@ -391,7 +396,7 @@ class FitConnectClient:
         error = best_match(_METADATA_VALIDATOR.iter_errors(metadata))
         if error is not None:
             at = "/".join(str(p) for p in error.absolute_path)
-            raise self._permanent(f"the FIT-Connect metadata are not valid at {at or 'the top'}: {error.message}",
+            raise self._permanent(f"die FIT-Connect-Metadaten sind ungültig bei {at or 'der Wurzel'}: {error.message}",
                                   delivery_id=outgoing.sender_reference, code="metadata")
         return metadata
 
@@ -491,7 +496,7 @@ def _tags_match(sent: dict[str, Any], confirmed: Any) -> bool:
 def _problems_text(payload: dict[str, Any]) -> str:
     problems = payload.get("problems") or []
     texts = [str(p.get("detail") or p.get("title") or p.get("type")) for p in problems if isinstance(p, dict)]
-    return "; ".join(texts) or "no reason given"
+    return "; ".join(texts) or "ohne Angabe eines Grundes"
 
 
 def collect_submission_events(client: FitConnectClient, journal: Journal) -> list[StatusEvent]:
@@ -542,11 +547,11 @@ def collect_submission_events(client: FitConnectClient, journal: Journal) -> lis
                              "at": event.issued_at.isoformat(), "token": token}
                 else:
                     final = {"state": EventState.FAILED.value, "jti": event.jti, "at": event.issued_at.isoformat(),
-                             "token": token, "reason": "the receiver confirmed other content than was sent "
-                             "(authentication tags differ); send again"}
+                             "token": token, "reason": "der Empfänger hat einen anderen Inhalt bestätigt als "
+                             "gesendet wurde (Authentication Tags weichen ab); erneut senden"}
             elif event.name == "reject-submission":
                 final = {"state": EventState.FAILED.value, "jti": event.jti, "at": event.issued_at.isoformat(),
-                         "token": token, "reason": "rejected by the receiver: " + _problems_text(event.payload)}
+                         "token": token, "reason": "vom Empfänger abgelehnt: " + _problems_text(event.payload)}
             else:
                 continue
             journal.update(record["delivery_id"], final=final)

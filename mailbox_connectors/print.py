@@ -223,16 +223,17 @@ class PrintConnector(MailboxConnector):
         self.check(delivery)
         address = [line.strip() for line in delivery.address.splitlines() if line.strip()]
         if len(address) < 2:
-            raise PermanentFailure("a letter needs a postal address of at least two lines (name, street or PO box, "
-                                   "post code and town)", channel=CHANNEL, delivery_id=delivery.delivery_id)
+            raise PermanentFailure("ein Brief braucht eine Postanschrift aus mindestens zwei Zeilen (Name, Straße "
+                                   "oder Postfach, Postleitzahl und Ort)", channel=CHANNEL,
+                                   delivery_id=delivery.delivery_id)
         try:
             with pikepdf.open(io.BytesIO(delivery.content)) as pdf:
                 pages = len(pdf.pages)
         except pikepdf.PdfError:
-            raise PermanentFailure("the document is not a readable PDF and cannot be printed", channel=CHANNEL,
+            raise PermanentFailure("das Dokument ist kein lesbares PDF und kann nicht gedruckt werden", channel=CHANNEL,
                                    delivery_id=delivery.delivery_id) from None
         if pages == 0:
-            raise PermanentFailure("the document has no pages", channel=CHANNEL, delivery_id=delivery.delivery_id)
+            raise PermanentFailure("das Dokument hat keine Seiten", channel=CHANNEL, delivery_id=delivery.delivery_id)
         with self._locked():
             seen = self._seen(delivery.delivery_id)
             if seen is not None:  # a batch being closed or closed before holds it: never a second letter

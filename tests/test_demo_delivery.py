@@ -59,7 +59,7 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     for r in peppol:
         assert [e["to"] for e in r["events"]] == ["queued", "sending", "sent", "delivered", "retrieved"], r["events"]
         assert all(e["evidence_sha256"] for e in r["events"][2:]) and r["delivered_at"], r
-    assert "Peppol-Nachrichten 2" in " ".join(text.split()) and "(signed AS4 receipt)" in text
+    assert "Peppol-Nachrichten 2" in " ".join(text.split()) and "(signierte AS4-Empfangsbestätigung)" in text
     # the Amtsgericht is in no SMP: Peppol refused at once (not registered), its invoice went to the Land's portal
     not_in_peppol = [r for r in records if r["channel"] == "peppol" and r["state"] == "fell_back"]
     assert len(not_in_peppol) == 1 and "SML NXDOMAIN" in not_in_peppol[0]["last_error"]

@@ -155,9 +155,9 @@ class ChainReport:
 
     def text(self) -> str:
         if self.ok:
-            return f"OK: {self.events} delivery event(s), chain intact, head {self.head_hash}"
-        where = f"event seq {self.seq}" + (f" (id {self.event_id})" if self.event_id is not None else "")
-        return f"BROKEN at {where}: {self.problem}"
+            return f"OK: {self.events} Zustellereignis(se), Kette unversehrt, Kopf {self.head_hash}"
+        where = f"Ereignis Nr. {self.seq}" + (f" (id {self.event_id})" if self.event_id is not None else "")
+        return f"GEBROCHEN bei {where}: {self.problem}"
 
 
 def verify_chain(session: Session) -> ChainReport:
@@ -168,27 +168,28 @@ def verify_chain(session: Session) -> ChainReport:
         count += 1
         if e.seq != expected_seq:
             return ChainReport(False, count, prev, expected_seq, e.id,
-                               f"event {expected_seq} is missing (the next one stored is {e.seq}): deleted")
+                               f"Ereignis {expected_seq} fehlt (das nächste gespeicherte ist {e.seq}): gelöscht")
         if e.prev_hash != prev:
             return ChainReport(False, count, prev, e.seq, e.id,
-                               "prev_hash does not name the previous event's hash: an event before it was "
-                               "changed, deleted or inserted")
+                               "prev_hash nennt nicht den Hash des vorigen Ereignisses: ein Ereignis davor wurde "
+                               "geändert, gelöscht oder eingefügt")
         if e.evidence is not None and hashlib.sha256(e.evidence).hexdigest() != e.evidence_sha256:
-            return ChainReport(False, count, prev, e.seq, e.id, "the evidence bytes do not match evidence_sha256")
+            return ChainReport(False, count, prev, e.seq, e.id, "die Nachweisdaten passen nicht zu evidence_sha256")
         digest = event_hash(prev, _row_canonical(e))
         if digest != e.hash:
             return ChainReport(False, count, prev, e.seq, e.id,
-                               "the event's content does not match its hash: the row was changed")
+                               "der Inhalt des Ereignisses passt nicht zu seinem Hash: die Zeile wurde geändert")
         prev, expected_seq = e.hash, expected_seq + 1
         session.expunge(e)
     head = session.get(DeliveryChain, CHAIN_ID, populate_existing=True)
     head_seq, head_hash = (head.seq, head.head_hash) if head is not None else (0, GENESIS_HASH)
     if head_seq != count or head_hash != prev:
         if head_seq > count:
-            problem = f"the chain's head counts {head_seq} events, {count} are stored: the last was deleted"
+            problem = (f"der Kopf der Kette zählt {head_seq} Ereignisse, gespeichert sind {count}: das letzte wurde "
+                       "gelöscht")
         else:
-            problem = (f"the chain's head counts {head_seq} events ending in {head_hash[:16]}, the table holds "
-                       f"{count} ending in {prev[:16]}: an event was inserted or the head changed")
+            problem = (f"der Kopf der Kette zählt {head_seq} Ereignisse bis {head_hash[:16]}, die Tabelle hält "
+                       f"{count} bis {prev[:16]}: ein Ereignis wurde eingefügt oder der Kopf geändert")
         return ChainReport(False, count, prev, min(head_seq, count) + 1, None, problem)
     return ChainReport(True, count, prev)
 

@@ -33,7 +33,7 @@ def archive_content(archive) -> ContentLoader:
     def load(session: Session, doc: Document) -> Content:
         item = session.get(ArchiveItem, doc.sha256) if doc.sha256 else None
         if doc.sha256 is None:
-            raise LookupError(f"document {doc.id} has no rendered content (sha256) to send")
+            raise LookupError(f"Dokument {doc.id} hat keinen erzeugten Inhalt (sha256) zum Versenden")
         data = archive.get(doc.sha256)
         media_type = item.media_type if item is not None else (
             "application/xml" if doc.format in ("ubl", "cii") else "application/pdf")

@@ -18,6 +18,7 @@ from erechnung.state.delivery_schema import Delivery
 from .audit import append_event, append_events
 from .config import DeliveryConfig
 from .plan import queue_values
+from .texts import EVENT
 
 if TYPE_CHECKING:
     from .send import SendSummary
@@ -36,18 +37,20 @@ def fall_back(session: Session, d: Delivery, reason: str, now: datetime, config:
         hop += 1
     if hop >= len(d.route):
         d.finished_at = now
-        if add_dead_letter(session, d.document_id, d.id, f"no channel left ({d.channel} was the last): {reason}",
-                           now):
+        if add_dead_letter(session, d.document_id, d.id,
+                           EVENT["none_left"].format(channel=d.channel, reason=reason), now):
             if summary is not None:
                 summary.dead.append(d.document_id)
         return None
     new = _queue(session, d, hop, sequence, config, now,
-                 reason=f"{'sent again' if resend else 'fallback'} after {d.channel} ({from_state}): {reason}")
+                 reason=EVENT["queued_again" if resend else "queued_next"].format(channel=d.channel, state=from_state,
+                                                                                   reason=reason))
     if new is None:
         return None
     d.state, d.finished_at, d.updated_at = "fell_back", now, now
     append_event(session, d, from_state=from_state, to_state="fell_back", at=now, source="worker",
-                 reason=f"{'the same channel again' if resend else 'next channel ' + new.channel}: {reason}",
+                 reason=EVENT["fell_back_again" if resend else "fell_back_next"].format(channel=new.channel,
+                                                                                        reason=reason),
                  detail={"next_delivery": new.idempotency_key, "next_channel": new.channel})
     if summary is not None:
         summary.fell_back.append(new.id)

@@ -31,6 +31,8 @@ from erechnung.config.channels import LEGAL_RULES as DEFAULT_RULES
 from erechnung.errors import ErechnungError
 from erechnung.model.codes import LANDS
 
+from .texts import NOTIFICATION, START_NAMES
+
 START_EVENTS = ("provision", "notification_sent", "retrieval")
 StartEvent = Literal["provision", "notification_sent", "retrieval"]
 
@@ -199,7 +201,7 @@ class HolidayCalendar:
     def holiday(self, day: date) -> str | None:
         """The holiday's name on ``day``, or None."""
         if day.strftime("%m-%d") in self.extra:
-            return f"holiday of the municipality ({day.strftime('%d.%m.')})"
+            return NOTIFICATION["municipal_holiday"].format(day=day.strftime('%d.%m.'))
         return _holidays(self.land, day.year).get(day)
 
     def working_day(self, day: date) -> bool:
@@ -298,24 +300,25 @@ def compute_notification_date(rules: LegalRules, basis: str, land: str | None, *
         days, since = rule.days_on(start_day)
         end = start_day + timedelta(days=days)
         period_end = end
-        lines.append(f"{rule.title}: {rule.start.replace('_', ' ')} on {start_day.isoformat()} "
-                     f"({start_at.astimezone(tz).strftime('%H:%M')} {rules.time_zone}), day {days} after it: "
-                     f"{end.isoformat()} ({_WEEKDAYS[end.weekday()]})")
+        lines.append(NOTIFICATION["period"].format(
+            title=rule.title, start=START_NAMES.get(rule.start, rule.start), day=start_day.isoformat(),
+            time=start_at.astimezone(tz).strftime('%H:%M'), zone=rules.time_zone, days=days, end=end.isoformat(),
+            weekday=_WEEKDAYS[end.weekday()]))
         if rule.shift_to_working_day:
             while not calendar.working_day(end):
                 shifted.append(f"{end.isoformat()} {calendar.holiday(end) or _WEEKDAYS[end.weekday()]}")
                 end += timedelta(days=1)
             if shifted:
-                lines.append(f"moved to the next working day {end.isoformat()} ({_WEEKDAYS[end.weekday()]}) "
-                             f"past {', '.join(shifted)} (calendar {calendar.name})")
+                lines.append(NOTIFICATION["shifted"].format(end=end.isoformat(), weekday=_WEEKDAYS[end.weekday()],
+                                                            skipped=", ".join(shifted), calendar=calendar.name))
         result = end
     else:  # only an earlier retrieval is known: it decides
         start_day, days, since, period_end, result = retrieval_day, 0, None, retrieval_day, None
     if rule.earlier_retrieval_wins and retrieval_day is not None:
         by_retrieval = retrieval_day + timedelta(days=rule.retrieval_offset_days)
         if result is None or by_retrieval < result:
-            lines.append(f"first retrieval on {retrieval_day.isoformat()} is earlier: notified on "
-                         f"{by_retrieval.isoformat()}")
+            lines.append(NOTIFICATION["retrieval"].format(day=retrieval_day.isoformat(),
+                                                          date=by_retrieval.isoformat()))
             result = by_retrieval
     assert result is not None and start_day is not None
     return NotificationResult(
@@ -326,7 +329,9 @@ def compute_notification_date(rules: LegalRules, basis: str, land: str | None, *
         earlier_retrieval_wins=rule.earlier_retrieval_wins, shift_to_working_day=rule.shift_to_working_day,
         calendar=calendar.name, calendar_version=calendar.version, rules_sha256=rules.sha256,
         rules_version=rules.version, provision_at=provision_at, notification_sent_at=notification_sent_at,
-        retrieved_at=retrieved_at, explanation="; ".join(lines) + f" [{rule.source} rule]")
+        retrieved_at=retrieved_at, explanation="; ".join(lines) + " [" + (
+            NOTIFICATION["default_rule"] if rule.source == "default"
+            else NOTIFICATION["land_rule"].format(source=rule.source)) + "]")
 
 
 def retrieval_deadline(rules: LegalRules, basis: str, land: str | None,

@@ -24,6 +24,7 @@ from .audit import append_events
 from .config import DeliveryConfig
 from .content import delivery_format
 from .routing import Hop, Route, route
+from .texts import EVENT
 
 
 def delivery_key(prefix: str, document_id: int, channel: str, sequence: int) -> str:
@@ -93,8 +94,8 @@ def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: 
                         validated[key] = Recipient.model_validate(recipients[key])
                     recipient = validated[key]
             if recipient is None:
-                if add_dead_letter(session, doc.id, None, f"recipient {doc.recipient_ref!r} is not in the register "
-                                   f"of {doc.department}: add them, then plan again", now):
+                if add_dead_letter(session, doc.id, None, EVENT["not_in_register"].format(
+                        recipient=doc.recipient_ref, department=doc.department), now):
                     result.dead.append(doc.id)
                 continue
             planned = route(recipient, doc.kind, size=_document_size(session, doc), limits=limits,
@@ -102,11 +103,12 @@ def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: 
                             formats=formats, document_format=delivery_format(session, doc),
                             portals=config.portals)
             if not planned.hops:
-                if add_dead_letter(session, doc.id, None, f"no channel can deliver it: {planned.explain()}", now):
+                why = "; ".join(filter(None, (EVENT["no_channel"], planned.left_out())))
+                if add_dead_letter(session, doc.id, None, why, now):
                     result.dead.append(doc.id)
                 continue
             queued.append(queue_values(doc.id, doc.kind, planned, 0, 1, config, now,
-                                       reason=f"route: {planned.explain()}"))
+                                       reason=EVENT["route"].format(route=planned.explain())))
         if not queued:
             return
         new = plan_repo.insert_queued(session, [values for values, _ in queued])

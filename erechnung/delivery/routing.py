@@ -22,7 +22,7 @@ number): a hop on the e-mail channel to the portal's address (``address_ref`` ``
 mail, within the portal's size limit. A company's notice goes to its BundID organisation postbox when it has no
 ELSTER account but a BundID postbox in the register.
 
-A channel is left out (``Route.skipped`` says why, for finance) when
+A channel is left out (``Route.skipped`` says why, for finance, in German: ``texts.SKIP``) when
 
 * the recipient has no address for it, or no connector is configured for it (``available``);
 * the document is a notice and the channel is email: a notice never travels as a plain email attachment
@@ -51,6 +51,7 @@ from erechnung.model.documents import INVOICE_KINDS, DocumentKind
 from erechnung.model.recipients import Consent, Recipient, RecipientKind
 
 from .notification import LegalRules
+from .texts import ROUTE, SKIP
 
 POSTBOXES = frozenset({Channel.BUNDID, Channel.ELSTER})
 INVOICE, NOTICE = DocumentKind.INVOICE, DocumentKind.NOTICE  # the two groups a route is chosen for
@@ -100,13 +101,19 @@ class Route:
         return tuple(h.channel for h in self.hops)
 
     def explain(self) -> str:
-        """One line for finance: the order and why channels were left out (a portal hop: ``portal <name>
-        (email)``)."""
-        text = " -> ".join(f"{PORTAL} {h.address_ref.split(':', 1)[1]} ({h.channel})"
-                           if h.address_ref.startswith(f"{PORTAL}:") else h.channel for h in self.hops) or "no channel"
+        """One line for finance, in German: the order and why channels were left out (a portal hop: ``Portal
+        <name> (email)``)."""
+        text = " -> ".join(ROUTE["portal_hop"].format(portal=h.address_ref.split(':', 1)[1], channel=h.channel)
+                           if h.address_ref.startswith(f"{PORTAL}:") else h.channel for h in self.hops)
         if self.skipped:
-            text += "; not: " + "; ".join(f"{s.channel} ({s.reason})" for s in self.skipped)
-        return text
+            return (f"{text}; " if text else "") + self.left_out()
+        return text or ROUTE["no_channel"]
+
+    def left_out(self) -> str:
+        """The channels left out and why: ``ausgelassen: peppol (...); email (...)`` (empty: none)."""
+        if not self.skipped:
+            return ""
+        return f"{ROUTE['left_out']}: " + "; ".join(f"{s.channel} ({s.reason})" for s in self.skipped)
 
 
 def postal_address(recipient: Recipient) -> str:
@@ -186,38 +193,36 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
             continue
         addressed = _address(recipient, channel)
         if group == NOTICE and channel == EMAIL:
-            reason = ("a notice never travels as a plain email attachment; email only tells that it waits in a "
-                      "postbox")
+            reason = SKIP["notice_by_email"]
         elif group == NOTICE and channel == PEPPOL:
-            reason = "Peppol carries invoices, not notices"
+            reason = SKIP["notice_by_peppol"]
         elif addressed is None:
-            reason = f"no {channel} address in the recipient register"
+            reason = SKIP["no_address"].format(channel=channel)
         elif available is not None and channel not in available:
-            reason = f"no {channel} connector is configured"
+            reason = SKIP["not_configured"].format(channel=channel)
         elif group == NOTICE:
             basis = rules.basis_for(channel, notice_group)
             if basis is None:
-                reason = f"legal.toml names no legal basis for notices on {channel} (notice_bases.{notice_group})"
+                reason = SKIP["no_legal_basis"].format(channel=channel, group=notice_group)
             else:
                 missing = [c for c in rules.rule(basis).requires_consent if c not in consents]
                 if missing:
-                    reason = f"{rules.rule(basis).title} needs the recipient's consent ({', '.join(missing)})"
+                    reason = SKIP["needs_consent"].format(title=rules.rule(basis).title, consents=", ".join(missing))
         elif channel == EMAIL and recipient.kind is RecipientKind.CITIZEN \
                 and Consent.EMAIL_INVOICES.value not in consents:
-            reason = "a citizen gets invoices by email only with consent (email_invoices)"
+            reason = SKIP["citizen_email_invoice"]
         elif channel in POSTBOXES - {BUNDID}:
-            reason = f"the {channel} postbox carries notices, not invoices"
+            reason = SKIP["postbox_invoice"].format(channel=channel)
         elif recipient.kind is RecipientKind.PUBLIC_BODY and channel in (EMAIL, PEPPOL) \
                 and not recipient.leitweg_id:
-            reason = "an invoice to a public body needs its Leitweg-ID (BR-DE-15)"
+            reason = SKIP["no_leitweg_id"]
         takes = (formats or {}).get(channel)
         if reason is None and document_format and takes is not None and document_format not in takes:
-            reason = (f"{channel} does not take the document's format {document_format} "
-                      f"(only {', '.join(sorted(takes))})")
+            reason = SKIP["format"].format(channel=channel, format=document_format, allowed=", ".join(sorted(takes)))
         if reason is None and size is not None and limits.get(channel) is not None and size > limits[channel]:
             from mailbox_connectors.base import size_text
 
-            reason = f"the document has {size_text(size)}; {channel} takes at most {size_text(limits[channel])}"
+            reason = SKIP["size"].format(size=size_text(size), channel=channel, limit=size_text(limits[channel]))
         if reason is not None:
             skipped.append(Skipped(channel, reason))
             continue
@@ -235,18 +240,17 @@ def _portal_hop(recipient: Recipient, group: DocumentKind, portals: Iterable[Por
         return None, None
     portal = portal_of(recipient, portals)
     if portal is None:
-        return None, "no invoice portal of the directory ([[delivery.portals]]) serves this recipient"
+        return None, SKIP["no_portal"]
     if not recipient.leitweg_id:
-        return None, f"the portal {portal.name} needs the Leitweg-ID on the invoice (BR-DE-15)"
+        return None, SKIP["portal_leitweg_id"].format(portal=portal.name)
     if available is not None and EMAIL not in available:
-        return None, f"the portal {portal.name} takes invoices by e-mail, and no email connector is configured"
+        return None, SKIP["portal_no_email"].format(portal=portal.name)
     takes = (formats or {}).get(EMAIL)
     if document_format and takes is not None and document_format not in takes:
-        return None, f"email does not take the document's format {document_format}"
+        return None, SKIP["portal_format"].format(format=document_format)
     most = min((m for m in (portal.max_bytes, limit) if m is not None), default=None)
     if size is not None and most is not None and size > most:
         from mailbox_connectors.base import size_text
 
-        return None, (f"the document has {size_text(size)}; the portal {portal.name} takes at most "
-                      f"{size_text(most)} per mail")
+        return None, SKIP["portal_size"].format(size=size_text(size), portal=portal.name, limit=size_text(most))
     return Hop(EMAIL, f"{PORTAL}:{portal.name}", portal.email), None

@@ -86,6 +86,7 @@ from .content import ContentLoader, channel_delivery
 from .fallback import fall_back
 from .legal_dates import legal_dates
 from .notification import compute_notification_date, retrieval_deadline
+from .texts import EVENT
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +136,15 @@ def _claim(session_factory: sessionmaker[Session], channels: Iterable[str], now:
         for d in claimed:
             before = seen[d.id]
             detail = {"worker": config.worker, "attempt": d.attempts, "lease_until": lease_until.isoformat()}
-            reason = "claimed for sending"
+            reason = EVENT["claimed"]
             if before.state == "sending":
                 detail["resend_after_crash"] = True  # the previous claim ran out: its send may have happened
                 gone = before.claimed_by in dead
                 detail["previous_worker"] = before.claimed_by
-                reason += (" again: the previous worker's process is gone" if gone
-                           else " again: the previous worker's lease ran out")
+                reason = EVENT["claimed_again_gone" if gone else "claimed_again_lease"]
             if before.land != d.land:
                 detail["land"] = {"stored": before.land, "now": d.land}
-                reason += (f"; Land {before.land!r} is no Land code, the configured {d.land or 'none'} applies")
+                reason += EVENT["land_replaced"].format(stored=before.land, land=d.land or EVENT["no_land"])
             events.append(dict(delivery_id=d.id, document_id=d.document_id, from_state=before.state,
                                to_state="sending", at=now, source="worker", reason=reason, detail=detail))
         append_events(session, events)
@@ -164,7 +164,7 @@ def _prepare(session_factory: sessionmaker[Session], claimed: list[Any], load: C
             except Exception as exc:  # content missing, bad address: the channel cannot take it
                 if isinstance(exc, SQLAlchemyError):
                     session.rollback()  # an aborted transaction (PostgreSQL) must not fail the others too
-                out.append((d, None, PermanentFailure(f"cannot build the delivery: {exc}", channel=d.channel,
+                out.append((d, None, PermanentFailure(EVENT["cannot_build"].format(error=exc), channel=d.channel,
                                                       delivery_id=d.idempotency_key)))
     return out
 
@@ -190,7 +190,7 @@ def deliver_due(session_factory: sessionmaker[Session], connectors: Mapping[str,
                     outcome = exc
                 except Exception as exc:  # an adapter bug or a lost connection: retry later, keep the reason
                     log.exception("delivery %s: unexpected error from %s", d.idempotency_key, d.channel)
-                    outcome = TemporaryFailure(f"unexpected error: {exc.__class__.__name__}: {exc}",
+                    outcome = TemporaryFailure(EVENT["unexpected"].format(error=f"{exc.__class__.__name__}: {exc}"),
                                                channel=d.channel, delivery_id=d.idempotency_key)
             try:
                 _record(session_factory, d.id, outcome, clock(), config, summary, rng, claimed=d)
@@ -209,10 +209,11 @@ def _recording_failed(session_factory: sessionmaker[Session], d: Any, outcome: A
     log.exception("delivery %s: recording %s failed", d.idempotency_key, type(outcome).__name__)
     evidence = b""
     if isinstance(outcome, Receipt):
-        evidence = (f"the channel accepted it: {outcome.channel_message_id} at {outcome.accepted_at.isoformat()}"
-                    ).encode()
-    failure = TemporaryFailure(f"recording the outcome ({type(outcome).__name__}) failed: "
-                               f"{type(exc).__name__}: {exc}", channel=d.channel, delivery_id=d.idempotency_key,
+        evidence = EVENT["accepted_evidence"].format(message_id=outcome.channel_message_id,
+                                                     at=outcome.accepted_at.isoformat()).encode()
+    failure = TemporaryFailure(EVENT["recording_failed"].format(outcome=type(outcome).__name__,
+                                                                error=f"{type(exc).__name__}: {exc}"),
+                               channel=d.channel, delivery_id=d.idempotency_key,
                                code="recording-failed", evidence=evidence)
     try:
         _record(session_factory, d.id, failure, now, config, summary, rng, claimed=d)
@@ -241,7 +242,8 @@ def _record(session_factory: sessionmaker[Session], delivery_id: int, outcome: A
             if d.channel in config.provision_on_receipt:
                 d.delivered_at = outcome.accepted_at
             append_event(session, d, from_state="sending", to_state="sent", at=now, source="channel",
-                         reason=f"accepted by {outcome.channel}: {outcome.channel_message_id}",
+                         reason=EVENT["accepted"].format(channel=outcome.channel,
+                                                         message_id=outcome.channel_message_id),
                          detail={"channel_message_id": outcome.channel_message_id,
                                  "accepted_at": outcome.accepted_at.isoformat(), "attempt": d.attempts,
                                  "notification_only": outcome.notification_only},
@@ -256,14 +258,15 @@ def _record(session_factory: sessionmaker[Session], delivery_id: int, outcome: A
             wait = config.retry.delay(d.attempts, rng, getattr(exc, "retry_after", None))
             d.state, d.next_attempt_at = "queued", now + wait
             append_event(session, d, from_state="sending", to_state="queued", at=now, source="channel",
-                         reason=f"temporary failure, attempt {d.attempts} of {config.retry.max_attempts}: {text}",
+                         reason=EVENT["temporary"].format(attempt=d.attempts, attempts=config.retry.max_attempts,
+                                                          error=text),
                          detail={"code": exc.code, "retry_at": d.next_attempt_at.isoformat(),
                                  "attempt": d.attempts}, evidence=exc.evidence or None,
                          evidence_type="text/plain" if exc.evidence else None)
             summary.retried.append(d.id)
             return
-        why = (f"{d.attempts} attempts failed, the last: {text}" if isinstance(exc, TemporaryFailure)
-               else f"refused: {text}")
+        why = (EVENT["attempts_failed"].format(attempts=d.attempts, error=text) if isinstance(exc, TemporaryFailure)
+               else EVENT["refused"].format(error=text))
         d.state, d.next_attempt_at, d.last_error = "failed", None, why
         append_event(session, d, from_state="sending", to_state="failed", at=now, source="channel", reason=why,
                      detail={"code": getattr(exc, "code", None), "attempt": d.attempts,
@@ -293,7 +296,8 @@ def _record_receipt(session_factory: sessionmaker[Session], delivery_id: int, re
             return
         append_events(session, [dict(
             delivery_id=delivery_id, document_id=d.document_id, from_state="sending", to_state="sent", at=now,
-            source="channel", reason=f"accepted by {receipt.channel}: {receipt.channel_message_id}",
+            source="channel", reason=EVENT["accepted"].format(channel=receipt.channel,
+                                                              message_id=receipt.channel_message_id),
             detail={"channel_message_id": receipt.channel_message_id,
                     "accepted_at": receipt.accepted_at.isoformat(), "attempt": row.attempts,
                     "notification_only": receipt.notification_only},

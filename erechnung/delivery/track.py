@@ -30,6 +30,7 @@ from .config import DeliveryConfig
 from .fallback import fall_back
 from .legal_dates import legal_dates
 from .notification import compute_notification_date, retrieval_deadline
+from .texts import EVENT
 
 #: How far a channel's clock may be behind ours: an event older than its delivery by more is not about it.
 EVENT_CLOCK_SKEW = timedelta(hours=1)
@@ -117,7 +118,7 @@ def apply_event(session_factory: sessionmaker[Session], event, now: datetime, co
                      evidence_type=event.evidence_type)
         summary.applied.append(event.event_id)
         if target == "failed":
-            d.last_error = event.reason or "the channel reported the delivery failed"
+            d.last_error = event.reason or EVENT["channel_failed"]
             new = fall_back(session, d, d.last_error, now, config)
             if new is not None:
                 summary.fell_back.append(new.id)
@@ -208,8 +209,8 @@ def _expire(session_factory: sessionmaker[Session], now: datetime, config: Deliv
             if d.state not in ("sent", "delivered") or d.retrieved_at is not None:
                 continue
             rule = config.rules.rule(d.legal_basis, d.land)
-            reason = (f"not retrieved by {repo.aware(d.deadline_at).isoformat()} ({rule.retrieval_deadline_days} "
-                      f"days after the notification, {rule.title}): not notified")
+            reason = EVENT["expired"].format(deadline=repo.aware(d.deadline_at).isoformat(),
+                                             days=rule.retrieval_deadline_days, title=rule.title)
             append_event(session, d, from_state=d.state, to_state="expired", at=now, source="computed",
                          reason=reason, detail={"deadline_at": repo.aware(d.deadline_at).isoformat(),
                                                 "on_deadline": rule.on_deadline})
@@ -234,7 +235,7 @@ def _deem(session_factory: sessionmaker[Session], now: datetime, config: Deliver
             if d.state not in OPEN_STATES or nd.computed_date > today:
                 continue
             append_event(session, d, from_state=d.state, to_state="deemed_notified", at=now, source="computed",
-                         reason=f"notified on {nd.computed_date.isoformat()}: {nd.explanation}",
+                         reason=EVENT["notified"].format(date=nd.computed_date.isoformat(), explanation=nd.explanation),
                          detail={"date": nd.computed_date.isoformat(), "inputs": nd.inputs})
             d.state, d.finished_at, d.updated_at = "deemed_notified", now, now
             summary.notified.append(d.id)

@@ -201,17 +201,18 @@ def failure_for(code: str, description: str = "", detail: str = "", *, delivery_
     """The channel error for an ebMS error code the receiving AP answered (the table in :mod:`.errors`)."""
     known = ERRORS.get(code)
     if detail == NOT_SERVICED:
-        reason = ("the receiving access point does not serve this recipient for this document type "
-                  "(PEPPOL:NOT_SERVICED): the SMP entry is out of date; take another channel or ask the recipient")
+        reason = ("der empfangende Access Point bedient diesen Empfänger für diese Dokumentart nicht "
+                  "(PEPPOL:NOT_SERVICED): der SMP-Eintrag ist veraltet; einen anderen Kanal nehmen oder beim Empfänger "
+                  "nachfragen")
         return PermanentFailure(reason, channel=CHANNEL, delivery_id=delivery_id, code=f"{code} {detail}",
                                 evidence=evidence)
-    reason = known.clerk if known else f"the receiving access point answered with the unknown error {code}"
+    reason = known.clerk if known else f"der empfangende Access Point hat mit dem unbekannten Fehler {code} geantwortet"
     said = "; ".join(s for s in (description, detail) if s)
     if said:
-        reason += f" (it said: {said[:300]})"
+        reason += f" (seine Angabe: {said[:300]})"
     if known is not None and known.temporary:
-        return TemporaryFailure(reason + "; it will be sent again", channel=CHANNEL, delivery_id=delivery_id,
-                                code=code, evidence=evidence)
+        return TemporaryFailure(reason + "; die Nachricht wird erneut gesendet", channel=CHANNEL,
+                                delivery_id=delivery_id, code=code, evidence=evidence)
     return PermanentFailure(reason, channel=CHANNEL, delivery_id=delivery_id, code=code, evidence=evidence)
 
 
@@ -262,11 +263,12 @@ def parse_response(content_type: str, body: bytes, *, sent: OutboundMessage, rec
         envelope = _soap_part(content_type, body, max_bytes=MAX_RESPONSE)
         messaging = _messaging(envelope)
     except As4Error as exc:
-        raise TemporaryFailure(f"the receiving access point's answer is no AS4 signal: {exc.reason}",
+        raise TemporaryFailure(f"die Antwort des empfangenden Access Point ist kein AS4-Signal: {exc.reason}",
                                channel=CHANNEL, delivery_id=delivery_id, code=exc.code, evidence=evidence) from None
     signals = messaging.findall("eb:SignalMessage", _NS)
     if len(signals) != 1:
-        raise TemporaryFailure("the receiving access point answered without a receipt or error signal",
+        raise TemporaryFailure("der empfangende Access Point hat ohne Empfangsbestätigung oder Fehlersignal "
+                               "geantwortet",
                                channel=CHANNEL, delivery_id=delivery_id, code="EBMS:0301", evidence=evidence)
     signal = signals[0]
     errors = signal.findall("eb:Error", _NS)
@@ -277,12 +279,14 @@ def parse_response(content_type: str, body: bytes, *, sent: OutboundMessage, rec
                           delivery_id=delivery_id, evidence=evidence)
 
     def invalid(reason: str) -> PermanentFailure:
-        return PermanentFailure(f"the receipt of the receiving access point is not valid: {reason}", channel=CHANNEL,
+        return PermanentFailure(f"die Empfangsbestätigung des empfangenden Access Point ist ungültig: {reason}",
+                                channel=CHANNEL,
                                 delivery_id=delivery_id, code="EBMS:0302", evidence=evidence)
 
     receipt = signal.find("eb:Receipt", _NS)
     if receipt is None:
-        raise TemporaryFailure("the receiving access point answered with neither receipt nor error",
+        raise TemporaryFailure("der empfangende Access Point hat weder mit Empfangsbestätigung noch mit Fehler "
+                               "geantwortet",
                                channel=CHANNEL, delivery_id=delivery_id, code="EBMS:0301", evidence=evidence)
     try:
         ref_to = _text(signal, "eb:MessageInfo/eb:RefToMessageId", "RefToMessageId")
@@ -291,14 +295,14 @@ def parse_response(content_type: str, body: bytes, *, sent: OutboundMessage, rec
     except As4Error as exc:
         raise invalid(exc.reason) from None
     if ref_to != sent.message_id:
-        raise invalid(f"it answers message {ref_to[:100]}, not {sent.message_id}")
+        raise invalid(f"sie antwortet auf die Nachricht {ref_to[:100]}, nicht auf {sent.message_id}")
     try:
         verified = wss.verify(envelope, cert=receiver_cert)
         wss.require_signed(verified, (messaging, envelope.find("soap:Body", _NS)), ())
     except As4Error as exc:
         raise invalid(exc.reason) from None
     try:
-        _check_ap_cert(receiver_cert, trust_roots, at, ap_ca_cn, "the receiving access point's certificate")
+        _check_ap_cert(receiver_cert, trust_roots, at, ap_ca_cn, "das Zertifikat des empfangenden Access Point")
     except CertificateRejected as exc:
         raise invalid(str(exc)) from None
     confirmed = {(r.get("URI"), "".join((r.findtext("ds:DigestValue", "", _NS)).split()))
@@ -306,7 +310,7 @@ def parse_response(content_type: str, body: bytes, *, sent: OutboundMessage, rec
                                            "ds:Reference", _NS)}
     missing = [r.uri for r in sent.references if (r.uri, r.digest) not in confirmed]
     if missing:
-        raise invalid(f"it does not confirm the signed part(s) {', '.join(missing)} with the digests sent")
+        raise invalid(f"sie bestätigt die signierten Teile {', '.join(missing)} nicht mit den gesendeten Prüfsummen")
     return As4Receipt(receipt_id, ref_to, stamp, common_name(receiver_cert), body)
 
 
@@ -321,12 +325,12 @@ def exchange(client: httpx.Client, url: str, message: OutboundMessage, *, receiv
     try:
         response = client.post(url, content=message.body, headers={"Content-Type": message.content_type})
     except httpx.TimeoutException:
-        raise TemporaryFailure("the receiving access point did not answer in time; the message will be sent again "
-                               "(a duplicate is dropped by the receiver)", channel=CHANNEL, delivery_id=delivery_id,
-                               code="timeout") from None
+        raise TemporaryFailure("der empfangende Access Point hat nicht rechtzeitig geantwortet; die Nachricht wird "
+                               "erneut gesendet (ein Duplikat verwirft der Empfänger)", channel=CHANNEL,
+                               delivery_id=delivery_id, code="timeout") from None
     except httpx.TransportError as exc:
-        raise TemporaryFailure(f"the receiving access point cannot be reached ({type(exc).__name__}); the message "
-                               "will be sent again", channel=CHANNEL, delivery_id=delivery_id,
+        raise TemporaryFailure(f"der empfangende Access Point ist nicht erreichbar ({type(exc).__name__}); die "
+                               "Nachricht wird erneut gesendet", channel=CHANNEL, delivery_id=delivery_id,
                                code="connection") from None
     kind = mime.media_type(response.headers.get("content-type", ""))
     if kind in (SOAP_TYPE, "multipart/related") and response.content:
@@ -337,12 +341,12 @@ def exchange(client: httpx.Client, url: str, message: OutboundMessage, *, receiv
     evidence = f"HTTP {status}\r\n".encode() + response.content[:4096]
     if status >= 500 or status == 429:
         retry = response.headers.get("retry-after", "")
-        raise TemporaryFailure(f"the receiving access point is not available (HTTP {status}); the message will be "
-                               "sent again", channel=CHANNEL, delivery_id=delivery_id, code=f"HTTP {status}",
+        raise TemporaryFailure(f"der empfangende Access Point ist nicht verfügbar (HTTP {status}); die Nachricht "
+                               "wird erneut gesendet", channel=CHANNEL, delivery_id=delivery_id, code=f"HTTP {status}",
                                evidence=evidence, retry_after=float(retry) if retry.isdigit() else None)
-    raise PermanentFailure(f"the receiving access point refused the message with HTTP {status} and no AS4 answer; "
-                           "check the endpoint URL in the SMP entry", channel=CHANNEL, delivery_id=delivery_id,
-                           code=f"HTTP {status}", evidence=evidence)
+    raise PermanentFailure(f"der empfangende Access Point hat die Nachricht mit HTTP {status} ohne AS4-Antwort "
+                           "abgelehnt; die Endpunkt-URL im SMP-Eintrag prüfen", channel=CHANNEL,
+                           delivery_id=delivery_id, code=f"HTTP {status}", evidence=evidence)
 
 
 # ---- receiving ----------------------------------------------------------------------------------------------
@@ -450,7 +454,7 @@ def _receive(envelope: etree._Element, messaging: etree._Element, user: etree._E
     verified = wss.verify(envelope, plain)
     wss.require_signed(verified, (messaging, envelope.find("soap:Body", _NS)), (cid,))
     try:
-        _check_ap_cert(verified.cert, trust_roots, at, ap_ca_cn, "the sending access point's certificate")
+        _check_ap_cert(verified.cert, trust_roots, at, ap_ca_cn, "das Zertifikat des sendenden Access Point")
     except CertificateRejected as exc:
         raise As4Error("EBMS:0101", str(exc)) from None
     if common_name(verified.cert) != party["From"]:

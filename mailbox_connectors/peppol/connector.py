@@ -125,7 +125,7 @@ class PeppolConnector(MailboxConnector):
         self._identity = as4.As4Identity(settings.ap_cert, settings.ap_key)
         self._sender = ParticipantId.parse(settings.sender_id)
         check_certificate(settings.ap_cert, roots=settings.roots, intermediates=settings.trust, at=self.clock(),
-                          issuer_cn=settings.ap_ca_name, what="our access point's certificate (ap_cert)")
+                          issuer_cn=settings.ap_ca_name, what="das Zertifikat unseres Access Point (ap_cert)")
         if common_name(settings.ap_cert) != settings.ap_seat:
             raise CertificateRejected(f"our access point's certificate is issued to {common_name(settings.ap_cert)!r}, "
                                       f"not to the seat {settings.ap_seat!r} the configuration names (ap_seat)")
@@ -149,11 +149,12 @@ class PeppolConnector(MailboxConnector):
         try:
             receiver = ParticipantId.parse(delivery.address)
         except InvalidParticipant as exc:
-            raise self._permanent(f"the recipient's Peppol id is invalid: {exc}", did, "participant") from None
+            raise self._permanent(f"die Peppol-ID des Empfängers ist ungültig: {exc}", did, "participant") from None
         try:
             document_type = document_type_of(delivery.content)
         except ValueError as exc:
-            raise self._permanent(f"{delivery.filename} cannot go by Peppol: {exc}", did, "document type") from None
+            raise self._permanent(f"{delivery.filename} kann nicht über Peppol gehen: {exc}", did,
+                                  "document type") from None
         endpoint = self.discovery.endpoint(receiver, document_type, BILLING_PROCESS)  # Permanent/TemporaryFailure
         message_id, instance_id = message_ids(did, self.settings.ap_seat)
         at = self.clock()
@@ -183,7 +184,8 @@ class PeppolConnector(MailboxConnector):
         events = [StatusEvent(event_id=f"peppol-receipt:{r['channel_message_id']}", delivery_id=r["delivery_id"],
                               channel=CHANNEL, state=EventState.DELIVERED,
                               at=datetime.fromisoformat(r["accepted_at"]), evidence=r["evidence"].encode(),
-                              reason=f"in the receiver's access point {r.get('receiver_ap', '')} (signed AS4 receipt)")
+                              reason=f"im Access Point des Empfängers {r.get('receiver_ap', '')} "
+                                     "(signierte AS4-Empfangsbestätigung)")
                   for r in records]
         inbox = self.settings.mls_inbox
         if inbox is None or not inbox.is_dir():
@@ -202,9 +204,10 @@ class PeppolConnector(MailboxConnector):
             if record is None:
                 continue  # an MLS for a message of another sender of this AP
             rejected = answer.code == "RE"
-            reason = ("the receiver rejected the invoice (Peppol MLS RE): "
+            reason = ("der Empfänger hat die Rechnung abgelehnt (Peppol MLS RE): "
                       + "; ".join(f"{r.description} ({r.code})" for r in answer.reasons)
-                      if rejected else f"the receiver's system took the invoice (Peppol MLS {answer.code})")
+                      if rejected
+                      else f"das System des Empfängers hat die Rechnung übernommen (Peppol MLS {answer.code})")
             events.append(StatusEvent(
                 event_id=f"peppol-mls:{hashlib.sha256(data).hexdigest()[:32]}", delivery_id=record["delivery_id"],
                 channel=CHANNEL, state=EventState.FAILED if rejected else EventState.RETRIEVED,

@@ -224,26 +224,27 @@ class Discovery:
         endpoints = meta.processes.get((proc_scheme.lower(), proc_value))
         if endpoints is None:
             raise DocumentTypeNotServed(
-                f"the recipient {participant} receives this document type in Peppol, but not in the process "
-                f"{proc_value}; ask the recipient which Peppol process it supports, or deliver by another channel",
+                f"der Empfänger {participant} empfängt diese Dokumentart in Peppol, aber nicht im Prozess "
+                f"{proc_value}; beim Empfänger erfragen, welchen Peppol-Prozess er unterstützt, oder über einen "
+                f"anderen Kanal zustellen",
                 code="process not served", participant=participant)
         chosen = next((e for e in endpoints if e.transport_profile == AS4_V2), None)
         if chosen is None:
-            profiles = ", ".join(sorted({e.transport_profile for e in endpoints})) or "none"
+            profiles = ", ".join(sorted({e.transport_profile for e in endpoints})) or "keine"
             raise DocumentTypeNotServed(
-                f"the recipient {participant} has no Peppol AS4 v2 endpoint for this document type (its SMP lists "
-                f"{profiles}); deliver by another channel", code="no AS4 endpoint", participant=participant)
+                f"der Empfänger {participant} hat keinen Peppol-AS4-v2-Endpunkt für diese Dokumentart (sein SMP nennt "
+                f"{profiles}); über einen anderen Kanal zustellen", code="no AS4 endpoint", participant=participant)
         if chosen.activation is not None and now < chosen.activation:
             raise ServiceNotActive(
-                f"the recipient {participant}'s Peppol endpoint is active only from "
-                f"{chosen.activation:%Y-%m-%d %H:%M} UTC; deliver later or by another channel",
+                f"der Peppol-Endpunkt des Empfängers {participant} ist erst ab "
+                f"{chosen.activation:%Y-%m-%d %H:%M} UTC aktiv; später oder über einen anderen Kanal zustellen",
                 code="service not active", participant=participant)
         if chosen.expiration is not None and now >= chosen.expiration:
             raise ServiceNotActive(
-                f"the recipient {participant}'s Peppol endpoint expired on {chosen.expiration:%Y-%m-%d %H:%M} UTC "
-                "(its SMP entry is outdated); ask the recipient to renew its Peppol registration, or deliver by "
-                "another channel", code="service expired", participant=participant)
-        self._check_cert(chosen.certificate, now, self.ap_ca, "the recipient's access point certificate",
+                f"der Peppol-Endpunkt des Empfängers {participant} ist am {chosen.expiration:%Y-%m-%d %H:%M} UTC "
+                "abgelaufen (sein SMP-Eintrag ist veraltet); den Empfänger bitten, seine Peppol-Registrierung zu "
+                "erneuern, oder über einen anderen Kanal zustellen", code="service expired", participant=participant)
+        self._check_cert(chosen.certificate, now, self.ap_ca, "das Zertifikat des Access Point des Empfängers",
                          participant, "AP certificate")
         return Endpoint(chosen.url, chosen.certificate, chosen.transport_profile, participant, document_type,
                         process, chosen.expiration, smp_url, chosen.activation, meta.metadata_url, chosen.contact)
@@ -272,8 +273,8 @@ class Discovery:
         status, body = self._get(url, participant)
         if status == 404:
             raise ParticipantNotFound(
-                f"the recipient {participant} is listed in the Peppol SML, but its SMP does not know it; ask the "
-                "recipient to check its Peppol registration, or deliver by another channel", code="SMP 404",
+                f"der Empfänger {participant} steht in der Peppol-SML, aber sein SMP kennt ihn nicht; den Empfänger "
+                "bitten, seine Peppol-Registrierung zu prüfen, oder über einen anderen Kanal zustellen", code="SMP 404",
                 participant=participant)
         self._status_ok(status, participant)
         root = self._parse(body, participant)
@@ -305,19 +306,21 @@ class Discovery:
             answer = self._resolver.resolve(name, "NAPTR", raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN as nx:
             missing = ParticipantNotFound(
-                f"the recipient {participant} is not registered in Peppol (no entry in the SML {self.zone}); check "
-                "the Peppol ID in the recipient register, or deliver by another channel", code="SML NXDOMAIN",
-                participant=participant)
+                f"der Empfänger {participant} ist nicht in Peppol registriert (kein Eintrag in der SML {self.zone}); "
+                "die Peppol-ID im Empfängerverzeichnis prüfen oder über einen anderen Kanal zustellen",
+                code="SML NXDOMAIN", participant=participant)
             missing.ttl = _negative_ttl(nx)  # type: ignore[attr-defined]
             raise missing from None
         except dns.exception.Timeout:
-            raise DiscoveryUnavailable(f"the Peppol SML (DNS) did not answer within {self.timeout:g} s; try again "
-                                       "later", code="DNS timeout") from None
+            raise DiscoveryUnavailable(f"die Peppol-SML (DNS) hat nicht innerhalb von {self.timeout:g} s "
+                                       "geantwortet; später erneut versuchen", code="DNS timeout") from None
         except dns.resolver.NoNameservers:
-            raise DiscoveryUnavailable("the Peppol SML's DNS servers failed to answer (SERVFAIL); try again later",
+            raise DiscoveryUnavailable("die DNS-Server der Peppol-SML haben nicht geantwortet (SERVFAIL); später "
+                                       "erneut versuchen",
                                        code="DNS SERVFAIL") from None
         except dns.exception.DNSException as exc:
-            raise DiscoveryUnavailable(f"the Peppol SML lookup failed ({type(exc).__name__}); try again later",
+            raise DiscoveryUnavailable(f"die Abfrage der Peppol-SML ist gescheitert ({type(exc).__name__}); später "
+                                       "erneut versuchen",
                                        code="DNS error") from None
         records = []
         if answer.rrset is not None:
@@ -326,15 +329,16 @@ class Discovery:
                     records.append((rr.order, rr.preference, rr.regexp.decode("utf-8", "replace")))
         if not records:
             raise ParticipantNotFound(
-                f"the recipient {participant} has a DNS entry in the SML {self.zone}, but no SMP (no U-NAPTR record "
-                "'Meta:SMP'); ask the recipient to check its Peppol registration, or deliver by another channel",
+                f"der Empfänger {participant} hat einen DNS-Eintrag in der SML {self.zone}, aber keinen SMP (kein "
+                "U-NAPTR-Eintrag 'Meta:SMP'); den Empfänger bitten, seine Peppol-Registrierung zu prüfen, oder über "
+                "einen anderen Kanal zustellen",
                 code="SML no NAPTR", participant=participant)
         records.sort()
         url = _naptr_url(records[0][2])
         if url is None:
             raise UntrustedMetadata(
-                f"the SML's entry for {participant} does not give an https SMP URL (U-NAPTR regexp "
-                f"{records[0][2]!r}); report it to the recipient's Peppol provider", code="SML bad NAPTR",
+                f"der SML-Eintrag für {participant} nennt keine https-URL eines SMP (U-NAPTR-Regexp "
+                f"{records[0][2]!r}); dem Peppol-Anbieter des Empfängers melden", code="SML bad NAPTR",
                 participant=participant)
         return url, float(answer.rrset.ttl)  # type: ignore[union-attr]
 
@@ -362,13 +366,13 @@ class Discovery:
             target = redirect.get("href", "")
             uid = (redirect.findtext("smp:CertificateUID", "", NS) or "").strip()
             if not target.lower().startswith("https://"):
-                raise UntrustedMetadata(f"the SMP of {participant} redirects to {target!r}, not to an https URL",
+                raise UntrustedMetadata(f"der SMP von {participant} leitet auf {target!r} um, keine https-URL",
                                         code="SMP redirect", participant=participant)
             url = target
             meta = self._signed(url, participant, document_type, now, uid)
             if meta.find("smp:Redirect", NS) is not None:
-                raise UntrustedMetadata(f"the SMP of {participant} redirects more than once (SMP 1.x allows one "
-                                        "redirect); report it to the recipient's Peppol provider",
+                raise UntrustedMetadata(f"der SMP von {participant} leitet mehr als einmal um (SMP 1.x erlaubt eine "
+                                        "Umleitung); dem Peppol-Anbieter des Empfängers melden",
                                         code="SMP redirect", participant=participant)
         return _Metadata(self._processes(meta, participant, document_type), url)
 
@@ -378,39 +382,42 @@ class Discovery:
         status, body = self._get(url, participant)
         if status == 404:
             raise DocumentTypeNotServed(
-                f"the recipient {participant} is in Peppol but does not receive this document type "
-                f"({split_identifier(document_type)[1][:120]}); ask the recipient which formats it receives, or "
-                "deliver by another channel", code="SMP 404", participant=participant)
+                f"der Empfänger {participant} ist in Peppol, empfängt aber diese Dokumentart nicht "
+                f"({split_identifier(document_type)[1][:120]}); beim Empfänger erfragen, welche Formate er empfängt, "
+                "oder über einen anderen Kanal zustellen", code="SMP 404", participant=participant)
         self._status_ok(status, participant)
         root = self._parse(body, participant)
         if root.tag != f"{_SMP}SignedServiceMetadata":
-            raise UntrustedMetadata(f"the SMP of {participant} did not answer with a SignedServiceMetadata",
+            raise UntrustedMetadata(f"der SMP von {participant} hat nicht mit SignedServiceMetadata geantwortet",
                                     code="SMP answer", participant=participant)
         cert_text = root.findtext("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509Certificate", None, NS)
         if not cert_text:
-            raise UntrustedMetadata(f"the SMP answer for {participant} is not signed with a certificate",
+            raise UntrustedMetadata(f"die SMP-Antwort für {participant} ist nicht mit einem Zertifikat signiert",
                                     code="SMP signature", participant=participant)
         try:
             signer = x509.load_der_x509_certificate(base64.b64decode("".join(cert_text.split())))
         except ValueError:
-            raise UntrustedMetadata(f"the SMP answer for {participant} carries an unreadable certificate",
+            raise UntrustedMetadata(f"die SMP-Antwort für {participant} trägt ein unlesbares Zertifikat",
                                     code="SMP signature", participant=participant) from None
-        self._check_cert(signer, now, self.smp_ca, "the SMP's signing certificate", participant, "SMP certificate")
+        self._check_cert(signer, now, self.smp_ca, "das Signaturzertifikat des SMP", participant,
+                         "SMP certificate")
         if expected_uid is not None and expected_uid not in _uids(signer):
-            raise UntrustedMetadata(f"the redirect target's answer for {participant} is signed by "
-                                    f"{common_name(signer)}, not by the SMP the redirect names ({expected_uid})",
+            raise UntrustedMetadata(f"die Antwort des Umleitungsziels für {participant} ist von "
+                                    f"{common_name(signer)} signiert, nicht von dem SMP, den die Umleitung nennt "
+                                    f"({expected_uid})",
                                     code="SMP redirect", participant=participant)
         try:
             result = XMLVerifier().verify(root, x509_cert=signer, expect_config=_SIG_CONFIG)
         except (InvalidSignature, InvalidInput, ValueError) as exc:
             raise UntrustedMetadata(
-                f"the SMP answer for {participant} has an invalid signature ({str(exc)[:120]}): it was changed "
-                "after signing or is forged; do not deliver there, report it to the recipient's Peppol provider",
+                f"die SMP-Antwort für {participant} hat eine ungültige Signatur ({str(exc)[:120]}): sie wurde nach "
+                "dem Signieren verändert oder ist gefälscht; nicht dorthin zustellen, dem Peppol-Anbieter des "
+                "Empfängers melden",
                 code="SMP signature", participant=participant) from None
         signed = result.signed_xml  # only what the signature covers is read from here on
         meta = signed.find("smp:ServiceMetadata", NS) if signed is not None else None
         if meta is None:
-            raise UntrustedMetadata(f"the SMP answer for {participant} holds no signed ServiceMetadata",
+            raise UntrustedMetadata(f"die SMP-Antwort für {participant} enthält keine signierten ServiceMetadata",
                                     code="SMP answer", participant=participant)
         return meta
 
@@ -418,17 +425,17 @@ class Discovery:
                    document_type: str) -> dict[tuple[str, str], tuple[_EndpointInfo, ...]]:
         info = meta.find("smp:ServiceInformation", NS)
         if info is None:
-            raise UntrustedMetadata(f"the SMP answer for {participant} holds no ServiceInformation",
+            raise UntrustedMetadata(f"die SMP-Antwort für {participant} enthält keine ServiceInformation",
                                     code="SMP answer", participant=participant)
         pid = info.find("id:ParticipantIdentifier", NS)
         doc = info.find("id:DocumentIdentifier", NS)
         doc_scheme, doc_value = split_identifier(document_type)
         if pid is None or (pid.get("scheme", "").lower() != PARTICIPANT_SCHEME
                            or (pid.text or "").strip().lower() != str(participant)):
-            raise UntrustedMetadata(f"the SMP answered for another participant than {participant}",
+            raise UntrustedMetadata(f"der SMP hat für einen anderen Teilnehmer als {participant} geantwortet",
                                     code="SMP answer", participant=participant)
         if doc is None or doc.get("scheme", "") != doc_scheme or (doc.text or "").strip() != doc_value:
-            raise UntrustedMetadata(f"the SMP answered for {participant} about another document type",
+            raise UntrustedMetadata(f"der SMP hat für {participant} zu einer anderen Dokumentart geantwortet",
                                     code="SMP answer", participant=participant)
         out: dict[tuple[str, str], tuple[_EndpointInfo, ...]] = {}
         for proc in info.iterfind("smp:ProcessList/smp:Process", NS):
@@ -445,7 +452,7 @@ class Discovery:
     @staticmethod
     def _endpoint_info(ep: etree._Element, participant: ParticipantId) -> _EndpointInfo:
         def bad(what: str) -> UntrustedMetadata:
-            return UntrustedMetadata(f"the SMP's endpoint for {participant} has {what}", code="SMP answer",
+            return UntrustedMetadata(f"der SMP-Endpunkt für {participant} hat {what}", code="SMP answer",
                                      participant=participant)
 
         address = (ep.findtext("wsa:EndpointReference/wsa:Address", "", NS) or "").strip()
@@ -453,9 +460,9 @@ class Discovery:
         try:
             cert = x509.load_der_x509_certificate(base64.b64decode("".join(cert_text.split()), validate=True))
         except ValueError:
-            raise bad("no readable certificate") from None
+            raise bad("kein lesbares Zertifikat") from None
         if urlsplit(address).scheme not in ("https", "http") or not urlsplit(address).netloc:
-            raise bad(f"no usable address ({address[:80]!r})")
+            raise bad(f"keine brauchbare Adresse ({address[:80]!r})")
         return _EndpointInfo(address, cert, ep.get("transportProfile", ""),
                              _when(ep.findtext("smp:ServiceActivationDate", None, NS), bad),
                              _when(ep.findtext("smp:ServiceExpirationDate", None, NS), bad),
@@ -471,8 +478,8 @@ class Discovery:
         try:
             chain = check_certificate(cert, roots=self.trust_roots, at=now, issuer_cn=issuer_cn, what=what)
         except CertificateRejected as exc:
-            raise UntrustedMetadata(f"{exc} (recipient {participant}); do not deliver there, report it to the "
-                                    "recipient's Peppol provider", code=code, participant=participant) from None
+            raise UntrustedMetadata(f"{exc} (Empfänger {participant}); nicht dorthin zustellen, dem Peppol-Anbieter "
+                                    "des Empfängers melden", code=code, participant=participant) from None
         window = (max(c.not_valid_before_utc for c in chain), min(c.not_valid_after_utc for c in chain))
         with self._lock:
             if len(self._checked) > 10000:
@@ -485,37 +492,41 @@ class Discovery:
             with self._http.stream("GET", url, headers={"Accept": "application/xml, text/xml"}) as response:
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise UntrustedMetadata(f"the SMP {host} answered more than {self.max_bytes} bytes",
+                    raise UntrustedMetadata(f"der SMP {host} hat mehr als {self.max_bytes} Byte geantwortet",
                                             code="SMP size", participant=participant)
                 chunks, size = [], 0
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise UntrustedMetadata(f"the SMP {host} answered more than {self.max_bytes} bytes",
+                        raise UntrustedMetadata(f"der SMP {host} hat mehr als {self.max_bytes} Byte geantwortet",
                                                 code="SMP size", participant=participant)
                     chunks.append(chunk)
                 after = response.headers.get("retry-after", "")
                 self._last_retry_after.value = float(after) if after.isdigit() else None
                 return response.status_code, b"".join(chunks)
         except httpx.TimeoutException:
-            raise DiscoveryUnavailable(f"the SMP {host} did not answer within {self.timeout:g} s; try again later",
+            raise DiscoveryUnavailable(f"der SMP {host} hat nicht innerhalb von {self.timeout:g} s geantwortet; "
+                                       "später erneut versuchen",
                                        code="SMP timeout") from None
         except httpx.TransportError as exc:
             if tls_refused(exc):
-                raise UntrustedMetadata(f"the TLS certificate of the SMP {host} is not trusted; check the Peppol "
-                                        "settings (smp_tls_ca) or report it to the recipient's Peppol provider",
+                raise UntrustedMetadata(f"dem TLS-Zertifikat des SMP {host} wird nicht vertraut; die Peppol-"
+                                        "Einstellungen (smp_tls_ca) prüfen oder dem Peppol-Anbieter des Empfängers "
+                                        "melden",
                                         code="SMP TLS", participant=participant) from None
-            raise DiscoveryUnavailable(f"the SMP {host} is not reachable ({type(exc).__name__}); try again later",
+            raise DiscoveryUnavailable(f"der SMP {host} ist nicht erreichbar ({type(exc).__name__}); später erneut "
+                                       "versuchen",
                                        code="SMP connection") from None
 
     def _status_ok(self, status: int, participant: ParticipantId) -> None:
         if status == 200:
             return
         if status == 429 or status >= 500:
-            raise DiscoveryUnavailable(f"the recipient's SMP is unavailable (HTTP {status}); try again later",
+            raise DiscoveryUnavailable(f"der SMP des Empfängers ist nicht verfügbar (HTTP {status}); später erneut "
+                                       "versuchen",
                                        code=f"SMP {status}", retry_after=getattr(self._last_retry_after, "value", None))
-        raise UntrustedMetadata(f"the SMP refused the lookup for {participant} (HTTP {status}); report it to the "
-                                "recipient's Peppol provider", code=f"SMP {status}", participant=participant)
+        raise UntrustedMetadata(f"der SMP hat die Abfrage für {participant} abgelehnt (HTTP {status}); dem "
+                                "Peppol-Anbieter des Empfängers melden", code=f"SMP {status}", participant=participant)
 
     @staticmethod
     def _parse(body: bytes, participant: ParticipantId) -> etree._Element:
@@ -524,7 +535,8 @@ class Discovery:
         except etree.XMLSyntaxError:
             root = None
         if root is None or root.getroottree().docinfo.doctype:
-            raise UntrustedMetadata(f"the SMP's answer for {participant} is not well-formed XML (or has a DOCTYPE)",
+            raise UntrustedMetadata(f"die SMP-Antwort für {participant} ist kein wohlgeformtes XML (oder hat einen "
+                                    "DOCTYPE)",
                                     code="SMP answer", participant=participant)
         return root
 
@@ -563,7 +575,7 @@ def _when(text: str | None, bad: Callable[[str], Exception]) -> datetime | None:
     try:
         at = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise bad(f"an unreadable date ({text.strip()[:40]!r})") from None
+        raise bad(f"ein unlesbares Datum ({text.strip()[:40]!r})") from None
     return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
 
 

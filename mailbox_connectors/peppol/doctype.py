@@ -36,13 +36,14 @@ def document_type_of(content: bytes | etree._Element) -> str:
     try:
         root = parse(content)
     except DocumentReadError as exc:
-        raise ValueError(f"it is no invoice XML ({exc})") from None
+        raise ValueError(f"es ist kein Rechnungs-XML ({exc})") from None
     qname = etree.QName(root)
     syntax = _SYNTAX.get(qname.namespace or "")
     if syntax is None or qname.localname != syntax[0]:
-        raise ValueError(f"its root element {qname.localname!r} is no UBL Invoice, UBL CreditNote or CII invoice")
+        raise ValueError(f"sein Wurzelelement {qname.localname!r} ist weder UBL Invoice, UBL CreditNote noch eine "
+                         "CII-Rechnung")
     element, version, path = syntax
     customization = (root.findtext(path) or "").strip()
     if not customization:
-        raise ValueError("it names no specification identifier (BT-24, CustomizationID)")
+        raise ValueError("es nennt keine Spezifikationskennung (BT-24, CustomizationID)")
     return f"{DOCID_SCHEME}::{qname.namespace}::{element}##{customization}::{version}"

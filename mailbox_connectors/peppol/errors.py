@@ -22,40 +22,42 @@ class EbmsCode:
     short: str  # the shortDescription of ebMS3 core table 6.7
     category: str  # Content, Communication, UnPackaging, Processing
     temporary: bool  # the sender may send the same message again later
-    clerk: str  # what it means for the clerk
+    clerk: str  # what it means for the clerk, in German
 
 
 ERRORS: dict[str, EbmsCode] = {e.code: e for e in (
     EbmsCode("EBMS:0001", "ValueNotRecognized", "Content", False,
-             "the receiving access point did not recognise a value of the message header"),
+             "der empfangende Access Point hat einen Wert im Nachrichtenkopf nicht erkannt"),
     EbmsCode("EBMS:0002", "FeatureNotSupported", "Content", False,
-             "the receiving access point does not support a feature the message uses"),
+             "der empfangende Access Point unterstützt eine Funktion nicht, die die Nachricht verwendet"),
     EbmsCode("EBMS:0003", "ValueInconsistent", "Content", False,
-             "the message header and the envelope of the document do not agree"),
-    EbmsCode("EBMS:0004", "Other", "Content", False, "the receiving access point refused the message"),
+             "Nachrichtenkopf und Umschlag des Dokuments stimmen nicht überein"),
+    EbmsCode("EBMS:0004", "Other", "Content", False, "der empfangende Access Point hat die Nachricht abgelehnt"),
     EbmsCode("EBMS:0005", "ConnectionFailure", "Communication", True,
-             "the receiving access point could not pass the message on for now"),
+             "der empfangende Access Point konnte die Nachricht vorerst nicht weitergeben"),
     EbmsCode("EBMS:0006", "EmptyMessagePartitionChannel", "Communication", True,
-             "the receiving access point had nothing to pass on (try again later)"),
+             "der empfangende Access Point hatte nichts weiterzugeben (später erneut versuchen)"),
     EbmsCode("EBMS:0007", "MimeInconsistency", "UnPackaging", False,
-             "the MIME structure of the message is broken"),
+             "die MIME-Struktur der Nachricht ist fehlerhaft"),
     EbmsCode("EBMS:0008", "FeatureNotSupported", "UnPackaging", False,
-             "the message uses a packaging feature the receiving access point does not support"),
-    EbmsCode("EBMS:0009", "InvalidHeader", "UnPackaging", False, "the message header is invalid"),
+             "die Nachricht verwendet eine Verpackungsfunktion, die der empfangende Access Point nicht unterstützt"),
+    EbmsCode("EBMS:0009", "InvalidHeader", "UnPackaging", False, "der Nachrichtenkopf ist ungültig"),
     EbmsCode("EBMS:0010", "ProcessingModeMismatch", "Processing", False,
-             "the message does not fit the Peppol processing mode (service, action, agreement or roles)"),
-    EbmsCode("EBMS:0011", "ExternalPayloadError", "Content", False, "the payload could not be taken"),
+             "die Nachricht passt nicht zum Peppol-Verarbeitungsmodus (Service, Action, Agreement oder Rollen)"),
+    EbmsCode("EBMS:0011", "ExternalPayloadError", "Content", False, "der Inhalt konnte nicht angenommen werden"),
     EbmsCode("EBMS:0101", "FailedAuthentication", "Processing", False,
-             "the signature of the message could not be verified (signature, certificate or signed parts)"),
+             "die Signatur der Nachricht konnte nicht geprüft werden (Signatur, Zertifikat oder signierte Teile)"),
     EbmsCode("EBMS:0102", "FailedDecryption", "Processing", False,
-             "the receiving access point could not decrypt the message (encrypted for another certificate?)"),
+             "der empfangende Access Point konnte die Nachricht nicht entschlüsseln (für ein anderes Zertifikat "
+             "verschlüsselt?)"),
     EbmsCode("EBMS:0103", "PolicyNoncompliance", "Processing", False,
-             "the message's security does not follow the Peppol AS4 profile"),
-    EbmsCode("EBMS:0301", "MissingReceipt", "Communication", True, "no receipt came back"),
+             "die Sicherung der Nachricht folgt nicht dem Peppol-AS4-Profil"),
+    EbmsCode("EBMS:0301", "MissingReceipt", "Communication", True, "es kam keine Empfangsbestätigung zurück"),
     EbmsCode("EBMS:0302", "InvalidReceipt", "Communication", False,
-             "the receipt is not signed by the access point the SMP names, or does not confirm what was sent"),
+             "die Empfangsbestätigung ist nicht von dem Access Point signiert, den der SMP nennt, oder bestätigt "
+             "nicht, was gesendet wurde"),
     EbmsCode("EBMS:0303", "DecompressionFailure", "Communication", False,
-             "the receiving access point could not decompress the document"),
+             "der empfangende Access Point konnte das Dokument nicht entpacken"),
 )}
 
 

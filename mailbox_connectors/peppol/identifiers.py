@@ -169,11 +169,11 @@ ICD_SCHEMES: dict[str, IcdScheme] = _table(
 
 class InvalidParticipant(ErechnungError):
     """A Peppol participant identifier that cannot be one: ``what`` was given, ``why`` it is refused, ``fix``
-    what to write instead (for the clerk who keeps the recipient register)."""
+    what to write instead (in German, for the clerk who keeps the recipient register)."""
 
     def __init__(self, what: str, why: str, fix: str) -> None:
         self.what, self.why, self.fix = what, why, fix
-        super().__init__(f"Peppol ID {what!r}: {why} - {fix}")
+        super().__init__(f"Peppol-ID {what!r}: {why} – {fix}")
 
 
 _ICD = re.compile(r"^[0-9]{4}$")
@@ -198,21 +198,21 @@ def _check_value(icd: str, ident: str, given: str) -> None:
     upper = ident.upper()
     if icd == "0204":
         if not _LEITWEG.match(upper):
-            raise InvalidParticipant(given, "this is not a Leitweg-ID (Grobadressierung of 2-12 digits, an optional "
-                                     "Feinadressierung of up to 30 letters or digits, two check digits, separated "
-                                     "by '-')", "write the Leitweg-ID as the recipient gave it, e.g. "
-                                     "0204:991-33333TEST-33")
+            raise InvalidParticipant(given, "das ist keine Leitweg-ID (Grobadressierung aus 2-12 Ziffern, eine "
+                                     "optionale Feinadressierung aus bis zu 30 Buchstaben oder Ziffern, zwei "
+                                     "Prüfziffern, getrennt durch '-')", "die Leitweg-ID so schreiben, wie der "
+                                     "Empfänger sie angegeben hat, z. B. 0204:991-33333TEST-33")
         if _mod97(upper.replace("-", "")) != 1:
-            raise InvalidParticipant(given, "the Leitweg-ID's check digits do not match (ISO 7064 MOD 97-10)",
-                                     "check the Leitweg-ID for a typing error against the recipient's order")
+            raise InvalidParticipant(given, "die Prüfziffern der Leitweg-ID stimmen nicht (ISO 7064 MOD 97-10)",
+                                     "die Leitweg-ID mit dem Auftrag des Empfängers auf Tippfehler vergleichen")
     elif icd == "9930":
         if not _DE_VAT.match(upper):
-            raise InvalidParticipant(given, "a German VAT id (scheme 9930) is 'DE' followed by 9 digits",
-                                     "write the USt-IdNr. without spaces, e.g. 9930:DE123456789")
+            raise InvalidParticipant(given, "eine deutsche USt-IdNr. (Schema 9930) ist 'DE' gefolgt von 9 Ziffern",
+                                     "die USt-IdNr. ohne Leerzeichen schreiben, z. B. 9930:DE123456789")
     elif icd == "0088":
         if not _GLN.match(upper) or not _gs1_ok(upper):
-            raise InvalidParticipant(given, "a GLN (scheme 0088) has 13 digits, the last a GS1 check digit",
-                                     "check the GLN against the recipient's master data")
+            raise InvalidParticipant(given, "eine GLN (Schema 0088) hat 13 Ziffern, die letzte eine GS1-Prüfziffer",
+                                     "die GLN mit den Stammdaten des Empfängers vergleichen")
 
 
 @dataclass(frozen=True)
@@ -225,21 +225,21 @@ class ParticipantId:
     def __post_init__(self) -> None:
         given = f"{self.scheme}:{self.value}"
         if not _ICD.match(self.scheme):
-            raise InvalidParticipant(given, "the part before ':' must be a four-digit scheme code (ICD)",
-                                     "write it as <ICD>:<id>, e.g. 0204:991-33333TEST-33 for a Leitweg-ID")
+            raise InvalidParticipant(given, "der Teil vor ':' muss ein vierstelliger Schemacode (ICD) sein",
+                                     "als <ICD>:<ID> schreiben, z. B. 0204:991-33333TEST-33 für eine Leitweg-ID")
         known = ICD_SCHEMES.get(self.scheme)
         if known is None:
-            raise InvalidParticipant(given, f"{self.scheme} is not a scheme of the Peppol participant identifier "
-                                     "code list", "check the scheme code (0204 Leitweg-ID, 9930 German VAT id, "
-                                     "0088 GLN, ...)")
+            raise InvalidParticipant(given, f"{self.scheme} ist kein Schema der Codeliste der Peppol-"
+                                     "Teilnehmerkennungen", "den Schemacode prüfen (0204 Leitweg-ID, 9930 "
+                                     "USt-IdNr., 0088 GLN, ...)")
         if known.state is SchemeState.REMOVED:
-            raise InvalidParticipant(given, f"the scheme {self.scheme} ({known.scheme_id}) was removed from the "
-                                     "Peppol code list", "ask the recipient for its current Peppol ID")
+            raise InvalidParticipant(given, f"das Schema {self.scheme} ({known.scheme_id}) wurde aus der Peppol-"
+                                     "Codeliste entfernt", "den Empfänger nach seiner aktuellen Peppol-ID fragen")
         ident = self.value.strip()
         if not ident or len(given) > _MAX_VALUE or not ident.isascii() or not ident.isprintable() \
                 or any(c.isspace() for c in ident):
-            raise InvalidParticipant(given, f"the id must be 1 to {_MAX_VALUE - 5} printable ASCII characters "
-                                     "without spaces", "copy the id without spaces or special characters")
+            raise InvalidParticipant(given, f"die ID muss aus 1 bis {_MAX_VALUE - 5} druckbaren ASCII-Zeichen "
+                                     "ohne Leerzeichen bestehen", "die ID ohne Leer- oder Sonderzeichen übernehmen")
         _check_value(self.scheme, ident, given)
         object.__setattr__(self, "value", ident.lower())
 
@@ -250,13 +250,13 @@ class ParticipantId:
         if "::" in raw:
             scheme, _, raw = raw.partition("::")
             if scheme.lower() != PARTICIPANT_SCHEME:
-                raise InvalidParticipant(text, f"the identifier scheme {scheme!r} is not Peppol's "
+                raise InvalidParticipant(text, f"das Kennungsschema {scheme!r} ist nicht das von Peppol "
                                          f"({PARTICIPANT_SCHEME})",
-                                         "write it as <ICD>:<id>, e.g. 0204:991-33333TEST-33")
+                                         "als <ICD>:<ID> schreiben, z. B. 0204:991-33333TEST-33")
         icd, colon, ident = raw.partition(":")
         if not colon:
-            raise InvalidParticipant(text, "there is no ':' between scheme code and id",
-                                     "write it as <ICD>:<id>, e.g. 0204:991-33333TEST-33")
+            raise InvalidParticipant(text, "zwischen Schemacode und ID steht kein ':'",
+                                     "als <ICD>:<ID> schreiben, z. B. 0204:991-33333TEST-33")
         return cls(icd.strip(), ident)
 
     @property

@@ -41,11 +41,11 @@ def load_certificates(pem: bytes) -> list[x509.Certificate]:
 
 def _valid_at(cert: x509.Certificate, at: _dt.datetime, what: str) -> None:
     if at < cert.not_valid_before_utc:
-        raise CertificateRejected(f"{what} ({common_name(cert)}) is not valid before "
-                                  f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+        raise CertificateRejected(f"{what} ({common_name(cert)}) ist erst ab "
+                                  f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC gültig")
     if at > cert.not_valid_after_utc:
-        raise CertificateRejected(f"{what} ({common_name(cert)}) expired on "
-                                  f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
+        raise CertificateRejected(f"{what} ({common_name(cert)}) ist am "
+                                  f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC abgelaufen")
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -57,8 +57,10 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 def check_certificate(cert: x509.Certificate, *, roots: Sequence[x509.Certificate],
                       intermediates: Iterable[x509.Certificate] = (), at: _dt.datetime,
-                      issuer_cn: str | None = None, what: str = "the certificate") -> list[x509.Certificate]:
-    """Check ``cert`` and return its chain (``cert`` first, the root last); raise :class:`CertificateRejected`.
+                      issuer_cn: str | None = None, what: str = "das Zertifikat") -> list[x509.Certificate]:
+    """Check ``cert`` and return its chain (``cert`` first, the root last); raise :class:`CertificateRejected`
+    (its message in German, for the clerk; ``what`` names the certificate, e.g. ``das Signaturzertifikat des
+    SMP``).
 
     ``issuer_cn``: the common name the direct issuer must have (the purpose's CA, e.g. ``PEPPOL ACCESS POINT TEST
     CA - G2``); None accepts any CA under the roots."""
@@ -71,18 +73,18 @@ def check_certificate(cert: x509.Certificate, *, roots: Sequence[x509.Certificat
     current = cert
     while current.public_bytes(_DER) not in root_der:
         if len(chain) > _MAX_CHAIN:
-            raise CertificateRejected(f"{what} ({common_name(cert)}): the chain is longer than {_MAX_CHAIN}")
+            raise CertificateRejected(f"{what} ({common_name(cert)}): die Kette ist länger als {_MAX_CHAIN}")
         issuer = _issuer_of(current, pool)
         if issuer is None or issuer.public_bytes(_DER) == current.public_bytes(_DER):
             raise CertificateRejected(
-                f"{what} ({common_name(cert)}) was not issued under a trusted Peppol root: no issuer "
-                f"'{current.issuer.rfc4514_string()}' among the trust anchors")
+                f"{what} ({common_name(cert)}) wurde nicht unter einer vertrauenswürdigen Peppol-Wurzel ausgestellt: "
+                f"kein Aussteller '{current.issuer.rfc4514_string()}' unter den Vertrauensankern")
         if len(chain) == 1 and issuer_cn is not None and common_name(issuer) != issuer_cn:
-            raise CertificateRejected(f"{what} ({common_name(cert)}) was issued by '{common_name(issuer)}', "
-                                      f"not by '{issuer_cn}'")
+            raise CertificateRejected(f"{what} ({common_name(cert)}) wurde von '{common_name(issuer)}' ausgestellt, "
+                                      f"nicht von '{issuer_cn}'")
         if not _is_ca(issuer):
-            raise CertificateRejected(f"{what}: its issuer '{common_name(issuer)}' is no CA")
-        _valid_at(issuer, at, f"the issuer of {what}")
+            raise CertificateRejected(f"{what}: sein Aussteller '{common_name(issuer)}' ist keine CA")
+        _valid_at(issuer, at, f"{what}: sein Aussteller")
         chain.append(issuer)
         current = issuer
     return chain

@@ -30,10 +30,10 @@ def test_delivery_carries_its_sha256_and_hides_content_and_personal_data_in_repr
     assert d.kind is DocumentKind.INVOICE and d.format is DeliveryFormat.XRECHNUNG
     text = repr(d)
     assert "Invoice/" not in text and "erika" not in text and "Mustermann" not in text and "dlv-1" in text
-    with pytest.raises(ValueError, match="sha256 does not match"):
+    with pytest.raises(ValueError, match="sha256 passt nicht zum Inhalt"):
         delivery(sha256="0" * 64)
     assert delivery(sha256=d.sha256.upper()).sha256 == d.sha256  # checked, kept in lower case
-    with pytest.raises(ValueError, match="no recipient address"):
+    with pytest.raises(ValueError, match="keine Empfängeradresse"):
         delivery(address=" ")
     with pytest.raises(ValueError):
         delivery(delivery_id="")
@@ -51,10 +51,10 @@ def test_capabilities_refuse_with_a_reason_the_clerk_understands():
     peppol = Capabilities("peppol", frozenset({DocumentKind.INVOICE}), frozenset({DeliveryFormat.XRECHNUNG}),
                           max_bytes=1000, notices=NoticeHandling.NONE)
     notice = delivery(kind="notice", format="pdfa", media_type="application/pdf")
-    assert peppol.refusal(notice) == "the peppol channel does not deliver notices"
-    assert "does not deliver documents of kind credit_note" in peppol.refusal(delivery(kind="credit_note"))
-    assert "does not take the format zugferd (only xrechnung)" in peppol.refusal(delivery(format="zugferd"))
-    assert "takes at most 1 kB" in peppol.refusal(delivery(content=b"x" * 2000))
+    assert peppol.refusal(notice) == "der Kanal peppol stellt keine Bescheide zu"
+    assert "stellt keine Dokumente der Art credit_note zu" in peppol.refusal(delivery(kind="credit_note"))
+    assert "nimmt das Format zugferd nicht an (nur xrechnung)" in peppol.refusal(delivery(format="zugferd"))
+    assert "nimmt höchstens 1 kB" in peppol.refusal(delivery(content=b"x" * 2000))
     assert peppol.refusal(delivery()) is None
     email_like = Capabilities("email", frozenset({DocumentKind.INVOICE}), frozenset({DeliveryFormat.XRECHNUNG}),
                               max_bytes=10, notices=NoticeHandling.NOTIFY_ONLY)
@@ -77,5 +77,5 @@ def test_failures_say_what_to_do_and_which_way_to_go():
                                  code="451 4.7.1", retry_after=300)
     permanent = PermanentFailure("mailbox unknown; deliver by another channel", channel="email", code="550 5.1.1")
     assert isinstance(temporary, DeliveryError) and isinstance(permanent, DeliveryError)
-    assert str(temporary) == "email, delivery dlv-1: greylisted; try again later (451 4.7.1)"
+    assert str(temporary) == "email, Zustellung dlv-1: greylisted; try again later (451 4.7.1)"
     assert temporary.retry_after == 300 and permanent.evidence == b""

@@ -83,7 +83,7 @@ def test_one_invoice_per_mail(smtp, settings):
     deliveries = [invoice_delivery(address, filename=f"RE-{i}.xml") for i in range(3)]
     with EmailConnector(settings) as email:
         receipts = [email.send(d) for d in deliveries]
-        with pytest.raises(PermanentFailure, match="exactly one recipient per mail"):
+        with pytest.raises(PermanentFailure, match="genau ein Empfänger je E-Mail"):
             email.send(invoice_delivery(f"{unique_address()}, {unique_address()}"))
 
     messages = smtp.messages(address)
@@ -129,7 +129,7 @@ def test_size_limit_refuses_before_anything_is_sent(smtp, settings, pki):
     with EmailConnector(small) as email:
         with pytest.raises(PermanentFailure) as refused:
             email.send(invoice_delivery(address, content=big))
-    assert "at most 100 kB" in refused.value.reason and "another channel" in refused.value.reason
+    assert "höchstens 100 kB" in refused.value.reason and "anderen Kanal" in refused.value.reason
     assert smtp.received == received and smtp.messages(address) == []
 
     # 10 MB per mail by default: an 8 MB document is 10.9 MB once base64 encoded
@@ -138,7 +138,7 @@ def test_size_limit_refuses_before_anything_is_sent(smtp, settings, pki):
     assert 7_000_000 < default.capabilities.max_bytes < 7_400_000
     eight_mb = invoice_delivery(address, content=b"0" * 8_000_000)
     assert default.capabilities.refusal(eight_mb) is not None
-    with pytest.raises(PermanentFailure, match=r"10.9\d MB .* at most 10 MB per mail"):
+    with pytest.raises(PermanentFailure, match=r"10,9\d MB .* höchstens 10 MB je E-Mail"):
         default.send(eight_mb)
 
 
@@ -180,7 +180,7 @@ def test_dsn_requested_when_the_server_advertises_it_and_delivered_report_read_b
     assert f"Original-Envelope-Id: {delivery.delivery_id}".encode() in event.evidence
     assert b"Action: delivered" in event.evidence
     assert event.evidence_sha256 and event.at.tzinfo is not None
-    assert "delivered" in event.reason
+    assert "in das Postfach des Empfängers zugestellt" in event.reason
 
 
 def test_no_dsn_requested_from_a_plain_server_without_dsn(tmp_path):
@@ -232,7 +232,7 @@ def test_permanent_bounce_after_acceptance_becomes_a_failed_event(smtp, settings
         email.send(delivery)  # accepted with 250 ...
         [event] = wait_for_events(email, delivery.delivery_id, 1)  # ... and reported failed later
     assert event.state is EventState.FAILED
-    assert "mailbox is full" in event.reason and "5.2.2" in event.reason
+    assert "Postfach des Empfängers ist voll" in event.reason and "5.2.2" in event.reason
     assert b"Action: failed" in event.evidence
     assert smtp.messages(address) == []
 
@@ -279,7 +279,7 @@ def test_report_of_another_mta_without_envelope_id_is_matched_by_the_returned_he
         "--B--\r\n").encode()
     [event] = delivery_status_events(report)
     assert event.delivery_id == "dlv-42" and event.state is EventState.FAILED
-    assert "mailbox does not exist" in event.reason
+    assert "das Postfach des Empfängers gibt es nicht" in event.reason
     assert event.at == datetime(2026, 3, 2, 9, 15, tzinfo=timezone.utc)
     assert event.evidence == report
     # an autoreply or any other mail in the bounce mailbox is no event
@@ -297,7 +297,7 @@ def test_greylisting_4xx_is_a_temporary_failure_and_the_retry_goes_through(smtp,
         with pytest.raises(TemporaryFailure) as failed:
             email.send(delivery)
         assert failed.value.code == "451 4.7.1"
-        assert "try again later" in failed.value.reason
+        assert "später erneut versuchen" in failed.value.reason
         receipt = email.send(delivery)  # same session, after RSET
     assert receipt.delivery_id == delivery.delivery_id
     assert len(smtp.messages(address)) == 1
@@ -312,7 +312,7 @@ def test_unknown_user_5xx_is_a_permanent_failure(smtp, settings):
         assert email.send(invoice_delivery(unique_address())).channel == "email"  # the session still works
     e = refused.value
     assert e.code == "550 5.1.1"
-    assert "mailbox does not exist" in e.reason and "another channel" in e.reason
+    assert "das Postfach des Empfängers gibt es nicht" in e.reason and "anderen Kanal" in e.reason
     assert address not in str(e)  # the clerk's message names no address; the evidence does
     assert address.encode() in e.evidence and b"550 5.1.1" in e.evidence
 
@@ -324,7 +324,7 @@ def test_message_too_large_for_the_server_is_a_permanent_failure(tmp_path, pki, 
             with pytest.raises(PermanentFailure) as refused:
                 email.send(invoice_delivery(unique_address(), content=b"<x>" + b"a" * 40_000 + b"</x>"))
         assert refused.value.code.startswith("552")
-        assert "larger than the mail server accepts" in refused.value.reason
+        assert "größer, als der Mailserver annimmt" in refused.value.reason
     finally:
         sandbox.stop()
 
@@ -339,9 +339,9 @@ def test_a_stalled_server_is_a_temporary_failure_within_the_timeout(smtp, settin
         with pytest.raises(TemporaryFailure) as failed:
             email.send(invoice_delivery(address))
         assert time.monotonic() - started < 6
-        assert "did not answer within 1 s" in failed.value.reason
+        assert "nicht innerhalb von 1 s geantwortet" in failed.value.reason
         if at == "data":
-            assert "may still arrive" in failed.value.reason
+            assert "kann noch ankommen" in failed.value.reason
         assert email.send(invoice_delivery(unique_address())).channel == "email"  # a new session
 
 
@@ -352,7 +352,7 @@ def test_refused_login_is_temporary_and_never_shows_the_password(smtp, pki, monk
         with pytest.raises(TemporaryFailure) as failed:
             email.send(invoice_delivery(unique_address()))
     e = failed.value
-    assert "check the SMTP user and password" in e.reason and e.code == "535"
+    assert "SMTP-Benutzer und -Passwort prüfen" in e.reason and e.code == "535"
     for text in (str(e), e.evidence.decode(), caplog.text):
         assert SMTP_PASSWORD not in text
 
@@ -360,7 +360,7 @@ def test_refused_login_is_temporary_and_never_shows_the_password(smtp, pki, monk
 def test_untrusted_server_certificate_sends_nothing(smtp, pki, other_pki, smtp_password):
     received = smtp.received
     with EmailConnector(email_settings(smtp, other_pki)) as email:
-        with pytest.raises(TemporaryFailure, match="certificate is not trusted"):
+        with pytest.raises(TemporaryFailure, match="Zertifikat des Mailservers wird nicht vertraut"):
             email.send(invoice_delivery(unique_address()))
     assert smtp.received == received
 
@@ -400,4 +400,4 @@ def test_email_capabilities_carry_invoices_and_only_notify_of_notices(settings):
     assert caps.channel == "email" and caps.notices.value == "notify_only"
     assert caps.kinds == {DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE}
     pdfa_invoice = invoice_delivery(unique_address(), format="pdfa", media_type="application/pdf")
-    assert "does not take the format pdfa" in caps.refusal(pdfa_invoice)
+    assert "nimmt das Format pdfa nicht an" in caps.refusal(pdfa_invoice)

@@ -108,11 +108,11 @@ def test_the_open_batch_survives_a_restart_and_a_letter_is_taken_once(tmp_path):
 
 def test_only_pdfs_with_a_postal_address_can_be_printed(tmp_path):
     printer = PrintConnector(PrintSettings(outbox=tmp_path))
-    with pytest.raises(PermanentFailure, match="does not take the format xrechnung"):
+    with pytest.raises(PermanentFailure, match="nimmt das Format xrechnung nicht an"):
         printer.send(letter("dlv-x", ERIKA, format="xrechnung", content=b"<Invoice/>"))
-    with pytest.raises(PermanentFailure, match="not a readable PDF"):
+    with pytest.raises(PermanentFailure, match="kein lesbares PDF"):
         printer.send(letter("dlv-y", ERIKA, content=b"%PDF-1.7 broken"))
-    with pytest.raises(PermanentFailure, match="postal address"):
+    with pytest.raises(PermanentFailure, match="Postanschrift"):
         printer.send(letter("dlv-z", "erika@example.org"))
     assert printer.capabilities.notices.value == "carry" and printer.collect_events() == []
     assert printer.open_letters() == 0

@@ -49,21 +49,21 @@ def events_count(engine):
 
 def test_intact_chain_verifies(db_url, engine, trail, capsys):
     code, out = verify(db_url, capsys)
-    assert code == 0 and out.startswith(f"OK: {events_count(engine)} delivery event(s), chain intact")
+    assert code == 0 and out.startswith(f"OK: {events_count(engine)} Zustellereignis(se), Kette unversehrt")
 
 
 def test_changed_event_row_is_detected(db_url, engine, trail, capsys):
     with engine.begin() as c:
-        c.execute(text("UPDATE delivery_events SET reason = 'accepted by email: <forged>' WHERE seq = 6"))
+        c.execute(text("UPDATE delivery_events SET reason = 'angenommen von email: <forged>' WHERE seq = 6"))
     code, out = verify(db_url, capsys)
-    assert code == 1 and "BROKEN at event seq 6" in out and "was changed" in out
+    assert code == 1 and "GEBROCHEN bei Ereignis Nr. 6" in out and "die Zeile wurde geändert" in out
 
 
 def test_changed_state_in_an_event_is_detected(db_url, engine, trail, capsys):
     with engine.begin() as c:
         c.execute(text("UPDATE delivery_events SET to_state = 'delivered' WHERE seq = 4"))
     code, out = verify(db_url, capsys)
-    assert code == 1 and "seq 4" in out
+    assert code == 1 and "Ereignis Nr. 4" in out
 
 
 def test_changed_evidence_is_detected(db_url, engine, trail, capsys):
@@ -71,21 +71,21 @@ def test_changed_evidence_is_detected(db_url, engine, trail, capsys):
         seq = c.execute(text("SELECT min(seq) FROM delivery_events WHERE evidence IS NOT NULL")).scalar_one()
         c.execute(text("UPDATE delivery_events SET evidence = :e WHERE seq = :s"), {"e": b"250 forged", "s": seq})
     code, out = verify(db_url, capsys)
-    assert code == 1 and f"seq {seq}" in out and "evidence" in out
+    assert code == 1 and f"Ereignis Nr. {seq}" in out and "Nachweisdaten" in out
 
 
 def test_deleted_event_row_is_detected(db_url, engine, trail, capsys):
     with engine.begin() as c:
         c.execute(text("DELETE FROM delivery_events WHERE seq = 5"))
     code, out = verify(db_url, capsys)
-    assert code == 1 and "BROKEN at event seq 5" in out and "deleted" in out
+    assert code == 1 and "GEBROCHEN bei Ereignis Nr. 5" in out and "gelöscht" in out
 
 
 def test_deleted_last_event_is_detected_by_the_head(db_url, engine, trail, capsys):
     with engine.begin() as c:
         c.execute(text("DELETE FROM delivery_events WHERE seq = (SELECT max(seq) FROM delivery_events)"))
     code, out = verify(db_url, capsys)
-    assert code == 1 and "the last was deleted" in out
+    assert code == 1 and "das letzte wurde gelöscht" in out
 
 
 def test_inserted_event_row_is_detected(db_url, engine, trail, capsys):
@@ -105,7 +105,7 @@ def test_inserted_event_row_is_detected(db_url, engine, trail, capsys):
                    "at": at if engine.dialect.name == "postgresql" else "2026-11-24 00:00:00.000000",
                    "prev": prev, "hash": event_hash(prev, canonical)})
     code, out = verify(db_url, capsys)
-    assert code == 1 and "inserted" in out
+    assert code == 1 and "eingefügt" in out
 
 
 def test_inserted_event_in_the_middle_is_detected(db_url, engine, trail, capsys):
@@ -116,7 +116,7 @@ def test_inserted_event_in_the_middle_is_detected(db_url, engine, trail, capsys)
                        "'retrieved', at, source, 'forged', detail, hash, :h FROM delivery_events WHERE seq = 3"),
                   {"h": hashlib.sha256(b"x").hexdigest()})
     code, out = verify(db_url, capsys)
-    assert code == 1 and "BROKEN at event seq 4" in out
+    assert code == 1 and "GEBROCHEN bei Ereignis Nr. 4" in out
 
 
 def test_status_json_one_object_per_delivery_attempt(db_url, trail, capsys):
@@ -144,7 +144,7 @@ def test_status_table_and_batch_html_report(db_url, engine, trail, capsys, tmp_p
     assert main(["status", "--batch", str(claim.batch.id), "--html", str(page), "--db", db_url]) == 0
     report = page.read_text(encoding="utf-8")
     assert "RE-2026-000003" in report and "mailbox unknown" in report and "fell_back" in report
-    assert "chain intact" in report and report.count("<table") == 4
+    assert "Kette unversehrt" in report and report.count("<table") == 4
     assert main(["status", "--html", str(page), "--db", db_url]) == 2  # --html needs --batch
 
 

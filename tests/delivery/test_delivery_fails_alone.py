@@ -84,7 +84,8 @@ def test_a_failure_while_recording_is_a_failure_of_that_delivery_and_nothing_sta
     assert (state, channel, attempts) == ("queued", "bundid", 1)
     assert "LegalRuleError" in error and "ozg_9" in error
     moves = _events(engine, notice)
-    assert moves[-1][:2] == ("sending", "queued") and "recording the outcome (Receipt) failed" in moves[-1][2]
+    assert moves[-1][:2] == ("sending", "queued")
+    assert "das Ergebnis (Receipt) konnte nicht gespeichert werden" in moves[-1][2]
     assert moves[-1][3]["code"] == "recording-failed"
     # tried again with the same key until max_attempts (3), then failed and handed to the next channel
     for hours in (1, 2, 4, 8):
@@ -93,7 +94,7 @@ def test_a_failure_while_recording_is_a_failure_of_that_delivery_and_nothing_sta
         rows = list(s.execute(select(Delivery).where(Delivery.document_id == notice).order_by(Delivery.sequence))
                     .scalars())
         assert [(d.channel, d.state) for d in rows][:2] == [("bundid", "fell_back"), ("print", "sent")]
-        assert "3 attempts failed" in rows[0].last_error
+        assert "3 Versuche gescheitert" in rows[0].last_error
         assert not s.execute(select(Delivery).where(Delivery.state == "sending")).first()
         assert verify_chain(s).ok
     assert conns["bundid"].calls[rows[0].idempotency_key] == 3  # always the same key
@@ -111,7 +112,7 @@ def test_a_stored_land_that_is_no_land_code_gives_way_to_the_configured_one(engi
         assert (d.state, d.land) == ("sent", "NW")
         claim = s.execute(select(DeliveryEvent).where(DeliveryEvent.delivery_id == d.id,
                                                       DeliveryEvent.to_state == "sending")).scalar_one()
-        assert claim.detail["land"] == {"stored": "XX", "now": "NW"} and "'XX' is no Land code" in claim.reason
+        assert claim.detail["land"] == {"stored": "XX", "now": "NW"} and "'XX' ist kein Länderkürzel" in claim.reason
     conns["bundid"].report(d.idempotency_key, "delivered", T0 + timedelta(minutes=1))
     from erechnung.delivery.track import track
 
@@ -153,5 +154,5 @@ def test_a_claim_of_a_killed_worker_process_is_taken_over_at_once(db_url, engine
     with transaction(engine) as s:
         taken = s.execute(select(DeliveryEvent).where(DeliveryEvent.from_state == "sending",
                                                       DeliveryEvent.to_state == "sending")).scalars().all()
-        assert len(taken) == 2 and all("process is gone" in e.reason for e in taken)
+        assert len(taken) == 2 and all("Prozess des vorigen Workers läuft nicht mehr" in e.reason for e in taken)
         assert {e.detail["previous_worker"].split(":")[1] for e in taken} == {str(worker.pid)}

@@ -57,7 +57,7 @@ def test_ozg_9_third_day_after_provision_and_an_earlier_retrieval_wins():
     assert plain.date == date(2026, 11, 23) and plain.shifted_for == ()
     retrieved = compute_notification_date(RULES, "ozg_9", "NW", provision_at=provided,
                                           retrieved_at=at(2026, 11, 21, 9))
-    assert retrieved.date == date(2026, 11, 21) and "earlier" in retrieved.explanation
+    assert retrieved.date == date(2026, 11, 21) and "erster Abruf am 2026-11-21 ist früher" in retrieved.explanation
     late = compute_notification_date(RULES, "ozg_9", "NW", provision_at=provided, retrieved_at=at(2026, 11, 25))
     assert late.date == date(2026, 11, 23)  # a later retrieval does not move the date
 
@@ -83,7 +83,7 @@ def test_vwvfg_41_2_federal_fourth_day_since_2025_without_weekend_shift():
     assert result.date == date(2026, 11, 28) and result.shifted_for == ()  # a Saturday: no shift under VwVfG
     old = compute_notification_date(RULES, "vwvfg_41_2", "NW", notification_sent_at=at(2024, 12, 30))
     assert (old.days, old.date) == (3, date(2025, 1, 2))
-    assert result.rule_source == "default" and "[default rule]" in result.explanation
+    assert result.rule_source == "default" and "[allgemeine Regel]" in result.explanation
 
 
 LAND_TOML = DEFAULT_RULES.read_text(encoding="utf-8") + """

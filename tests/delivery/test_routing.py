@@ -31,7 +31,8 @@ def test_citizen_invoice_default_order_bundid_email_print():
 def test_citizen_gets_invoices_by_email_only_with_consent():
     planned = route(citizen(email="anna@example.org"), "invoice")
     assert planned.channels == ("print",)
-    assert "consent" in dict((s.channel, s.reason) for s in planned.skipped)["email"]
+    assert "nur mit ihrer Einwilligung (email_invoices)" in dict((s.channel, s.reason)
+                                                                 for s in planned.skipped)["email"]
 
 
 def test_notice_is_never_sent_as_plain_email():
@@ -39,7 +40,7 @@ def test_notice_is_never_sent_as_plain_email():
                 consents=frozenset({"email_invoices", "notice_retrieval"}))
     planned = route(r, "notice")
     assert "email" not in planned.channels and planned.channels == ("print",)
-    assert "never travels as a plain email attachment" in planned.explain()
+    assert "ein Bescheid wird nie als einfacher E-Mail-Anhang versandt" in planned.explain()
 
 
 def test_notice_in_a_postbox_keeps_the_email_as_notification_only():
@@ -53,7 +54,8 @@ def test_notice_in_a_postbox_keeps_the_email_as_notification_only():
 def test_notice_by_retrieval_needs_consent():
     planned = route(citizen(bundid_postbox=UUID), "notice")
     assert planned.channels == ("print",)
-    assert "consent (notice_retrieval)" in dict((s.channel, s.reason) for s in planned.skipped)["bundid"]
+    reasons = dict((s.channel, s.reason) for s in planned.skipped)
+    assert "Einwilligung des Empfängers voraus (notice_retrieval)" in reasons["bundid"]
 
 
 def test_levy_notices_follow_the_ao():
@@ -73,7 +75,7 @@ def test_company_notice_elster_then_print_invoice_peppol_email_print():
     assert route(own_order, "invoice").channels == ("email", "peppol", "print")
     preferring = company(elster_account="EL-123", channels=("elster", "print"))
     assert route(preferring, "invoice").channels == ("print",)
-    assert "the elster postbox carries notices, not invoices" in route(preferring, "invoice").explain()
+    assert "das elster-Postfach nimmt Bescheide an, keine Rechnungen" in route(preferring, "invoice").explain()
 
 
 def test_public_body_invoice_peppol_email_with_leitweg_id_print():
@@ -96,9 +98,9 @@ def test_channel_size_limits_and_available_connectors():
     r = citizen(email="anna@example.org", bundid_postbox=UUID, consents=frozenset({"email_invoices"}))
     planned = route(r, "invoice", size=2_000_000, limits={"bundid": 1_000_000, "email": 10_000_000})
     assert planned.channels == ("email", "print")
-    assert "the document has 2 MB; bundid takes at most 1 MB" in planned.explain()
+    assert "das Dokument hat 2 MB; bundid nimmt höchstens 1 MB" in planned.explain()
     only = route(r, "invoice", available={"email", "print"})
-    assert only.channels == ("email", "print") and "no bundid connector" in only.explain()
+    assert only.channels == ("email", "print") and "für bundid ist kein Connector konfiguriert" in only.explain()
 
 
 def test_print_goes_to_the_postal_address_block():
@@ -151,7 +153,7 @@ def test_public_body_without_peppol_receives_through_its_portal_before_its_own_e
     portal = default.hops[1]
     assert (portal.address_ref, portal.address) == ("portal:ZRE", "xrechnung@zre.example")
     assert default.hops[2].address == "eingang@kreis.de"
-    assert default.explain().startswith("peppol -> portal ZRE (email) -> email -> print")
+    assert default.explain().startswith("peppol -> Portal ZRE (email) -> email -> print")
 
 
 def test_a_portal_serves_by_customer_number_and_keeps_its_size_limit():
@@ -160,11 +162,11 @@ def test_a_portal_serves_by_customer_number_and_keeps_its_size_limit():
     assert small.hops[1].address_ref == "portal:Landesportal"
     large = route(r, "invoice", portals=PORTALS, size=2_000_000)
     assert "portal:Landesportal" not in [h.address_ref for h in large.hops]
-    assert "the portal Landesportal takes at most 1 MB per mail" in large.explain()
+    assert "das Portal Landesportal nimmt höchstens 1 MB je E-Mail" in large.explain()
 
 
 def test_no_portal_serves_the_body_and_the_planner_says_so():
     planned = route(public_body(leitweg_id="05999-KREIS01-90"), "invoice", portals=PORTALS)
-    assert "portal (no invoice portal of the directory" in planned.explain()
+    assert "portal (kein Rechnungsportal des Verzeichnisses" in planned.explain()
     unsent = route(public_body(leitweg_id="991-1-1"), "invoice", portals=PORTALS, available={"peppol", "print"})
-    assert "takes invoices by e-mail, and no email connector is configured" in unsent.explain()
+    assert "nimmt Rechnungen per E-Mail an, und für email ist kein Connector konfiguriert" in unsent.explain()

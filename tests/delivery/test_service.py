@@ -120,7 +120,7 @@ def test_after_the_last_attempt_the_next_channel_takes_over(engine):
     assert len(summary.retried) == 1 and len(summary.failed) == 1 and len(summary.fell_back) == 1
     assert len(summary.sent) == 1  # the letter, in the same run
     email, letter = deliveries(engine)
-    assert (email.state, email.attempts) == ("fell_back", 2) and "2 attempts failed" in email.last_error
+    assert (email.state, email.attempts) == ("fell_back", 2) and "2 Versuche gescheitert" in email.last_error
     assert (letter.channel, letter.state, letter.sequence, letter.hop) == ("print", "sent", 2, 1)
     assert transitions(engine, email.id)[-2:] == [("sending", "failed"), ("failed", "fell_back")]
     assert conns["print"].sent[0].address == "Anna Muster\nHauptstr. 1\n12345 Musterstadt"
@@ -136,7 +136,7 @@ def test_permanent_failure_on_the_last_channel_goes_to_the_dead_letters(engine):
     assert [(d.channel, d.state) for d in deliveries(engine)] == [("email", "fell_back"), ("print", "failed")]
     with transaction(engine) as s:
         [dead] = dead_letters(s)
-        assert dead.document_id == doc and "no channel left (print was the last)" in dead.reason
+        assert dead.document_id == doc and "kein Kanal mehr übrig (print war der letzte)" in dead.reason
         assert "mailbox unknown" in dead.reason
 
 
@@ -153,7 +153,7 @@ def test_unknown_recipient_and_no_channel_are_dead_letters_with_the_reason(engin
     result = plan_deliveries(sf, cfg, now=T0, connectors=connectors("email"))  # no print connector
     assert result.dead == [other]
     with transaction(engine) as s:
-        assert "no print connector is configured" in dead_letters(s)[1].reason
+        assert "für print ist kein Connector konfiguriert" in dead_letters(s)[1].reason
 
 
 def test_failed_status_event_falls_back_and_each_event_is_applied_once(engine):

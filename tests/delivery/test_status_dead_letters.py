@@ -29,7 +29,7 @@ def test_status_json_lists_a_dead_letter_without_any_delivery_attempt(db_url, en
     [dead] = [x for x in lines if x["document_id"] == stuck]
     assert dead["state"] == "dead_letter" and dead["department"] == DEPARTMENT
     assert dead["document_number"] and dead["recipient_ref"] == "K-2"
-    assert "no print connector is configured" in dead["dead_letter"]
+    assert "für print ist kein Connector konfiguriert" in dead["dead_letter"]
     assert dead["delivery_id"] is None and dead["channel"] is None and dead["events"] == []
     assert set(lines[0]) <= set(dead), "the same keys as an attempt's record, so a reader needs no second shape"
 

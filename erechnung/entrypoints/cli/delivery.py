@@ -32,11 +32,12 @@ def _open(db: Optional[str], err):
     try:
         u = make_url(url)
     except Exception as exc:
-        err.print(f"[red]Error:[/red] --db {url!r} is not a database URL: {exc}")
+        err.print(f"[red]Fehler:[/red] --db {url!r} ist keine Datenbank-URL: {exc}")
         return EXIT_USAGE
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
             and not Path(u.database).is_file():
-        err.print(f"[red]Error:[/red] no state database at {u.database} (nothing processed yet, or pass --db)")
+        err.print(f"[red]Fehler:[/red] keine Zustandsdatenbank unter {u.database} (noch nichts verarbeitet, oder --db "
+                  "angeben)")
         return EXIT_USAGE
     engine = make_engine(url)
     migrate(engine)
@@ -58,10 +59,10 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
     if document is not None and batch is not None:
-        err.print("[red]Error:[/red] give --document or --batch, not both")
+        err.print("[red]Fehler:[/red] --document oder --batch angeben, nicht beides")
         return EXIT_USAGE
     if html is not None and batch is None:
-        err.print("[red]Error:[/red] --html writes the report of one batch: give --batch ID")
+        err.print("[red]Fehler:[/red] --html schreibt den Bericht eines Stapels: --batch ID angeben")
         return EXIT_USAGE
     try:
         engine = _open(db, err)
@@ -76,7 +77,7 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
-        err.print(f"[red]Error:[/red] cannot read the state database: {exc.__class__.__name__}: "
+        err.print(f"[red]Fehler:[/red] die Zustandsdatenbank kann nicht gelesen werden: {exc.__class__.__name__}: "
                   f"{str(exc).splitlines()[0]}")
         return EXIT_USAGE
     if page is not None:
@@ -147,7 +148,7 @@ def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Pat
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
-        err.print(f"[red]Error:[/red] cannot read the state database: {exc.__class__.__name__}: "
+        err.print(f"[red]Fehler:[/red] die Zustandsdatenbank kann nicht gelesen werden: {exc.__class__.__name__}: "
                   f"{str(exc).splitlines()[0]}")
         return EXIT_USAGE
     out.write(report.text() + "\n")

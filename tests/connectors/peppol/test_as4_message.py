@@ -125,7 +125,7 @@ def test_sender_certificate_of_a_foreign_pki_is_refused(net):
     foreign = identity(PeppolTestPKI("as4-tests", foreign=True), "PDE000001")
     with pytest.raises(As4Error) as caught:
         receive(build(foreign, receiver.cert), receiver, p)
-    assert caught.value.code == "EBMS:0101" and "trusted Peppol root" in caught.value.reason
+    assert caught.value.code == "EBMS:0101" and "vertrauenswürdigen Peppol-Wurzel" in caught.value.reason
 
 
 def test_sender_signing_with_an_smp_certificate_is_refused(net):
@@ -259,11 +259,11 @@ def test_receipt_for_other_digests_or_another_message_is_invalid(net):
     ct, body = as4.receipt_for(receive(first, receiver, p), receiver, now())
     with pytest.raises(PermanentFailure) as caught:
         as4.parse_response(ct, body, sent=second, receiver_cert=receiver.cert, trust_roots=trust(p), at=now())
-    assert caught.value.code == "EBMS:0302" and "does not confirm" in caught.value.reason
+    assert caught.value.code == "EBMS:0302" and "bestätigt die signierten Teile" in caught.value.reason
     third = build(sender, receiver.cert, message_id="b@x")
     with pytest.raises(PermanentFailure) as caught:
         as4.parse_response(ct, body, sent=third, receiver_cert=receiver.cert, trust_roots=trust(p), at=now())
-    assert "answers message a@x" in caught.value.reason
+    assert "antwortet auf die Nachricht a@x" in caught.value.reason
 
 
 def test_receipt_changed_after_signing_is_invalid(net):
@@ -282,7 +282,7 @@ def test_receipt_from_an_expired_receiver_certificate_is_invalid(net):
     later = now() + _dt.timedelta(days=3650)
     with pytest.raises(PermanentFailure) as caught:
         as4.parse_response(ct, body, sent=message, receiver_cert=receiver.cert, trust_roots=trust(p), at=later)
-    assert "expired" in caught.value.reason
+    assert "abgelaufen" in caught.value.reason
 
 
 def test_an_answer_that_is_no_soap_is_temporary(net):

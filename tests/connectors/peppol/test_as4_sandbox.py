@@ -103,7 +103,7 @@ def test_foreign_sender_certificate_is_refused_with_ebms_0101(ap, client):
     foreign = identity(PeppolTestPKI("as4-tests", foreign=True), "PDE000001")
     with pytest.raises(PermanentFailure) as caught:
         send(client, sandbox, p, build(foreign, sandbox.ap.cert, message_id="foreign-1@erechnung"))
-    assert caught.value.code == "EBMS:0101" and "trusted Peppol root" in caught.value.reason
+    assert caught.value.code == "EBMS:0101" and "vertrauenswürdigen Peppol-Wurzel" in caught.value.reason
     assert "foreign-1@erechnung" not in sandbox.received
 
 

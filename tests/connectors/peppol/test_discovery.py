@@ -106,7 +106,7 @@ def test_unknown_participant_is_a_permanent_failure(directory):
         discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
     err = caught.value
     assert isinstance(err, PermanentFailure) and err.channel == "peppol" and err.code == "SML NXDOMAIN"
-    assert f"{pid} is not registered in Peppol" in str(err) and "another channel" in str(err)
+    assert f"{pid} ist nicht in Peppol registriert" in str(err) and "anderen Kanal" in str(err)
 
 
 def test_document_type_not_served(directory, ap):
@@ -115,7 +115,7 @@ def test_document_type_not_served(directory, ap):
     with directory.discovery() as discovery:
         with pytest.raises(DocumentTypeNotServed) as caught:
             discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
-        assert caught.value.code == "SMP 404" and "does not receive this document type" in str(caught.value)
+        assert caught.value.code == "SMP 404" and "empfängt aber diese Dokumentart nicht" in str(caught.value)
         assert discovery.capabilities(pid) == [CII_INVOICE]
         assert discovery.endpoint(pid, CII_INVOICE, BILLING_PROCESS).url == url(3)
 
@@ -134,7 +134,7 @@ def test_signature_changed_after_signing_is_refused(directory, ap):
     with directory.discovery() as discovery, pytest.raises(UntrustedMetadata) as caught:
         discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
     assert isinstance(caught.value, PermanentFailure) and caught.value.code == "SMP signature"
-    assert "invalid signature" in str(caught.value)
+    assert "ungültige Signatur" in str(caught.value)
 
 
 def test_smp_certificate_outside_the_peppol_pki_is_refused(directory, ap):
@@ -143,7 +143,7 @@ def test_smp_certificate_outside_the_peppol_pki_is_refused(directory, ap):
     with directory.discovery() as discovery, pytest.raises(UntrustedMetadata) as caught:
         discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
     assert caught.value.code == "SMP certificate"
-    assert "not issued under a trusted Peppol root" in str(caught.value)
+    assert "nicht unter einer vertrauenswürdigen Peppol-Wurzel ausgestellt" in str(caught.value)
 
 
 def test_smp_signed_by_an_ap_certificate_is_refused(pki, ap):
@@ -172,7 +172,7 @@ def test_expired_service_is_refused(directory, ap):
     directory.expire(pid)
     with directory.discovery() as discovery, pytest.raises(ServiceNotActive) as caught:
         discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
-    assert caught.value.code == "service expired" and "renew its Peppol registration" in str(caught.value)
+    assert caught.value.code == "service expired" and "Peppol-Registrierung zu erneuern" in str(caught.value)
 
 
 def test_service_dates_are_read_against_the_injected_clock(directory, ap):
@@ -286,7 +286,7 @@ def test_redirect_to_another_smp_is_followed_once(pki, directory, ap):
         other.redirect(pid, directory)  # a second hop
         with directory.discovery() as discovery, pytest.raises(UntrustedMetadata) as caught:
             discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
-        assert caught.value.code == "SMP redirect" and "more than once" in str(caught.value)
+        assert caught.value.code == "SMP redirect" and "mehr als einmal" in str(caught.value)
 
 
 def test_redirect_answered_by_another_smp_than_named_is_refused(pki, directory, ap):
@@ -394,4 +394,4 @@ def test_a_signed_answer_for_another_participant_is_refused(pki, directory, ap):
         pid = odd.register(new_participant(), endpoint_url=url(29), ap_cert=ap.cert)
         with odd.discovery() as discovery, pytest.raises(UntrustedMetadata) as caught:
             discovery.endpoint(pid, XRECHNUNG_UBL_INVOICE, BILLING_PROCESS)
-    assert caught.value.code == "SMP answer" and "another participant" in str(caught.value)
+    assert caught.value.code == "SMP answer" and "anderen Teilnehmer" in str(caught.value)

@@ -35,11 +35,11 @@ def test_cii_invoice_gets_the_d16b_syntax_version():
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b"%PDF-1.7 ...", "no invoice XML"),
-    (b"<Order xmlns='urn:oasis:names:specification:ubl:schema:xsd:Order-2'/>", "no UBL Invoice"),
+    (b"%PDF-1.7 ...", "kein Rechnungs-XML"),
+    (b"<Order xmlns='urn:oasis:names:specification:ubl:schema:xsd:Order-2'/>", "weder UBL Invoice"),
     (UBL.replace(b"urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0", b""), "BT-24"),
     (b"<!DOCTYPE x [<!ENTITY e 'x'>]><Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-2'/>",
-     "no invoice XML"),
+     "kein Rechnungs-XML"),
 ])
 def test_what_is_no_invoice_gets_no_document_type(content, reason):
     with pytest.raises(ValueError, match=reason):

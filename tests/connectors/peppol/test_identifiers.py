@@ -47,21 +47,21 @@ def test_valid_identifiers_parse(text):
 
 
 @pytest.mark.parametrize("text, why", [
-    ("0204:991-33333TEST-34", "check digits"),  # one digit off
-    ("0204:991_33333TEST-33", "not a Leitweg-ID"),
-    ("0204:1-33333TEST-33", "not a Leitweg-ID"),  # Grobadressierung needs 2-12 digits
-    ("9930:DE12345678", "'DE' followed by 9 digits"),
-    ("9930:123456789", "'DE' followed by 9 digits"),
-    ("0088:1234567890123", "GS1 check digit"),
-    ("1234:abc", "not a scheme of the Peppol participant identifier code list"),
-    ("0037:0037123456789", "was removed from the Peppol code list"),
-    ("DE:123456789", "four-digit scheme code"),
-    ("0204", "no ':'"),
-    ("0204:", "1 to 45 printable ASCII characters"),
-    ("0192:99 182 5827", "without spaces"),
-    ("0192:" + "9" * 46, "1 to 45"),
-    ("0192:äöü", "printable ASCII"),
-    ("urn:oasis:names:tc:ebcore:partyid-type:iso6523::0192:991825827", "not Peppol's"),
+    ("0204:991-33333TEST-34", "Prüfziffern"),  # one digit off
+    ("0204:991_33333TEST-33", "keine Leitweg-ID"),
+    ("0204:1-33333TEST-33", "keine Leitweg-ID"),  # Grobadressierung needs 2-12 digits
+    ("9930:DE12345678", "'DE' gefolgt von 9 Ziffern"),
+    ("9930:123456789", "'DE' gefolgt von 9 Ziffern"),
+    ("0088:1234567890123", "GS1-Prüfziffer"),
+    ("1234:abc", "kein Schema der Codeliste der Peppol-Teilnehmerkennungen"),
+    ("0037:0037123456789", "wurde aus der Peppol-Codeliste entfernt"),
+    ("DE:123456789", "vierstelliger Schemacode"),
+    ("0204", "kein ':'"),
+    ("0204:", "1 bis 45 druckbaren ASCII-Zeichen"),
+    ("0192:99 182 5827", "ohne Leerzeichen"),
+    ("0192:" + "9" * 46, "1 bis 45"),
+    ("0192:äöü", "druckbaren ASCII"),
+    ("urn:oasis:names:tc:ebcore:partyid-type:iso6523::0192:991825827", "nicht das von Peppol"),
 ])
 def test_invalid_identifiers_say_what_why_and_how_to_fix(text, why):
     with pytest.raises(InvalidParticipant) as caught:

@@ -113,7 +113,7 @@ def test_the_journal_answers_a_send_it_already_made(registered, tmp_path):
 def test_a_participant_not_in_the_sml_is_no_peppol_recipient(registered, tmp_path):
     with connector(registered, tmp_path) as c, pytest.raises(PermanentFailure) as err:
         c.send(invoice(to=SCHULE))
-    assert err.value.code == "SML NXDOMAIN" and "not registered" in err.value.reason
+    assert err.value.code == "SML NXDOMAIN" and "nicht in Peppol registriert" in err.value.reason
 
 
 def test_a_participant_whose_smp_does_not_serve_the_document_type_is_no_recipient_for_it(registered, tmp_path):
@@ -187,12 +187,12 @@ def test_message_level_status_answers_become_tracking_events(registered, tmp_pat
 
 
 def test_our_access_point_certificate_must_be_one_of_the_network(network, tmp_path):
-    with pytest.raises(CertificateRejected, match="not issued under a trusted Peppol root"):
+    with pytest.raises(CertificateRejected, match="nicht unter einer vertrauenswürdigen Peppol-Wurzel ausgestellt"):
         connector(network, tmp_path, pki=PeppolTestPKI("channel-test", foreign=True))
 
 
 def test_a_notice_or_a_pdf_is_not_for_peppol(registered, tmp_path):
     pdf = Delivery("musterstadt-11-peppol-1", DocumentKind.INVOICE, DeliveryFormat.ZUGFERD, b"%PDF-1.7", "a.pdf",
                    "application/pdf", LANDKREIS, "Rechnung")
-    with connector(registered, tmp_path) as c, pytest.raises(PermanentFailure, match="format zugferd"):
+    with connector(registered, tmp_path) as c, pytest.raises(PermanentFailure, match="Format zugferd"):
         c.send(pdf)

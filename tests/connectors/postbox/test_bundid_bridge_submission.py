@@ -125,7 +125,7 @@ def test_an_accept_naming_other_authentication_tags_is_a_failed_delivery(bridge,
         "sub": f"submission:{receipt.channel_message_id}", "txn": f"case:{record['case_id']}",
         "events": {EVENT + "accept-submission": {"authenticationTags": wrong}}}))
     (event,) = [e for e in bridge.collect_events() if e.delivery_id == delivery.delivery_id]
-    assert event.state is EventState.FAILED and "authentication tags differ" in event.reason
+    assert event.state is EventState.FAILED and "Authentication Tags weichen ab" in event.reason
 
 
 def test_a_reject_submission_event_is_a_failed_delivery_with_the_reason(bridge, fit, zbp):
@@ -190,7 +190,7 @@ def test_a_destination_key_not_chaining_to_our_root_is_never_used(fit, author, b
     with pytest.raises(PermanentFailure) as caught:
         connector.send(make_delivery(zbp.add_mailbox()))
     connector.close()
-    assert "cannot be trusted" in caught.value.reason and "not issued by a trusted root" in caught.value.reason
+    assert "ist nicht vertrauenswürdig" in caught.value.reason and "not issued by a trusted root" in caught.value.reason
     assert len(fit.submissions) == before  # nothing was sent
 
 
@@ -200,6 +200,6 @@ def test_an_xrechnung_xml_is_refused_by_the_postbox_capabilities(bridge, zbp):
 
     delivery = make_delivery(zbp.add_mailbox(), kind=DocumentKind.INVOICE, fmt=DeliveryFormat.XRECHNUNG,
                              content=b"<Invoice/>", filename="rechnung.xml", media_type="application/xml")
-    with pytest.raises(PermanentFailure, match="does not take the format xrechnung"):
+    with pytest.raises(PermanentFailure, match="nimmt das Format xrechnung nicht an"):
         bridge.send(delivery)
 

@@ -51,14 +51,14 @@ def test_a_document_that_is_not_pdfa_is_refused_before_sending(connector, elster
     sent_before = len(elster.requests)
     with pytest.raises(PermanentFailure) as caught:
         connector.send(make_delivery(elster.add_account(), content=content, fmt=fmt, media_type=media_type))
-    assert "only as PDF/A" in caught.value.reason and caught.value.code == "format"
+    assert "nur als PDF/A" in caught.value.reason and caught.value.code == "format"
     assert len(elster.requests) == sent_before
 
 
 def test_an_xrechnung_xml_is_refused_by_the_capabilities(connector, elster):
     delivery = make_delivery(elster.add_account(), kind=DocumentKind.INVOICE, fmt=DeliveryFormat.XRECHNUNG,
                              content=b"<Invoice/>", filename="r.xml", media_type="application/xml")
-    with pytest.raises(PermanentFailure, match="does not take the format xrechnung"):
+    with pytest.raises(PermanentFailure, match="nimmt das Format xrechnung nicht an"):
         connector.send(delivery)
 
 
@@ -86,11 +86,11 @@ def test_pdfa_part_reads_the_claim():
 def test_an_unknown_account_is_a_permanent_failure(connector):
     with pytest.raises(PermanentFailure) as caught:
         connector.send(make_delivery("0000000001"))
-    assert caught.value.code == "HTTP 404" and "ELSTER account id" in caught.value.reason
+    assert caught.value.code == "HTTP 404" and "ELSTER-Kontonummer des Unternehmens" in caught.value.reason
 
 
 def test_an_account_id_that_is_not_10_digits_is_refused(connector):
-    with pytest.raises(PermanentFailure, match="10 digits"):
+    with pytest.raises(PermanentFailure, match="10 Ziffern"):
         connector.send(make_delivery("DE123"))
 
 
@@ -98,7 +98,7 @@ def test_elster_transfer_unavailable_is_a_temporary_failure(connector, elster):
     elster.faults.fail(503)
     with pytest.raises(TemporaryFailure) as caught:
         connector.send(make_delivery(elster.add_account()))
-    assert caught.value.code == "HTTP 503" and "unavailable" in caught.value.reason
+    assert caught.value.code == "HTTP 503" and "nicht verfügbar" in caught.value.reason
 
 
 def test_a_server_error_is_a_temporary_failure(connector, elster):
@@ -116,7 +116,7 @@ def test_elster_transfer_not_running_is_a_temporary_failure():
     with pytest.raises(TemporaryFailure) as caught:
         conn.send(make_delivery(account))
     conn.close()
-    assert caught.value.code == "connection" and "is the service running" in caught.value.reason
+    assert caught.value.code == "connection" and "läuft der Dienst auf seinem Server" in caught.value.reason
 
 
 def test_a_stalled_elster_transfer_is_a_temporary_failure(elster):
@@ -137,7 +137,7 @@ def test_a_rejection_is_a_permanent_failure(connector, elster):
 
 def test_a_wrong_api_token_is_a_permanent_failure(elster):
     conn = ElsterConnector(_settings(elster, api_token="wrong"))
-    with pytest.raises(PermanentFailure, match="API token"):
+    with pytest.raises(PermanentFailure, match="API-Token"):
         conn.send(make_delivery(elster.add_account()))
     conn.close()
 

@@ -24,7 +24,7 @@ def test_a_server_error_is_a_temporary_failure(bridge, fit, zbp, status):
     fit.faults.fail(status, path="/v1/submissions", method="POST")
     with pytest.raises(TemporaryFailure) as caught:
         bridge.send(make_delivery(zbp.add_mailbox()))
-    assert caught.value.code == f"HTTP {status}" and "try again later" in caught.value.reason
+    assert caught.value.code == f"HTTP {status}" and "später erneut versuchen" in caught.value.reason
 
 
 def test_throttling_is_a_temporary_failure_that_says_when_to_retry(bridge, fit, zbp):
@@ -32,7 +32,7 @@ def test_throttling_is_a_temporary_failure_that_says_when_to_retry(bridge, fit, 
     with pytest.raises(TemporaryFailure) as caught:
         bridge.send(make_delivery(zbp.add_mailbox()))
     assert caught.value.code == "HTTP 429" and caught.value.retry_after == 7
-    assert "try again in 7 s" in caught.value.reason
+    assert "in 7 s erneut versuchen" in caught.value.reason
 
 
 def test_a_stalled_service_is_a_temporary_failure_after_the_timeout(fit, author, bundid_settings, zbp):
@@ -42,7 +42,7 @@ def test_a_stalled_service_is_a_temporary_failure_after_the_timeout(fit, author,
     with pytest.raises(TemporaryFailure) as caught:
         connector.send(make_delivery(zbp.add_mailbox()))
     connector.close()
-    assert caught.value.code == "timeout" and "did not answer within 0.5 s" in caught.value.reason
+    assert caught.value.code == "timeout" and "nicht innerhalb von 0.5 s geantwortet" in caught.value.reason
 
 
 def test_a_dropped_connection_is_a_temporary_failure(bridge, fit, zbp):
@@ -103,7 +103,7 @@ def test_wrong_client_credentials_are_a_permanent_failure(fit, author, bundid_se
     with pytest.raises(PermanentFailure) as caught:
         connector.send(make_delivery(zbp.add_mailbox()))
     connector.close()
-    assert "invalid_client" in caught.value.reason and "client id, secret" in caught.value.reason
+    assert "invalid_client" in caught.value.reason and "Client-ID, Secret" in caught.value.reason
 
 
 def test_the_token_endpoint_takes_the_secret_only_in_the_form_body(fit):
@@ -142,4 +142,4 @@ def test_tls_is_verified_a_server_certificate_from_another_ca_is_refused(fit, au
     with pytest.raises(PermanentFailure) as caught:
         connector.send(make_delivery(zbp.add_mailbox()))
     connector.close()
-    assert caught.value.code == "TLS" and "not trusted" in caught.value.reason
+    assert caught.value.code == "TLS" and "nicht vertraut" in caught.value.reason

@@ -85,7 +85,7 @@ def test_a_channel_the_online_service_does_not_offer_is_refused_before_sending(f
     before = len(fit.submissions)
     with pytest.raises(PermanentFailure) as caught:
         replies.send(make_delivery(case.case_id))
-    assert "reply channel fink" in caught.value.reason and len(fit.submissions) == before
+    assert "Antwortkanal fink" in caught.value.reason and len(fit.submissions) == before
 
 
 def test_an_invalid_reply_channel_is_refused_naming_the_field(fit, replies, cases, online_service):
@@ -96,7 +96,7 @@ def test_an_invalid_reply_channel_is_refused_naming_the_field(fit, replies, case
 
 
 def test_a_reply_to_an_unknown_case_is_refused(replies):
-    with pytest.raises(PermanentFailure, match="no FIT-Connect case with this id is known"):
+    with pytest.raises(PermanentFailure, match="kein FIT-Connect-Vorgang mit dieser Kennung bekannt"):
         replies.send(make_delivery(str(uuid.uuid4())))
 
 

@@ -97,7 +97,7 @@ def test_mtls_without_a_client_certificate_is_refused(zbp, zbp_settings):
     with pytest.raises(PermanentFailure) as caught:
         connector.send(make_delivery(zbp.add_mailbox()))
     connector.close()
-    assert caught.value.code == "TLS" and "client certificate" in caught.value.reason
+    assert caught.value.code == "TLS" and "BPKI-Client-Zertifikat" in caught.value.reason
     # the server counts the failed handshake in its own thread, which may still be on it when the client raised
     deadline = time.monotonic() + 5
     while zbp.handshake_failures <= failures and time.monotonic() < deadline:
@@ -130,11 +130,11 @@ def test_tls_is_verified_the_zbps_certificate_must_chain_to_the_configured_ca(zb
 
 
 @pytest.mark.parametrize(("field", "value", "words"), [
-    ("subject", "T" * 1025, "title has 1025 characters; the ZBP takes 1-1024: shorten the subject"),
-    ("sender", "S" * 256, "sender has 256 characters; the ZBP takes 1-255"),
-    ("body", "ä" * 500_001, "the message text has 1000002 bytes; the ZBP takes at most 1 MB"),
-    ("address", "not-a-uuid", "mailboxUuid) is not a UUID"),
-    ("retrieval_confirmation_address", "a" * 321, "retrievalConfirmationAddress has 321 characters"),
+    ("subject", "T" * 1025, "title der Postfachnachricht hat 1025 Zeichen; das ZBP nimmt 1-1024: den Betreff kürzen"),
+    ("sender", "S" * 256, "sender der Postfachnachricht hat 256 Zeichen; das ZBP nimmt 1-255"),
+    ("body", "ä" * 500_001, "der Nachrichtentext hat 1000002 Byte; das ZBP nimmt höchstens 1 MB"),
+    ("address", "not-a-uuid", "mailboxUuid) ist keine UUID"),
+    ("retrieval_confirmation_address", "a" * 321, "retrievalConfirmationAddress der Postfachnachricht hat 321 Zeichen"),
 ])
 def test_field_limits_are_checked_before_anything_is_sent(direct, zbp, field, value, words):
     if field in ("sender", "retrieval_confirmation_address"):
@@ -154,7 +154,7 @@ def test_field_limits_are_checked_before_anything_is_sent(direct, zbp, field, va
 def test_an_unknown_postbox_is_a_permanent_failure(direct):
     with pytest.raises(PermanentFailure) as caught:
         direct.send(make_delivery(str(uuid.uuid4())))
-    assert caught.value.code == "HTTP 404" and "postbox" in caught.value.reason
+    assert caught.value.code == "HTTP 404" and "Postfach" in caught.value.reason
 
 
 @pytest.mark.parametrize("status", [400, 403, 413])

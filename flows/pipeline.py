@@ -60,7 +60,7 @@ def _open(config: str, db_url: Optional[str], workers: Optional[int], chunk_size
 # ============================================================================================ tasks
 
 
-@task(name="intake", **TASK)
+@task(name="intake", task_run_name="intake-{department}", **TASK)
 def intake_task(p: Pipeline, department: str, run_id: Optional[str] = None):
     report = intake(p, [department], run_id=run_id)
     get_run_logger().info("%s: %s", department, report.by_department().get(department, {}))
@@ -95,16 +95,32 @@ def finish_chunk_task(p: Pipeline, st: RunState, rendered) -> int:
 # ============================================================================================ the run
 
 
-def publish(summary) -> None:
-    """The run's summary as artifacts of the current flow run (shown in the UI under Artifacts)."""
-    create_table_artifact(table=summary.table(), key="erechnung-run-summary",
-                          description=f"Run {summary.run_id}: per department received / rendered / rejected / "
-                                      "quarantined")
-    create_markdown_artifact(markdown=summary.markdown(), key="erechnung-run-report",
-                             description="The run: counts, rejected documents, error reports")
-    if summary.report_html is not None:
-        create_link_artifact(link=Path(summary.report_html).absolute().as_uri(), key="erechnung-run-report-html",
-                             link_text=Path(summary.report_html).name, description="HTML run report")
+def publish(summary, config=None) -> None:
+    """The run's summary as artifacts of the current flow run (shown in the UI under Artifacts): the table per
+    department with German headers, the run as markdown, and the run report: a link to its page in the console
+    when ``[console] base_url`` is configured, else a note saying where the HTML file lies on the server (a
+    ``file://`` link would open nothing from the UI)."""
+    from erechnung.config.console import console_link
+
+    def links(path: str):
+        return console_link(config, path)
+
+    failed = summary.failed_departments()
+    create_table_artifact(table=summary.table_de(), key="erechnung-run-summary",
+                          description=f"Lauf {summary.run_id} ({summary.when()}): je Abteilung Dateien, Datensätze, "
+                                      "Belege, erzeugt, abgelehnt, Quarantäne, übergeben"
+                                      + (f" – fehlgeschlagen: {', '.join(failed)}" if failed else ""))
+    create_markdown_artifact(markdown=summary.markdown(links), key="erechnung-run-report",
+                             description="Der Lauf: Zahlen, zurückgewiesene Belege, Fehlerberichte")
+    url = links(f"laeufe/{summary.run_id}")
+    if url:
+        create_link_artifact(link=url, key="erechnung-run-report-html", link_text=f"Lauf {summary.run_id}",
+                             description="Bericht des Laufs in der Konsole")
+    elif summary.report_html is not None:
+        create_markdown_artifact(
+            markdown=f"Der HTML-Bericht des Laufs liegt auf dem Server unter `{Path(summary.report_html).absolute()}`."
+                     "\n\nEin Link zur Konsole entsteht, wenn die Konfiguration unter `[console]` `base_url` nennt.",
+            key="erechnung-run-report-html", description="Wo der HTML-Bericht liegt")
 
 
 class PrefectTasks:
@@ -144,13 +160,14 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
     log = get_run_logger()
     with _open(config, db_url, workers, chunk_size, work_dir, report_dir) as p:
         summary = run_pipeline(p, department, progress=progress, steps=PrefectTasks())
+        cfg = p.config
     for d in summary.departments:
         if d.skipped:
             log.error("%s: skipped, its mapping profile is broken: %s", d.department, d.skipped)
     busy = {d.department: d.busy for d in summary.departments if d.busy}
     if busy:
         log.warning("held by another run, left out: %s", busy)
-    publish(summary)
+    publish(summary, cfg)
     log.info("run %s: %s", summary.run_id, summary.totals.row())
     for d in summary.departments:
         if d.error:
@@ -159,7 +176,7 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
               "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected), "timings": summary.timings,
               "errors": {d.department: d.error for d in summary.departments if d.error},
               "skipped": {d.department: d.skipped for d in summary.departments if d.skipped},
-              "problems": summary.problems()}
+              "problems": summary.problems(), "failed_departments": summary.failed_departments()}
     return _ended(result)
 
 
@@ -169,7 +186,9 @@ def _ended(result: dict[str, Any]):
     if not result["problems"]:
         return result
     failed = RunFailed(result["problems"], result)
-    return Failed(message=str(failed), data=failed)
+    names = result.get("failed_departments")
+    head = f"Fehlgeschlagen: {', '.join(names)}. " if names else ""
+    return Failed(message=head + str(failed), data=failed)
 
 
 # ============================================================================================ single steps
@@ -204,7 +223,8 @@ def intake_flow(config: str = "examples/config.toml", department: Optional[str] 
         out.update(r.by_department())
     problems = [f"{d}: übersprungen, nichts übernommen: {why}" for d, why in broken.items()]
     problems += [f"{b.department}: Übernahme abgebrochen: {b.error}" for r in reports for b in r.batches if b.error]
-    return _ended({**out, "problems": problems}) if problems else out
+    failed = list(broken) + [b.department for r in reports for b in r.batches if b.error]
+    return _ended({**out, "problems": problems, "failed_departments": list(dict.fromkeys(failed))}) if problems else out
 
 
 @flow(name="erechnung-render-validate")

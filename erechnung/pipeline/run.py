@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from ..errors import ErechnungError
 from ..html_safety import csp_meta_html
+from ..model.clock import berlin_text
 from ..config import Config, load_config
 from ..state.repository import finish_run, start_run
 from ..state.schema import Document, utcnow
@@ -141,35 +142,65 @@ class RunSummary:
                 "rejected": len(self.rejected), "failed": len(self.failed), "seconds": round(self.seconds, 2)}
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per department (and the total): received / rendered / rejected / quarantined, for people."""
+        """One row per department (and the total): received / rendered / rejected / quarantined, for machines
+        (``DepartmentSummary.row`` keys); :meth:`table_de` is the same with the German headers."""
         return [d.row() for d in self.departments] + [self.totals.row()]
 
-    def markdown(self) -> str:
-        rows = self.table()
+    def table_de(self) -> list[dict[str, Any]]:
+        """:meth:`table` with the German column headers of :data:`LABELS` (artifacts, reports for people)."""
+        return [{LABELS[k]: v for k, v in row.items()} for row in self.table()]
+
+    def failed_departments(self) -> list[str]:
+        """The names of the departments something failed in (skipped, intake stopped, files unreadable)."""
+        return [d.name for d in self.departments if d.skipped or d.error or d.unreadable]
+
+    def when(self) -> str:
+        """The run's time for people: ``06.12.2026 14:05:09 MEZ – 14:06:30 MEZ``, on the Berlin clock."""
+        return f"{berlin_text(self.started, seconds=True)} – {berlin_text(self.finished, seconds=True)[11:]}"
+
+    def markdown(self, links: Callable[[str], str | None] | None = None) -> str:
+        """The run as markdown (Prefect artifact). ``links(path)`` gives the console's address of a path
+        (``laeufe/<run>``, ``dokumente/<id>``, ``abteilungen/<id>/dateien``) or None; without one, the report
+        says where a file lies instead of linking to it."""
+        link = links or (lambda _path: None)
+        rows = self.table_de()
         head = list(rows[0])
         lines = [f"# Lauf {self.run_id}", "",
-                 f"{self.started.astimezone():%d.%m.%Y %H:%M} – {self.finished.astimezone():%H:%M:%S}, "
-                 f"{self.seconds:.1f} s, {self.workers} Worker, {self.documents_per_second:.1f} Belege/s", "",
-                 "| " + " | ".join(LABELS[h] for h in head) + " |", "|" + "---|" * len(head)]
+                 f"{self.when()}, {self.seconds:.1f} s, {self.workers} Worker, {self.documents_per_second:.1f} "
+                 "Belege/s", "",
+                 "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
+        failed = self.failed_departments()
+        if failed:
+            lines[1:1] = ["", f"**Fehlgeschlagen: {', '.join(failed)}** (siehe unten)"]
         if self.rejected:
             lines += ["", "## Zurückgewiesen", ""]
-            lines += [f"- {r.department} {r.number or r.id}: {r.reason} {'; '.join(r.errors[:2])}"
-                      for r in self.rejected[:50]]
+            for r in self.rejected[:50]:
+                url = link(f"dokumente/{r.id}")
+                shown = f"[{r.number or r.id}]({url})" if url else f"{r.number or r.id}"
+                lines.append(f"- {r.department} {shown}: {r.reason} {'; '.join(r.errors[:2])}")
         if self.error_reports:
-            lines += ["", "## Fehlerberichte", ""] + [f"- {d}: `{k}`" for d, k in self.error_reports]
+            lines += ["", "## Fehlerberichte", ""]
+            for d, k in self.error_reports:
+                url = link(f"abteilungen/{d}/dateien")
+                lines.append(f"- {d}: [Fehlerberichte der Abteilung]({url}) (`{k}`)" if url
+                             else f"- {d}: liegt in der Ablage der Abteilung: `{k}`")
         if self.register_problems:
             lines += ["", "## Empfängerverzeichnis: Zeilen nicht übernommen", ""]
             lines += [f"- {line}" for line in self.register_problems]
-            lines += ["", f"Fehlerbericht: `{self.register_report}`"]
+            lines += ["", f"Fehlerbericht (auf dem Server): `{self.register_report}`"]
         errors = [d for d in self.departments if d.error or d.busy or d.skipped]
         if errors:
             lines += ["", "## Nicht (vollständig) bearbeitet", ""]
             lines += [f"- {d.name}: " + (f"übersprungen: {d.skipped}" if d.skipped else d.error
                                           or 'von einem anderen Lauf gehalten (' + str(d.busy) + ')')
                       for d in errors]
-        if self.report_html:
-            lines += ["", f"Bericht: `{self.report_html}`"]
+        url = link(f"laeufe/{self.run_id}")
+        if url:
+            lines += ["", f"Bericht: [Lauf {self.run_id} in der Konsole]({url})"]
+        elif self.report_html:
+            lines += ["", f"Der HTML-Bericht liegt auf dem Server unter `{self.report_html}` (ein Link entsteht, "
+                          "wenn die Konfiguration unter [console] base_url die Adresse der Konsole nennt)."]
         return "\n".join(lines) + "\n"
 
 
@@ -426,7 +457,8 @@ def run_report_html(summary: RunSummary) -> bytes:
                      + "".join(f"<td>{e(str(v))}</td>" for v in r.values()) + "</tr>" for i, r in enumerate(rows))
     parts = [f"<!DOCTYPE html><html lang=\"de\"><head><meta charset=\"utf-8\">{csp_meta_html()}"
              f"<title>Lauf {e(summary.run_id)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>Verarbeitungslauf {e(summary.started.astimezone().strftime('%d.%m.%Y %H:%M'))}</h1>",
+             f"<h1>Verarbeitungslauf {e(berlin_text(summary.started))}</h1>",
+             f"<p>{e(summary.when())}</p>",
              f"<p>Lauf {e(summary.run_id)}: {summary.seconds:.1f} s, {summary.workers} Worker-Prozess(e), "
              f"{summary.documents_per_second:.1f} Belege/s.</p>",
              f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]

@@ -226,6 +226,19 @@ def sandbox_command(
                                  bundid_via=bundid_via))
 
 
+@app.command("samples")
+def samples_command(
+    config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,
+                                help="The configuration whose drop zones receive the sample files."),
+    department: List[str] = typer.Option([], "--department", help="Only this department; repeatable."),
+) -> None:
+    """Put the sample deliveries (examples/batches/<department>/) into the configuration's drop zones (folders or
+    s3://, the sandbox's S3 stand-in included): exit 0, or 4 when a department's drop zone was unreachable."""
+    from .samples import run_samples
+
+    raise typer.Exit(run_samples(config, department))
+
+
 audit_app = typer.Typer(name="audit", no_args_is_help=True, help="The tamper-evident audit trail of deliveries.")
 
 

@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from rich.console import Console
 
@@ -66,14 +67,20 @@ def prepare(root: Path = OUT, *, drop: bool = True) -> Path:
     config = root / "config.toml"
     config.write_text(config_text(root), encoding="utf-8")
     if drop:
-        for folder in sorted((EXAMPLES / "batches").iterdir()):
-            if folder.is_dir():
-                zone = root / "dropzones" / folder.name
-                zone.mkdir(parents=True, exist_ok=True)
-                for f in sorted(folder.iterdir()):
-                    if f.is_file():
-                        shutil.copyfile(f, zone / f.name)
+        for department, f in sample_files():
+            zone = root / "dropzones" / department
+            zone.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, zone / f.name)
     return config
+
+
+def sample_files(examples: Path = EXAMPLES) -> Iterator[tuple[str, Path]]:
+    """The sample deliveries: ``(department id, file)`` for every file of ``examples/batches/<department>/``."""
+    for folder in sorted((examples / "batches").iterdir()):
+        if folder.is_dir():
+            for f in sorted(folder.iterdir()):
+                if f.is_file():
+                    yield folder.name, f
 
 
 def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = True) -> int:

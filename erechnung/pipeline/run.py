@@ -22,6 +22,7 @@ from array import array
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from sqlalchemy import func, select
@@ -182,6 +183,7 @@ class RunSummary:
         if self.error_reports:
             lines += ["", "## Fehlerberichte", ""]
             for d, k in self.error_reports:
+                k = _shown_location(k)
                 url = link(f"abteilungen/{d}/dateien")
                 lines.append(f"- {d}: [Fehlerberichte der Abteilung]({url}) (`{k}`)" if url
                              else f"- {d}: liegt in der Ablage der Abteilung: `{k}`")
@@ -202,6 +204,13 @@ class RunSummary:
             lines += ["", f"Der HTML-Bericht liegt auf dem Server unter `{self.report_html}` (ein Link entsteht, "
                           "wenn die Konfiguration unter [console] base_url die Adresse der Konsole nennt)."]
         return "\n".join(lines) + "\n"
+
+
+def _shown_location(url: str) -> str:
+    """A storage URL as people read it: a local folder's ``file://`` URL as its path (a ``file://`` link opens
+    nothing from a browser on another machine), ``s3://`` as it is."""
+    parts = urlsplit(url)
+    return unquote(parts.path) if parts.scheme == "file" else url
 
 
 # ============================================================================================ the run
@@ -482,7 +491,7 @@ def run_report_html(summary: RunSummary) -> bytes:
         parts.append("</table>")
     if summary.error_reports:
         parts.append("<h2>Fehlerberichte der Abteilungen</h2><ul>")
-        parts += [f"<li>{e(d)}: {e(k)}</li>" for d, k in summary.error_reports]
+        parts += [f"<li>{e(d)}: {e(_shown_location(k))}</li>" for d, k in summary.error_reports]
         parts.append("</ul>")
     if summary.failed:
         parts.append(f"<p>{len(summary.failed)} Beleg(e) konnten in diesem Lauf nicht erzeugt werden und werden im "

@@ -172,8 +172,12 @@ def intake(p: Pipeline, departments: Sequence[str] | None = None, *, run_id: str
                 raise p.profile_check.broken[dep.id]
             _department(p, dep, report, run_id, progress)
         except Exception as exc:  # noqa: BLE001 - one department's trouble (its S3 zone unreachable) stops only it
-            log.exception("intake of %s failed", dep.id)
-            why = str(exc) if isinstance(exc, StorageUnreachableError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, StorageUnreachableError):  # said in full, for people; no traceback needed
+                log.error("intake of %s failed: %s", dep.id, exc)
+                why = str(exc)
+            else:
+                log.exception("intake of %s failed", dep.id)
+                why = f"{type(exc).__name__}: {exc}"
             report.batches.append(BatchOutcome(dep.id, "", "error", error=why))
     return report
 

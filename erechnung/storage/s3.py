@@ -159,7 +159,7 @@ class S3Storage(Storage):
             pages = list(self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                             Prefix=self.prefix + prefix))
         except (BotoCoreError, ClientError) as exc:
-            problem = unreachable(self.url, exc)
+            problem = unreachable(self.url.rstrip("/"), exc)
             if problem is None:
                 raise
             raise problem from None

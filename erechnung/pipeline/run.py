@@ -182,11 +182,12 @@ class RunSummary:
                 lines.append(f"- {r.department} {shown}: {r.reason} {'; '.join(r.errors[:2])}")
         if self.error_reports:
             lines += ["", "## Fehlerberichte", ""]
+            names = {d.department: d.name for d in self.departments}
             for d, k in self.error_reports:
                 k = _shown_location(k)
                 url = link(f"abteilungen/{d}/dateien")
-                lines.append(f"- {d}: [Fehlerberichte der Abteilung]({url}) (`{k}`)" if url
-                             else f"- {d}: liegt in der Ablage der Abteilung: `{k}`")
+                lines.append(f"- {names.get(d, d)}: [Fehlerberichte der Abteilung]({url}) (`{k}`)" if url
+                             else f"- {names.get(d, d)}: liegt in der Ablage der Abteilung: `{k}`")
         if self.register_problems:
             lines += ["", "## Empfängerverzeichnis: Zeilen nicht übernommen", ""]
             lines += [f"- {line}" for line in self.register_problems]

@@ -29,6 +29,9 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # botocore caches credentials an earlier test set
 
 
 @pytest.fixture
@@ -91,7 +94,7 @@ def test_sandbox_samples_and_run_work_offline_with_the_s3_drop_zone(tmp_path, of
 
 def test_an_unreachable_drop_zone_fails_alone_in_german(tmp_path, offline):
     from erechnung.config import load_config
-    from erechnung.entrypoints.demo.samples import drop_samples
+    from erechnung.entrypoints.cli.samples import drop_samples
 
     config_path = _site(tmp_path / "site")  # its include (the sandbox's file) does not exist: no [s3] anywhere
     dropped = drop_samples(load_config(config_path))

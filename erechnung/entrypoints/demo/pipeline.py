@@ -13,11 +13,11 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Iterator
 
 from rich.console import Console
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+from ..cli.samples import EXAMPLES, sample_files  # the sample deliveries, as `erechnung samples` drops them
+
 #: Delivery paths of the configuration, under the demo's root: the sandboxes' connections, the adapters' journals.
 DELIVERY_PATHS = {"include": "sandbox/delivery.toml", "journal_dir": "delivery-journals"}
 OUT = Path("out/pipeline")
@@ -73,14 +73,6 @@ def prepare(root: Path = OUT, *, drop: bool = True) -> Path:
             shutil.copyfile(f, zone / f.name)
     return config
 
-
-def sample_files(examples: Path = EXAMPLES) -> Iterator[tuple[str, Path]]:
-    """The sample deliveries: ``(department id, file)`` for every file of ``examples/batches/<department>/``."""
-    for folder in sorted((examples / "batches").iterdir()):
-        if folder.is_dir():
-            for f in sorted(folder.iterdir()):
-                if f.is_file():
-                    yield folder.name, f
 
 
 def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = True) -> int:

@@ -214,9 +214,11 @@ def sandbox_command(
                                                       "mls-reject:ID, dns:servfail, smp:503, ap:503; repeatable."),
     bundid_via: str = typer.Option("fitconnect", "--bundid-via", help="fitconnect (bridge) or zbp (direct)."),
 ) -> None:
-    """Start the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, ELSTER, Peppol).
+    """Start the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, ELSTER, Peppol)
+    and an S3 stand-in for s3:// drop zones.
 
-    They run until Ctrl+C; a configuration delivers to them with [delivery] include = "DIR/delivery.toml".
+    They run until Ctrl+C; a configuration delivers to them with [delivery] include = "DIR/delivery.toml" (for
+    examples/config.toml: --dir examples/var/sandbox), and its s3:// locations use the stand-in ([s3] there).
     """
     from .delivery import run_sandbox
 

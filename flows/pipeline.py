@@ -62,9 +62,20 @@ def _open(config: str, db_url: Optional[str], workers: Optional[int], chunk_size
 
 @task(name="intake", task_run_name="intake-{department}", **TASK)
 def intake_task(p: Pipeline, department: str, run_id: Optional[str] = None):
+    """One department's intake; its task run ends Failed (red in the UI, the department's trouble in the message)
+    when the intake stopped (its drop zone unreachable ...), carrying the report all the same (:func:`report_of`)."""
     report = intake(p, [department], run_id=run_id)
     get_run_logger().info("%s: %s", department, report.by_department().get(department, {}))
+    errors = [b.error for b in report.batches if b.department == department and b.error]
+    if errors:
+        name = p.config.department(department).name
+        return Failed(message=f"{name}: Übernahme abgebrochen: {errors[0]}", data=report)
     return report
+
+
+def report_of(future) -> IntakeReport:
+    """The report of an ``intake_task``, also of one that ended Failed (the run goes on with the others)."""
+    return future.result(raise_on_failure=False)
 
 
 @task(name="render-validate", **TASK)
@@ -132,7 +143,7 @@ class PrefectTasks:
         """A task per department, all at once; their files are not reported as progress (only rendering is)."""
         report = IntakeReport()
         for f in [intake_task.submit(quote(p), d, run_id) for d in departments]:
-            report.batches += f.result().batches
+            report.batches += report_of(f).batches
         return report
 
     def render(self, p: Pipeline, pool: RenderPool, chunks):
@@ -213,7 +224,7 @@ def intake_flow(config: str = "examples/config.toml", department: Optional[str] 
     with _open(config, db_url, 1, 500) as p:
         try:
             held = _held(p, department)
-            reports = [intake_task.submit(quote(p), d).result() for d in held]
+            reports = [report_of(intake_task.submit(quote(p), d)) for d in held]
             broken = {d.id: str(p.profile_check.broken[d.id]) for d in p.departments(department)
                       if d.id in p.profile_check.broken}
         finally:

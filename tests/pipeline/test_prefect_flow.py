@@ -51,7 +51,8 @@ SCRIPT = textwrap.dedent("""
     artifacts = [{"key": a.key, "type": a.type, "data": a.data, "flow_run_id": str(a.flow_run_id)} for a in arts]
     runs = [{"id": str(r.id), "name": r.name, "state": r.state_type.value, "message": r.state.message}
             for r in flow_runs]
-    tasks = [{"name": t.name, "flow_run_id": str(t.flow_run_id)} for t in task_runs]
+    tasks = [{"name": t.name, "flow_run_id": str(t.flow_run_id), "state": t.state_type.value,
+              "message": t.state.message} for t in task_runs]
     print("RESULT:" + json.dumps({"result": result, "artifacts": artifacts, "runs": runs, "tasks": tasks,
                                   "failed": {"type": state.type.value, "message": state.message,
                                              "result": getattr(failed, "result", None)}},
@@ -168,7 +169,11 @@ def test_a_run_whose_department_failed_ends_failed_naming_it(prefect_run):
     assert rows["Standesamt"]["documents"] == 5 and rows["Ordnungsamt"]["batches"] == 0
     broken_run = next(r for r in out["runs"] if r["state"] == "FAILED")
     assert "Ordnungsamt" in broken_run["message"]
-    assert "intake-ordnungsamt" in [t["name"] for t in out["tasks"] if t["flow_run_id"] == broken_run["id"]]
+    intake = {t["name"]: t for t in out["tasks"] if t["flow_run_id"] == broken_run["id"]
+              and t["name"].startswith("intake-")}
+    assert intake["intake-ordnungsamt"]["state"] == "FAILED"  # red in the UI, with the reason
+    assert intake["intake-ordnungsamt"]["message"].startswith("Ordnungsamt: Übernahme abgebrochen: Ablage s3://")
+    assert intake["intake-standesamt"]["state"] == "COMPLETED"
     arts = _artifacts_of(out, broken_run["id"])
     assert "**Fehlgeschlagen: Ordnungsamt**" in arts["erechnung-run-report"]["data"]
     # no console configured: the report says where the HTML file lies instead of a dead link

@@ -5,12 +5,16 @@
                           few hundred documents a ``render-validate`` task and a ``record-archive-hand-over``
                           task; the render tasks of several chunks run at once (threads), each handing its chunk
                           to the pool of spawned worker processes, so every core renders while finished chunks
-                          are archived. At the end the summary is published as artifacts (a table per department:
-                          received / rendered / rejected / quarantined; the run as markdown; a link to the HTML
-                          run report) and returned. When something failed (a department skipped because its
-                          mapping profile is broken, a department's intake stopped, a file unreadable, documents
-                          left for the next run) the flow run ends Failed, its message listing what, and the
-                          result travels as ``RunFailed.result`` (``run_flow(..., return_state=True)``).
+                          are archived. Intake tasks are named after their department (``intake-standesamt``);
+                          one whose intake stopped ends Failed with the reason, the others go on. At the end the
+                          summary is published as artifacts (a table per department with German headers; the
+                          run as markdown, its times on the Berlin clock with their zone; the run report as a
+                          link to the console, ``[console] base_url``, or else where its file lies) and
+                          returned. When something failed (a department skipped because its mapping profile is
+                          broken, a department's intake stopped, a file unreadable, documents left for the next
+                          run) the flow run ends Failed, its message starting with the departments
+                          (``Fehlgeschlagen: Ordnungsamt. ...``), and the result travels as ``RunFailed.result``
+                          (``run_flow(..., return_state=True)``).
 ``intake_flow``,          the steps alone, on what waits in the state database (for operators: e.g. render
 ``render_validate_flow``, again after a bundle update, archive after an outage); each holds its departments
 ``archive_flow``,         for its duration.

@@ -4,13 +4,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts system-tools demo test test-clock-ahead chaos bench-validate bench-hybrid bench-pipeline bench-delivery prefect-server clean
+.PHONY: install artifacts system-tools demo console test test-clock-ahead chaos bench-validate bench-hybrid bench-pipeline bench-delivery prefect-server clean
 
 install: $(STAMP) artifacts system-tools
 
 # Debian tools the tests use: pdftoppm renders generated PDFs' page 1 as PNG; libfaketime moves the clock ahead
-# for test-clock-ahead; xmlsec1 is the independent verifier of our Peppol AS4 signatures. Installed when missing.
+# for test-clock-ahead; xmlsec1 is the independent verifier of our Peppol AS4 signatures; chromium is the browser
+# the console's browser tests drive (through Playwright, no browser download). Installed when missing.
 system-tools:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "warning: could not install chromium; run as root or install it yourself"; }
 	@command -v xmlsec1 >/dev/null 2>&1 || { echo "installing xmlsec1"; \
 	  (apt-get update -qq && apt-get install -y -qq xmlsec1 >/dev/null) || \
 	  echo "warning: could not install xmlsec1; run as root or install it yourself"; }
@@ -36,6 +40,10 @@ artifacts: $(STAMP)
 
 demo: install
 	$(PY) -m erechnung.entrypoints.demo
+
+# The web console on the demo's data (after make demo): http://127.0.0.1:8080, demo accounts in examples/config.toml
+console: install
+	$(PY) -m erechnung console --config out/pipeline/config.toml --host 127.0.0.1 --port 8080
 
 test: install
 	$(PY) -m pytest -q -n 2 --dist loadgroup

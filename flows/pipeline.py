@@ -127,10 +127,11 @@ def publish(summary, config=None) -> None:
                                       + (f" – fehlgeschlagen: {', '.join(failed)}" if failed else ""))
     create_markdown_artifact(markdown=summary.markdown(links), key="erechnung-run-report",
                              description="Der Lauf: Zahlen, zurückgewiesene Belege, Fehlerberichte")
-    url = links(f"laeufe/{summary.run_id}")
+    url = links("laeufe")
     if url:
-        create_link_artifact(link=url, key="erechnung-run-report-html", link_text=f"Lauf {summary.run_id}",
-                             description="Bericht des Laufs in der Konsole")
+        create_link_artifact(link=url, key="erechnung-run-report-html", link_text="Läufe in der Konsole",
+                             description=f"Die Läufe je Abteilung in der Konsole; der HTML-Bericht dieses Laufs "
+                                         f"liegt auf dem Server unter {summary.report_html}")
     elif summary.report_html is not None:
         create_markdown_artifact(
             markdown=f"Der HTML-Bericht des Laufs liegt auf dem Server unter `{Path(summary.report_html).absolute()}`."

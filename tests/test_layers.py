@@ -8,7 +8,7 @@ circle. ARCHITECTURE.md draws the same layers; change both together.
     features    intake, state
     services    pipeline, delivery, the channel adapters (mailbox_connectors)
     wiring      the composition root (erechnung.entrypoints.wiring): configuration -> connectors, archive
-    edge        Prefect flows, command line, demos
+    edge        Prefect flows, command line, the web console, demos
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("features", ("erechnung.intake", "erechnung.state")),
     ("services", ("erechnung.pipeline", "erechnung.delivery", "mailbox_connectors")),
     ("wiring", ("erechnung.entrypoints", "erechnung.entrypoints.wiring")),
-    ("edge", ("flows", "erechnung.entrypoints.cli", "erechnung.entrypoints.demo", "erechnung.__main__")),
+    ("edge", ("flows", "erechnung.entrypoints.cli", "erechnung.entrypoints.console", "erechnung.entrypoints.demo",
+              "erechnung.__main__")),
 )
 LAYER_OF = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}
 NAME_OF = {i: name for i, (name, _) in enumerate(LAYERS)}

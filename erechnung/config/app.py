@@ -235,7 +235,7 @@ class Config(Strict):
     departments: dict[str, Department] = Field(min_length=1)
     recipients: str | None = None  # a recipient register CSV to import (relative to this file)
     delivery: DeliverySection = Field(default_factory=DeliverySection)  # channels, retries, legal dates
-    console: ConsoleSection = Field(default_factory=ConsoleSection)  # where the web console is reached (links)
+    console: ConsoleSection = Field(default_factory=ConsoleSection)  # the web console's access (issue 14)
     s3: S3Section | None = None  # the S3 server of s3:// locations (else the include's, else boto3's own)
     source: str = "config.toml"
     base_dir: str = "."
@@ -309,6 +309,13 @@ def _cross_checks(data: Mapping[str, Any], file: str) -> list[ConfigProblem]:
                                          f"dieselbe Ablage wie departments.{zones[norm]}",
                                          "jede Abteilung braucht ihre eigene Ablage"))
             zones.setdefault(norm, dep_id)
+    console = data.get("console") if isinstance(data.get("console"), dict) else {}
+    for i, user in enumerate(console.get("users") or ()):
+        for dep_id in (user.get("departments") or ()) if isinstance(user, dict) else ():
+            if isinstance(dep_id, str) and dep_id not in departments:
+                out.append(ConfigProblem(file, f"console.users[{i}].departments", repr(dep_id),
+                                         "keine Abteilung dieses Namens",
+                                         f"verwenden Sie eine von departments: {', '.join(departments)}"))
     return out
 
 

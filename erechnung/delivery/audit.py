@@ -347,3 +347,13 @@ def checkpoint_head(session: Session, archive: Any) -> Any:
     if head is not None and head.seq > 0:
         archive.put_checkpoint(head.seq, head.head_hash)
     return archive.latest_checkpoint()
+
+
+def verify_against_archive(session: Session, checkpoints: Sequence[Any], rules: Any | None = None) -> TrailReport:
+    """``verify_trail`` against the newest of the archive's ``checkpoints`` (``Archive.checkpoints()``; empty:
+    none written yet), with the legal rules as installed: what ``erechnung audit verify`` and the console run."""
+    if rules is None:
+        from .notification import LegalRules
+
+        rules = LegalRules.load()
+    return verify_trail(session, checkpoints[-1] if checkpoints else None, rules, earlier=list(checkpoints))

@@ -101,6 +101,7 @@ class RunSummary:
     departments: list[DepartmentSummary]
     rejected: list[RejectedDocument] = field(default_factory=list)
     error_reports: list[tuple[str, str]] = field(default_factory=list)  # (department, where in its drop zone)
+    report_batches: dict[str, int] = field(default_factory=dict)  # where an error report lies -> its batch's id
     failed: list[tuple[int, str]] = field(default_factory=list)  # documents left numbered (tried again next run)
     report_html: Path | None = None
     timings: dict[str, Any] = field(default_factory=dict)
@@ -160,9 +161,9 @@ class RunSummary:
         return f"{berlin_text(self.started, seconds=True)} – {berlin_text(self.finished, seconds=True)[11:]}"
 
     def markdown(self, links: Callable[[str], str | None] | None = None) -> str:
-        """The run as markdown (Prefect artifact). ``links(path)`` gives the console's address of a path
-        (``laeufe/<run>``, ``dokumente/<id>``, ``abteilungen/<id>/dateien``) or None; without one, the report
-        says where a file lies instead of linking to it."""
+        """The run as markdown (Prefect artifact). ``links(path)`` gives the console's address of one of its pages
+        (``laeufe``: the runs per department; ``dokumente/<id>``: a document; ``dateien/<batch>``: a file taken in,
+        with its error report) or None; without one, the report says where a file lies instead of linking."""
         link = links or (lambda _path: None)
         rows = self.table_de()
         head = list(rows[0])
@@ -184,9 +185,10 @@ class RunSummary:
             lines += ["", "## Fehlerberichte", ""]
             names = {d.department: d.name for d in self.departments}
             for d, k in self.error_reports:
+                batch = self.report_batches.get(k)
+                url = link(f"dateien/{batch}") if batch is not None else None  # the file's page, with its report
                 k = _shown_location(k)
-                url = link(f"abteilungen/{d}/dateien")
-                lines.append(f"- {names.get(d, d)}: [Fehlerberichte der Abteilung]({url}) (`{k}`)" if url
+                lines.append(f"- {names.get(d, d)}: [Fehlerbericht in der Konsole]({url}) (`{k}`)" if url
                              else f"- {names.get(d, d)}: liegt in der Ablage der Abteilung: `{k}`")
         if self.register_problems:
             lines += ["", "## Empfängerverzeichnis: Zeilen nicht übernommen", ""]
@@ -198,12 +200,11 @@ class RunSummary:
             lines += [f"- {d.name}: " + (f"übersprungen: {d.skipped}" if d.skipped else d.error
                                           or 'von einem anderen Lauf gehalten (' + str(d.busy) + ')')
                       for d in errors]
-        url = link(f"laeufe/{self.run_id}")
+        url = link("laeufe")
         if url:
-            lines += ["", f"Bericht: [Lauf {self.run_id} in der Konsole]({url})"]
-        elif self.report_html:
-            lines += ["", f"Der HTML-Bericht liegt auf dem Server unter `{self.report_html}` (ein Link entsteht, "
-                          "wenn die Konfiguration unter [console] base_url die Adresse der Konsole nennt)."]
+            lines += ["", f"Läufe je Abteilung: [in der Konsole]({url})"]
+        if self.report_html:
+            lines += ["", f"Der HTML-Bericht liegt auf dem Server unter `{self.report_html}`."]
         return "\n".join(lines) + "\n"
 
 
@@ -437,13 +438,15 @@ def summarize(p: Pipeline, st: RunState) -> RunSummary:
             for doc in s.execute(select(Document.id, Document.department, Document.number).where(
                     Document.id.in_(list(reasons)[:1000]))).all():
                 details.append(RejectedDocument(doc.id, doc.department, doc.number, *reasons[doc.id]))
-    reports = [(b.department, f"{p.drop_zone(b.department).url.rstrip('/')}/{b.error_report}")
+    located = [(b, f"{p.drop_zone(b.department).url.rstrip('/')}/{b.error_report}")
                for b in ir.batches if b.error_report]
+    reports = [(b.department, where) for b, where in located]
     timings: dict[str, Any] = {k: round(v, 3) for k, v in st.timings.items()}
     if rr.by_format:  # milliseconds of worker time per document (render + validate), per form
         timings["ms_per_document"] = {f: round(1000 * sec / n, 1) for f, (n, sec) in sorted(rr.by_format.items())}
     return RunSummary(st.run_id, st.started, utcnow(), time.perf_counter() - st.t0, st.workers, rows, details,
-                      reports, rr.failed, timings=timings)
+                      reports, rr.failed, timings=timings,
+                      report_batches={where: b.batch_id for b, where in located if b.batch_id is not None})
 
 
 # ============================================================================================ the report

@@ -13,6 +13,7 @@ from erechnung.pipeline.run import DepartmentSummary, RejectedDocument, RunSumma
 
 WINTER = datetime(2026, 12, 6, 13, 5, 9, tzinfo=timezone.utc)
 SUMMER = datetime(2026, 7, 1, 22, 30, tzinfo=timezone.utc)
+REPORT = "file:///srv/zonen/standesamt/fehlerberichte/a.csv.fehlerbericht.csv"
 
 
 def test_times_carry_their_zone_on_the_berlin_clock():
@@ -30,25 +31,25 @@ def _summary(report: Path | None = None) -> RunSummary:
                                                                    "Zugangsdaten gefunden. ...")]
     return RunSummary("run-1", WINTER, WINTER.replace(minute=6, second=30), 81.0, 2, deps,
                       rejected=[RejectedDocument(7, "standesamt", "STA-1", "BR-DE-15")],
-                      error_reports=[("standesamt", "file:///srv/zonen/standesamt/fehlerberichte/a.csv.fehlerbericht.csv")],
-                      report_html=report)
+                      error_reports=[("standesamt", REPORT)], report_batches={REPORT: 3}, report_html=report)
 
 
 def test_markdown_with_the_console_links_its_pages():
-    config = SimpleNamespace(console=ConsoleSection(base_url="https://konsole.musterstadt.example/"))
+    config = SimpleNamespace(console=ConsoleSection(base_url="https://konsole.musterstadt.example/"),
+                             model_fields_set={"console"})
     md = _summary(Path("/srv/berichte/lauf.html")).markdown(lambda path: console_link(config, path))
     assert "06.12.2026 14:05:09 MEZ – 14:06:30 MEZ" in md and "UTC" not in md
     assert "**Fehlgeschlagen: Ordnungsamt**" in md
     assert "| Abteilung | Dateien | Duplikate | Datensätze | Belege | erzeugt | abgelehnt | Quarantäne | übergeben |" in md
     assert "[STA-1](https://konsole.musterstadt.example/dokumente/7)" in md
-    assert "- Standesamt: [Fehlerberichte der Abteilung](https://konsole.musterstadt.example/abteilungen/standesamt/" \
-           "dateien)" in md
-    assert "(https://konsole.musterstadt.example/laeufe/run-1)" in md
+    assert "- Standesamt: [Fehlerbericht in der Konsole](https://konsole.musterstadt.example/dateien/3)" in md
+    assert "[in der Konsole](https://konsole.musterstadt.example/laeufe)" in md
     assert "file://" not in md
 
 
 def test_markdown_without_a_console_says_where_files_lie():
-    md = _summary(Path("/srv/berichte/lauf.html")).markdown(lambda path: console_link(SimpleNamespace(), path))
+    unset = SimpleNamespace(console=ConsoleSection(), model_fields_set=set())  # no [console]: its defaults only
+    md = _summary(Path("/srv/berichte/lauf.html")).markdown(lambda path: console_link(unset, path))
     assert "](" not in md and "file://" not in md
     assert "Der HTML-Bericht liegt auf dem Server unter `/srv/berichte/lauf.html`" in md
     assert "- Standesamt: liegt in der Ablage der Abteilung: `/srv/zonen/standesamt/fehlerberichte/" in md

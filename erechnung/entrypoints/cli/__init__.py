@@ -277,6 +277,40 @@ def archive_verify_command(
 app.add_typer(archive_app, name="archive")
 
 
+console_app = typer.Typer(name="console", help="The web console for departments, finance and auditors.")
+
+
+@console_app.callback(invoke_without_command=True)
+def console_command(
+    ctx: typer.Context,
+    config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,
+                                help="The configuration with its console accounts (section console)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="The port to listen on."),
+) -> None:
+    """Serve the console (German, server-rendered) until Ctrl+C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..console.app import serve
+
+    raise typer.Exit(serve(config, host=host, port=port))
+
+
+@console_app.command("hash-password")
+def console_hash_password_command() -> None:
+    """Ask for a password twice and print its scrypt hash (password_hash of a console user)."""
+    from ..console.auth import hash_password
+
+    password = typer.prompt("Passwort", hide_input=True, confirmation_prompt="Passwort wiederholen")
+    if len(password) < 12:
+        typer.echo("Fehler: das Passwort ist kürzer als 12 Zeichen", err=True)
+        raise typer.Exit(2)
+    typer.echo(hash_password(password))
+
+
+app.add_typer(console_app, name="console")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``erechnung = "erechnung.entrypoints.cli:main"``)."""
     try:

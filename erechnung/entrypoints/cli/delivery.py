@@ -124,18 +124,16 @@ def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Pat
     from erechnung.errors import ErechnungError
     from erechnung.state import transaction
 
-    from erechnung.delivery.audit import verify_trail
-    from erechnung.delivery.notification import LegalRules
+    from erechnung.delivery.audit import verify_against_archive
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
-    checkpoint, earlier = None, []
+    earlier = []
     if config is not None:
         from ..wiring import open_archive
 
         try:
             earlier = open_archive(config).checkpoints()
-            checkpoint = earlier[-1] if earlier else None
         except (ErechnungError, OSError, ValueError) as exc:
             err.print(f"[red]Fehler:[/red] der Prüfpunkt im Archiv kann nicht gelesen werden: {exc}")
             return EXIT_USAGE
@@ -145,7 +143,7 @@ def run_audit_verify(db: Optional[str] = None, out=None, *, config: Optional[Pat
             return engine
         try:
             with transaction(engine) as s:
-                report = verify_trail(s, checkpoint, LegalRules.load(), earlier=earlier)
+                report = verify_against_archive(s, earlier)
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:

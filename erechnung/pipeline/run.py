@@ -101,12 +101,12 @@ class RunSummary:
     departments: list[DepartmentSummary]
     rejected: list[RejectedDocument] = field(default_factory=list)
     error_reports: list[tuple[str, str]] = field(default_factory=list)  # (department, where in its drop zone)
-    report_batches: dict[str, int] = field(default_factory=dict)  # where an error report lies -> its batch's id
     failed: list[tuple[int, str]] = field(default_factory=list)  # documents left numbered (tried again next run)
     report_html: Path | None = None
     timings: dict[str, Any] = field(default_factory=dict)
     register_problems: list[str] = field(default_factory=list)  # rows of the register CSV left out, for people
     register_report: Path | None = None  # their error report (next to the run report)
+    report_batches: dict[str, int] = field(default_factory=dict)  # where an error report lies -> its batch's id
 
     @property
     def totals(self) -> DepartmentSummary:

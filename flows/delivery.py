@@ -15,6 +15,7 @@ claims deliveries with a lease (``erechnung.delivery.send``).
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 if __name__ == "__main__":  # started as a script: the offline settings before Prefect is imported
@@ -30,6 +31,7 @@ from prefect.utilities.annotations import quote
 from erechnung.delivery.run import (DeliverRun, DeliveryState, TrackRun, add_sent, plan_step, print_step,
                                     send_step, track_run)
 from erechnung.config import load_config
+from erechnung.model.clock import berlin_text
 from erechnung.entrypoints.wiring import open_connectors
 
 TASK = dict(cache_policy=NONE, retries=0, persist_result=False)
@@ -60,16 +62,17 @@ def _publish(st: DeliveryState, run: DeliverRun | TrackRun, title: str) -> None:
     from erechnung.delivery.report import dead_letter_records
 
     create_table_artifact(table=[{"Zustand": k, "Zustellungen": v} for k, v in sorted(run.states.items())],
-                          key="erechnung-deliveries", description=f"{title}: deliveries by state")
+                          key="erechnung-deliveries", description=f"{title}: Zustellungen nach Zustand")
     with st.sf() as s:
         dead = dead_letter_records(s)
-    lines = [f"## {title}", "", *[f"- {line}" for line in run.lines()]]
+    lines = [f"## {title}", "", f"Stand: {berlin_text(datetime.now(timezone.utc), seconds=True)}", "",
+             *[f"- {line}" for line in run.lines()]]
     if dead:
         lines += ["", f"### Nicht zustellbar ({len(dead)})", ""]
         lines += [f"- Dokument {d['document_number'] or d['document_id']} ({d['recipient_ref'] or '–'}): "
                   f"{d['reason']}" for d in dead]
     create_markdown_artifact(markdown="\n".join(lines), key="erechnung-delivery-report",
-                             description="What this run delivered, and the dead letters for finance")
+                             description="Was dieser Lauf zugestellt hat, und was nicht zustellbar ist")
 
 
 @flow(name="erechnung-deliver")

@@ -5,12 +5,16 @@
                           few hundred documents a ``render-validate`` task and a ``record-archive-hand-over``
                           task; the render tasks of several chunks run at once (threads), each handing its chunk
                           to the pool of spawned worker processes, so every core renders while finished chunks
-                          are archived. At the end the summary is published as artifacts (a table per department:
-                          received / rendered / rejected / quarantined; the run as markdown; a link to the HTML
-                          run report) and returned. When something failed (a department skipped because its
-                          mapping profile is broken, a department's intake stopped, a file unreadable, documents
-                          left for the next run) the flow run ends Failed, its message listing what, and the
-                          result travels as ``RunFailed.result`` (``run_flow(..., return_state=True)``).
+                          are archived. Intake tasks are named after their department (``intake-standesamt``);
+                          one whose intake stopped ends Failed with the reason, the others go on. At the end the
+                          summary is published as artifacts (a table per department with German headers; the
+                          run as markdown, its times on the Berlin clock with their zone; the run report as a
+                          link to the console, ``[console] base_url``, or else where its file lies) and
+                          returned. When something failed (a department skipped because its mapping profile is
+                          broken, a department's intake stopped, a file unreadable, documents left for the next
+                          run) the flow run ends Failed, its message starting with the departments
+                          (``Fehlgeschlagen: Ordnungsamt. ...``), and the result travels as ``RunFailed.result``
+                          (``run_flow(..., return_state=True)``).
 ``intake_flow``,          the steps alone, on what waits in the state database (for operators: e.g. render
 ``render_validate_flow``, again after a bundle update, archive after an outage); each holds its departments
 ``archive_flow``,         for its duration.
@@ -60,11 +64,22 @@ def _open(config: str, db_url: Optional[str], workers: Optional[int], chunk_size
 # ============================================================================================ tasks
 
 
-@task(name="intake", **TASK)
+@task(name="intake", task_run_name="intake-{department}", **TASK)
 def intake_task(p: Pipeline, department: str, run_id: Optional[str] = None):
+    """One department's intake; its task run ends Failed (red in the UI, the department's trouble in the message)
+    when the intake stopped (its drop zone unreachable ...), carrying the report all the same (:func:`report_of`)."""
     report = intake(p, [department], run_id=run_id)
     get_run_logger().info("%s: %s", department, report.by_department().get(department, {}))
+    errors = [b.error for b in report.batches if b.department == department and b.error]
+    if errors:
+        name = p.config.department(department).name
+        return Failed(message=f"{name}: Übernahme abgebrochen: {errors[0]}", data=report)
     return report
+
+
+def report_of(future) -> IntakeReport:
+    """The report of an ``intake_task``, also of one that ended Failed (the run goes on with the others)."""
+    return future.result(raise_on_failure=False)
 
 
 @task(name="render-validate", **TASK)
@@ -95,16 +110,33 @@ def finish_chunk_task(p: Pipeline, st: RunState, rendered) -> int:
 # ============================================================================================ the run
 
 
-def publish(summary) -> None:
-    """The run's summary as artifacts of the current flow run (shown in the UI under Artifacts)."""
-    create_table_artifact(table=summary.table(), key="erechnung-run-summary",
-                          description=f"Run {summary.run_id}: per department received / rendered / rejected / "
-                                      "quarantined")
-    create_markdown_artifact(markdown=summary.markdown(), key="erechnung-run-report",
-                             description="The run: counts, rejected documents, error reports")
-    if summary.report_html is not None:
-        create_link_artifact(link=Path(summary.report_html).absolute().as_uri(), key="erechnung-run-report-html",
-                             link_text=Path(summary.report_html).name, description="HTML run report")
+def publish(summary, config=None) -> None:
+    """The run's summary as artifacts of the current flow run (shown in the UI under Artifacts): the table per
+    department with German headers, the run as markdown, and the run report: a link to its page in the console
+    when ``[console] base_url`` is configured, else a note saying where the HTML file lies on the server (a
+    ``file://`` link would open nothing from the UI)."""
+    from erechnung.config.console import console_link
+
+    def links(path: str):
+        return console_link(config, path)
+
+    failed = summary.failed_departments()
+    create_table_artifact(table=summary.table_de(), key="erechnung-run-summary",
+                          description=f"Lauf {summary.run_id} ({summary.when()}): je Abteilung Dateien, Datensätze, "
+                                      "Belege, erzeugt, abgelehnt, Quarantäne, übergeben"
+                                      + (f" – fehlgeschlagen: {', '.join(failed)}" if failed else ""))
+    create_markdown_artifact(markdown=summary.markdown(links), key="erechnung-run-report",
+                             description="Der Lauf: Zahlen, zurückgewiesene Belege, Fehlerberichte")
+    url = links("laeufe")
+    if url:
+        create_link_artifact(link=url, key="erechnung-run-report-html", link_text="Läufe in der Konsole",
+                             description=f"Die Läufe je Abteilung in der Konsole; der HTML-Bericht dieses Laufs "
+                                         f"liegt auf dem Server unter {summary.report_html}")
+    elif summary.report_html is not None:
+        create_markdown_artifact(
+            markdown=f"Der HTML-Bericht des Laufs liegt auf dem Server unter `{Path(summary.report_html).absolute()}`."
+                     "\n\nEin Link zur Konsole entsteht, wenn die Konfiguration unter `[console]` `base_url` nennt.",
+            key="erechnung-run-report-html", description="Wo der HTML-Bericht liegt")
 
 
 class PrefectTasks:
@@ -116,7 +148,7 @@ class PrefectTasks:
         """A task per department, all at once; their files are not reported as progress (only rendering is)."""
         report = IntakeReport()
         for f in [intake_task.submit(quote(p), d, run_id) for d in departments]:
-            report.batches += f.result().batches
+            report.batches += report_of(f).batches
         return report
 
     def render(self, p: Pipeline, pool: RenderPool, chunks):
@@ -144,13 +176,14 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
     log = get_run_logger()
     with _open(config, db_url, workers, chunk_size, work_dir, report_dir) as p:
         summary = run_pipeline(p, department, progress=progress, steps=PrefectTasks())
+        cfg = p.config
     for d in summary.departments:
         if d.skipped:
             log.error("%s: skipped, its mapping profile is broken: %s", d.department, d.skipped)
     busy = {d.department: d.busy for d in summary.departments if d.busy}
     if busy:
         log.warning("held by another run, left out: %s", busy)
-    publish(summary)
+    publish(summary, cfg)
     log.info("run %s: %s", summary.run_id, summary.totals.row())
     for d in summary.departments:
         if d.error:
@@ -159,7 +192,7 @@ def run_flow(config: str = "examples/config.toml", department: Optional[str] = N
               "seconds": round(summary.seconds, 2), "rejected": len(summary.rejected), "timings": summary.timings,
               "errors": {d.department: d.error for d in summary.departments if d.error},
               "skipped": {d.department: d.skipped for d in summary.departments if d.skipped},
-              "problems": summary.problems()}
+              "problems": summary.problems(), "failed_departments": summary.failed_departments()}
     return _ended(result)
 
 
@@ -169,7 +202,9 @@ def _ended(result: dict[str, Any]):
     if not result["problems"]:
         return result
     failed = RunFailed(result["problems"], result)
-    return Failed(message=str(failed), data=failed)
+    names = result.get("failed_departments")
+    head = f"Fehlgeschlagen: {', '.join(names)}. " if names else ""
+    return Failed(message=head + str(failed), data=failed)
 
 
 # ============================================================================================ single steps
@@ -194,7 +229,7 @@ def intake_flow(config: str = "examples/config.toml", department: Optional[str] 
     with _open(config, db_url, 1, 500) as p:
         try:
             held = _held(p, department)
-            reports = [intake_task.submit(quote(p), d).result() for d in held]
+            reports = [report_of(intake_task.submit(quote(p), d)) for d in held]
             broken = {d.id: str(p.profile_check.broken[d.id]) for d in p.departments(department)
                       if d.id in p.profile_check.broken}
         finally:
@@ -204,7 +239,8 @@ def intake_flow(config: str = "examples/config.toml", department: Optional[str] 
         out.update(r.by_department())
     problems = [f"{d}: übersprungen, nichts übernommen: {why}" for d, why in broken.items()]
     problems += [f"{b.department}: Übernahme abgebrochen: {b.error}" for r in reports for b in r.batches if b.error]
-    return _ended({**out, "problems": problems}) if problems else out
+    failed = list(broken) + [b.department for r in reports for b in r.batches if b.error]
+    return _ended({**out, "problems": problems, "failed_departments": list(dict.fromkeys(failed))}) if problems else out
 
 
 @flow(name="erechnung-render-validate")

@@ -98,3 +98,17 @@ class ConsoleSection(Strict):
 
     def user(self, name: str) -> ConsoleUser | None:
         return next((u for u in self.users if u.name == name), None)
+
+
+def console_link(config: object, path: str) -> str | None:
+    """``{base_url}/{path}`` of the console's page for reports and Prefect artifacts, when the configuration sets
+    up the console (has a ``[console]`` section; its ``base_url`` or the default), else None: then a report says
+    where a file lies instead of linking to a console nobody runs. Read defensively (``getattr``)."""
+    console = getattr(config, "console", None)
+    fields_set = getattr(config, "model_fields_set", None)
+    if console is None or (fields_set is not None and "console" not in fields_set):
+        return None
+    base = getattr(console, "base_url", None)
+    if not base:
+        return None
+    return f"{str(base).rstrip('/')}/{path.lstrip('/')}"

@@ -104,7 +104,10 @@ class DeliveryState:
             from erechnung.config import location_url
             from erechnung.storage import open_storage
 
-            self._archive = Archive(open_storage(location_url(self.config, self.config.archive.location)),
+            from erechnung.config.s3 import s3_options
+
+            self._archive = Archive(open_storage(location_url(self.config, self.config.archive.location),
+                                                 s3_options=s3_options(self.config)),
                                     RetentionPolicy.configured(self.config.archive.retention_years))
         return self._archive
 

@@ -97,7 +97,9 @@ def effective_section(config: Any) -> DeliverySection:
     except tomllib.TOMLDecodeError as exc:
         raise ChannelConfigError(f"delivery.include: {path} ist kein gültiges TOML: {exc}") from None
     try:
-        return section.with_included(data.get("delivery", data))
+        tables = data.get("delivery", data)
+        # [s3] of the sandboxes' file is the S3 stand-in for s3:// locations (erechnung.config.s3), not a channel
+        return section.with_included({k: v for k, v in tables.items() if k != "s3"})
     except ValueError as exc:
         raise ChannelConfigError(f"delivery.include: {path}: {exc}") from None
 
@@ -159,5 +161,7 @@ def open_archive(config_path: Path):
     from erechnung.storage import open_storage
 
     config = load_config(config_path)
-    return Archive(open_storage(location_url(config, config.archive.location)),
+    from erechnung.config.s3 import s3_options
+
+    return Archive(open_storage(location_url(config, config.archive.location), s3_options=s3_options(config)),
                    RetentionPolicy.configured(config.archive.retention_years))

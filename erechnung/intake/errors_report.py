@@ -9,10 +9,11 @@ import csv
 import html
 import io
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..html_safety import csp_meta_html
 from ..errors import RecordError
+from ..model.clock import berlin_text
 
 HEADERS = ("Datei", "Zeile", "Spalte", "Wert", "Problem", "Was tun")
 #: How a line that is a note, not a problem, begins its "Was tun" (a record skipped because its document was
@@ -61,7 +62,7 @@ def error_report_html(errors: Iterable[RecordError], *, title: str = "Fehlerberi
     """The problems as a German HTML page, one table row per problem; everything from the data is escaped."""
     rows = _rows(errors)
     e = html.escape
-    when = (created or datetime.now()).strftime("%d.%m.%Y %H:%M")
+    when = berlin_text(created or datetime.now(timezone.utc))  # with its zone: "06.12.2026 14:05 MEZ"
     files = sorted({r[0] for r in rows if r[0]})
     heading = f"{title}{' – ' + department if department else ''}"
     notes = sum(1 for r in rows if r[5].startswith(NOTE))

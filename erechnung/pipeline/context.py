@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..archive import Archive, RetentionPolicy
 from ..config import Config, Department, database_url, location_url
+from ..config.s3 import s3_options
 from ..state import make_engine, migrate, transaction
 from ..state.leases import holder_is_dead, worker_id as _worker_id  # noqa: F401 (holder_is_dead: re-exported)
 from ..storage import Storage, open_storage
@@ -143,7 +144,8 @@ class Pipeline:
         owns = engine is None
         engine = engine or make_engine(db_url or database_url(config))
         migrate(engine)
-        archive = Archive(open_storage(archive_url or location_url(config, config.archive.location)),
+        archive = Archive(open_storage(archive_url or location_url(config, config.archive.location),
+                                       s3_options=s3_options(config)),
                           RetentionPolicy.configured(config.archive.retention_years))
         work = WorkArea(Path(work_dir) if work_dir else config.path("var/work"))
         reports = Path(report_dir) if report_dir else config.path("var/reports")
@@ -169,10 +171,16 @@ class Pipeline:
         with transaction(self.engine) as session:
             yield session
 
+    @cached_property
+    def _s3_options(self) -> dict[str, str]:
+        """How ``s3://`` drop zones reach their server (``[s3]``, or the sandbox's in the include file)."""
+        return s3_options(self.config)
+
     def drop_zone(self, department: Department | str) -> Storage:
         dep = self.config.department(department) if isinstance(department, str) else department
         if dep.id not in self._zones:
-            self._zones[dep.id] = open_storage(location_url(self.config, dep.drop_zone), shared=True)
+            self._zones[dep.id] = open_storage(location_url(self.config, dep.drop_zone), shared=True,
+                                               s3_options=self._s3_options)
         return self._zones[dep.id]
 
     @cached_property

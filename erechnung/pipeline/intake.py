@@ -61,7 +61,7 @@ from ..state.repository import (batch_counts, claim_batch, create_document, ensu
                                 known_identities, poison_batch, quarantine_of, record_batch_problems,
                                 record_identities, record_notes, record_quarantine, record_skipped,
                                 store_recipients)
-from ..storage import Entry, ObjectNotFoundError, ObjectTooLargeError, RefusedEntryError
+from ..storage import Entry, ObjectNotFoundError, ObjectTooLargeError, RefusedEntryError, StorageUnreachableError
 from ..state.schema import Batch, Document, NumberRange, utcnow
 from . import bulk
 from .context import CLAIMED, ERROR_REPORTS, RESERVED, Pipeline
@@ -172,8 +172,13 @@ def intake(p: Pipeline, departments: Sequence[str] | None = None, *, run_id: str
                 raise p.profile_check.broken[dep.id]
             _department(p, dep, report, run_id, progress)
         except Exception as exc:  # noqa: BLE001 - one department's trouble (its S3 zone unreachable) stops only it
-            log.exception("intake of %s failed", dep.id)
-            report.batches.append(BatchOutcome(dep.id, "", "error", error=f"{type(exc).__name__}: {exc}"))
+            if isinstance(exc, StorageUnreachableError):  # said in full, for people; no traceback needed
+                log.error("intake of %s failed: %s", dep.id, exc)
+                why = str(exc)
+            else:
+                log.exception("intake of %s failed", dep.id)
+                why = f"{type(exc).__name__}: {exc}"
+            report.batches.append(BatchOutcome(dep.id, "", "error", error=why))
     return report
 
 

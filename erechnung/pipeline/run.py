@@ -22,12 +22,14 @@ from array import array
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from sqlalchemy import func, select
 
 from ..errors import ErechnungError
 from ..html_safety import csp_meta_html
+from ..model.clock import berlin_text
 from ..config import Config, load_config
 from ..state.repository import finish_run, start_run
 from ..state.schema import Document, utcnow
@@ -104,6 +106,7 @@ class RunSummary:
     timings: dict[str, Any] = field(default_factory=dict)
     register_problems: list[str] = field(default_factory=list)  # rows of the register CSV left out, for people
     register_report: Path | None = None  # their error report (next to the run report)
+    report_batches: dict[str, int] = field(default_factory=dict)  # where an error report lies -> its batch's id
 
     @property
     def totals(self) -> DepartmentSummary:
@@ -141,36 +144,75 @@ class RunSummary:
                 "rejected": len(self.rejected), "failed": len(self.failed), "seconds": round(self.seconds, 2)}
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per department (and the total): received / rendered / rejected / quarantined, for people."""
+        """One row per department (and the total): received / rendered / rejected / quarantined, for machines
+        (``DepartmentSummary.row`` keys); :meth:`table_de` is the same with the German headers."""
         return [d.row() for d in self.departments] + [self.totals.row()]
 
-    def markdown(self) -> str:
-        rows = self.table()
+    def table_de(self) -> list[dict[str, Any]]:
+        """:meth:`table` with the German column headers of :data:`LABELS` (artifacts, reports for people)."""
+        return [{LABELS[k]: v for k, v in row.items()} for row in self.table()]
+
+    def failed_departments(self) -> list[str]:
+        """The names of the departments something failed in (skipped, intake stopped, files unreadable)."""
+        return [d.name for d in self.departments if d.skipped or d.error or d.unreadable]
+
+    def when(self) -> str:
+        """The run's time for people: ``06.12.2026 14:05:09 MEZ – 14:06:30 MEZ``, on the Berlin clock."""
+        return f"{berlin_text(self.started, seconds=True)} – {berlin_text(self.finished, seconds=True)[11:]}"
+
+    def markdown(self, links: Callable[[str], str | None] | None = None) -> str:
+        """The run as markdown (Prefect artifact). ``links(path)`` gives the console's address of one of its pages
+        (``laeufe``: the runs per department; ``dokumente/<id>``: a document; ``dateien/<batch>``: a file taken in,
+        with its error report) or None; without one, the report says where a file lies instead of linking."""
+        link = links or (lambda _path: None)
+        rows = self.table_de()
         head = list(rows[0])
         lines = [f"# Lauf {self.run_id}", "",
-                 f"{self.started.astimezone():%d.%m.%Y %H:%M} – {self.finished.astimezone():%H:%M:%S}, "
-                 f"{self.seconds:.1f} s, {self.workers} Worker, {self.documents_per_second:.1f} Belege/s", "",
-                 "| " + " | ".join(LABELS[h] for h in head) + " |", "|" + "---|" * len(head)]
+                 f"{self.when()}, {self.seconds:.1f} s, {self.workers} Worker, {self.documents_per_second:.1f} "
+                 "Belege/s", "",
+                 "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
+        failed = self.failed_departments()
+        if failed:
+            lines[1:1] = ["", f"**Fehlgeschlagen: {', '.join(failed)}** (siehe unten)"]
         if self.rejected:
             lines += ["", "## Zurückgewiesen", ""]
-            lines += [f"- {r.department} {r.number or r.id}: {r.reason} {'; '.join(r.errors[:2])}"
-                      for r in self.rejected[:50]]
+            for r in self.rejected[:50]:
+                url = link(f"dokumente/{r.id}")
+                shown = f"[{r.number or r.id}]({url})" if url else f"{r.number or r.id}"
+                lines.append(f"- {r.department} {shown}: {r.reason} {'; '.join(r.errors[:2])}")
         if self.error_reports:
-            lines += ["", "## Fehlerberichte", ""] + [f"- {d}: `{k}`" for d, k in self.error_reports]
+            lines += ["", "## Fehlerberichte", ""]
+            names = {d.department: d.name for d in self.departments}
+            for d, k in self.error_reports:
+                batch = self.report_batches.get(k)
+                url = link(f"dateien/{batch}") if batch is not None else None  # the file's page, with its report
+                k = _shown_location(k)
+                lines.append(f"- {names.get(d, d)}: [Fehlerbericht in der Konsole]({url}) (`{k}`)" if url
+                             else f"- {names.get(d, d)}: liegt in der Ablage der Abteilung: `{k}`")
         if self.register_problems:
             lines += ["", "## Empfängerverzeichnis: Zeilen nicht übernommen", ""]
             lines += [f"- {line}" for line in self.register_problems]
-            lines += ["", f"Fehlerbericht: `{self.register_report}`"]
+            lines += ["", f"Fehlerbericht (auf dem Server): `{self.register_report}`"]
         errors = [d for d in self.departments if d.error or d.busy or d.skipped]
         if errors:
             lines += ["", "## Nicht (vollständig) bearbeitet", ""]
             lines += [f"- {d.name}: " + (f"übersprungen: {d.skipped}" if d.skipped else d.error
                                           or 'von einem anderen Lauf gehalten (' + str(d.busy) + ')')
                       for d in errors]
+        url = link("laeufe")
+        if url:
+            lines += ["", f"Läufe je Abteilung: [in der Konsole]({url})"]
         if self.report_html:
-            lines += ["", f"Bericht: `{self.report_html}`"]
+            lines += ["", f"Der HTML-Bericht liegt auf dem Server unter `{self.report_html}`."]
         return "\n".join(lines) + "\n"
+
+
+def _shown_location(url: str) -> str:
+    """A storage URL as people read it: a local folder's ``file://`` URL as its path (a ``file://`` link opens
+    nothing from a browser on another machine), ``s3://`` as it is."""
+    parts = urlsplit(url)
+    return unquote(parts.path) if parts.scheme == "file" else url
 
 
 # ============================================================================================ the run
@@ -396,13 +438,15 @@ def summarize(p: Pipeline, st: RunState) -> RunSummary:
             for doc in s.execute(select(Document.id, Document.department, Document.number).where(
                     Document.id.in_(list(reasons)[:1000]))).all():
                 details.append(RejectedDocument(doc.id, doc.department, doc.number, *reasons[doc.id]))
-    reports = [(b.department, f"{p.drop_zone(b.department).url.rstrip('/')}/{b.error_report}")
+    located = [(b, f"{p.drop_zone(b.department).url.rstrip('/')}/{b.error_report}")
                for b in ir.batches if b.error_report]
+    reports = [(b.department, where) for b, where in located]
     timings: dict[str, Any] = {k: round(v, 3) for k, v in st.timings.items()}
     if rr.by_format:  # milliseconds of worker time per document (render + validate), per form
         timings["ms_per_document"] = {f: round(1000 * sec / n, 1) for f, (n, sec) in sorted(rr.by_format.items())}
     return RunSummary(st.run_id, st.started, utcnow(), time.perf_counter() - st.t0, st.workers, rows, details,
-                      reports, rr.failed, timings=timings)
+                      reports, rr.failed, timings=timings,
+                      report_batches={where: b.batch_id for b, where in located if b.batch_id is not None})
 
 
 # ============================================================================================ the report
@@ -426,7 +470,8 @@ def run_report_html(summary: RunSummary) -> bytes:
                      + "".join(f"<td>{e(str(v))}</td>" for v in r.values()) + "</tr>" for i, r in enumerate(rows))
     parts = [f"<!DOCTYPE html><html lang=\"de\"><head><meta charset=\"utf-8\">{csp_meta_html()}"
              f"<title>Lauf {e(summary.run_id)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>Verarbeitungslauf {e(summary.started.astimezone().strftime('%d.%m.%Y %H:%M'))}</h1>",
+             f"<h1>Verarbeitungslauf {e(berlin_text(summary.started))}</h1>",
+             f"<p>{e(summary.when())}</p>",
              f"<p>Lauf {e(summary.run_id)}: {summary.seconds:.1f} s, {summary.workers} Worker-Prozess(e), "
              f"{summary.documents_per_second:.1f} Belege/s.</p>",
              f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
@@ -450,7 +495,7 @@ def run_report_html(summary: RunSummary) -> bytes:
         parts.append("</table>")
     if summary.error_reports:
         parts.append("<h2>Fehlerberichte der Abteilungen</h2><ul>")
-        parts += [f"<li>{e(d)}: {e(k)}</li>" for d, k in summary.error_reports]
+        parts += [f"<li>{e(d)}: {e(_shown_location(k))}</li>" for d, k in summary.error_reports]
         parts.append("</ul>")
     if summary.failed:
         parts.append(f"<p>{len(summary.failed)} Beleg(e) konnten in diesem Lauf nicht erzeugt werden und werden im "

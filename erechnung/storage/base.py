@@ -42,6 +42,16 @@ class StorageError(ErechnungError):
     """A storage operation failed (the message names the key and the cause)."""
 
 
+class StorageUnreachableError(StorageError):
+    """The storage cannot be reached at all (no credentials, no server at the endpoint, no such bucket, access
+    denied). Its message is German and says what to do: it reaches the department's row in the run report and
+    the Prefect state of the run, while the other departments go on."""
+
+    def __init__(self, url: str, why: str, fix: str) -> None:
+        self.url, self.why, self.fix = url, why, fix
+        super().__init__(f"Ablage {url} nicht erreichbar: {why}. {fix}")
+
+
 class InvalidKeyError(StorageError, ValueError):
     """The key is not a relative POSIX path we accept (``..``, absolute, empty segment, ...)."""
 

@@ -36,9 +36,9 @@ from typing import Any, Iterator
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from .base import (Entry, ObjectNotFoundError, ObjectTooLargeError, RetainedError, Storage, StorageError, aware_utc,
+from .base import (Entry, ObjectNotFoundError, ObjectTooLargeError, RetainedError, Storage, StorageError, StorageUnreachableError, aware_utc,
                    check_key, check_prefix, key_problem, retention_date)
 
 LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
@@ -52,6 +52,40 @@ def _code(exc: ClientError) -> str:
 
 def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+#: S3 error codes that mean "this storage cannot be used at all", with what to do (German, for people).
+UNREACHABLE_CODES = {
+    "NoSuchBucket": ("den Bucket gibt es nicht", "Legen Sie den Bucket an oder korrigieren Sie den Ort in der "
+                                                 "Konfiguration."),
+    "AccessDenied": ("Zugriff verweigert", "Prüfen Sie die Rechte der Zugangsdaten für diesen Bucket."),
+    "InvalidAccessKeyId": ("die Zugangsdaten sind unbekannt", "Prüfen Sie AWS_ACCESS_KEY_ID bzw. [s3] "
+                                                              "access_key_id."),
+    "SignatureDoesNotMatch": ("der geheime Schlüssel passt nicht", "Prüfen Sie AWS_SECRET_ACCESS_KEY bzw. [s3] "
+                                                                   "secret_access_key_file."),
+}
+
+
+def unreachable(url: str, exc: Exception) -> StorageUnreachableError | None:
+    """``exc`` as a :class:`StorageUnreachableError` when it means that the storage cannot be used at all."""
+    if isinstance(exc, NoCredentialsError):
+        return StorageUnreachableError(
+            url, "keine Zugangsdaten gefunden",
+            "Setzen Sie AWS_ACCESS_KEY_ID und AWS_SECRET_ACCESS_KEY (oder [s3] in der Konfiguration); für die "
+            "Beispielkonfiguration ohne Netz: starten Sie die Sandboxen (erechnung sandbox --dir "
+            "examples/var/sandbox), sie bringen einen S3-Ersatz mit.")
+    if isinstance(exc, EndpointConnectionError):
+        return StorageUnreachableError(
+            url, f"keine Verbindung zu {getattr(exc, 'kwargs', {}).get('endpoint_url', 'dem S3-Server')}",
+            "Prüfen Sie, ob der S3-Server läuft und die Adresse ([s3] endpoint_url, ERECHNUNG_S3_ENDPOINT_URL) "
+            "stimmt.")
+    if isinstance(exc, ClientError) and _code(exc) in UNREACHABLE_CODES:
+        why, fix = UNREACHABLE_CODES[_code(exc)]
+        return StorageUnreachableError(url, why, fix)
+    if isinstance(exc, BotoCoreError):
+        return StorageUnreachableError(url, f"S3 antwortet nicht wie erwartet ({type(exc).__name__})",
+                                       "Prüfen Sie Adresse und Zugangsdaten des S3-Servers.")
+    return None
 
 
 class S3Storage(Storage):
@@ -118,9 +152,17 @@ class S3Storage(Storage):
         return self._head(key) is not None
 
     def entries(self, prefix: str = "") -> Iterator[Entry]:
+        """The objects under ``prefix``; a bucket that cannot be listed at all (no credentials, no server, no
+        such bucket) raises :class:`StorageUnreachableError` with a German message."""
         check_prefix(prefix)
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                       Prefix=self.prefix + prefix)
+        try:
+            pages = list(self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                            Prefix=self.prefix + prefix))
+        except (BotoCoreError, ClientError) as exc:
+            problem = unreachable(self.url.rstrip("/"), exc)
+            if problem is None:
+                raise
+            raise problem from None
         for page in pages:
             for item in page.get("Contents", ()):
                 key = item["Key"][len(self.prefix):]
@@ -250,5 +292,6 @@ def from_url(bucket: str, prefix: str, options: dict[str, str]) -> S3Storage:
     endpoint = options.get("endpoint_url") or env.get("ERECHNUNG_S3_ENDPOINT_URL") or None
     region = options.get("region") or env.get("ERECHNUNG_S3_REGION") or None
     lock = options.get("object_lock") or env.get("ERECHNUNG_S3_OBJECT_LOCK") or None
+    keys = {k: options[k] for k in ("aws_access_key_id", "aws_secret_access_key") if options.get(k)}
     return S3Storage(bucket, prefix, endpoint_url=endpoint, region_name=region,
-                     object_lock_mode=None if lock in (None, "", "none", "NONE") else lock)
+                     object_lock_mode=None if lock in (None, "", "none", "NONE") else lock, **keys)

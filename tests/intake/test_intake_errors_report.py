@@ -6,6 +6,7 @@ import io
 from datetime import datetime
 
 from erechnung.intake import RecordError, error_report_csv, error_report_html
+from erechnung.model.clock import BERLIN
 
 ERRORS = [
     RecordError(batch="b.csv", row=17, column="Betrag", value="12,3,4", problem="keine Zahl",
@@ -30,9 +31,9 @@ def test_csv_report_opens_in_excel_with_umlauts_one_row_per_problem():
 
 
 def test_html_report_is_german_and_escapes_every_value():
-    page = error_report_html(ERRORS, department="Standesamt", created=datetime(2026, 11, 6, 9, 30)).decode()
+    page = error_report_html(ERRORS, department="Standesamt", created=datetime(2026, 11, 6, 9, 30, tzinfo=BERLIN)).decode()
     assert '<html lang="de">' in page and "Fehlerbericht – Standesamt" in page
-    assert "<th>Was tun</th>" in page and "4 Probleme in 2 Dateien" in page and "06.11.2026 09:30" in page
+    assert "<th>Was tun</th>" in page and "4 Probleme in 2 Dateien" in page and "06.11.2026 09:30 MEZ" in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "Größe &amp; Maß" in page and "ganze Datei" in page
     assert page.count("<tr>") + page.count('<tr class="datei">') == 5

@@ -159,7 +159,9 @@ def test_a_drop_zone_out_of_reach_stops_only_its_department(make_site, s3, tmp_p
         site.drop(dep)
     summary = site.run()
     by = {d.department: d for d in summary.departments}
-    assert by["ordnungsamt"].error and "NoSuchBucket" in by["ordnungsamt"].error
+    assert by["ordnungsamt"].error == (f"Ablage s3://{missing}/ordnungsamt nicht erreichbar: den Bucket gibt es "
+                                       "nicht. Legen Sie den Bucket an oder korrigieren Sie den Ort in der "
+                                       "Konfiguration.")  # German, for finance: what, where, what to do
     assert by["standesamt"].documents == 5 and by["steueramt"].handed_over == 4
     assert "Ordnungsamt" in summary.report_html.read_text(encoding="utf-8")
 

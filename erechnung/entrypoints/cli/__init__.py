@@ -214,9 +214,11 @@ def sandbox_command(
                                                       "mls-reject:ID, dns:servfail, smp:503, ap:503; repeatable."),
     bundid_via: str = typer.Option("fitconnect", "--bundid-via", help="fitconnect (bridge) or zbp (direct)."),
 ) -> None:
-    """Start the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, ELSTER, Peppol).
+    """Start the delivery sandboxes on loopback (SMTP with DSN, FIT-Connect + BundID bridge, ZBP, ELSTER, Peppol)
+    and an S3 stand-in for s3:// drop zones.
 
-    They run until Ctrl+C; a configuration delivers to them with [delivery] include = "DIR/delivery.toml".
+    They run until Ctrl+C; a configuration delivers to them with [delivery] include = "DIR/delivery.toml" (for
+    examples/config.toml: --dir examples/var/sandbox), and its s3:// locations use the stand-in ([s3] there).
     """
     from .delivery import run_sandbox
 
@@ -224,6 +226,19 @@ def sandbox_command(
         raise typer.BadParameter("fitconnect or zbp", param_hint="--bundid-via")
     raise typer.Exit(run_sandbox(directory, recipients=recipients, closed=tuple(closed), fail=tuple(fail),
                                  bundid_via=bundid_via))
+
+
+@app.command("samples")
+def samples_command(
+    config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,
+                                help="The configuration whose drop zones receive the sample files."),
+    department: List[str] = typer.Option([], "--department", help="Only this department; repeatable."),
+) -> None:
+    """Put the sample deliveries (examples/batches/<department>/) into the configuration's drop zones (folders or
+    s3://, the sandbox's S3 stand-in included): exit 0, or 4 when a department's drop zone was unreachable."""
+    from .samples import run_samples
+
+    raise typer.Exit(run_samples(config, department))
 
 
 audit_app = typer.Typer(name="audit", no_args_is_help=True, help="The tamper-evident audit trail of deliveries.")

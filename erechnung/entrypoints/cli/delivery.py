@@ -244,7 +244,15 @@ def run_sandbox(directory: Path, *, recipients: Optional[Path] = None, closed: t
             err.print(f"[red]Fehler:[/red] Empfängerverzeichnis {recipients}: {exc}")
             return EXIT_USAGE
     site = SandboxSite(directory, bundid_via=bundid_via).start()
+    s3_server = None
     try:
+        from . import s3_standin
+
+        try:
+            s3_server, s3_endpoint = s3_standin.start(site.root, site.delivery_toml)
+        except ImportError:
+            err.print("[yellow]Hinweis:[/yellow] kein S3-Ersatz (moto fehlt; make install bringt es mit): "
+                      "s3://-Ablagen bleiben ohne Netz unerreichbar.")
         if register is not None:  # first, so that a failure mode can take a participant out of Peppol again
             opened = site.register(register, closed_postboxes=closed)
             console.print(f"{opened.postboxes} BundID-Postfach/-fächer, {opened.accounts} ELSTER-Konto/-Konten und "
@@ -258,6 +266,8 @@ def run_sandbox(directory: Path, *, recipients: Optional[Path] = None, closed: t
             return EXIT_USAGE
         for name, url in site.endpoints().items():
             console.print(f"{name:32} {url}")
+        if s3_server is not None:
+            console.print(f"{'S3-Ersatz (s3://-Ablagen)':32} {s3_endpoint}")
         console.print(f"Verbindungsdaten: {site.delivery_toml}")
         console.print(escape(f'In der Konfiguration: [delivery] include = "{site.delivery_toml}"'))
         console.print("Beenden mit Strg+C.")
@@ -271,5 +281,7 @@ def run_sandbox(directory: Path, *, recipients: Optional[Path] = None, closed: t
         while not stop.wait(0.5):
             pass
     finally:
+        if s3_server is not None:
+            s3_server.stop()
         site.stop()
     return EXIT_OK

@@ -307,7 +307,10 @@ async def upload(request: Request) -> Response:
                 error = "Der Dateiname enthält kein verwendbares Zeichen; benennen Sie die Datei um."
             else:
                 key = f"{c.clock().astimezone(BERLIN).strftime('%Y%m%dT%H%M%S')}_{name}"
-                zone = open_storage(location_url(c.config, c.config.department(department).drop_zone))
+                from erechnung.config.s3 import s3_options  # an s3:// zone's server ([s3], or the sandbox's)
+
+                zone = open_storage(location_url(c.config, c.config.department(department).drop_zone),
+                                    s3_options=s3_options(c.config))
                 if zone.put(key, data, if_absent=True):
                     message = (f"{name} liegt in der Ablage der Abteilung {c.config.department(department).name} "
                                f"als {key}; der nächste Lauf verarbeitet die Datei.")

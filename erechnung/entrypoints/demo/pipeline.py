@@ -16,7 +16,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+from ..cli.samples import EXAMPLES, sample_files  # the sample deliveries, as `erechnung samples` drops them
+
 #: Delivery paths of the configuration, under the demo's root: the sandboxes' connections, the adapters' journals.
 DELIVERY_PATHS = {"include": "sandbox/delivery.toml", "journal_dir": "delivery-journals"}
 OUT = Path("out/pipeline")
@@ -66,14 +67,12 @@ def prepare(root: Path = OUT, *, drop: bool = True) -> Path:
     config = root / "config.toml"
     config.write_text(config_text(root), encoding="utf-8")
     if drop:
-        for folder in sorted((EXAMPLES / "batches").iterdir()):
-            if folder.is_dir():
-                zone = root / "dropzones" / folder.name
-                zone.mkdir(parents=True, exist_ok=True)
-                for f in sorted(folder.iterdir()):
-                    if f.is_file():
-                        shutil.copyfile(f, zone / f.name)
+        for department, f in sample_files():
+            zone = root / "dropzones" / department
+            zone.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, zone / f.name)
     return config
+
 
 
 def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = True) -> int:

@@ -32,6 +32,7 @@ from erechnung.delivery.run import (DeliverRun, DeliveryState, TrackRun, add_sen
                                     send_step, track_run)
 from erechnung.config import load_config
 from erechnung.model.clock import berlin_text
+from erechnung.model.labels import label
 from erechnung.entrypoints.wiring import open_connectors
 
 TASK = dict(cache_policy=NONE, retries=0, persist_result=False)
@@ -61,7 +62,7 @@ def print_task(wired) -> tuple[Optional[str], int]:
 def _publish(st: DeliveryState, run: DeliverRun | TrackRun, title: str) -> None:
     from erechnung.delivery.report import dead_letter_records
 
-    create_table_artifact(table=[{"Zustand": k, "Zustellungen": v} for k, v in sorted(run.states.items())],
+    create_table_artifact(table=[{"Zustand": label(k), "Zustellungen": v} for k, v in sorted(run.states.items())],
                           key="erechnung-deliveries", description=f"{title}: Zustellungen nach Zustand")
     with st.sf() as s:
         dead = dead_letter_records(s)

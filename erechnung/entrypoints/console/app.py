@@ -34,7 +34,6 @@ import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -47,6 +46,8 @@ from starlette.routing import Route
 
 from erechnung.config import ConfigError, load_config, location_url
 from erechnung.html_safety import VIEWER_POLICY
+from erechnung.model.clock import BERLIN, berlin_text
+from erechnung.model.labels import label
 from erechnung.state import make_engine, migrate, transaction
 from erechnung.state.repository import StateError
 
@@ -55,7 +56,6 @@ from .runs import RunStarter
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
-BERLIN = ZoneInfo("Europe/Berlin")
 #: The console's own pages: its stylesheet and forms to itself, nothing else; never framed.
 CONSOLE_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
                   "frame-ancestors 'none'")
@@ -67,22 +67,12 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 120
 MAX_FIELD = 2000
 DOCUMENT_STATES = ("numbered", "rendered", "rejected", "archived", "handed_over")
-STATE_LABELS = {"numbered": "nummeriert", "rendered": "erzeugt", "rejected": "abgewiesen", "archived": "archiviert",
-                "handed_over": "zur Zustellung übergeben", "queued": "wartet", "sending": "wird gesendet",
-                "sent": "gesendet", "delivered": "zugestellt", "retrieved": "abgerufen",
-                "deemed_notified": "gilt als bekanntgegeben", "failed": "fehlgeschlagen", "expired": "abgelaufen",
-                "fell_back": "an nächsten Kanal übergeben", "done": "verarbeitet", "claimed": "in Arbeit",
-                "report": "Prüfbericht", "document": "Dokument", "original_batch": "Originaldatei",
-                "error_report": "Fehlerbericht", "invoice": "Rechnung", "credit_note": "Gutschrift",
-                "notice": "Bescheid"}
 
 
 def _berlin(value: datetime | None) -> str:
     if value is None:
         return "–"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M:%S %Z")
+    return berlin_text(value, seconds=True)
 
 
 def _berlin_text(value: str | None) -> str:
@@ -115,7 +105,7 @@ class Console:
         self.runs = RunStarter(self.config_path, self.clock)
         self.checks: dict[str, Any] = {}
         env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
-        env.filters.update(berlin=_berlin, berlin_text=_berlin_text, datum=_date, label=lambda s: STATE_LABELS.get(s, s))
+        env.filters.update(berlin=_berlin, berlin_text=_berlin_text, datum=_date, label=label)
         self.env = env
 
     def secret(self) -> str:

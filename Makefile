@@ -43,6 +43,7 @@ demo: install
 
 # The web console on the demo's data (after make demo): http://127.0.0.1:8080, demo accounts in examples/config.toml
 console: install
+	@test -f out/pipeline/config.toml || $(PY) -m erechnung.entrypoints.demo
 	$(PY) -m erechnung console --config out/pipeline/config.toml --host 127.0.0.1 --port 8080
 
 test: install

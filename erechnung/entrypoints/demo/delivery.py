@@ -100,6 +100,8 @@ def deliver_demo(root: Path, config_path: Path, console: Console) -> int:
     console.print(f"history:     .venv/bin/erechnung status --config {cfg} --document {fell or 1}")
     console.print(f"as JSON:     .venv/bin/erechnung status --config {cfg} --json")
     console.print(f"audit:       .venv/bin/erechnung audit verify --config {cfg}")
+    console.print("console:     make console, then http://127.0.0.1:8080 (demo accounts: [console] in "
+                  "examples/config.toml, e.g. kasse / kasse-demo-2026)")
     console.print(f"again:       .venv/bin/erechnung sandbox --dir {_shown(root / 'sandbox')} --recipients "
                   f"examples/recipients.csv, then .venv/bin/erechnung deliver --config {cfg}")
     return 0

@@ -9,7 +9,8 @@ view (``erechnung show``) runs script, the official viewer's own, inline.
 policy              for
 ==================  ===============================================================================
 ``REPORT_POLICY``   validation report and run summary (validators/report.py), run report
-                    (pipeline/run.py), intake error report, delivery batch report: inline CSS only
+                    (pipeline/run.py), intake error report, delivery batch report, clarification list
+                    (payments/clarification.py): inline CSS only
 ``VIEWER_POLICY``   the invoice view (view.py): inline CSS and script, attachments as data/blob URLs
 ==================  ===============================================================================
 

@@ -1,7 +1,8 @@
 """Every HTML page the project writes says, in a Content-Security-Policy meta element, that it may load
 nothing (``default-src 'none'``), and refers to no external resource: the validation report and run summary
 (validators/report.py), the pipeline's run report (pipeline/run.py), the intake error report
-(intake/errors_report.py), the delivery batch report (delivery/report.py) and the ``show`` page, all through the
+(intake/errors_report.py), the delivery batch report (delivery/report.py), the Stadtkasse's clarification list
+(payments/clarification.py) and the ``show`` page, all through the
 one helper in ``erechnung/html_safety.py`` (issue 10, smaller finding 4). Values from documents may be hostile;
 the policy is the browser's second line after escaping."""
 from __future__ import annotations
@@ -57,8 +58,24 @@ def _delivery_report(_) -> bytes:
         engine.dispose()
 
 
+def _clarification_list(_) -> bytes:
+    from datetime import date
+    from decimal import Decimal
+
+    from erechnung.config.payments import MatchRules
+    from erechnung.model.receivables import BankEntry, Direction
+    from erechnung.payments.clarification import clarification_html, clarification_rows
+    from erechnung.payments.matching import match
+
+    entries = [BankEntry(entry_key=HOSTILE, account_iban="DE02120300000000202051", booking_date=date(2026, 3, 2),
+                         amount=Decimal("1.00"), direction=Direction.CREDIT, remittance=(HOSTILE,),
+                         counterparty_name=HOSTILE)]
+    return clarification_html(clarification_rows(match(entries, [], rules=MatchRules()), entries, []), created=T0)
+
+
 PAGES = {"validation report": _validation_report, "validation summary": _validation_summary,
-         "run report": _run_report, "intake error report": _error_report, "delivery batch report": _delivery_report}
+         "run report": _run_report, "intake error report": _error_report, "delivery batch report": _delivery_report,
+         "clarification list": _clarification_list}
 
 
 def _policy(page: bytes) -> str:

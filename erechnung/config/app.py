@@ -22,6 +22,7 @@ Layout (``examples/config.toml`` is a complete example)::
     [archive]    location, retention_years = {invoices = 8, notices = 10}
     [limits]     file_bytes (largest dropped file), batch_attempts (tries before a batch is set aside),
                  and what a file may hold: max_rows, max_columns, max_cells, ... (config/limits.py, the table)
+    [payments]   patterns, scan_text, missing_check_digit, return_fee, ... (config/payments.py: matching rules)
     [departments.<id>]                   # name, drop_zone, format, encoding, delimiter, mapping,
                                          # bank_account, number_range = {prefix, width}, contact
 """
@@ -41,6 +42,7 @@ from .console import ConsoleSection
 from .s3 import S3Section
 from .design import DEFAULT_DIR, Design, DesignError, load_design
 from .limits import Limits
+from .payments import PaymentsSection
 from .locations import Archive, Database, Location, parse_location
 from .problems import ConfigError, ConfigProblem, Strict, checked, custom, problems_from, shown, toml_table
 
@@ -236,6 +238,7 @@ class Config(Strict):
     recipients: str | None = None  # a recipient register CSV to import (relative to this file)
     delivery: DeliverySection = Field(default_factory=DeliverySection)  # channels, retries, legal dates
     console: ConsoleSection = Field(default_factory=ConsoleSection)  # the web console's access (issue 14)
+    payments: PaymentsSection = Field(default_factory=PaymentsSection)  # matching bank entries (issue 15)
     s3: S3Section | None = None  # the S3 server of s3:// locations (else the include's, else boto3's own)
     source: str = "config.toml"
     base_dir: str = "."

@@ -125,3 +125,4 @@ class Match(Frozen):
     suggested: tuple[int, ...] = ()  # item ids for a person to choose from
     unallocated: Decimal = Decimal("0")  # what is left of the entry (overpayment, or nothing matched)
     reason: str = ""  # for the clarification list, in German
+    fee: Decimal = Decimal("0")  # REVERSAL: the return fee to add to the reversed item ([payments] return_fee)

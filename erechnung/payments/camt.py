@@ -204,6 +204,7 @@ class _Reader:
                 if charges is None and len(txs) <= 1:
                     charges = ntry_charges
                 e2e = self.text(el, "Refs/EndToEndId") if tx is not None else None
+                e2e = None if e2e in ("NOTPROVIDED", "NONREF") else e2e
                 mandate = self.text(el, "Refs/MndtId") if tx is not None else None
                 tx_ref = self.text(el, "Refs/AcctSvcrRef") if tx is not None else None
                 if tx_ref:

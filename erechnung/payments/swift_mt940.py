@@ -17,7 +17,7 @@ from .bankfile_common import (MAX_ENTRIES, RETURN_REASONS, BankFileError, clip, 
 # DK GVCs (Geschäftsvorfallcodes) of returns: 109 SEPA-Lastschrift Rückbelastung, 159 SEPA-Überweisung Retoure.
 REVERSAL_GVC = frozenset({"109", "159"})
 SEPA_KEYS = ("EREF", "KREF", "MREF", "CRED", "DEBT", "COAM", "OAMT", "SVWZ", "ABWA", "ABWE", "IBAN", "BIC")
-_KEY_RE = re.compile(r"\s*(" + "|".join(SEPA_KEYS) + r")\+")
+_KEY_RE = re.compile(r"(?:^|(?<=\s))(" + "|".join(SEPA_KEYS) + r")\+")
 
 
 def looks_like_mt940(data: bytes) -> bool:
@@ -48,18 +48,20 @@ def _segments(details: str) -> dict[str, list[str]]:
 
 
 def _sepa_fields(lines: list[str]) -> dict[str, str]:
-    """``EREF+...``, ``SVWZ+...`` by keyword: a keyword starts a ``?2x`` line, its value may go on over the next
-    lines (joined without a separator: the bank cut the text every 27 characters)."""
+    """``EREF+...``, ``SVWZ+...`` by keyword: a keyword starts a ``?2x`` line (or follows a blank within one); its
+    value may go on over the next lines (joined without a separator: the bank cut the text every 27 characters)."""
     fields: dict[str, str] = {}
     current: str | None = None
     for line in lines:
-        m = _KEY_RE.match(line)
-        if m:
+        pos = 0
+        for m in _KEY_RE.finditer(line):
+            if current is not None:
+                fields[current] += line[pos:m.start()]
             current = m.group(1)
             fields.setdefault(current, "")
-            line = line[m.end():]
+            pos = m.end()
         if current is not None:
-            fields[current] += line
+            fields[current] += line[pos:]
     return {k: clip(v) for k, v in fields.items()}
 
 

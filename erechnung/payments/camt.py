@@ -93,8 +93,9 @@ class _Reader:
         return None
 
     def where(self, el: etree._Element) -> str:
-        path = el.getroottree().getpath(el)
-        return re.sub(r"\{[^}]*\}", "", path)
+        tree = el.getroottree()
+        path = "" if el is tree.getroot() else "/" + re.sub(r"\{[^}]*\}", "", tree.getelementpath(el))
+        return f"Zeile {el.sourceline}, /Document{path}"
 
     def require(self, el: etree._Element, *paths: str, what: str) -> str:
         value = self.text(el, *paths)
@@ -267,7 +268,8 @@ def read_camt(data: bytes, name: str, *, schema_dir: Path | None = None) -> tupl
         schema = _schema(schema_dir / f"{fmt}.xsd")
         if not schema.validate(root):
             err = schema.error_log.last_error
-            raise BankFileError(f"verletzt das ISO-20022-Schema {fmt}: {clip(err.message)[:300]}", file=name,
+            message = re.sub(r"\{[^}]*\}", "", clip(err.message))[:300]
+            raise BankFileError(f"verletzt das ISO-20022-Schema {fmt}: {message}", file=name,
                                 where=f"Zeile {err.line}", fix="Die Datei ist fehlerhaft; erneut abrufen oder die "
                                                                "Bank auf den Schemafehler hinweisen.")
     reader = _Reader(root, name, fmt)

@@ -7,6 +7,7 @@ validated against it first.
 """
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 from decimal import Decimal
@@ -35,6 +36,8 @@ REVERSAL_GVC = frozenset({"109", "159"})
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                           huge_tree=False, remove_comments=True, remove_pis=True)
 _SCHEMAS: dict[Path, etree.XMLSchema] = {}
+_WARNED: set[Path] = set()
+log = logging.getLogger(__name__)
 
 
 def looks_like_camt(data: bytes) -> bool:
@@ -264,6 +267,10 @@ def read_camt(data: bytes, name: str, *, schema_dir: Path | None = None) -> tupl
     """``(format, statement ids, entries)`` of one camt.053/.054 file."""
     root = parse_xml(data, name)
     fmt = detect_format(root, name)
+    if schema_dir is not None and not (schema_dir / f"{fmt}.xsd").is_file() and schema_dir not in _WARNED:
+        _WARNED.add(schema_dir)
+        log.warning("no ISO 20022 XSD %s.xsd in %s: checking the structure only (make artifacts installs it)",
+                    fmt, schema_dir)
     if schema_dir is not None and (schema_dir / f"{fmt}.xsd").is_file():
         schema = _schema(schema_dir / f"{fmt}.xsd")
         if not schema.validate(root):

@@ -202,3 +202,26 @@ def test_malformed_mt940_is_refused():
     with pytest.raises(BankFileError) as err:
         read_bank_file(b":20:X\r\n:25:DE02120300000000202051\r\n:61:xx\r\n", "m.sta")
     assert str(err.value).startswith("m.sta")
+
+
+def test_camt054_v02_notification_reads_like_the_statement():
+    import re
+    data = (FIXTURES / "camt053_v02_sparkasse.xml").read_text(encoding="utf-8")
+    data = data.replace("camt.053.001.02", "camt.054.001.02").replace("BkToCstmrStmt", "BkToCstmrDbtCdtNtfctn")
+    data = data.replace("<Stmt>", "<Ntfctn>").replace("</Stmt>", "</Ntfctn>")
+    data = re.sub(r"\s*<Bal>.*?</Bal>", "", data, flags=re.S)
+    avis = read_bank_file(data.encode(), "avis.xml", schema_dir=XSD)  # valid against camt.054.001.02.xsd
+    stmt = read("camt053_v02_sparkasse.xml")
+    assert avis.format == "camt.054.001.02"
+    assert [e.entry_key for e in avis.entries] == [e.entry_key for e in stmt.entries]
+
+
+def test_the_test_schemas_are_the_pinned_official_ones():
+    """tests/payments/xsd holds what ``make artifacts`` installs into xsd/iso20022 (sha256 in the manifest)."""
+    import hashlib
+
+    from erechnung.artifacts import read_manifest
+    manifest = read_manifest(HERE.parents[1] / "xsd" / "iso20022.tsv")
+    assert {e.target for e in manifest} == {p.name for p in XSD.glob("*.xsd")}
+    for e in manifest:
+        assert hashlib.sha256((XSD / e.target).read_bytes()).hexdigest() == e.sha256

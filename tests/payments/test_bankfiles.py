@@ -225,3 +225,37 @@ def test_the_test_schemas_are_the_pinned_official_ones():
     assert {e.target for e in manifest} == {p.name for p in XSD.glob("*.xsd")}
     for e in manifest:
         assert hashlib.sha256((XSD / e.target).read_bytes()).hexdigest() == e.sha256
+
+
+def test_demo_statement_is_valid_and_reads_back():
+    from datetime import datetime, timezone
+
+    from erechnung.payments.demo_statement import DemoPayment, demo_camt053
+    payments = [
+        DemoPayment(Decimal("150.50"), "Erika Mustermann", "DE75512108001245126199",
+                    remittance="Kassenzeichen 5.0123.456789.1"),
+        DemoPayment(Decimal("60"), "Hans Meier", "DE44500105175407324931", end_to_end_id="E2E-1",
+                    mandate_id="M-1", creditor_ref="RF185012345678912"),
+        DemoPayment(Decimal("80"), "Otto Normalverbraucher", "DE12500105170648489890", end_to_end_id="E2E-2",
+                    mandate_id="M-2", return_reason="AM04", charges=Decimal("3.00")),
+    ]
+    data = demo_camt053(payments, account_iban=ACCOUNT, booking_date=date(2026, 12, 1),
+                        created=datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc), statement_id="DEMO-2026-12-01")
+    f = read_bank_file(data, "demo.xml", schema_dir=XSD)
+    assert f.statements == ("DEMO-2026-12-01",)
+    first, dd, ret = f.entries
+    assert first.remittance == ("Kassenzeichen 5.0123.456789.1",) and first.end_to_end_id is None
+    assert (dd.mandate_id, dd.structured_refs, dd.amount) == ("M-1", ("RF185012345678912",), Decimal("60.00"))
+    assert (ret.reversal, ret.return_reason, ret.amount, ret.charges, ret.direction) == (
+        True, "AM04", Decimal("80.00"), Decimal("3.00"), Direction.DEBIT)
+    assert ret.entry_key == f"{ACCOUNT}|ref|DEMO-2026-12-01-3"
+
+
+def test_reversal_indicator_marks_a_reversal(tmp_path):
+    data = (FIXTURES / "camt053_v08_volksbank.xml").read_bytes().replace(
+        b"<CdtDbtInd>DBIT</CdtDbtInd>\n        <Sts>", b"<CdtDbtInd>CRDT</CdtDbtInd>\n        <RvslInd>true</RvslInd>\n"
+                                                   b"        <Sts>", 1).replace(b"UPDD", b"ESCT", 1).replace(b"NRTI+109", b"NTRF+166")
+    data = data.replace(b"<RtrInf>\n              <Rsn><Cd>AM04</Cd></Rsn>\n            </RtrInf>", b"")
+    entry = read_bank_file(data, "rv.xml", schema_dir=XSD).entries[2]
+    assert read_bank_file(data.replace(b"<RvslInd>true</RvslInd>", b""), "x.xml").entries[2].reversal is False
+    assert (entry.reversal, entry.return_reason, entry.direction) == (True, None, Direction.DEBIT)

@@ -117,7 +117,9 @@ def read_mt940(data: bytes, name: str) -> tuple[str, tuple[str, ...], list[BankE
                                              "60", "61", "62", "63") for x in seg.get(key, [])]
         sepa = _sepa_fields([x for key in ("20", "21", "22", "23", "24", "25", "26", "27", "28", "29",
                                            "60", "61", "62", "63") for x in seg.get(key, [])])
-        if sepa:
+        if "?" not in (d.get("transaction_details") or "?"):
+            remittance = (clip(d["transaction_details"]),)  # free text, not the DK structure
+        elif sepa:
             remittance = (clip(sepa["SVWZ"]),) if sepa.get("SVWZ") else ()
         else:
             remittance = tuple(x for x in purpose_lines if x)

@@ -113,6 +113,10 @@ def test_mt940_reversal_marks():
             ":62F:D261201EUR25,00\r\n-\r\n")
     (entry,) = read_bank_file(text.encode(), "storno.sta").entries
     assert (entry.reversal, entry.direction, entry.amount) == (True, Direction.DEBIT, Decimal("25.00"))
+    free = text.replace("166?00STORNO?20Gutschrift storniert", "Miete Dezember Kassenzeichen 5.0300.1")
+    free = free.replace("1201RC25", "1201C25")
+    (entry,) = read_bank_file(free.encode(), "frei.sta").entries
+    assert entry.remittance == ("Miete Dezember Kassenzeichen 5.0300.1",) and not entry.reversal
 
 
 def test_iban_from_blz_and_account():
@@ -253,8 +257,8 @@ def test_demo_statement_is_valid_and_reads_back():
 
 def test_reversal_indicator_marks_a_reversal(tmp_path):
     data = (FIXTURES / "camt053_v08_volksbank.xml").read_bytes().replace(
-        b"<CdtDbtInd>DBIT</CdtDbtInd>\n        <Sts>", b"<CdtDbtInd>CRDT</CdtDbtInd>\n        <RvslInd>true</RvslInd>\n"
-                                                   b"        <Sts>", 1).replace(b"UPDD", b"ESCT", 1).replace(b"NRTI+109", b"NTRF+166")
+        b"<CdtDbtInd>DBIT</CdtDbtInd>\n        <Sts>",
+        b"<CdtDbtInd>CRDT</CdtDbtInd>\n        <RvslInd>true</RvslInd>\n        <Sts>", 1).replace(b"UPDD", b"ESCT", 1).replace(b"NRTI+109", b"NTRF+166")
     data = data.replace(b"<RtrInf>\n              <Rsn><Cd>AM04</Cd></Rsn>\n            </RtrInf>", b"")
     entry = read_bank_file(data, "rv.xml", schema_dir=XSD).entries[2]
     assert read_bank_file(data.replace(b"<RvslInd>true</RvslInd>", b""), "x.xml").entries[2].reversal is False

@@ -255,10 +255,11 @@ def test_demo_statement_is_valid_and_reads_back():
     assert ret.entry_key == f"{ACCOUNT}|ref|DEMO-2026-12-01-3"
 
 
-def test_reversal_indicator_marks_a_reversal(tmp_path):
+def test_reversal_indicator_marks_a_reversal():
     data = (FIXTURES / "camt053_v08_volksbank.xml").read_bytes().replace(
         b"<CdtDbtInd>DBIT</CdtDbtInd>\n        <Sts>",
-        b"<CdtDbtInd>CRDT</CdtDbtInd>\n        <RvslInd>true</RvslInd>\n        <Sts>", 1).replace(b"UPDD", b"ESCT", 1).replace(b"NRTI+109", b"NTRF+166")
+        b"<CdtDbtInd>CRDT</CdtDbtInd>\n        <RvslInd>true</RvslInd>\n        <Sts>", 1)
+    data = data.replace(b"UPDD", b"ESCT", 1).replace(b"NRTI+109", b"NTRF+166")
     data = data.replace(b"<RtrInf>\n              <Rsn><Cd>AM04</Cd></Rsn>\n            </RtrInf>", b"")
     entry = read_bank_file(data, "rv.xml", schema_dir=XSD).entries[2]
     assert read_bank_file(data.replace(b"<RvslInd>true</RvslInd>", b""), "x.xml").entries[2].reversal is False

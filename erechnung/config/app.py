@@ -39,6 +39,7 @@ from ..model import identifiers
 from .channels import DeliverySection
 from .console import ConsoleSection
 from .s3 import S3Section
+from .stadtkasse import StadtkasseSection
 from .design import DEFAULT_DIR, Design, DesignError, load_design
 from .limits import Limits
 from .locations import Archive, Database, Location, parse_location
@@ -236,6 +237,7 @@ class Config(Strict):
     recipients: str | None = None  # a recipient register CSV to import (relative to this file)
     delivery: DeliverySection = Field(default_factory=DeliverySection)  # channels, retries, legal dates
     console: ConsoleSection = Field(default_factory=ConsoleSection)  # the web console's access (issue 14)
+    stadtkasse: StadtkasseSection = Field(default_factory=StadtkasseSection)  # the booking export (issue 15)
     s3: S3Section | None = None  # the S3 server of s3:// locations (else the include's, else boto3's own)
     source: str = "config.toml"
     base_dir: str = "."

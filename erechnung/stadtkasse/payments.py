@@ -88,7 +88,7 @@ def import_files(engine: Engine, files: Sequence[tuple[str, bytes]], *, now: dat
             books.record_match(s, row, m, now=now)
             if m.kind is MatchKind.REVERSAL:
                 report.reversals += 1
-            elif m.allocations:
+            elif m.allocations and not row.open_clarification:
                 report.booked += 1
                 report.booked_amount += sum((a.amount for a in m.allocations), Decimal("0"))
             if row.open_clarification:

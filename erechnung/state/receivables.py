@@ -165,14 +165,16 @@ def book(session: Session, entry: BankEntryRow, item_id: int, amount: Decimal, k
 
 
 def record_match(session: Session, entry: BankEntryRow, match: Match, *, now: datetime | None = None) -> None:
-    """Book what matching found for a new entry; NONE and SUGGESTION go to the clarification list."""
-    for allocation in match.allocations:
+    """Book what matching found for a new entry; NONE and SUGGESTION go to the clarification list (and book
+    nothing, whatever allocations they carry)."""
+    waits = match.kind in (MatchKind.NONE, MatchKind.SUGGESTION)
+    for allocation in () if waits else match.allocations:
         book(session, entry, allocation.item_id, allocation.amount, match.kind.value, by=AUTOMATIC, now=now)
     entry.match_kind = match.kind.value
     entry.reason = match.reason or None
     entry.data = {**entry.data, "suggested": list(match.suggested)}
-    entry.open_clarification = match.kind in (MatchKind.NONE, MatchKind.SUGGESTION)
-    if match.allocations:
+    entry.open_clarification = waits
+    if match.allocations and not waits:
         entry.unallocated_cents = cents(match.unallocated)
     session.flush()
 

@@ -9,7 +9,7 @@ import pytest
 from tests.pipeline.conftest import db_url, make_site, pg_database  # noqa: F401  (fixtures used here)
 
 TODAY = date(2026, 11, 20)
-DEPARTMENTS = ("standesamt", "gewerbesteuer", "abfallwirtschaft")
+DEPARTMENTS = ("standesamt", "gewerbesteuer", "abfallwirtschaft", "stadtbibliothek")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tests.pipeline.conftest import db_url, make_site, pg_database  # noqa: F401  (fixtures used here)
+from tests.pipeline.conftest import db_url, make_site, pg_database, s3, s3_endpoint  # noqa: F401  (fixtures)
 
 TODAY = date(2026, 11, 20)
 DEPARTMENTS = ("standesamt", "gewerbesteuer", "abfallwirtschaft", "stadtbibliothek")

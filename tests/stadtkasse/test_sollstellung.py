@@ -129,3 +129,16 @@ def test_the_export_goes_where_the_configuration_says(make_site, db_url, tmp_pat
     site.run(today=TODAY)
     [export] = list((tmp_path / "fibu").glob("buchungen-*.csv"))
     assert export.read_bytes().endswith(b"\r\n") and export.read_bytes().split(b"\r\n")[-2].startswith(b"SUMME;")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_export_goes_to_a_bucket(make_site, db_url, tmp_path, s3):
+    bucket = s3.bucket()
+    site = make_site(tmp_path / "site", db_url, drop=False)
+    site.config_path.write_text(site.config_path.read_text(encoding="utf-8")
+                                + f'\n[stadtkasse]\nexport_location = "s3://{bucket}/kasse/export"\n',
+                                encoding="utf-8")
+    site.drop("standesamt", "a.csv", STANDESAMT)
+    site.run(today=TODAY)
+    [key] = s3.keys(bucket, "kasse/export/")
+    assert key.startswith("kasse/export/buchungen-") and s3.get(bucket, key).split(b"\r\n")[-2].startswith(b"SUMME;")

@@ -40,6 +40,7 @@ from ..model import identifiers
 from .channels import DeliverySection
 from .console import ConsoleSection
 from .s3 import S3Section
+from .stadtkasse import StadtkasseSection
 from .design import DEFAULT_DIR, Design, DesignError, load_design
 from .limits import Limits
 from .payments import PaymentsSection
@@ -239,6 +240,7 @@ class Config(Strict):
     delivery: DeliverySection = Field(default_factory=DeliverySection)  # channels, retries, legal dates
     console: ConsoleSection = Field(default_factory=ConsoleSection)  # the web console's access (issue 14)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)  # matching bank entries (issue 15)
+    stadtkasse: StadtkasseSection = Field(default_factory=StadtkasseSection)  # the booking export (issue 15)
     s3: S3Section | None = None  # the S3 server of s3:// locations (else the include's, else boto3's own)
     source: str = "config.toml"
     base_dir: str = "."

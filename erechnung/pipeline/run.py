@@ -15,6 +15,7 @@ documents left for the next run): the command then exits non-zero and the Prefec
 from __future__ import annotations
 
 import html
+import logging
 import math
 import time
 import uuid
@@ -42,6 +43,8 @@ from .steps import (ArchiveReport, RenderReport, archive, chunks, hand_over, pen
 
 #: How a run reports progress: ``(stage, done, total)``, stage ``intake`` or ``render`` (the command line's bars).
 Progress = Callable[[str, int, "int | None"], None]
+
+log = logging.getLogger(__name__)
 
 
 class RunFailed(ErechnungError):
@@ -313,7 +316,24 @@ def finish(p: Pipeline, st: RunState) -> RunSummary:
     summary.report_html = write_run_report(summary, p.report_dir)
     with p.transaction() as s:
         finish_run(s, st.run_id, summary.counts())
+    post_receivables(p)
     return summary
+
+
+def post_receivables(p: Pipeline) -> None:
+    """The Stadtkasse's Sollstellung of what was handed over (issue 15). Posting is idempotent: should it fail
+    here, the next run or ``erechnung receivables`` posts the same documents, so the run does not fail for it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..stadtkasse.sollstellung import post
+
+    try:
+        report = post(p)
+    except (ErechnungError, OSError, SQLAlchemyError):
+        log.exception("Sollstellung after the run failed; the next run posts the documents")
+        return
+    if report.posted:
+        log.info("Sollstellung: %d documents, %d items, export %s", report.posted, report.items, report.export)
 
 
 def early_pool(p: Pipeline) -> RenderPool | None:

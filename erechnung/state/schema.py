@@ -262,3 +262,4 @@ metadata = Base.metadata
 
 from . import delivery_schema  # noqa: E402,F401  (the delivery tracking tables join the same metadata)
 from . import console_schema  # noqa: E402,F401  (the console access log joins the same metadata)
+from . import receivables_schema  # noqa: E402,F401  (the Stadtkasse's tables join the same metadata)

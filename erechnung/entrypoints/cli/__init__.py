@@ -1,7 +1,7 @@
 """The ``erechnung`` command line (``app``, ``main``: the console script and ``python -m erechnung``). Each
 command is a thin layer over a ``run_*`` function of the module named for its command group: ``validate``,
 ``convert`` (also ``show``), ``documents`` (also ``batches``), ``run``, ``notice``, ``delivery`` (``status``,
-``deliver``, ``track``, ``sandbox``, ``audit``), ``archive``; each returns the command's exit code.
+``deliver``, ``track``, ``sandbox``, ``audit``), ``archive``, ``stadtkasse`` (``receivables``, ``payments``); each returns the command's exit code.
 """
 from __future__ import annotations
 
@@ -309,6 +309,11 @@ def console_hash_password_command() -> None:
 
 
 app.add_typer(console_app, name="console")
+
+from .stadtkasse import payments_app, receivables_app  # noqa: E402  (the Stadtkasse, issue 15)
+
+app.add_typer(receivables_app, name="receivables")
+app.add_typer(payments_app, name="payments")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,0 +1,22 @@
+"""The Stadtkasse's section of the configuration (issue 15): where the booking export for the finance system goes.
+
+    [stadtkasse]
+    export_location = "var/kasse/export"        # a folder (relative to the configuration) or s3://bucket/prefix
+
+The export's layout is described in ``docs/receivables-export.md``.
+"""
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from .locations import Location, parse_location
+from .problems import Strict
+
+DEFAULT_EXPORT = "var/kasse/export"
+
+
+class StadtkasseSection(Strict):
+    export_location: Location = Field(default_factory=lambda: Location(kind="local", path=DEFAULT_EXPORT))
+
+    _location = field_validator("export_location", mode="before")(
+        lambda v: parse_location(v) if isinstance(v, str) else v)

@@ -1,0 +1,164 @@
+"""The Stadtkasse's commands (issue 15), thin over ``erechnung.stadtkasse``:
+
+* ``erechnung receivables --config C [--json]``: takes the handed-over documents not yet in the books into them
+  (Sollstellung, with the booking export), then lists the open items; ``--json``: one object per line
+  (``item_id``, ``document_id``, ``number``, ``kassenzeichen``, ``instalment``, ``amount``, ``paid``, ``open``,
+  ``due_date``, ``state``);
+* ``erechnung payments import --config C FILE... [--json]``: reads bank files, books what matched, summary;
+* ``erechnung payments unmatched --config C [--json]``: the clarification list;
+* ``erechnung payments decide --config C ENTRY ITEM [--note TEXT] [--by NAME]``: a clerk books an entry on an item.
+
+Exit codes: 0 done, 2 the configuration, a file or the request cannot be used (the reason on stderr, in German).
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+EXIT_OK, EXIT_USAGE = 0, 2
+MAX_BANK_FILE = 64 * 1024 * 1024  # a day's camt.053 of a large municipality is a few MB
+NOTE_MAX = 1000
+
+receivables_app = typer.Typer(name="receivables", help="Die offenen Posten der Stadtkasse (Sollstellung).")
+payments_app = typer.Typer(name="payments", no_args_is_help=True,
+                           help="Zahlungseingänge: Kontoauszüge einlesen, zuordnen, klären.")
+CONFIG = typer.Option(..., "--config", dir_okay=False, help="The municipality's configuration (TOML).")
+JSON = typer.Option(False, "--json", help="One JSON object per line on stdout.")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"Fehler: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _config(path: Path):
+    from ...config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except (ConfigError, OSError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _engine(config):
+    from ...config import database_url
+    from ...state import make_engine, migrate
+
+    engine = make_engine(database_url(config))
+    migrate(engine)
+    return engine
+
+
+def _euro(value) -> str:
+    return f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+@receivables_app.callback(invoke_without_command=True)
+def receivables_command(config: Path = CONFIG, as_json: bool = JSON) -> None:
+    """Post the handed-over documents not yet in the books, then list the open items."""
+    from ...pipeline.context import Pipeline
+    from ...stadtkasse.payments import item_json
+    from ...stadtkasse.sollstellung import post
+    from ...state.receivables import list_items
+
+    cfg = _config(config)
+    with Pipeline.open(cfg) as p:
+        report = post(p)
+        with p.transaction() as s:
+            items = list_items(s)
+    typer.echo(f"Sollstellung: {report.summary()}", err=True)
+    if as_json:
+        for item in items:
+            typer.echo(json.dumps(item_json(item), ensure_ascii=False))
+        raise typer.Exit(EXIT_OK)
+    typer.echo(f"{'Posten':>6}  {'Kassenzeichen':<22} {'Rate':>4} {'Betrag':>12} {'bezahlt':>12} {'offen':>12}  "
+               f"{'fällig':<10}  Zustand")
+    for i in items:
+        typer.echo(f"{i.item_id:>6}  {i.kassenzeichen[:22]:<22} {i.instalment:>4} {_euro(i.amount):>12} "
+                   f"{_euro(i.paid):>12} {_euro(i.open):>12}  {i.due_date:%d.%m.%Y}  {STATE_LABELS[i.state]}")
+    typer.echo(f"{len(items)} Posten, offen insgesamt {_euro(sum((i.open for i in items if i.open > 0), 0))} EUR")
+
+
+STATE_LABELS = {"open": "offen", "partially_paid": "teilweise bezahlt", "paid": "bezahlt",
+                "overpaid": "überzahlt", "in_dunning": "im Mahnverfahren", "written_off": "niedergeschlagen"}
+
+
+@payments_app.command("import")
+def import_command(files: List[Path] = typer.Argument(..., dir_okay=False, help="camt.053/.054 or MT940 files."),
+                   config: Path = CONFIG, as_json: bool = JSON) -> None:
+    """Read bank files, store their new entries, book what matched; the rest goes to the clarification list."""
+    from ...stadtkasse.payments import import_files
+
+    cfg = _config(config)
+    data = []
+    for f in files:
+        try:
+            size = f.stat().st_size
+            if size > MAX_BANK_FILE:
+                raise _fail(f"{f}: {size} Bytes sind mehr als die {MAX_BANK_FILE} Bytes, die ein Kontoauszug haben "
+                            "darf; teilen Sie die Datei oder prüfen Sie, ob es ein Kontoauszug ist.")
+            data.append((f.name, f.read_bytes()))
+        except OSError as exc:
+            raise _fail(f"{f}: nicht lesbar ({exc.strerror}); prüfen Sie Pfad und Rechte.") from None
+    engine = _engine(cfg)
+    try:
+        report = import_files(engine, data)
+    except (ValueError, LookupError) as exc:  # BankFileError and the model's validation: what, where, why
+        raise _fail(f"Kontoauszug nicht gelesen, nichts gebucht: {exc}") from None
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(report.as_json(), ensure_ascii=False) if as_json else report.summary())
+
+
+@payments_app.command("unmatched")
+def unmatched_command(config: Path = CONFIG, as_json: bool = JSON) -> None:
+    """The clarification list: entries no rule could book."""
+    from ...stadtkasse.payments import unmatched
+
+    engine = _engine(_config(config))
+    try:
+        rows = unmatched(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    for r in rows:
+        typer.echo(f"{r['entry_id']:>6}  {r['booking_date']}  {_euro(Decimal(r['open'])):>12} "
+                   f"{r['counterparty'][:30]:<30}  {r['remittance'][:60]}  [{r['reason']}]")
+    typer.echo(f"{len(rows)} Umsatz/Umsätze zur Klärung")
+
+
+@payments_app.command("decide")
+def decide_command(entry: str = typer.Argument(..., help="The entry's number or key (payments unmatched)."),
+                   item: int = typer.Argument(..., help="The open item's number (receivables --json: item_id)."),
+                   config: Path = CONFIG,
+                   note: Optional[str] = typer.Option(None, "--note", help="Why (kept with the decision)."),
+                   by: Optional[str] = typer.Option(None, "--by", help="Who decides (default: $USER)."),
+                   as_json: bool = JSON) -> None:
+    """Book an entry from the clarification list on an open item (the decision is recorded)."""
+    from ...stadtkasse.payments import PaymentsError, decide
+
+    who = (by or os.environ.get("USER") or getpass.getuser())[:200]
+    if note is not None and len(note) > NOTE_MAX:
+        raise _fail(f"--note hat {len(note)} Zeichen, höchstens {NOTE_MAX} sind erlaubt; kürzen Sie den Vermerk.")
+    engine = _engine(_config(config))
+    try:
+        result = decide(engine, entry, item, by=who, note=note)
+    except PaymentsError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        typer.echo(f"Gebucht von {who}: Umsatz {entry} auf Posten {item} ({result['kassenzeichen']}); "
+                   f"offen jetzt {result['open'].replace('.', ',')} EUR, Zustand {STATE_LABELS[result['state']]}.")
+

@@ -17,6 +17,9 @@ LABELS: dict[str, str] = {
     "done": "verarbeitet", "claimed": "in Arbeit",
     # archive items
     "report": "Prüfbericht", "document": "Dokument", "original_batch": "Originaldatei", "error_report": "Fehlerbericht",
+    # open items (model.receivables.ItemState)
+    "open": "offen", "partially_paid": "teilweise bezahlt", "paid": "bezahlt", "overpaid": "überzahlt",
+    "in_dunning": "im Mahnverfahren", "written_off": "niedergeschlagen",
     # document kinds
     "invoice": "Rechnung", "credit_note": "Gutschrift", "notice": "Bescheid",
 }

@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 from sqlalchemy import Engine
 
+from ..config.payments import MatchRules
 from ..model.receivables import BankEntry, BankFile, ItemState, MatchKind
 from ..state import receivables as books
 from ..state.db import transaction
@@ -57,10 +58,10 @@ def _default_read(data: bytes, name: str) -> BankFile:
     return read_bank_file(data, name)
 
 
-def _default_match(entries, items, **rules):
+def _default_match(entries, items, *, rules):
     from ..payments.matching import match
 
-    return match(entries, items, **rules)
+    return match(entries, items, rules=rules)
 
 
 def import_files(engine: Engine, files: Sequence[tuple[str, bytes]], *, now: datetime | None = None,
@@ -79,7 +80,7 @@ def import_files(engine: Engine, files: Sequence[tuple[str, bytes]], *, now: dat
         if not new:
             return report
         items = books.list_items(s, states=[st for st in ItemState if st is not ItemState.WRITTEN_OFF])
-        matches = match([e for _, e in new], items, **({"rules": rules} if rules is not None else {}))
+        matches = match([e for _, e in new], items, rules=rules if rules is not None else MatchRules())
         rows = {row.entry_key: row for row, _ in new}
         for m in matches:
             row = rows.get(m.entry_key)

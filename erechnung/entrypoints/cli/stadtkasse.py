@@ -21,6 +21,8 @@ from typing import List, Optional
 
 import typer
 
+from ...model.labels import label
+
 EXIT_OK, EXIT_USAGE = 0, 2
 MAX_BANK_FILE = 64 * 1024 * 1024  # a day's camt.053 of a large municipality is a few MB
 NOTE_MAX = 1000
@@ -81,12 +83,10 @@ def receivables_command(config: Path = CONFIG, as_json: bool = JSON) -> None:
                f"{'fällig':<10}  Zustand")
     for i in items:
         typer.echo(f"{i.item_id:>6}  {i.kassenzeichen[:22]:<22} {i.instalment:>4} {_euro(i.amount):>12} "
-                   f"{_euro(i.paid):>12} {_euro(i.open):>12}  {i.due_date:%d.%m.%Y}  {STATE_LABELS[i.state]}")
+                   f"{_euro(i.paid):>12} {_euro(i.open):>12}  {i.due_date:%d.%m.%Y}  {label(i.state)}")
     typer.echo(f"{len(items)} Posten, offen insgesamt {_euro(sum((i.open for i in items if i.open > 0), 0))} EUR")
 
 
-STATE_LABELS = {"open": "offen", "partially_paid": "teilweise bezahlt", "paid": "bezahlt",
-                "overpaid": "überzahlt", "in_dunning": "im Mahnverfahren", "written_off": "niedergeschlagen"}
 
 
 @payments_app.command("import")
@@ -108,7 +108,7 @@ def import_command(files: List[Path] = typer.Argument(..., dir_okay=False, help=
             raise _fail(f"{f}: nicht lesbar ({exc.strerror}); prüfen Sie Pfad und Rechte.") from None
     engine = _engine(cfg)
     try:
-        report = import_files(engine, data)
+        report = import_files(engine, data, rules=cfg.payments)
     except (ValueError, LookupError) as exc:  # BankFileError and the model's validation: what, where, why
         raise _fail(f"Kontoauszug nicht gelesen, nichts gebucht: {exc}") from None
     finally:
@@ -160,5 +160,5 @@ def decide_command(entry: str = typer.Argument(..., help="The entry's number or 
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
         typer.echo(f"Gebucht von {who}: Umsatz {entry} auf Posten {item} ({result['kassenzeichen']}); "
-                   f"offen jetzt {result['open'].replace('.', ',')} EUR, Zustand {STATE_LABELS[result['state']]}.")
+                   f"offen jetzt {result['open'].replace('.', ',')} EUR, Zustand {label(result['state'])}.")
 

@@ -457,6 +457,9 @@ def _due(p: Page, notice: Notice, letter: Callable[..., str]) -> list[Block]:
     return blocks + [Block(height, draw)]
 
 
+_BOLD_ROWS = ("IBAN", "Verwendungszweck", "Betrag", "Mandatsreferenz")
+
+
 def _pre_notification_rows(notice: Notice, holder: str) -> list[tuple[str, str]]:
     """The SEPA pre-notification (Vorabankündigung) of a notice whose addressee gave a mandate: what is collected
     when, from which account, under which mandate reference and creditor id (SEPA Core Rulebook)."""
@@ -519,8 +522,8 @@ def _payment_block(p: Page, notice: Notice) -> Block:
         for label, values in row_lines:
             p.text(canvas, x, yy, f.clean(label), f.regular, SMALL, p.muted)
             for v in values:
-                p.text(canvas, x + label_w, yy, v, f.bold if label in ("IBAN", "Verwendungszweck", "Betrag", "Mandatsreferenz")
-                       else f.regular, BODY - 0.5, p.text_colour)
+                p.text(canvas, x + label_w, yy, v, f.bold if label in _BOLD_ROWS else f.regular, BODY - 0.5,
+                       p.text_colour)
                 yy -= 10.5
         if qr:
             quiet = 4 * qr_size / len(qr)  # ISO 18004: four light modules around the symbol

@@ -34,8 +34,8 @@ from erechnung.errors import ErechnungError
 from erechnung.model.codes import LANDS
 from erechnung.model.receivables import ItemState, OpenItem
 
-__all__ = ["DEFAULT_RULES", "DunningRuleError", "DunningRules", "DunningStep", "FeeRule", "Stage",
-           "Surcharge", "SurchargeRule", "add_months", "dunning_plan", "mahngebuehr", "months_of_saeumnis", "saeumniszuschlag"]
+__all__ = ["DEFAULT_RULES", "DunningRuleError", "DunningRules", "DunningStep", "FeeRule", "Stage", "Surcharge",
+           "SurchargeRule", "add_months", "dunning_plan", "mahngebuehr", "months_of_saeumnis", "saeumniszuschlag"]
 
 DEFAULT_RULES = Path(_config_package.__file__).resolve().with_name("dunning.toml")
 CENT = Decimal("0.01")

@@ -21,7 +21,8 @@ from pydantic import Field
 
 from .terms import Frozen
 
-__all__ = ["Allocation", "BankEntry", "BankFile", "Direction", "ItemState", "Match", "MatchKind", "OpenItem", "SequenceType"]
+__all__ = ["Allocation", "BankEntry", "BankFile", "Direction", "ItemState", "Match", "MatchKind", "OpenItem",
+           "SequenceType"]
 
 
 class ItemState(StrEnum):

@@ -12,8 +12,8 @@ Core scheme (``CORE``); sequence type FRST for every collection under a mandate 
 ``sepaxml`` package and checked against the pain.008 XSD it ships; its message and payment ids are derived from
 the contents (and ``created_at`` passed in), so the same inputs give the same bytes.
 
-Each transaction's end-to-end id is :func:`debit_end_to_end_id` of its item: the document number (and the
-instalment), so the bank's statement and a returned debit lead back to the item.
+Each transaction's end-to-end id is :func:`debit_end_to_end_id` of its item, which is matching's
+``end_to_end_id`` (item id and Kassenzeichen), so the bank's statement and a returned debit lead back to the item.
 """
 from __future__ import annotations
 
@@ -29,13 +29,15 @@ from lxml import etree
 from erechnung.errors import ErechnungError
 from erechnung.model.receivables import ItemState, OpenItem, SequenceType
 
+from .matching import MatchInputError, end_to_end_id
+
 __all__ = ["Creditor", "DebitError", "DebitFile", "Debit", "Mandate", "Skipped", "SCHEMAS", "build_debits",
            "debit_end_to_end_id", "mandates_of", "validate_pain008"]
 
 SCHEMAS = ("pain.008.001.08", "pain.008.001.02")  # .08: the German banks' standard since November 2023
-#: SEPA's character set for ids (EPC: Latin letters, digits and / - ? : ( ) . , ' +), here without the space
-_ID_CHARS = re.compile(r"[^A-Za-z0-9/\-?:().,'+]")
-_MAX_ID = 35
+_MAX_ID = 35  # SEPA's longest id (MsgId, PmtInfId)
+#: SEPA's character set for ids (EPC: Latin letters, digits and / - ? : ( ) . , ' +)
+_SEPA_ID = re.compile(r"[A-Za-z0-9/\-?:().,'+]{1,35}")
 
 
 class DebitError(ErechnungError):
@@ -113,23 +115,14 @@ class DebitFile:
         return sum((d.amount for d in self.debits), Decimal("0.00"))
 
 
-def _clean_id(text: str) -> str:
-    cleaned = _ID_CHARS.sub("-", text.strip())
-    cleaned = re.sub(r"/{2,}", "/", cleaned).strip("/")  # no "//", no "/" at either end (EPC rule for ids)
-    return cleaned
-
-
 def debit_end_to_end_id(item: OpenItem) -> str:
-    """The end-to-end id of ``item``'s direct debit: the document number (``-R<n>`` for the n-th instalment) in
-    SEPA's character set, at most 35 characters. A number that had to be changed for that (other characters,
-    too long) gets a digest of the original instead of its tail, so two items never share an id."""
-    suffix = f"-R{item.instalment}" if item.instalment else ""
-    cleaned = _clean_id(item.number)
-    if cleaned == item.number and len(cleaned) + len(suffix) <= _MAX_ID:
-        return cleaned + suffix
-    digest = hashlib.sha256(f"{item.number}\x1f{item.instalment}".encode()).hexdigest()[:8].upper()
-    head = cleaned[:_MAX_ID - len(suffix) - 9].rstrip("/")
-    return f"{head}-{digest}{suffix}"
+    """The end-to-end id of ``item``'s direct debit: matching's :func:`erechnung.payments.matching.end_to_end_id`
+    (``ERE-<item id>-<Kassenzeichen>``, letters and digits, at most 35 characters), so that matching finds the
+    collection and its return. The item must be stored (``item_id > 0``)."""
+    try:
+        return end_to_end_id(item)
+    except MatchInputError as exc:
+        raise DebitError(str(exc)) from None
 
 
 def _reason_to_skip(item: OpenItem, due: date, mandate: Mandate | None) -> str | None:
@@ -146,6 +139,11 @@ def _reason_to_skip(item: OpenItem, due: date, mandate: Mandate | None) -> str |
         return f"der Posten ist bis {item.deferred_until:%d.%m.%Y} gestundet"
     if item.state in (ItemState.PAID, ItemState.OVERPAID, ItemState.WRITTEN_OFF) or item.open <= 0:
         return "nichts offen"
+    if item.item_id <= 0:
+        return "der Posten ist noch nicht in der Offene-Posten-Liste gespeichert (keine Posten-Nummer)"
+    if not _SEPA_ID.fullmatch(end_to_end_id(item)):
+        return (f"das Kassenzeichen {item.kassenzeichen!r} enthält Zeichen außerhalb des SEPA-Zeichensatzes "
+                "(Umlaute, ß): so kann keine Lastschrift-Referenz gebildet werden; bitte Kassenzeichen berichtigen")
     return ""
 
 
@@ -175,7 +173,7 @@ def build_debits(items: Sequence[OpenItem], *, due: date, creditor: Creditor, ma
     if len(set(ids)) != len(ids):
         twice = sorted({i for i in ids if ids.count(i) > 1})
         raise DebitError(f"end-to-end id(s) {', '.join(twice)} twice in the debits of {due.isoformat()}: the same "
-                         "document and instalment is an open item twice; correct the open items first")
+                         "open item (item id) was handed over twice; pass each item once")
     digest = hashlib.sha256("|".join(f"{d.end_to_end_id}:{d.amount}:{d.sequence}" for d in debits).encode()
                             + created_at.isoformat().encode()).hexdigest()[:12].upper()
     message_id = f"PAIN008-{due:%Y%m%d}-{digest}"

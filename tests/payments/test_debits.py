@@ -14,6 +14,7 @@ from erechnung.model.receivables import ItemState, OpenItem, SequenceType
 from erechnung.model.recipients import Recipient
 from erechnung.payments.debits import (Creditor, DebitError, build_debits, debit_end_to_end_id, mandates_of,
                                        validate_pain008)
+from erechnung.payments.matching import end_to_end_id
 
 DUE = date(2026, 5, 15)
 CREATED = datetime(2026, 5, 11, 9, 30)
@@ -32,8 +33,9 @@ NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.008.001.08"}
 
 
 def item(ref: str, number: str, amount: str, due: date = DUE, instalment: int = 0, **kw) -> OpenItem:
-    return OpenItem(document_id=1, number=number, kassenzeichen="5.1234." + ref[-1], department="steueramt",
-                    debtor_ref=ref, instalment=instalment, amount=Decimal(amount), due_date=due,
+    item_id = int(re.sub(r"\D", "", number)[-6:] or 1) * 10 + instalment  # stored items: unique ids
+    return OpenItem(item_id=item_id, document_id=1, number=number, kassenzeichen="5.1234." + ref[-1],
+                    department="steueramt", debtor_ref=ref, instalment=instalment, amount=Decimal(amount), due_date=due,
                     account_iban=CREDITOR.iban, **kw)
 
 
@@ -42,8 +44,8 @@ def build(items, **kw):
 
 
 def test_pain008_is_valid_against_the_xsd_and_carries_mandate_and_creditor():
-    result = build([item("K-1", "GB-2026-0001", "123.45", instalment=2), item("K-2", "RE-2026-000117", "50.00")],
-                   collected={"M-2019-000042"})
+    instalment = item("K-1", "GB-2026-0001", "123.45", instalment=2)
+    result = build([instalment, item("K-2", "RE-2026-000117", "50.00")], collected={"M-2019-000042"})
     validate_pain008(result.xml)  # raises on any violation
     root = etree.fromstring(result.xml)
     assert root.nsmap[None] == NS["p"]
@@ -54,7 +56,7 @@ def test_pain008_is_valid_against_the_xsd_and_carries_mandate_and_creditor():
     assert {e.text for e in root.iterfind(".//p:CdtrSchmeId//p:Othr/p:Id", NS)} == {"DE98ZZZ09999999999"}
     assert root.findtext(".//p:CdtrAcct//p:IBAN", namespaces=NS) == CREDITOR.iban
     tx = {t.findtext("p:PmtId/p:EndToEndId", namespaces=NS): t for t in root.iterfind(".//p:DrctDbtTxInf", NS)}
-    first = tx["GB-2026-0001-R2"]
+    first = tx[debit_end_to_end_id(instalment)]
     assert first.findtext(".//p:MndtId", namespaces=NS) == "M-2026-000001"
     assert first.findtext(".//p:DtOfSgntr", namespaces=NS) == "2025-11-03"
     assert first.findtext("p:DbtrAcct//p:IBAN", namespaces=NS) == "DE89370400440532013000"
@@ -101,23 +103,24 @@ def test_same_inputs_same_bytes():
     assert b"<CreDtTm>2026-05-11T09:30:00</CreDtTm>" in build(items).xml
 
 
-@pytest.mark.parametrize("number, instalment", [
-    ("RE-2026-000117", 0), ("GB 2026/0001 Grundsteuer", 3), ("//Ä-ß//", 1), ("X" * 60, 0), ("X" * 60, 4),
-    ("A/B", 0), ("A-B", 0),
-])
-def test_end_to_end_id_charset_and_length(number, instalment):
-    e2e = debit_end_to_end_id(item("K-1", number, "1.00", instalment=instalment))
-    assert len(e2e) <= 35 and re.fullmatch(r"[A-Za-z0-9/\-?:().,'+]+", e2e)
-    assert not e2e.startswith("/") and not e2e.endswith("/") and "//" not in e2e
-    assert e2e == debit_end_to_end_id(item("K-2", number, "2.00", instalment=instalment))  # deterministic
+@pytest.mark.parametrize("kassenzeichen", ["5.0100.330104.5", "GB 2026/0001 Grundsteuer", "X" * 60, "A-B/C"])
+def test_end_to_end_id_is_matching_s_in_charset_and_length(kassenzeichen):
+    it = item("K-1", "GB-1", "1.00").model_copy(update={"kassenzeichen": kassenzeichen, "item_id": 4711})
+    e2e = debit_end_to_end_id(it)
+    assert e2e == end_to_end_id(it)  # what matching looks the collection and its return up by
+    assert len(e2e) <= 35 and re.fullmatch(r"[A-Za-z0-9/\-?:().,'+]+", e2e) and e2e.startswith("ERE-4711-")
+    validate_pain008(build([it]).xml)
 
 
-def test_end_to_end_ids_keep_readable_numbers_and_never_collide():
-    assert debit_end_to_end_id(item("K-1", "RE-2026-000117", "1")) == "RE-2026-000117"
-    assert debit_end_to_end_id(item("K-1", "GB-2026-0001", "1", instalment=4)) == "GB-2026-0001-R4"
-    ids = {debit_end_to_end_id(item("K-1", n, "1", instalment=i))
-           for n in ("A/B", "A-B", "A B", "X" * 40, "X" * 40 + "Y") for i in (0, 1)}
-    assert len(ids) == 10
+def test_items_not_yet_stored_or_with_umlauts_in_the_kassenzeichen_are_not_collected():
+    unsaved = item("K-1", "GB-1", "1.00").model_copy(update={"item_id": 0})
+    umlaut = item("K-2", "GB-2", "1.00").model_copy(update={"kassenzeichen": "Grundsteuer-Ä-17"})
+    result = build([unsaved, umlaut])
+    assert result.debits == () and result.xml == b""
+    reasons = [s.reason for s in result.skipped]
+    assert "noch nicht" in reasons[0] and "SEPA-Zeichensatzes" in reasons[1]
+    with pytest.raises(DebitError, match="no item id"):
+        debit_end_to_end_id(unsaved)
 
 
 def test_a_file_the_xsd_refuses_is_not_written():

@@ -1365,6 +1365,14 @@ def _located(draft: DocumentDraft, exc: BaseException) -> RecordError:
                        fix="prüfen Sie die Angaben dieses Belegs in den Quelldaten")
 
 
+def _register_debit(recipient: Recipient, creditor_id: str | None) -> dict[str, str] | None:
+    """The direct debit of a recipient whose register entry holds a SEPA mandate (issue 15), when the municipality
+    has a creditor id to collect under; a record's own mandate columns take precedence over it."""
+    if recipient.sepa_mandate_id and recipient.iban and creditor_id:
+        return {"mandate_reference": recipient.sepa_mandate_id, "debited_account_id": recipient.iban}
+    return None
+
+
 def _build_invoice(draft: DocumentDraft, config: Config, department: Department) -> Any:
     from ..builder import build_invoice, customer, item_line, municipality
     from ..model import DirectDebit, PaymentInstructions
@@ -1382,7 +1390,7 @@ def _build_invoice(draft: DocumentDraft, config: Config, department: Department)
     lines = [item_line(**{k: v for k, v in line.items() if v is not None}) for line in data.pop("lines")]
     number = draft.number or _PLACEHOLDER_NUMBER
     kassenzeichen = data.pop("kassenzeichen") or number
-    debit = data.pop("direct_debit")
+    debit = data.pop("direct_debit") or _register_debit(draft.recipient, m.creditor_id)
     account = config.account_of(department)
     extra: dict[str, Any] = {k: v for k, v in data.items() if v not in (None, [], {}, "")}
     extra.pop("leitweg_id", None)
@@ -1420,6 +1428,10 @@ def _build_notice(draft: DocumentDraft, config: Config, department: Department, 
     data["payment"] = {"kassenzeichen": kassenzeichen, "accounts": [
         {"iban": account.iban, "bic": account.bic, "bank_name": account.bank_name,
          "account_holder": account.account_holder}]}
+    debit = _register_debit(draft.recipient, m.creditor_id)
+    if debit:  # the notice announces the collection (SEPA pre-notification) instead of asking for a transfer
+        data["payment"]["direct_debit"] = {"mandate_reference": debit["mandate_reference"],
+                                           "creditor_id": m.creditor_id, "debited_iban": debit["debited_account_id"]}
     return assess(NoticeDraft.model_validate(data), notice_config)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import RecordError
 from ..model import identifiers
 from ..model.delivery import Channel
-from ..model.recipients import CHANNEL_ADDRESS, Consent, Recipient, RecipientKind, RecipientRegister
+from ..model.recipients import CHANNEL_ADDRESS, MANDATE_ID, Consent, Recipient, RecipientKind, RecipientRegister
 from . import values
 from .formats import read_batch
 
@@ -55,7 +55,8 @@ COLUMNS: Mapping[str, str] = {
     "bundid-postfach": "bundid_postbox", "bundid": "bundid_postbox", "mailboxuuid": "bundid_postbox",
     "elster-konto": "elster_account", "elster": "elster_account", "leitweg-id": "leitweg_id",
     "peppol-id": "peppol_id", "ust-idnr": "vat_id", "ust-idnr.": "vat_id", "kanäle": "channels",
-    "kanaele": "channels", "einwilligungen": "consents",
+    "kanaele": "channels", "einwilligungen": "consents", "sepa-mandat": "sepa_mandate_id",
+    "mandatsreferenz": "sepa_mandate_id", "mandatsdatum": "sepa_mandate_date", "iban": "iban", "bic": "bic",
     **{f: f for f in Recipient.model_fields},
 }
 _KINDS = {"bürger": "citizen", "buerger": "citizen", "bürgerin": "citizen", "privat": "citizen",
@@ -67,8 +68,21 @@ _CONSENTS = {"e-mail-rechnung": "email_invoices", "abruf": "notice_retrieval", "
              "§ 41 abs. 2a vwvfg": "notice_retrieval", **{c.value: c.value for c in Consent}}
 _LIST = re.compile(r"[,|/ ]+")
 
+
+
+def _mandate_id(text: str) -> str:
+    if not MANDATE_ID.fullmatch(text):
+        raise RecordError(value=text, problem="keine gültige Mandatsreferenz (höchstens 35 Zeichen: Buchstaben, "
+                                              "Ziffern und + ? / - : ( ) . , ' ohne Leerzeichen und Umlaute)",
+                          fix="übernehmen Sie die Mandatsreferenz genau wie auf dem unterschriebenen Mandat, "
+                              "z. B. M-2026-000117")
+    return text
+
+
 _VALUE_CHECKS = {"post_code": None, "email": identifiers.parse_email, "leitweg_id": identifiers.parse_leitweg_id,
-                 "bundid_postbox": values.parse_uuid, "vat_id": identifiers.parse_vat_id}
+                 "bundid_postbox": values.parse_uuid, "vat_id": identifiers.parse_vat_id,
+                 "iban": identifiers.parse_iban, "bic": identifiers.parse_bic, "sepa_mandate_id": _mandate_id,
+                 "sepa_mandate_date": values.parse_date}
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,12 @@ def recipient_from_fields(fields: Mapping[str, str], columns: Mapping[str, str] 
             errors.append(RecordError(column=columns.get("channels", "channels"), value=fields.get("channels", ""),
                                       problem=f"der Kanal {channel} ist gewählt, aber {what} fehlt",
                                       fix=f"tragen Sie {what} ein oder streichen Sie den Kanal"))
+    if data.get("sepa_mandate_id"):
+        for needed, what in (("sepa_mandate_date", "das Mandatsdatum"), ("iban", "die IBAN")):
+            if needed not in data and not any(e.column == columns.get(needed, needed) for e in errors):
+                errors.append(RecordError(column=columns.get(needed, needed), value="",
+                                          problem=f"ein SEPA-Mandat ist angegeben, aber {what} fehlt",
+                                          fix=f"tragen Sie {what} aus dem unterschriebenen Mandat ein"))
     if errors:
         raise RecipientProblems(errors)
     try:
@@ -159,7 +179,8 @@ def import_recipients_csv(data: bytes, name: str = "empfaenger.csv", *, encoding
         return RecipientImport(RecipientRegister(), (RecordError(
             batch=name, column=unknown[0], problem=f"unbekannte Spalte {unknown[0]!r}",
             fix="erlaubt: Kundennummer, Art, Name, Anrede, Straße, Adresszusatz, PLZ, Ort, Land, E-Mail, "
-                "BundID-Postfach, ELSTER-Konto, Leitweg-ID, Peppol-ID, USt-IdNr, Kanäle, Einwilligungen"),))
+                "BundID-Postfach, ELSTER-Konto, Leitweg-ID, Peppol-ID, USt-IdNr, Kanäle, Einwilligungen, "
+                "SEPA-Mandat, Mandatsdatum, IBAN, BIC"),))
     field_of = {c: COLUMNS[c.lower()] for c in batch.columns}
     columns = {f: c for c, f in field_of.items()}
     recipients: list[Recipient] = []

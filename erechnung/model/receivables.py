@@ -21,7 +21,8 @@ from pydantic import Field
 
 from .terms import Frozen
 
-__all__ = ["Allocation", "BankEntry", "BankFile", "Direction", "ItemState", "Match", "MatchKind", "OpenItem"]
+__all__ = ["Allocation", "BankEntry", "BankFile", "Direction", "ItemState", "Match", "MatchKind", "OpenItem",
+           "SequenceType"]
 
 
 class ItemState(StrEnum):
@@ -33,6 +34,14 @@ class ItemState(StrEnum):
     OVERPAID = "overpaid"
     IN_DUNNING = "in_dunning"
     WRITTEN_OFF = "written_off"
+
+
+class SequenceType(StrEnum):
+    """The sequence type of a SEPA direct debit (pain.008 ``SeqTp``): the first collection under a mandate, then
+    recurring ones. (One-off ``OOFF`` and final ``FNAL`` are not used by the Stadtkasse.)"""
+
+    FIRST = "FRST"
+    RECURRING = "RCUR"
 
 
 class OpenItem(Frozen):

@@ -12,11 +12,16 @@ store persists it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
+from ..errors import RecordError
+
+from . import identifiers
 from .delivery import Channel
 from .terms import Frozen
 
@@ -50,6 +55,28 @@ class Recipient(Frozen):
     vat_id: str | None = None
     channels: tuple[Channel, ...] = (Channel.PRINT,)
     consents: frozenset[Consent] = frozenset()
+    # SEPA direct debit (issue 15): the mandate the debtor signed, and the account it names
+    sepa_mandate_id: str | None = None  # Mandatsreferenz: up to 35 characters of the SEPA character set
+    sepa_mandate_date: date | None = None  # the day the mandate was signed
+    iban: str | None = None
+    bic: str | None = None
+
+    @field_validator("sepa_mandate_id")
+    @classmethod
+    def _mandate_id(cls, v: str | None) -> str | None:
+        if v is not None and not MANDATE_ID.fullmatch(v):
+            raise ValueError("a SEPA mandate reference has 1-35 characters: A-Z a-z 0-9 and + ? / - : ( ) . , ' "
+                             "(no space), e.g. M-2026-000117")
+        return v
+
+    @field_validator("iban", "bic")
+    @classmethod
+    def _bank(cls, v: str | None, info: ValidationInfo) -> str | None:
+        parse = identifiers.parse_iban if info.field_name == "iban" else identifiers.parse_bic
+        try:
+            return None if v is None else parse(v)
+        except RecordError as exc:
+            raise ValueError(f"{exc.problem} ({exc.fix})") from None
 
     @field_validator("name", "street", "city", "customer_number")
     @classmethod
@@ -64,6 +91,8 @@ class Recipient(Frozen):
             need = CHANNEL_ADDRESS[channel]
             if need and not any(getattr(self, field) for field in need):
                 raise ValueError(f"channel {channel.value} needs {' or '.join(need)}")
+        if self.sepa_mandate_id and not (self.sepa_mandate_date and self.iban):
+            raise ValueError("a SEPA mandate needs its date (sepa_mandate_date) and the debtor's IBAN")
         return self
 
     @property
@@ -95,6 +124,9 @@ class Recipient(Frozen):
             return self.email, "EM"
         return None
 
+
+#: A SEPA mandate reference (Mandatsreferenz): the SEPA character set without space, at most 35 characters.
+MANDATE_ID = re.compile(r"[A-Za-z0-9+?/:().,'-]{1,35}")
 
 #: The register fields a channel needs, one of them at least (print: the postal address, always there).
 CHANNEL_ADDRESS: dict[Channel, tuple[str, ...]] = {

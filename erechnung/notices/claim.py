@@ -15,6 +15,7 @@ quantity 1 at the assessed amount, the basis written into the item's description
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from ..builder import BuildError, build_invoice, customer, item_line, municipality
 from ..model import Invoice
@@ -46,6 +47,20 @@ def _line(item: AssessmentItem) -> dict:
     return item_line(item.description, 1, item.amount, vat_category="O", description=how)
 
 
+def _payment_means(notice: Notice, account: Any) -> dict[str, Any]:
+    """Credit transfer to the treasury's account (58), or the SEPA direct debit under the addressee's mandate (59:
+    BT-89 mandate reference, BT-90 creditor id, BT-91 debited account) where the notice carries one."""
+    dd = notice.payment.direct_debit  # type: ignore[union-attr]
+    if dd is None:
+        return {"iban": account.iban, "bic": account.bic, "account_name": account.account_holder}
+    from ..model import DirectDebit, PaymentInstructions
+
+    return {"iban": None, "payment_means_code": "59", "payment_instructions": (PaymentInstructions(
+        means_code="59", remittance_information=notice.payment.kassenzeichen,  # type: ignore[union-attr]
+        direct_debit=DirectDebit(mandate_reference=dd.mandate_reference, creditor_id=dd.creditor_id,
+                                 debited_account_id=dd.debited_iban)),)}
+
+
 def claim_invoice(notice: Notice, config: NoticeConfig | None = None) -> Invoice | None:
     """The XRechnung of what ``notice`` demands, or None when it demands nothing (refund, zero assessment)."""
     if not notice.payment_due:
@@ -74,8 +89,8 @@ def claim_invoice(notice: Notice, config: NoticeConfig | None = None) -> Invoice
         invoice = build_invoice(
             number=notice.reference, issue_date=notice.issue_date, seller=seller, buyer=buyer,
             leitweg_id=who.customer_number or notice.file_number,
-            iban=account.iban, bic=account.bic, account_name=account.account_holder,
             kassenzeichen=notice.payment.kassenzeichen,  # type: ignore[union-attr]
+            **_payment_means(notice, account),
             due_date=instalments[0].due_date, payment_terms=terms,
             invoicing_period=(notice.period.start, notice.period.end) if notice.period else None,
             lines=[_line(i) for i in notice.items],

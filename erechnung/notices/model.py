@@ -179,11 +179,27 @@ class BankAccount(Frozen):
             raise ValueError(str(exc)) from exc
 
 
+class DirectDebit(Frozen):
+    """The debtor's SEPA mandate: the notice then announces the collection (pre-notification) instead of asking
+    for a transfer (issue 15)."""
+
+    mandate_reference: str = law("SEPA Core Direct Debit Rulebook; XRechnung BT-89", "Mandatsreferenz",
+                                 max_length=35)
+    creditor_id: str = law("SEPA Core Direct Debit Rulebook; XRechnung BT-90", "Gläubiger-Identifikationsnummer")
+    debited_iban: str = law("SEPA Core Direct Debit Rulebook; XRechnung BT-91", "belastetes Konto (IBAN)")
+
+    @field_validator("debited_iban")
+    @classmethod
+    def _iban(cls, value: str) -> str:
+        return BankAccount._iban(value)
+
+
 class Payment(Frozen):
     """How to pay: the Kassenzeichen identifies the claim at the treasury and must go with every payment."""
 
     kassenzeichen: str = law("Kommunale Kassenverordnung; XRechnung BT-83", "Kassenzeichen (Verwendungszweck)")
     accounts: tuple[BankAccount, ...] = law("Kassenwesen", "Bankverbindungen der Stadtkasse", min_length=1)
+    direct_debit: DirectDebit | None = law("SEPA Core Direct Debit Rulebook", "SEPA-Lastschrift mit Mandat", None)
 
 
 class Period(Frozen):

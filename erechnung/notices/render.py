@@ -457,6 +457,20 @@ def _due(p: Page, notice: Notice, letter: Callable[..., str]) -> list[Block]:
     return blocks + [Block(height, draw)]
 
 
+_BOLD_ROWS = ("IBAN", "Verwendungszweck", "Betrag", "Mandatsreferenz")
+
+
+def _pre_notification_rows(notice: Notice, holder: str) -> list[tuple[str, str]]:
+    """The SEPA pre-notification (Vorabankündigung) of a notice whose addressee gave a mandate: what is collected
+    when, from which account, under which mandate reference and creditor id (SEPA Core Rulebook)."""
+    dd = notice.payment.direct_debit  # type: ignore[union-attr]
+    dates = "; ".join(f"{de.money(i.amount)} am {de.day(i.due_date)}" for i in notice.instalments)
+    return [("Lastschrift", f"{holder} zieht {dates} von Ihrem Konto {format_iban(dd.debited_iban)} ein. "
+                            "Bitte sorgen Sie für Deckung; überweisen Sie nicht zusätzlich."),
+            ("Mandatsreferenz", dd.mandate_reference), ("Gläubiger-ID", dd.creditor_id),
+            ("Verwendungszweck", notice.payment.kassenzeichen)]  # type: ignore[union-attr]
+
+
 def _payment_block(p: Page, notice: Notice) -> Block:
     f, design = p.f, p.design
     pay = notice.payment
@@ -466,22 +480,26 @@ def _payment_block(p: Page, notice: Notice) -> Block:
                                         else notice.authority.name)
     bic = account.bic or (design.bank.bic if account.iban == design.bank.iban else None)
     bank = account.bank_name or (design.bank.bank_name if account.iban == design.bank.iban else None)
-    rows: list[tuple[str, str]] = [("Empfänger", holder), ("IBAN", format_iban(account.iban))]
-    if bic:
-        rows.append(("BIC", bic))
-    if bank:
-        rows.append(("Bank", bank))
-    rows += [("oder IBAN", format_iban(other.iban) + (f" ({other.bank_name})" if other.bank_name else ""))
-             for other in pay.accounts[1:]]
-    rows.append(("Verwendungszweck", pay.kassenzeichen))
     several = len(notice.instalments) > 1
-    rows.append(("Betrag", de.money(first.amount) + (f" (1. Fälligkeit, {de.day(first.due_date)})" if several
-                                                      else f", fällig am {de.day(first.due_date)}")))
-    try:
-        qr = qr_rows(epc_payload(name=holder, iban=account.iban, amount=first.amount, bic=bic,
-                                 remittance=pay.kassenzeichen))
-    except GiroCodeError:
+    if pay.direct_debit is not None:  # SEPA pre-notification: amount, date, mandate reference, creditor id
+        rows = _pre_notification_rows(notice, holder)
         qr = None
+    else:
+        rows = [("Empfänger", holder), ("IBAN", format_iban(account.iban))]
+        if bic:
+            rows.append(("BIC", bic))
+        if bank:
+            rows.append(("Bank", bank))
+        rows += [("oder IBAN", format_iban(other.iban) + (f" ({other.bank_name})" if other.bank_name else ""))
+                 for other in pay.accounts[1:]]
+        rows.append(("Verwendungszweck", pay.kassenzeichen))
+        rows.append(("Betrag", de.money(first.amount) + (f" (1. Fälligkeit, {de.day(first.due_date)})" if several
+                                                          else f", fällig am {de.day(first.due_date)}")))
+        try:
+            qr = qr_rows(epc_payload(name=holder, iban=account.iban, amount=first.amount, bic=bic,
+                                     remittance=pay.kassenzeichen))
+        except GiroCodeError:
+            qr = None
     caption_text = (f"GiroCode für die Zahlung zum {de.day(first.due_date)}" if several
                     else design.text("invoice", "qr_caption"))
     qr_size = 28 * MM if qr else 0
@@ -504,8 +522,8 @@ def _payment_block(p: Page, notice: Notice) -> Block:
         for label, values in row_lines:
             p.text(canvas, x, yy, f.clean(label), f.regular, SMALL, p.muted)
             for v in values:
-                p.text(canvas, x + label_w, yy, v, f.bold if label in ("IBAN", "Verwendungszweck", "Betrag")
-                       else f.regular, BODY - 0.5, p.text_colour)
+                p.text(canvas, x + label_w, yy, v, f.bold if label in _BOLD_ROWS else f.regular, BODY - 0.5,
+                       p.text_colour)
                 yy -= 10.5
         if qr:
             quiet = 4 * qr_size / len(qr)  # ISO 18004: four light modules around the symbol

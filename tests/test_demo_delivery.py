@@ -105,6 +105,13 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     assert run_status(db, document=fell[0]["document_id"], out=out) == 0
     assert "sent → failed" in out.getvalue() and "failed → fell_back" in out.getvalue()
 
+    # issue 15: the bank's statement paid four items in full and one partly; a mistyped Kassenzeichen and an unknown
+    # transfer wait on the clarification list; a dunning dry run lists what stays open
+    flat = " ".join(text.split())
+    assert "7 Umsätze gelesen: 7 neu" in flat and "5 automatisch zugeordnet" in flat and "2 zur Klärung" in flat
+    assert "bezahlt 4" in flat and "teilweise bezahlt 1" in flat and "Unbekannt GmbH" in flat
+    assert "Mahnlauf (Probe zum" in flat and "würden gemahnt (Probelauf, nichts gespeichert)" in flat
+
     # the demo again: nothing planned, nothing sent, no new events; the chain holds
     events = sum(len(r["events"]) for r in records)
     out = io.StringIO()
@@ -115,6 +122,7 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     assert _mails(root) == len(emails)
     assert "versandt 0" in out.getvalue() and "ELSTER-Bereitstellungen 0" in out.getvalue()
     assert "Peppol-Nachrichten 0" in " ".join(out.getvalue().split())
+    assert "7 bereits eingelesen (nicht erneut gebucht); 0 automatisch" in " ".join(out.getvalue().split())
     assert run_audit_verify(db, out=io.StringIO()) == 0
 
     # the commands the demo prints find the database through the configuration

@@ -118,3 +118,24 @@ class ClarificationDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decision: Mapped[str] = mapped_column(String(40))  # "booked" (on item_id)
     note: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class DunningStepRow(Base):
+    """A dunning stage sent for an item (migration ``0008_dunning_steps``): the stage, its fee and Säumniszuschlag
+    with every input of their computation (``payments.dunning.DunningStep.inputs``), the day and who ran it.
+    Once per (item, level)."""
+
+    __tablename__ = "dunning_steps"
+    __table_args__ = (UniqueConstraint("item_id", "level", name="uq_dunning_steps_item_level"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("open_items.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(80))
+    on: Mapped[date] = mapped_column(Date)
+    fee_cents: Mapped[int] = mapped_column(BigInteger)
+    surcharge_cents: Mapped[int] = mapped_column(BigInteger)
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    inputs: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

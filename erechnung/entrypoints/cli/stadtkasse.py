@@ -162,3 +162,51 @@ def decide_command(entry: str = typer.Argument(..., help="The entry's number or 
         typer.echo(f"Gebucht von {who}: Umsatz {entry} auf Posten {item} ({result['kassenzeichen']}); "
                    f"offen jetzt {result['open'].replace('.', ',')} EUR, Zustand {label(result['state'])}.")
 
+
+
+dunning_app = typer.Typer(name="dunning", no_args_is_help=True, help="Mahnläufe: Zahlungserinnerung, Mahnungen, "
+                                                                     "Säumniszuschläge (§ 240 AO).")
+
+
+@dunning_app.command("run")
+def dunning_command(config: Path = CONFIG,
+                    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be dunned."),
+                    on: Optional[str] = typer.Option(None, "--date", help="The day of the run (YYYY-MM-DD; default: "
+                                                                          "today)."),
+                    by: Optional[str] = typer.Option(None, "--by", help="Who runs it (default: the login name)."),
+                    as_json: bool = JSON) -> None:
+    """The dunning steps due on a day: listed (--dry-run) or recorded with their fees and surcharges."""
+    from datetime import date as _date
+
+    from ...payments.dunning import DunningRuleError
+    from ...stadtkasse.dunning import dunning_run
+
+    cfg = _config(config)
+    try:
+        day = _date.fromisoformat(on) if on else _date.today()
+    except ValueError:
+        raise _fail(f"--date {on!r} ist kein Datum der Form JJJJ-MM-TT (z. B. 2026-12-06).") from None
+    land = cfg.delivery.land or "default"
+    engine = _engine(cfg)
+    try:
+        report = dunning_run(engine, on=day, land=land, dry_run=dry_run, by=by or _user())
+    except DunningRuleError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        for step in report.steps:
+            typer.echo(json.dumps({**step.inputs(), "item_id": step.item.item_id, "level": step.level,
+                                   "number": step.item.number, "kassenzeichen": step.item.kassenzeichen,
+                                   "stage": step.stage, "total_due": str(step.total_due), "why": step.why},
+                                  ensure_ascii=False))
+        return
+    for line in report.lines():
+        typer.echo(line)
+
+
+def _user() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unbekannt"

@@ -102,6 +102,9 @@ def main(root: Path = OUT, console: Console | None = None, *, deliver: bool = Tr
         from .delivery import deliver_demo
 
         code = max(code, deliver_demo(root.resolve(), config, console))
+        from .bank import money_demo  # part 4: the bank answers, the Stadtkasse matches and dunns
+
+        code = max(code, money_demo(root.resolve(), config, console))
     return code
 
 

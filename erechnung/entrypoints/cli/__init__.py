@@ -310,11 +310,12 @@ def console_hash_password_command() -> None:
 
 app.add_typer(console_app, name="console")
 
-from .stadtkasse import dunning_app, payments_app, receivables_app  # noqa: E402  (the Stadtkasse, issue 15)
+from .stadtkasse import debits_command, dunning_app, payments_app, receivables_app  # noqa: E402  (issue 15)
 
 app.add_typer(receivables_app, name="receivables")
 app.add_typer(payments_app, name="payments")
 app.add_typer(dunning_app, name="dunning")
+app.command("debits")(debits_command)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -210,3 +210,58 @@ def _user() -> str:
         return os.environ.get("USER") or getpass.getuser()
     except (KeyError, OSError):
         return "unbekannt"
+
+
+def debits_command(config: Path = CONFIG,
+                   due: str = typer.Option(..., "--due", help="The collection date (YYYY-MM-DD)."),
+                   output: Path = typer.Option(..., "-o", "--output", dir_okay=False,
+                                               help="Where to write the pain.008 file."),
+                   account: Optional[str] = typer.Option(None, "--account",
+                                                         help="The bank account to collect to (a key of "
+                                                              "[municipality.bank_accounts]; default: the first).")
+                   ) -> None:
+    """SEPA direct debits (pain.008, core scheme) for the open items due on a day whose debtor has a mandate."""
+    from datetime import date as _date
+    from datetime import datetime, timezone
+
+    from ...intake.recipients import import_recipients_csv
+    from ...payments.debits import Creditor, build_debits, mandates_of
+    from ...state import transaction
+    from ...state import receivables as books
+
+    cfg = _config(config)
+    try:
+        day = _date.fromisoformat(due)
+    except ValueError:
+        raise _fail(f"--due {due!r} ist kein Datum der Form JJJJ-MM-TT (z. B. 2027-02-15).") from None
+    if not cfg.recipients:
+        raise _fail("die Konfiguration nennt kein Empfängerverzeichnis (recipients = ...): ohne Verzeichnis keine "
+                    "SEPA-Mandate")
+    register_file = cfg.path(cfg.recipients)
+    try:
+        register = import_recipients_csv(register_file.read_bytes(), register_file.name).register
+        creditor = Creditor.from_config(cfg, account)
+    except OSError as exc:
+        raise _fail(f"{register_file}: nicht lesbar ({exc.strerror})") from None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    engine = _engine(cfg)
+    try:
+        with transaction(engine) as s:
+            items = books.list_items(s)
+    finally:
+        engine.dispose()
+    # a mandate already collected under (an item of it paid) goes as RCUR, a new one as FRST
+    collected = {i.mandate_id for i in items if i.mandate_id and i.paid > 0}
+    # only items whose document announced the debit (BT-89 mandate, the pre-notification): one that asked for a
+    # transfer is not collected, even when its debtor has signed a mandate since
+    result = build_debits([i for i in items if i.due_date == day and i.mandate_id], due=day, creditor=creditor,
+                          mandates=mandates_of(register), collected=collected, created_at=datetime.now(timezone.utc))
+    for skipped in result.skipped:
+        typer.echo(f"nicht eingezogen: {skipped.item.kassenzeichen}: {skipped.reason}", err=True)
+    if not result.debits:
+        typer.echo(f"Keine Lastschriften zum {day:%d.%m.%Y}: kein fälliger Posten mit Mandat.")
+        return
+    output.write_bytes(result.xml)
+    typer.echo(f"{len(result.debits)} Lastschrift(en) über {_euro(result.total)} EUR zum {day:%d.%m.%Y} in "
+               f"{output} ({result.schema}).")

@@ -17,6 +17,7 @@ def deployments(config: str = "examples/config.toml", department_schedules: Opti
 
     from .delivery import deliver_flow, track_flow
     from .pipeline import archive_flow, hand_over_flow, run_flow
+    from .stadtkasse import dunning_flow, statements_flow
 
     def cron(expr: str):
         return [CronSchedule(cron=expr, timezone=TIMEZONE)]
@@ -32,7 +33,11 @@ def deployments(config: str = "examples/config.toml", department_schedules: Opti
             deliver_flow.to_deployment("zustellen", schedules=cron("*/10 6-20 * * 1-5"),
                                        tags=["erechnung", "zustellung"], parameters={"config": config}),
             track_flow.to_deployment("verfolgen", schedules=cron("*/30 * * * *"), tags=["erechnung", "zustellung"],
-                                     parameters={"config": config})]
+                                     parameters={"config": config}),
+            statements_flow.to_deployment("kontoauszuege-taeglich", schedules=cron("0 7 * * 1-5"),
+                                          tags=["erechnung", "stadtkasse"], parameters={"config": config}),
+            dunning_flow.to_deployment("mahnlauf-woechentlich", schedules=cron("0 6 * * 1"),
+                                       tags=["erechnung", "stadtkasse"], parameters={"config": config})]
     return out
 
 

@@ -2,6 +2,7 @@
 
     [stadtkasse]
     export_location = "var/kasse/export"        # a folder (relative to the configuration) or s3://bucket/prefix
+    statements = "var/kasse/kontoauszuege"      # where the bank's files arrive (folder or s3://), read daily
 
 The export's layout is described in ``docs/receivables-export.md``.
 """
@@ -13,10 +14,12 @@ from .locations import Location, parse_location
 from .problems import Strict
 
 DEFAULT_EXPORT = "var/kasse/export"
+DEFAULT_STATEMENTS = "var/kasse/kontoauszuege"
 
 
 class StadtkasseSection(Strict):
     export_location: Location = Field(default_factory=lambda: Location(kind="local", path=DEFAULT_EXPORT))
+    statements: Location = Field(default_factory=lambda: Location(kind="local", path=DEFAULT_STATEMENTS))
 
-    _location = field_validator("export_location", mode="before")(
+    _location = field_validator("export_location", "statements", mode="before")(
         lambda v: parse_location(v) if isinstance(v, str) else v)

@@ -93,7 +93,8 @@ def receivables_command(config: Path = CONFIG, as_json: bool = JSON) -> None:
 def import_command(files: List[Path] = typer.Argument(..., dir_okay=False, help="camt.053/.054 or MT940 files."),
                    config: Path = CONFIG, as_json: bool = JSON) -> None:
     """Read bank files, store their new entries, book what matched; the rest goes to the clarification list."""
-    from ...stadtkasse.payments import import_files
+    from ...payments.bankfile_common import BankFileError
+    from ...stadtkasse.payments import PaymentsError, import_files
 
     cfg = _config(config)
     data = []
@@ -109,7 +110,7 @@ def import_command(files: List[Path] = typer.Argument(..., dir_okay=False, help=
     engine = _engine(cfg)
     try:
         report = import_files(engine, data, rules=cfg.payments)
-    except (ValueError, LookupError) as exc:  # BankFileError and the model's validation: what, where, why
+    except (BankFileError, PaymentsError, ValueError, LookupError) as exc:  # what, where, why
         raise _fail(f"Kontoauszug nicht gelesen, nichts gebucht: {exc}") from None
     finally:
         engine.dispose()

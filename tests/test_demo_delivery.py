@@ -111,6 +111,9 @@ def test_demo_delivers_through_the_sandboxes_with_one_fallback_and_nothing_twice
     assert "7 Umsätze gelesen: 7 neu" in flat and "5 automatisch zugeordnet" in flat and "2 zur Klärung" in flat
     assert "bezahlt 4" in flat and "teilweise bezahlt 1" in flat and "Unbekannt GmbH" in flat
     assert "Mahnlauf (Probe zum" in flat and "würden gemahnt (Probelauf, nichts gespeichert)" in flat
+    listed = (root / "kasse" / "klaerungsliste.csv").read_bytes().decode("utf-8-sig").splitlines()
+    assert len(listed) == 3 and "Unbekannt GmbH" in listed[2]  # the header, the mistyped one, the unknown one
+    assert "Unbekannt GmbH" in (root / "kasse" / "klaerungsliste.html").read_text(encoding="utf-8")
 
     # the demo again: nothing planned, nothing sent, no new events; the chain holds
     events = sum(len(r["events"]) for r in records)

@@ -117,6 +117,23 @@ def unmatched(engine: Engine) -> list[dict]:
         return out
 
 
+def clarification_rows(engine: Engine):
+    """The clarification list as ``payments.clarification`` renders it (CSV for Excel, HTML): each waiting entry
+    with what matching made of it and its candidate items (the suggested ones)."""
+    from ..model.receivables import Match
+    from ..payments.clarification import clarification_rows as rows_of
+
+    with transaction(engine) as s:
+        waiting = books.clarification_list(s)
+        entries = [books.entry_model(row) for row in waiting]
+        matches = [Match(entry_key=row.entry_key, kind=MatchKind(row.match_kind or MatchKind.NONE),
+                         suggested=tuple(int(i) for i in (row.data or {}).get("suggested", [])),
+                         unallocated=books.euros(row.unallocated_cents) or books.euros(row.amount_cents),
+                         reason=row.reason or "") for row in waiting]
+        items = books.list_items(s)
+    return rows_of(matches, entries, items)
+
+
 def decide(engine: Engine, entry_ref: str, item_id: int, *, by: str, note: str | None = None,
            now: datetime | None = None) -> dict:
     """Book an entry on an item by a clerk's decision; returns the item's new figures."""

@@ -118,13 +118,26 @@ def import_command(files: List[Path] = typer.Argument(..., dir_okay=False, help=
 
 
 @payments_app.command("unmatched")
-def unmatched_command(config: Path = CONFIG, as_json: bool = JSON) -> None:
+def unmatched_command(config: Path = CONFIG, as_json: bool = JSON,
+                      csv_file: Optional[Path] = typer.Option(None, "--csv", dir_okay=False,
+                                                              help="Also write the list as CSV (for Excel)."),
+                      html_file: Optional[Path] = typer.Option(None, "--html", dir_okay=False,
+                                                               help="Also write the list as an HTML page.")) -> None:
     """The clarification list: entries no rule could book."""
-    from ...stadtkasse.payments import unmatched
+    from datetime import datetime, timezone
+
+    from ...payments.clarification import clarification_csv, clarification_html
+    from ...stadtkasse.payments import clarification_rows, unmatched
 
     engine = _engine(_config(config))
     try:
         rows = unmatched(engine)
+        if csv_file or html_file:
+            listed = clarification_rows(engine)
+            if csv_file:
+                csv_file.write_bytes(clarification_csv(listed))
+            if html_file:
+                html_file.write_bytes(clarification_html(listed, created=datetime.now(timezone.utc)))
     finally:
         engine.dispose()
     if as_json:

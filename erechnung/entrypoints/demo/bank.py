@@ -57,7 +57,8 @@ def money_demo(root, config_path, console) -> int:
     from ...config import database_url, load_config
     from ...payments.demo_statement import demo_camt053
     from ...stadtkasse.dunning import dunning_run
-    from ...stadtkasse.payments import import_files, unmatched
+    from ...payments.clarification import clarification_csv, clarification_html
+    from ...stadtkasse.payments import clarification_rows, import_files, unmatched
     from ...state import make_engine, migrate, transaction
     from ...state import receivables as books
     from ...model.labels import label
@@ -94,6 +95,12 @@ def money_demo(root, config_path, console) -> int:
             states[i.state.value] = states.get(i.state.value, 0) + 1
         console.print("Offene Posten nach Zustand: " + ", ".join(f"{label(k)} {v}" for k, v in sorted(states.items()))
                       + f"; offen insgesamt {_euro(sum((i.open for i in items if i.open > 0), 0))} EUR")
+        listed = clarification_rows(engine)
+        kasse = root / "kasse"
+        kasse.mkdir(exist_ok=True)
+        (kasse / "klaerungsliste.csv").write_bytes(clarification_csv(listed))
+        (kasse / "klaerungsliste.html").write_bytes(clarification_html(listed, created=datetime.now(timezone.utc)))
+        console.print(f"Klärungsliste: {kasse / 'klaerungsliste.html'} (und .csv für Excel)")
         for row in unmatched(engine):
             console.print(f"  zur Klärung: {_euro(Decimal(row['amount']))} EUR von {row['counterparty']}, „{row['remittance']}“ – "
                           f"{row['reason']}")

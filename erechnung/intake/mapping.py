@@ -60,7 +60,7 @@ from .records import Batch, RawRecord
 from .recipients import RecipientProblems, recipient_from_fields
 
 NOTICE_TYPES = ("gebuehrenbescheid", "abfallgebuehrenbescheid", "hundesteuerbescheid", "grundsteuerbescheid",
-                "gewerbesteuerbescheid")
+                "gewerbesteuerbescheid", "mahnung")
 #: Notice types whose facts are the document's assessment.* fields, not positions (lines).
 ASSESSED_TYPES = ("grundsteuerbescheid", "gewerbesteuerbescheid")
 CENT = Decimal("0.01")

@@ -42,9 +42,9 @@ class DunningReport:
                f"{_euro(s.total_due)}" for s in self.steps]
         total = sum((s.total_due for s in self.steps), Decimal("0"))
         what = "würden gemahnt (Probelauf, nichts gespeichert)" if self.dry_run else f"gemahnt ({self.recorded} neu)"
-        out.append(f"{len(self.steps)} Posten {what} am {self.on:%d.%m.%Y}, zusammen {_euro(total)}")
         if self.letters:
             out.append(f"Mahnschreiben übergeben als {self.letters}")
+        out.append(f"{len(self.steps)} Posten {what} am {self.on:%d.%m.%Y}, zusammen {_euro(total)}")
         return out
 
 

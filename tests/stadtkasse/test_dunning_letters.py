@@ -115,6 +115,7 @@ def test_the_pipeline_makes_notices_of_them_and_a_repeated_run_makes_no_second_l
         assert f"Zahlungserinnerung zum Kassenzeichen {KZ}" in text and "460,00" in text and KZ in text
         assert "Mahngebühr (" not in text and "§ 240 AO (Säumniszuschläge)" in text  # no fee, the surcharge's law
         assert "Säumniszuschläge nach § 240 AO" in text and "464,50" in text and "27.10.2026" in text
+        assert "DE02 5001 0517 0137 0750 30" in text  # paid to the claim's account (Steuern), not the default
 
         later = dunning_run(engine, on=LATER, land="NW", dry_run=False, config=site.config)
         assert [s.level for s in later.steps] == [2] and later.steps[0].fee > 0
@@ -141,3 +142,20 @@ def test_an_unknown_dunning_department_is_a_clear_error(site, db_url):
             dunning_run(engine, on=FIRST, land="NW", dry_run=False, config=config)
     finally:
         engine.dispose()
+
+
+def test_a_letter_to_an_account_the_configuration_does_not_know_is_refused(site, db_url):
+    engine = make_engine(db_url)
+    try:
+        _claim(engine)
+        report = dunning_run(engine, on=FIRST, land="NW", dry_run=False, config=site.config)
+    finally:
+        engine.dispose()
+    [batch] = _batches(site)
+    record = _records(batch)[0] | {"konto": "DE89370400440532013000"}
+    batch.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    site.run(today=FIRST)
+    assert report.recorded == 1 and [d.verdict for d in _letters(db_url)] != ["accept"]
+    reports = " ".join(p.read_text(encoding="utf-8", errors="replace") for p in site.root.rglob("*")
+                       if p.is_file() and p.suffix in (".html", ".csv", ".txt", ".json"))
+    assert "keines der Konten der Gemeinde" in reports

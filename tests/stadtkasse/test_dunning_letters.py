@@ -27,14 +27,15 @@ FIRST, LATER = date(2026, 10, 20), date(2026, 11, 20)
 
 
 def _claim(engine) -> int:
-    """A handed-over Hundesteuerbescheid of K-10002 (letters only) with 460 € open since 1.10.2026."""
+    """A handed-over Hundesteuerbescheid of K-10003 (e-mail: her letters embed their claim) with 460 € open since
+    1.10.2026."""
     with transaction(engine) as s:
         doc = Document(idempotency_key="test:HST-1", department="steueramt", number="HST-2026-00042", kind="notice",
                        format="notice_pdf", state="handed_over")
         s.add(doc)
         s.flush()
         row, _ = books.add_item(s, OpenItem(document_id=doc.id, number="HST-2026-00042", kassenzeichen=KZ,
-                                            department="steueramt", debtor_ref="K-10002", debtor_name="Max Beispiel",
+                                            department="steueramt", debtor_ref="K-10003", debtor_name="Özlem Yıldız",
                                             amount=Decimal("460.00"), due_date=DUE, account_iban=ACCOUNT,
                                             taxes_or_levies=True))
         return row.id
@@ -90,7 +91,7 @@ def test_a_recorded_run_writes_the_batch_with_one_record_per_step(site, db_url):
     [record] = _records(batch)
     step = report.steps[0]
     assert record["nummer"] == f"{KZ}-M1" and record["kassenzeichen"] == KZ and record["beleg"] == "HST-2026-00042"
-    assert record["kunde"] == "K-10002" and record["stufe"] == "Zahlungserinnerung" and record["stufe_nr"] == 1
+    assert record["kunde"] == "K-10003" and record["stufe"] == "Zahlungserinnerung" and record["stufe_nr"] == 1
     assert record["offen"] == "460.00" and record["mahngebuehr"] == "0.00" and record["konto"] == ACCOUNT
     assert record["zahlbar_bis"] == "2026-10-27" and record["datum"] == "2026-10-20"
     assert Decimal(record["saeumniszuschlag"]) == step.surcharge > 0  # § 240 AO: 1 % of 450 € per started month
@@ -125,6 +126,12 @@ def test_the_pipeline_makes_notices_of_them_and_a_repeated_run_makes_no_second_l
     site.run(today=LATER)
     letters = _letters(db_url)
     assert [d.number for d in letters] == [f"{KZ}-M1", f"{KZ}-M2"]  # no second Zahlungserinnerung
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as s:  # the letters claim nothing of their own: still the one item of the claim
+            assert [i.kassenzeichen for i in books.list_items(s)] == [KZ]
+    finally:
+        engine.dispose()
     text = _pdf_text(site, letters[1])
     fee = later.steps[0].fee
     assert f"1. Mahnung zum Kassenzeichen {KZ}" in text and f"Mahngebühr ({later.steps[0].fee_rule[:20]}" in text

@@ -5,7 +5,8 @@
                     rest on the clarification list), then moved to ``eingelesen/`` (or ``abgewiesen/`` with the
                     reason); the open items' Sollstellung first, so that yesterday's documents can be matched.
 ``dunning_flow``    (deployment ``mahnlauf-woechentlich``, Mondays at 6:00): the dunning stages due today,
-                    recorded with their fees and surcharges (``dry_run``: only listed).
+                    recorded with their fees and surcharges (``dry_run``: only listed); the letters of the steps
+                    recorded go as a batch to the dunning department's drop zone ([stadtkasse] dunning_department).
 
 Each publishes its summary (German) as a markdown artifact.
 """
@@ -73,11 +74,12 @@ def dunning_flow(config: str = "examples/config.toml", db_url: Optional[str] = N
     day = date.fromisoformat(on) if on else date.today()
     engine = _engine(cfg, db_url)
     try:
-        report = dunning_run(engine, on=day, land=cfg.delivery.land or "default", dry_run=dry_run, by="Mahnlauf")
+        report = dunning_run(engine, on=day, land=cfg.delivery.land or "default", dry_run=dry_run, by="Mahnlauf",
+                             config=cfg)
     finally:
         engine.dispose()
     lines = [f"# Mahnlauf {day:%d.%m.%Y}" + (" (Probelauf)" if dry_run else ""), ""]
     lines += [f"- {line}" for line in report.lines()]
     get_run_logger().info(report.lines()[-1])
     create_markdown_artifact(markdown="\n".join(lines), key="erechnung-mahnlauf", description="Mahnlauf")
-    return {"steps": len(report.steps), "recorded": report.recorded, "dry_run": dry_run}
+    return {"steps": len(report.steps), "recorded": report.recorded, "dry_run": dry_run, "letters": report.letters}

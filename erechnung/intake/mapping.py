@@ -60,7 +60,7 @@ from .records import Batch, RawRecord
 from .recipients import RecipientProblems, recipient_from_fields
 
 NOTICE_TYPES = ("gebuehrenbescheid", "abfallgebuehrenbescheid", "hundesteuerbescheid", "grundsteuerbescheid",
-                "gewerbesteuerbescheid")
+                "gewerbesteuerbescheid", "mahnung")
 #: Notice types whose facts are the document's assessment.* fields, not positions (lines).
 ASSESSED_TYPES = ("grundsteuerbescheid", "gewerbesteuerbescheid")
 CENT = Decimal("0.01")
@@ -106,6 +106,8 @@ FIELDS: Mapping[str, Target] = {
     "preceding_date": _t("document", "date", "das Datum der ursprünglichen Rechnung"),
     "vat_exemption_reason": _t("document", "text", "der Grund der Steuerbefreiung"),
     "debit.iban": _t("document", "iban", "die IBAN für die Lastschrift"),
+    "payment.account_iban": _t("document", "iban", "das Konto der Gemeinde, auf das gezahlt wird (eines aus "
+                                                   "[municipality.bank_accounts])"),
     "debit.mandate_reference": _t("document", "text", "die Mandatsreferenz"),
     # ---- notice
     "file_number": _t("document", "text", "das Aktenzeichen"),
@@ -1242,6 +1244,7 @@ class _Mapper:
             "kassenzeichen": doc.get("kassenzeichen"), "already_paid": doc.get("already_paid", Decimal(0)),
             "automated": bool(doc.get("automated", False)), "due_date": doc.get("due_date"),
             "assessment": assessment,
+            **({"account_iban": doc["payment.account_iban"]} if doc.get("payment.account_iban") else {}),
         }
 
     def _negative_fee_total(self, record: RawRecord, items: list[dict[str, Any]],
@@ -1409,13 +1412,29 @@ def _build_invoice(draft: DocumentDraft, config: Config, department: Department)
                          **extra)
 
 
+def _named_account(config: Config, iban: str | None) -> Any:
+    """The municipality's account a record names (``payment.account_iban``: a dunning letter is paid to the
+    account of the claim it dunns); None without one. An IBAN that is none of the configured accounts is refused:
+    a document never asks for payment to an account the configuration does not know."""
+    if not iban:
+        return None
+    from ..notices import NoticeError
+
+    for account in config.municipality.bank_accounts.values():
+        if account.iban.replace(" ", "") == iban.replace(" ", ""):
+            return account
+    raise NoticeError(f"das Konto {iban} ist keines der Konten der Gemeinde", field="payment.account_iban",
+                      fix="tragen Sie das Konto unter [municipality.bank_accounts] ein oder geben Sie eines der "
+                          "dort genannten an")
+
+
 def _build_notice(draft: DocumentDraft, config: Config, department: Department, notice_config: Any) -> Any:
     from ..notices import NoticeDraft, assess
 
     assert draft.notice is not None
     data = dict(draft.notice)
     m, contact = config.municipality, config.contact_of(department)
-    account = config.account_of(department)
+    account = _named_account(config, data.pop("account_iban", None)) or config.account_of(department)
     number = draft.number or (_PLACEHOLDER_NUMBER if department.number_range else None)
     kassenzeichen = data.pop("kassenzeichen") or number or data["file_number"]
     data["number"] = number
@@ -1428,7 +1447,8 @@ def _build_notice(draft: DocumentDraft, config: Config, department: Department, 
     data["payment"] = {"kassenzeichen": kassenzeichen, "accounts": [
         {"iban": account.iban, "bic": account.bic, "bank_name": account.bank_name,
          "account_holder": account.account_holder}]}
-    debit = _register_debit(draft.recipient, m.creditor_id)
+    # a dunning letter asks for a transfer: what the mandate would have collected is what stayed unpaid
+    debit = None if data.get("kind") == "mahnung" else _register_debit(draft.recipient, m.creditor_id)
     if debit:  # the notice announces the collection (SEPA pre-notification) instead of asking for a transfer
         data["payment"]["direct_debit"] = {"mandate_reference": debit["mandate_reference"],
                                            "creditor_id": m.creditor_id, "debited_iban": debit["debited_account_id"]}

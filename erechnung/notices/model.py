@@ -67,6 +67,7 @@ class NoticeKind(StrEnum):
     DOG_TAX = "hundesteuerbescheid"  # örtliche Aufwandsteuer (Art. 105 Abs. 2a GG, KAG, Hundesteuersatzung)
     PROPERTY_TAX = "grundsteuerbescheid"  # Realsteuer (GrStG, Hebesatzsatzung; AO unmittelbar, § 1 Abs. 2 AO)
     TRADE_TAX = "gewerbesteuerbescheid"  # Realsteuer (GewStG, Hebesatzsatzung; AO unmittelbar, § 1 Abs. 2 AO)
+    DUNNING = "mahnung"  # Zahlungserinnerung/Mahnung der Stadtkasse (§ 259 AO; VwVG und Kostenordnung des Landes)
 
 
 # ============================================================================================== parties

@@ -38,7 +38,7 @@ from ..documents.pdfa import DocumentInfo, canvas_bytes, finish, new_canvas, rgb
 from ..documents.qr import GiroCodeError, draw_qr, epc_payload, qr_rows
 from .claim import claim_xml
 from .config import NoticeConfig, load_config
-from .model import AssessmentItem, Notice
+from .model import AssessmentItem, Notice, NoticeKind
 
 BODY, SMALL, TABLE = 9.0, 7.5, 8.5  # font sizes, pt
 LEADING, SMALL_LEADING, TABLE_LEADING = 11.5, 9.2, 10.5
@@ -109,6 +109,14 @@ def _title(notice: Notice) -> str:
     return "Änderungsbescheid" if notice.amends is not None else "Bescheid"
 
 
+def _heading(notice: Notice) -> str:
+    """The letter's heading: "Bescheid über <subject>"; a dunning letter is headed by its subject alone, which
+    names its stage ("1. Mahnung zum Kassenzeichen ...")."""
+    if notice.kind == NoticeKind.DUNNING:
+        return notice.subject
+    return f"{_title(notice)} über {notice.subject}"
+
+
 def notice_info(notice: Notice, config: NoticeConfig) -> DocumentInfo:
     """Title, author, subject and keywords of the notice's PDF (document information and XMP)."""
     title = config.texts(notice.kind).title
@@ -117,7 +125,7 @@ def notice_info(notice: Notice, config: NoticeConfig) -> DocumentInfo:
         keywords.append(f"Kassenzeichen {notice.payment.kassenzeichen}")
     if notice.amends is not None:
         keywords.append(f"ändert {notice.amends.number} vom {de.day(notice.amends.issue_date)}")
-    return DocumentInfo(title=f"{_title(notice)} über {notice.subject}", author=notice.authority.name,
+    return DocumentInfo(title=_heading(notice), author=notice.authority.name,
                         subject=f"{title} vom {de.day(notice.issue_date)} an {notice.addressee.name}",
                         keywords=", ".join(keywords), creator="erechnung")
 
@@ -229,7 +237,7 @@ def _body(p: Page, notice: Notice, config: NoticeConfig, claim_embedded: bool, s
 
     header = _assessment_header(p)
     blocks = [
-        p.paragraph(f"{_title(notice)} über {notice.subject}", size=12, font=f.bold, colour=p.primary, leading=14,
+        p.paragraph(_heading(notice), size=12, font=f.bold, colour=p.primary, leading=14,
                     space_after=1, keep_with_next=True),
         p.paragraph(f"{texts.title} · Aktenzeichen {notice.file_number}"
                     + (f" · Zeitraum {de.period(notice.period.start, notice.period.end)}" if notice.period else ""),

@@ -9,7 +9,8 @@ hybrid PDF or a notice embeds) and
 * an Änderungsbescheid (a notice naming the notice it amends): gives the amended notice's items the new
   amounts (per instalment; one the new notice no longer has drops to 0; a new one becomes an item of the new
   notice), so what was paid on them stays booked;
-* a document without a readable claim (a notice demanding nothing): posted with nothing to collect.
+* a document without a readable claim (a notice demanding nothing), or a dunning letter (a document of
+  ``[stadtkasse] dunning_department``, which demands an item already open): posted with nothing to collect.
 
 Each document is posted in its own transaction together with its ``posted_documents`` row, so it is posted
 exactly once however often ``post`` runs. The bookings of the call go into one export file for the finance system
@@ -81,7 +82,9 @@ def _account(p, department: str) -> str:
 
 def _post_one(p, s, doc, invoice, now: datetime) -> list[Booking]:
     out: list[Booking] = []
-    if invoice is None:
+    if invoice is None or doc.department == p.config.stadtkasse.dunning_department:
+        # a dunning letter demands the dunned item (its fee and Säumniszuschläge are the dunning run's record),
+        # no claim of its own: posting its embedded claim would collect the item twice
         books.mark_posted(s, doc.id, "none", now=now)
         return out
     before = preceding_number(invoice)

@@ -17,7 +17,7 @@ def test_example_configuration_of_stadt_musterstadt_loads(config):
     assert config.database.url == "sqlite:///var/erechnung.sqlite3"
     assert config.archive.retention_years.invoices == 8
     assert set(config.departments) == {"standesamt", "ordnungsamt", "steueramt", "gewerbesteuer", "abfallwirtschaft",
-                                       "stadtbibliothek"}
+                                       "mahnwesen", "stadtbibliothek"}
     standesamt = config.department("standesamt")
     assert (standesamt.format, standesamt.encoding, standesamt.delimiter) == (("csv",), "windows-1252", ";")
     assert config.department("steueramt").format == ("xlsx", "csv")
@@ -70,7 +70,8 @@ def test_config_mistakes_are_all_reported_with_their_key():
         "municipality.municipality_key", "municipality.bank_accounts.stadtkasse.iban", "municipality.contact.email",
         "departments.standesamt.encoding", "archive.location", "archive.retention_years.invoices",
         "departments.steueramt.bank_account", "departments.gewerbesteuer.bank_account",  # both name "steuern"
-        "departments.ordnungsamt.delimter", "municipality.leitweg_id"}
+        "departments.ordnungsamt.delimter", "departments.mahnwesen.delimter",  # both read "jsonl"
+        "municipality.leitweg_id"}
     assert problems["municipality.municipality_key"] == ("'5999001'", "kein Amtlicher Gemeindeschlüssel",
                                                          "der AGS hat 8 Ziffern, z. B. 05999001")
     assert "Prüfziffer" in problems["municipality.bank_accounts.stadtkasse.iban"][1]

@@ -141,7 +141,7 @@ def test_tasks_carry_chunks_not_documents_and_intake_tasks_name_their_department
     first = _first_run(out)
     tasks = [t["name"] for t in out["tasks"] if t["flow_run_id"] == first]
     intake = sorted(t for t in tasks if t.startswith("intake"))
-    assert intake == ["intake-abfallwirtschaft", "intake-gewerbesteuer", "intake-ordnungsamt",
+    assert intake == ["intake-abfallwirtschaft", "intake-gewerbesteuer", "intake-mahnwesen", "intake-ordnungsamt",
                       "intake-stadtbibliothek", "intake-standesamt", "intake-steueramt"]  # one per department
     assert 1 <= sum(t.startswith("render-validate") for t in tasks) <= 4  # 22 documents: a few chunks
 

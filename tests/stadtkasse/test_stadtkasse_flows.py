@@ -65,4 +65,8 @@ def test_daily_statements_and_weekly_dunning_run_as_flows(tmp_path):
     assert (zone / "eingelesen" / "auszug.xml").is_file() and not (zone / "auszug.xml").exists()
     assert r["dry"]["steps"] > 0 and r["dry"]["recorded"] == 0
     assert r["real"]["recorded"] == r["dry"]["steps"]
+    assert r["dry"]["letters"] is None and r["real"]["letters"].startswith("mahnlauf-2027-06-01-")
+    [letters] = list(root.rglob(r["real"]["letters"]))  # the letters' batch in the dunning department's drop zone
+    assert letters.parent.name == "mahnwesen"
+    assert len(letters.read_text(encoding="utf-8").splitlines()) == r["real"]["recorded"]
     assert {"erechnung-kontoauszuege", "erechnung-mahnlauf"} <= set(r["keys"])

@@ -194,6 +194,7 @@ def dunning_command(config: Path = CONFIG,
 
     from ...payments.dunning import DunningRuleError
     from ...stadtkasse.dunning import dunning_run
+    from ...stadtkasse.letters import LetterError
 
     cfg = _config(config)
     try:
@@ -203,8 +204,8 @@ def dunning_command(config: Path = CONFIG,
     land = cfg.delivery.land or "default"
     engine = _engine(cfg)
     try:
-        report = dunning_run(engine, on=day, land=land, dry_run=dry_run, by=by or _user())
-    except DunningRuleError as exc:
+        report = dunning_run(engine, on=day, land=land, dry_run=dry_run, by=by or _user(), config=cfg)
+    except (DunningRuleError, LetterError) as exc:
         raise _fail(str(exc)) from None
     finally:
         engine.dispose()

@@ -39,3 +39,26 @@ def csp_meta(policy: str = REPORT_POLICY) -> HtmlElement:
 def csp_meta_html(policy: str = REPORT_POLICY) -> str:
     """The same element as HTML text, for pages written as strings."""
     return tostring(csp_meta(policy), encoding="unicode", method="html")
+
+
+def table_page(title: str, summary: str, when: str, headers: tuple[str, ...], rows: list[str], style: str) -> bytes:
+    """A German report page of one table under the report policy (error reports, the clarification list):
+    ``title``, ``summary`` and ``when`` are escaped here; ``rows`` are ``<tr>`` elements the caller escaped."""
+    from html import escape as e
+
+    page = f"""<!DOCTYPE html>
+<html lang="de">
+<head><meta charset="utf-8">{csp_meta_html()}<title>{e(title)}</title><style>{style}</style></head>
+<body>
+<h1>{e(title)}</h1>
+<p class="summary">{e(summary)} Erstellt am {e(when)}.</p>
+<table>
+<thead><tr>{''.join(f'<th>{e(h)}</th>' for h in headers)}</tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody>
+</table>
+</body>
+</html>
+"""
+    return page.encode("utf-8")

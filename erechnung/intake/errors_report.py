@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from ..html_safety import csp_meta_html
+from ..html_safety import table_page
 from ..errors import RecordError
 from ..model.clock import berlin_text
 
@@ -82,19 +82,4 @@ def error_report_html(errors: Iterable[RecordError], *, title: str = "Fehlerberi
         css = ' class="datei"' if not r[1] else ""
         body.append(f"<tr{css}><td>{e(r[0])}</td><td>{e(r[1] or 'ganze Datei')}</td><td>{e(r[2])}</td>"
                     f"<td class=\"wert\">{e(r[3])}</td><td>{e(r[4])}</td><td>{e(r[5])}</td></tr>")
-    page = f"""<!DOCTYPE html>
-<html lang="de">
-<head><meta charset="utf-8">{csp_meta_html()}<title>{e(heading)}</title><style>{_STYLE}</style></head>
-<body>
-<h1>{e(heading)}</h1>
-<p class="summary">{e(summary)} Erstellt am {e(when)}.</p>
-<table>
-<thead><tr>{''.join(f'<th>{e(h)}</th>' for h in HEADERS)}</tr></thead>
-<tbody>
-{chr(10).join(body)}
-</tbody>
-</table>
-</body>
-</html>
-"""
-    return page.encode("utf-8")
+    return table_page(heading, summary, when, HEADERS, body, _STYLE)

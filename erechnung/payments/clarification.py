@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from ..html_safety import csp_meta_html
+from ..html_safety import table_page
 from ..model.clock import berlin_text
 from ..model.receivables import BankEntry, Direction, Match, MatchKind, OpenItem
 from .matching import RETURN_REASONS, MatchInputError
@@ -124,22 +124,7 @@ def clarification_html(rows: Sequence[ClarificationRow], *, created: datetime,
         cells = "".join(f"<td class=\"betrag\">{e(v)}</td>" if i in _AMOUNT_COLUMNS else f"<td>{e(v)}</td>"
                         for i, v in enumerate(r.cells()))
         body.append(f"<tr{_ROW_CLASS.get(r.match.kind, '')}>{cells}</tr>")
-    page = f"""<!DOCTYPE html>
-<html lang="de">
-<head><meta charset="utf-8">{csp_meta_html()}<title>{e(title)}</title><style>{_STYLE}</style></head>
-<body>
-<h1>{e(title)}</h1>
-<p class="summary">{e(summary)} Erstellt am {e(berlin_text(created))}.</p>
-<table>
-<thead><tr>{''.join(f'<th>{e(h)}</th>' for h in HEADERS)}</tr></thead>
-<tbody>
-{chr(10).join(body)}
-</tbody>
-</table>
-</body>
-</html>
-"""
-    return page.encode("utf-8")
+    return table_page(title, summary, berlin_text(created), HEADERS, body, _STYLE)
 
 
 def _candidate(item: OpenItem) -> str:

@@ -50,6 +50,7 @@ from ..config import Config, ConfigError, ConfigProblem, Department
 from ..config.problems import problems_from, toml_table
 from ..errors import RecordError
 from ..model import identifiers
+from ..model.amounts import de_amount
 from ..model.codes import EXEMPTION_REASON_CATEGORIES, VatCategory
 from ..model.documents import DocumentKind
 from ..model.recipients import Recipient, RecipientRegister
@@ -656,8 +657,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _euro(value: Decimal) -> str:
-    return f"{value:,.2f}".replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+_euro = de_amount  # 1.234,56
 
 
 def _fill(value: Any, known: Mapping[str, Any]) -> Any:

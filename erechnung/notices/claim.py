@@ -19,6 +19,7 @@ from typing import Any
 
 from ..builder import BuildError, build_invoice, customer, item_line, municipality
 from ..model import Invoice
+from ..model.amounts import de_amount
 from ..syntax import write_invoice
 from .config import NoticeConfig, load_config
 from .model import AssessmentItem, Notice, NoticeError
@@ -31,8 +32,7 @@ UNIT_CODES = {
 }
 
 
-def _euro(value: Decimal) -> str:
-    return f"{value:,.2f}".replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+_euro = de_amount  # 1.234,56
 
 
 def _line(item: AssessmentItem) -> dict:

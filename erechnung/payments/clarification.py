@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from ..html_safety import table_page
+from ..model.amounts import de_number
 from ..model.clock import berlin_text
 from ..model.receivables import BankEntry, Direction, Match, MatchKind, OpenItem
 from .matching import RETURN_REASONS, MatchInputError
@@ -134,9 +135,7 @@ def _candidate(item: OpenItem) -> str:
             f"fällig {_day(item.due_date)})")
 
 
-def _amount(value: Decimal) -> str:
-    """``-1234,50``: no thousands separator, so that Excel reads the cell as a number."""
-    return f"{value.quantize(Decimal('0.01')):.2f}".replace(".", ",")
+_amount = de_number  # -1234,50: Excel reads the cell as a number
 
 
 def _day(value: date | None) -> str:

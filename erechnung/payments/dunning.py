@@ -31,6 +31,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from erechnung import config as _config_package
 from erechnung.errors import ErechnungError
+from erechnung.model.amounts import de_amount
 from erechnung.model.codes import LANDS
 from erechnung.model.receivables import ItemState, OpenItem
 
@@ -308,8 +309,7 @@ class DunningStep:
 
 def _euro(amount: Decimal) -> str:
     """1234.5 -> '1.234,50 EUR' (German notation)."""
-    text = f"{amount.quantize(CENT):,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
-    return f"{text} EUR"
+    return f"{de_amount(amount.quantize(CENT))} EUR"
 
 
 def dunning_plan(items: Sequence[OpenItem], *, on: date, land: str, rules: DunningRules,

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from ..model.amounts import de_amount
 from ..model.receivables import ItemState
 from ..payments.dunning import DunningRules, DunningStep, dunning_plan
 from ..state import receivables as books
@@ -49,8 +50,7 @@ class DunningReport:
 
 
 def _euro(amount: Decimal) -> str:
-    text = f"{amount:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
-    return f"{text} EUR"
+    return f"{de_amount(amount)} EUR"
 
 
 def dunning_run(engine: Engine, *, on: date, land: str, rules: DunningRules | None = None, dry_run: bool = True,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from ..model.amounts import de_number
+
 COLUMNS = ("Buchungsart", "Kassenzeichen", "Belegnummer", "Rate", "Fachbereich", "Schuldnernummer", "Schuldner",
            "Betrag", "Faelligkeit", "Empfaengerkonto", "Mandatsreferenz", "Beleg-ID")
 
@@ -32,9 +34,7 @@ class Booking:
     document_id: int
 
 
-def money(value: Decimal) -> str:
-    """``-1234.5`` -> ``-1234,50`` (no thousands separator)."""
-    return f"{value:.2f}".replace(".", ",")
+money = de_number  # -1234,50 (no thousands separator)
 
 
 def _cell(value: str) -> str:

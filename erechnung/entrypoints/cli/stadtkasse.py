@@ -21,6 +21,7 @@ from typing import List, Optional
 
 import typer
 
+from ...model.amounts import de_amount
 from ...model.labels import label
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -57,8 +58,7 @@ def _engine(config):
     return engine
 
 
-def _euro(value) -> str:
-    return f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+_euro = de_amount  # 1.234,56
 
 
 @receivables_app.callback(invoke_without_command=True)

@@ -274,7 +274,7 @@ def database_identity(config: Config) -> tuple[str, ...]:
     return (url.get_backend_name(), (url.host or "").lower(), str(url.port or ""), url.database or "", str(schema))
 
 
-def _shown_database(config: Config) -> str:
+def shown_database(config: Config) -> str:
     return make_url(database_url(config)).render_as_string(hide_password=True)
 
 
@@ -288,7 +288,7 @@ def conflicts(tenants: list[tuple[Tenant, Config]]) -> Iterator[Conflict]:
 def _pair(a: Tenant, ca: Config, b: Tenant, cb: Config) -> Iterator[Conflict]:
     ids = (a.id, b.id)
     if database_identity(ca) == database_identity(cb):
-        yield Conflict(ids, ("database", "database"), _shown_database(ca),
+        yield Conflict(ids, ("database", "database"), shown_database(ca),
                        "dieselbe Datenbank (und dasselbe Schema): Belege, Empfänger und Nummernkreise beider Kommunen "
                        "lägen in denselben Tabellen",
                        "geben Sie jeder Kommune ein eigenes Schema ([database] schema = \"<kennung>\", PostgreSQL) "
@@ -317,4 +317,4 @@ def _pair(a: Tenant, ca: Config, b: Tenant, cb: Config) -> Iterator[Conflict]:
 
 
 __all__ = ["Conflict", "INSTALLATION_ENV", "Installation", "InstallationCheck", "Tenant", "UnknownTenant",
-           "conflicts", "database_identity", "load_installation", "places", "run_label", "run_tags"]
+           "conflicts", "database_identity", "load_installation", "places", "run_label", "shown_database", "run_tags"]

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 from sqlalchemy.engine import make_url
 
 from ..errors import ErechnungError
 from .app import Config, load_config
 from .locations import Location, database_url, location_url
-from .problems import ConfigError, ConfigProblem, Strict, custom, problems_from, toml_table
+from .problems import ConfigError, ConfigProblem, Strict, problems_from, toml_table
 
 #: Where the installation file is when ``--installation`` is not given.
 INSTALLATION_ENV = "ERECHNUNG_INSTALLATION"
@@ -77,15 +77,6 @@ class InstallationSection(Strict):
 class InstallationFile(Strict):
     installation: InstallationSection = Field(default_factory=InstallationSection)
     tenants: dict[str, TenantEntry] = Field(min_length=1)
-
-    @field_validator("tenants")
-    @classmethod
-    def _ids(cls, v: dict[str, TenantEntry]) -> dict[str, TenantEntry]:
-        for tenant_id in v:
-            if not TENANT_ID.fullmatch(tenant_id):
-                raise custom(f"keine gültige Kennung einer Kommune: {tenant_id!r}",
-                             "nur Kleinbuchstaben, Ziffern, - und _ verwenden, z. B. [tenants.musterstadt]")
-        return v
 
 
 @dataclass(frozen=True)
@@ -196,10 +187,18 @@ def load_installation(path: str | Path | None = None) -> Installation:
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(file), "", None, f"kann nicht gelesen werden: {exc.strerror or exc}",
                                          "prüfen Sie Pfad und Rechte")]) from None
+    tenants = data.get("tenants") if isinstance(data.get("tenants"), dict) else {}
+    problems = [ConfigProblem(str(file), f"tenants.{t}", None, f"keine gültige Kennung einer Kommune: {t!r}",
+                              "nur Kleinbuchstaben, Ziffern, - und _ verwenden, z. B. [tenants.musterstadt]")
+                for t in tenants if not TENANT_ID.fullmatch(t)]
+    parsed = None
     try:
         parsed = InstallationFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problems_from(exc, str(file), data, model=InstallationFile)) from None
+        problems += problems_from(exc, str(file), data, model=InstallationFile)
+    if problems:
+        raise ConfigError(problems)
+    assert parsed is not None
     base = file.resolve().parent
     tenants = {}
     for tenant_id, entry in parsed.tenants.items():

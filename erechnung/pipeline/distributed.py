@@ -226,7 +226,7 @@ def coordinate(p: Pipeline, departments: str | Sequence[str] | None = None, *,
         ids = pending(p, "render", st.held) if st.held else []
         n_chunks = 0
         if ids:
-            size = max(10, min(p.options.chunk_size, -(-len(ids) // (p.config.cluster.workers * 4))))
+            size = max(1, min(p.options.chunk_size, -(-len(ids) // (p.config.cluster.workers * 4))))
             n_chunks = plan_chunks(p, st, ids, size)
             started = start_workers(st.run_id, min(p.config.cluster.workers, n_chunks)) if start_workers else 0
             st.workers = started
@@ -281,4 +281,54 @@ def _wait(p: Pipeline, st: RunState, total: int, start_workers, workers_alive, p
         time.sleep(poll)
 
 
-__all__ = ["DrainReport", "coordinate", "collect", "drain", "lease_of", "plan_chunks", "process_chunk"]
+
+
+# ============================================================================================ the check
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What a municipality's state database says after its runs, counted from the tables (never from what a run
+    said about itself): ``duplicates`` are documents archived as more than one rendering and rows of a file recorded
+    more than once; ``lost`` are files not finished, records that became nothing, documents
+    not archived and handed over (or rejected and archived), and chunks never done."""
+
+    documents: int
+    duplicates: int
+    lost: int
+    workers: frozenset[str]  # the machines (lease hosts) that worked on chunks
+    taken_over: int = 0  # chunks claimed by more than one worker (a worker died or lost its lease)
+
+
+def ledger(p: Pipeline) -> Ledger:
+    from sqlalchemy import func, select
+
+    from ..state.schema import ArchiveItem, Batch, Document, Record
+    from ..state.work_chunks import WorkChunk
+
+    with p.transaction() as s:
+        documents = s.execute(select(func.count()).select_from(Document)).scalar_one()
+        twice_archived = s.execute(select(func.count()).select_from(
+            select(ArchiveItem.document_id).where(ArchiveItem.kind == "document", ArchiveItem.document_id.is_not(None))
+            .group_by(ArchiveItem.document_id).having(func.count() > 1).subquery())).scalar_one()
+        twice_recorded = s.execute(select(func.count()).select_from(
+            select(Record.batch_id, Record.row_first).group_by(Record.batch_id, Record.row_first)
+            .having(func.count() > 1).subquery())).scalar_one()
+        unfinished_files = s.execute(select(func.count()).select_from(Batch).where(
+            ~Batch.department.startswith("_"), Batch.status == "claimed")).scalar_one()
+        unfinished_docs = s.execute(select(func.count()).select_from(Document).where(
+            ~(((Document.state == "handed_over")) | ((Document.state == "rejected") & Document.archived_at.is_not(None)))
+        )).scalar_one()
+        orphan_records = s.execute(select(func.count()).select_from(Record).where(
+            Record.status == "documented", Record.document_id.is_(None))).scalar_one()
+        open_chunks = s.execute(select(func.count()).select_from(WorkChunk).where(WorkChunk.state != "done")
+                                ).scalar_one()
+        chunk_holders = [row or [] for row in s.execute(select(WorkChunk.holders)).scalars()]
+        holders = [h for row in chunk_holders for h in row]
+    return Ledger(documents, twice_archived + twice_recorded,
+                  unfinished_files + unfinished_docs + orphan_records + open_chunks,
+                  frozenset(h.split(":", 1)[0] for h in holders), sum(1 for row in chunk_holders if len(row) > 1))
+
+
+__all__ = ["DrainReport", "Ledger", "coordinate", "collect", "drain", "lease_of", "ledger", "plan_chunks",
+           "process_chunk"]

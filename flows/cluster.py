@@ -35,27 +35,46 @@ from .pipeline import PrefectTasks, _ended, publish
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def _tenant_of(config: str, tenant: Optional[str]) -> str:
+def _tenant_of(config: Optional[str], tenant: Optional[str]) -> str:
     """The tenant's id for names and tags: given, else the configuration's folder name."""
-    return tenant or Path(config).resolve().parent.name
+    return tenant or Path(config or ".").resolve().parent.name
+
+
+def resolve(config: Optional[str], tenant: Optional[str], installation: Optional[str]):
+    """(configuration path, work folder or None, report folder or None) of a flow's parameters: ``config`` as
+    given, else the tenant's in the installation file (``installation``, else ``ERECHNUNG_INSTALLATION``)."""
+    if config:
+        return config, None, None
+    if not tenant:
+        raise ValueError("config or tenant is required")
+    from erechnung.config.tenants import load_installation
+
+    t = load_installation(installation).tenant(tenant)
+    return str(t.config_path), t.work_dir, t.report_dir
 
 
 def _run_name() -> str:
     params = flow_run.parameters
-    return f"{_tenant_of(params['config'], params.get('tenant'))}-lauf"
+    return f"{_tenant_of(params.get('config'), params.get('tenant'))}-lauf"
 
 
 def _chunks_name() -> str:
     params = flow_run.parameters
-    return f"{_tenant_of(params['config'], params.get('tenant'))}-abschnitte-{str(params['run_id'])[:8]}"
+    return f"{_tenant_of(params.get('config'), params.get('tenant'))}-abschnitte-{str(params['run_id'])[:8]}"
 
 
 @flow(name="erechnung-chunks", flow_run_name=_chunks_name, log_prints=False)
-def chunks_flow(config: str, run_id: str, tenant: Optional[str] = None, db_url: Optional[str] = None,
+def chunks_flow(run_id: str, config: Optional[str] = None, tenant: Optional[str] = None,
+                installation: Optional[str] = None, db_url: Optional[str] = None,
                 workers: Optional[int] = 1) -> dict[str, Any]:
-    """Work on the chunks of ``run_id`` until every one is done (on this machine, ``workers`` processes)."""
+    """Work on the chunks of ``run_id`` until every one is done (on this machine, ``workers`` processes; the work
+    folder: ``ERECHNUNG_WORK_DIR`` of the machine, else the tenant's)."""
+    import os
+
     log = get_run_logger()
-    with Pipeline.open(load_config(config), db_url=db_url, options=Options(workers=workers)) as p:
+    config, work_dir, _reports = resolve(config, tenant, installation)
+    with Pipeline.open(load_config(config), db_url=db_url, options=Options(workers=workers),
+                       work_dir=None if os.environ.get("ERECHNUNG_WORK_DIR") else work_dir) as p:
         with RenderPool(workers, p.work.root, p.options.hybrid_profile, design=p.config.design()) as pool:
             report = drain(p, run_id, pool=pool)
     if report.taken_over:
@@ -95,17 +114,21 @@ class _Workers:
 
 
 @flow(name="erechnung-cluster-run", flow_run_name=_run_name, log_prints=False)
-def cluster_run_flow(config: str, tenant: Optional[str] = None, department: Optional[str] = None,
+def cluster_run_flow(config: Optional[str] = None, tenant: Optional[str] = None,
+                     installation: Optional[str] = None, department: Optional[str] = None,
                      chunk_size: int = 500, db_url: Optional[str] = None, report_dir: Optional[str] = None,
                      worker_processes: int = 1) -> dict[str, Any]:
     """One municipality's run, its chunks drained by workers of the work pool (see the module docstring)."""
     log = get_run_logger()
     name = _tenant_of(config, tenant)
-    with Pipeline.open(load_config(config), db_url=db_url, report_dir=report_dir,
+    given = config
+    config, work_dir, reports = resolve(config, tenant, installation)
+    with Pipeline.open(load_config(config), db_url=db_url, report_dir=report_dir or reports, work_dir=work_dir,
                        options=Options(workers=1, chunk_size=chunk_size)) as p:
         cluster = p.config.cluster
-        workers = _Workers(cluster.deployment, {"config": str(Path(config).resolve()), "tenant": name,
-                                                "db_url": db_url, "workers": worker_processes},
+        where = {"config": str(Path(config).resolve())} if given else {"tenant": name, "installation": installation}
+        workers = _Workers(cluster.deployment, {**where, "tenant": name, "db_url": db_url,
+                                                "workers": worker_processes},
                            tags=["erechnung", f"mandant:{name}"])
         tasks = PrefectTasks()
         summary = coordinate(p, department, start_workers=workers.start, workers_alive=workers.alive,
@@ -140,13 +163,14 @@ if __name__ == "__main__":  # python -m flows.cluster deploy [--pool P]
     d = sub.add_parser("deploy", help="register the chunk and run deployments on a work pool")
     d.add_argument("--pool", default="erechnung")
     r = sub.add_parser("run", help="one municipality's run, its chunks on the work pool")
-    r.add_argument("--config", required=True)
+    r.add_argument("--config")
     r.add_argument("--tenant")
+    r.add_argument("--installation")
     r.add_argument("--department")
     r.add_argument("--chunk-size", type=int, default=500)
     args = parser.parse_args()
     if args.command == "deploy":
         print(deploy(args.pool))
     else:
-        print(cluster_run_flow(args.config, tenant=args.tenant, department=args.department,
-                               chunk_size=args.chunk_size))
+        print(cluster_run_flow(args.config, tenant=args.tenant, installation=args.installation,
+                               department=args.department, chunk_size=args.chunk_size))

@@ -14,6 +14,7 @@ is counted from its tables (:func:`erechnung.pipeline.distributed.ledger`) and t
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -165,7 +166,8 @@ class Cluster:
 
 
 def tenant_config(cluster: Cluster, tenant: str, examples: Path, db_url: str) -> Path:
-    """The municipality's configuration: its own database, its bucket with drop zones, shared work area and archive."""
+    """The municipality's configuration: its own schema of the state database, its bucket with drop zones, shared
+    work area and archive."""
     from ...config import load_config
 
     root = (cluster.root / tenant).resolve()
@@ -176,6 +178,8 @@ def tenant_config(cluster: Cluster, tenant: str, examples: Path, db_url: str) ->
     zones = {d: f"s3://{bucket}/ablagen/{d}" for d in departments}
     body = config_text(root, examples=examples, s3_zones=zones, database_url=db_url,
                        archive=f"s3://{bucket}/archiv")
+    body = re.sub(r"(?m)^(\[database\]\n(?:.*\n)*?url = .*\n)", rf'\1schema = "{tenant}"\n', body, count=1)
+    body = re.sub(r'(?m)^key_prefix = .*$', f'key_prefix = "{tenant}"', body)
     body += (f'\n[s3]\nendpoint_url = "{cluster.endpoint}"\nregion = "{REGION}"\naccess_key_id = "cluster-demo"\n'
              f'secret_access_key_file = "{(cluster.root / "secrets" / "s3-secret").resolve().as_posix()}"\n'
              f'\n[cluster]\nshared_work = "s3://{bucket}/arbeit"\nworkers = 2\n'
@@ -227,8 +231,13 @@ def main(root: Path = OUT, *, kill: bool = True) -> int:
     try:
         t0 = time.monotonic()
         cluster.start_s3()
-        urls = {t: cluster.database(f"erechnung_cluster_{t}") for t in TENANTS}
-        configs = {t: tenant_config(cluster, t, ex, urls[t]) for t, ex in TENANTS.items()}
+        state_db = cluster.database("erechnung_cluster_state")  # one database, a schema per municipality
+        configs = {t: tenant_config(cluster, t, ex, state_db) for t, ex in TENANTS.items()}
+        installation = root / "installation.toml"
+        installation.write_text("[installation]\nname = \"Kommunales Rechenzentrum (Demo)\"\n" + "".join(
+            f'\n[tenants.{t}]\nname = "{load_config(c).municipality.name}"\nconfig = "{c.relative_to(root)}"\n'
+            for t, c in configs.items()), encoding="utf-8")
+        urls = {t: f"{state_db}?options=-csearch_path%3D{t}" for t in TENANTS}
         _say(f"S3 auf {cluster.endpoint}; Mandanten: {', '.join(TENANTS)}")
         cluster.start_prefect_server(cluster.database("erechnung_cluster_prefect"))
         _say(f"Prefect-Server auf PostgreSQL: {cluster.api}")
@@ -244,7 +253,7 @@ def main(root: Path = OUT, *, kill: bool = True) -> int:
         if kill:
             killer.start()
         coordinators = {t: subprocess.Popen(
-            [sys.executable, "-m", "flows.cluster", "run", "--config", str(configs[t]), "--tenant", t,
+            [sys.executable, "-m", "flows.cluster", "run", "--tenant", t, "--installation", str(installation),
              "--chunk-size", "3"], cwd=PROJECT, env=cluster.env(PREFECT_HOME=str(root / "prefect-client")),
             stdout=open(root / f"lauf-{t}.log", "wb"), stderr=subprocess.STDOUT) for t in TENANTS}
         failed = [t for t, proc in coordinators.items() if proc.wait(timeout=1200) != 0]

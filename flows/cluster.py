@@ -9,7 +9,7 @@
                       ``run_id`` until none is left (``drain``). Its parameters are ids and a path; everything else
                       comes from the configuration, the state database, the shared work area and the archive.
 
-Flow runs carry the municipality in their name and a ``mandant:<id>`` tag, so the Prefect UI shows which tenant a
+Flow runs carry the municipality in their name and a ``tenant:<id>`` tag, so the Prefect UI shows which tenant a
 run is for. The deployments for a work pool: ``python -m flows.cluster deploy --pool erechnung``; each machine
 runs ``prefect worker start --pool erechnung --type process`` (see README, "Mehrere Rechner").
 """
@@ -129,7 +129,7 @@ def cluster_run_flow(config: Optional[str] = None, tenant: Optional[str] = None,
         where = {"config": str(Path(config).resolve())} if given else {"tenant": name, "installation": installation}
         workers = _Workers(cluster.deployment, {**where, "tenant": name, "db_url": db_url,
                                                 "workers": worker_processes},
-                           tags=["erechnung", f"mandant:{name}"])
+                           tags=["erechnung", f"tenant:{name}"])
         tasks = PrefectTasks()
         summary = coordinate(p, department, start_workers=workers.start, workers_alive=workers.alive,
                              intake=lambda pp, deps, run_id: tasks.intake(pp, deps, run_id, None))

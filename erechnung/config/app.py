@@ -42,6 +42,7 @@ from .channels import DeliverySection
 from .console import ConsoleSection
 from .s3 import S3Section
 from .stadtkasse import StadtkasseSection
+from .cluster import ClusterSection
 from .design import DEFAULT_DIR, Design, DesignError, load_design
 from .limits import Limits
 from .payments import PaymentsSection
@@ -242,6 +243,7 @@ class Config(Strict):
     console: ConsoleSection = Field(default_factory=ConsoleSection)  # the web console's access (issue 14)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)  # matching bank entries (issue 15)
     stadtkasse: StadtkasseSection = Field(default_factory=StadtkasseSection)  # the booking export (issue 15)
+    cluster: ClusterSection = Field(default_factory=ClusterSection)  # runs over several machines (issue 16)
     s3: S3Section | None = None  # the S3 server of s3:// locations (else the include's, else boto3's own)
     source: str = "config.toml"
     base_dir: str = "."

@@ -298,9 +298,14 @@ class Ledger:
     lost: int
     workers: frozenset[str]  # the machines (lease hosts) that worked on chunks
     taken_over: int = 0  # chunks claimed by more than one worker (a worker died or lost its lease)
+    deliveries: int = 0  # deliveries sent (with ``delivered=True``)
+    dead_letters: tuple[str, ...] = ()  # documents that cannot be delivered, with the reason (recorded, not lost)
 
 
-def ledger(p: Pipeline) -> Ledger:
+def ledger(p: Pipeline, *, delivered: bool = False) -> Ledger:
+    """The counts (see :class:`Ledger`); with ``delivered`` (after delivery) also: a delivery sent more than once
+    is a duplicate, a handed-over document with neither a delivery nor a dead letter (the reason it cannot be
+    delivered, for finance) is lost."""
     from sqlalchemy import func, select
 
     from ..state.schema import ArchiveItem, Batch, Document, Record
@@ -324,10 +329,26 @@ def ledger(p: Pipeline) -> Ledger:
         open_chunks = s.execute(select(func.count()).select_from(WorkChunk).where(WorkChunk.state != "done")
                                 ).scalar_one()
         chunk_holders = [row or [] for row in s.execute(select(WorkChunk.holders)).scalars()]
+        sent = sent_twice = undelivered = 0
+        dead: tuple[str, ...] = ()
+        if delivered:
+            from ..state.delivery_schema import DeadLetter, Delivery, DeliveryEvent
+
+            per = select(DeliveryEvent.delivery_id, func.count().label("n")).where(
+                DeliveryEvent.to_state == "sent").group_by(DeliveryEvent.delivery_id).subquery()
+            sent = s.execute(select(func.count()).select_from(per)).scalar_one()
+            sent_twice = s.execute(select(func.count()).select_from(per).where(per.c.n > 1)).scalar_one()
+            undelivered = s.execute(select(func.count()).select_from(Document).where(
+                Document.state == "handed_over", ~Document.id.in_(select(Delivery.document_id)),
+                ~Document.id.in_(select(DeadLetter.document_id)))).scalar_one()
+            dead = tuple(f"{number or doc_id}: {reason}" for doc_id, number, reason in s.execute(
+                select(DeadLetter.document_id, Document.number, DeadLetter.reason)
+                .join(Document, Document.id == DeadLetter.document_id).order_by(DeadLetter.id)).all())
         holders = [h for row in chunk_holders for h in row]
-    return Ledger(documents, twice_archived + twice_recorded,
-                  unfinished_files + unfinished_docs + orphan_records + open_chunks,
-                  frozenset(h.split(":", 1)[0] for h in holders), sum(1 for row in chunk_holders if len(row) > 1))
+    return Ledger(documents, twice_archived + twice_recorded + sent_twice,
+                  unfinished_files + unfinished_docs + orphan_records + open_chunks + undelivered,
+                  frozenset(h.split(":", 1)[0] for h in holders),
+                  sum(1 for row in chunk_holders if len(row) > 1), sent, dead)
 
 
 __all__ = ["DrainReport", "Ledger", "coordinate", "collect", "drain", "lease_of", "ledger", "plan_chunks",

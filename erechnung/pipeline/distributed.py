@@ -25,12 +25,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Sequence
 
+from sqlalchemy import func, select
+
 from ..state import work_chunks
+from ..state.delivery_schema import DeadLetter, Delivery, DeliveryEvent
+from ..state.schema import ArchiveItem, Batch, Document, Record
+from ..state.work_chunks import WorkChunk
 from .context import Pipeline
+from .intake import intake as intake_step
 from .locks import renew as renew_departments
 from .pool import RenderPool
-from .run import (Progress, RunState, RunSummary, begin, fail, finish, leftovers, pool_for)
-from .intake import intake as intake_step
+from .run import Progress, RunState, RunSummary, begin, fail, finish, leftovers, pool_for
 from .steps import ArchiveReport, RenderReport, archive, chunks, hand_over, pending, record_results, render_items_of
 
 log = logging.getLogger(__name__)
@@ -109,10 +114,6 @@ def _count_earlier_verdicts(p: Pipeline, report: RenderReport, ids: set[int]) ->
     of a chunk was numbered when the run planned it): counted with the run, as the verdicts are this run's."""
     if not ids:
         return
-    from sqlalchemy import select
-
-    from ..state.schema import Document
-
     with p.transaction() as s:
         rows = s.execute(select(Document.id, Document.verdict).where(Document.id.in_(sorted(ids)))).all()
     for doc_id, verdict in rows:
@@ -306,11 +307,6 @@ def ledger(p: Pipeline, *, delivered: bool = False) -> Ledger:
     """The counts (see :class:`Ledger`); with ``delivered`` (after delivery) also: a delivery sent more than once
     is a duplicate, a handed-over document with neither a delivery nor a dead letter (the reason it cannot be
     delivered, for finance) is lost."""
-    from sqlalchemy import func, select
-
-    from ..state.schema import ArchiveItem, Batch, Document, Record
-    from ..state.work_chunks import WorkChunk
-
     with p.transaction() as s:
         documents = s.execute(select(func.count()).select_from(Document)).scalar_one()
         twice_archived = s.execute(select(func.count()).select_from(
@@ -332,7 +328,6 @@ def ledger(p: Pipeline, *, delivered: bool = False) -> Ledger:
         sent = sent_twice = undelivered = 0
         dead: tuple[str, ...] = ()
         if delivered:
-            from ..state.delivery_schema import DeadLetter, Delivery, DeliveryEvent
 
             per = select(DeliveryEvent.delivery_id, func.count().label("n")).where(
                 DeliveryEvent.to_state == "sent").group_by(DeliveryEvent.delivery_id).subquery()

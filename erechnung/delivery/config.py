@@ -13,6 +13,7 @@ from erechnung.model.codes import LANDS
 from erechnung.state.leases import worker_id
 
 from .notification import LegalRuleError, LegalRules
+from .service_rules import ServiceRules
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class DeliveryConfig:
     provision_on_receipt: frozenset[str] = frozenset()
     #: the invoice portals of public bodies (``[[delivery.portals]]``), in the configuration's order
     portals: tuple[Portal, ...] = ()
+    #: the forms of service (förmliche Zustellung, ``service.toml``) and the official the served messages name
+    services: ServiceRules = field(default_factory=ServiceRules.load)
+    service_officer: str = ""
 
     def __post_init__(self) -> None:
         if self.land is not None and self.land not in LANDS:

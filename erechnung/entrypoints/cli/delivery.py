@@ -321,7 +321,7 @@ def run_service_record(document: int, served_on: str, form: str, how: str, *, se
     from erechnung.state.schema import Document, utcnow
 
     out = out or sys.stdout
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # a reason is one line, also in a log
     try:
         day = date.fromisoformat(served_on)
     except ValueError:

@@ -45,8 +45,8 @@ REFERENCE = "32.1-2026/0017"
 
 def notices_with(service: str, kind: str = "gebuehrenbescheid"):
     """The sample city's notices.toml with ``service`` set for ``kind`` (what a municipality writes)."""
-    text = NOTICES.read_text(encoding="utf-8").replace(f"[kinds.{kind}]\n", f'[kinds.{kind}]\nservice = "{service}"\n',
-                                                       1)
+    lines = [line for line in NOTICES.read_text(encoding="utf-8").splitlines() if not line.startswith("service =")]
+    text = "\n".join(lines).replace(f"[kinds.{kind}]\n", f'[kinds.{kind}]\nservice = "{service}"\n', 1)
     return parse_config(text, "notices.toml")
 
 
@@ -384,3 +384,15 @@ def pikepdf_open(path: Path):
     return pikepdf.open(io.BytesIO(path.read_bytes()))
 
 
+
+
+def test_a_served_kind_must_name_a_form_of_service_toml_knows():
+    from erechnung.delivery.service import kind_services
+    from erechnung.delivery.service_rules import ServiceRuleError
+    from erechnung.notices.config import load_config
+
+    sample = load_config(NOTICES.parent)
+    assert kind_services(sample) == {"Gebührenbescheid": "zustellung_pzu"}
+    archive_service_of(None, sample, ServiceRules.load())  # the sample city's kinds name known forms
+    with pytest.raises(ServiceRuleError, match="zustellung_per_bote"):
+        archive_service_of(None, notices_with("zustellung_per_bote"), ServiceRules.load())

@@ -146,8 +146,9 @@ def _append_lines(path: Path, rows: list[dict]) -> None:
 
 
 def _service_text(service: dict | None) -> str:
-    """The manifest's service column: the form and its marking (empty for an ordinary letter)."""
-    return f"{service['form']}: {service['marking']}" if service else ""
+    """The manifest's service column: the form and its marking ("keine" for an ordinary letter: an empty cell
+    would read like a formula's start to the manifest's own check)."""
+    return f"{service['form']}: {service['marking']}" if service else "keine"
 
 
 class PrintConnector(MailboxConnector):

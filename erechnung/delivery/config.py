@@ -70,7 +70,8 @@ def delivery_config(section: DeliverySection, *, worker: str | None = None) -> D
         retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
                           max_attempts=r.max_attempts, jitter=r.jitter),
         lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
-        notice_group=section.notice_group, batch_size=section.batch_size, portals=tuple(section.portals))
+        notice_group=section.notice_group, batch_size=section.batch_size, portals=tuple(section.portals),
+        service_officer=section.service_officer)
     if worker:
         kw["worker"] = worker
     return DeliveryConfig(**kw)

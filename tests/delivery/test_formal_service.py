@@ -396,3 +396,11 @@ def test_a_served_kind_must_name_a_form_of_service_toml_knows():
     archive_service_of(None, sample, ServiceRules.load())  # the sample city's kinds name known forms
     with pytest.raises(ServiceRuleError, match="zustellung_per_bote"):
         archive_service_of(None, notices_with("zustellung_per_bote"), ServiceRules.load())
+
+
+def test_the_officer_named_in_the_eb_message_comes_from_the_configuration():
+    from erechnung.config.channels import DeliverySection
+    from erechnung.delivery.config import delivery_config
+
+    assert delivery_config(DeliverySection(service_officer="Frau Beispiel")).service_officer == "Frau Beispiel"
+    assert delivery_config(DeliverySection()).service_officer == ""

@@ -41,7 +41,7 @@ def service_pages(design, batch_id: str, letters: Sequence[dict], closed_at: dat
     f = frame.fonts
     canvas = new_canvas(DocumentInfo(title=f"Zustellunterlagen {batch_id}", author=design.letterhead.name), design)
     today = closed_at.astimezone().strftime("%d.%m.%Y")
-    sender = return_address or design.letterhead.name
+    sender = return_address or frame.return_line.text or design.letterhead.name  # the post's return address
 
     def text(x: float, y: float, value: str, size: float = 10, bold: bool = False) -> None:
         canvas.setFont(f.bold if bold else f.regular, size)

@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Callable, Mapping
@@ -328,8 +329,6 @@ def record_proof(session: Session, document_id: int, *, proof: str, served_on: d
     entry = {"proof": proof, "date_of_service": served_on.isoformat(), "how": how, "served_by": served_by,
              "entered_by": entered_by, "note": note, "scan": scan_name or None}
     evidence = scan if scan else json.dumps(entry, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    import hashlib
-
     digest = hashlib.sha256(evidence).hexdigest()
     from_state = d.state
     append_event(session, d, from_state=from_state, to_state="deemed_notified", at=now, source=CLERK,

@@ -40,7 +40,7 @@ from erechnung.model.delivery import DeliveryFormat
 from erechnung.model.documents import DocumentKind
 
 __all__ = [
-    "Capabilities", "Delivery", "DeliveryError", "EventState", "MailboxConnector", "NoticeHandling",
+    "Capabilities", "Delivery", "ServiceOrder", "DeliveryError", "EventState", "MailboxConnector", "NoticeHandling",
     "PermanentFailure", "Receipt", "StatusEvent", "TemporaryFailure", "since_filter", "size_text",
 ]
 
@@ -56,6 +56,9 @@ class EventState(StrEnum):
     RETRIEVED = "retrieved"  # opened or fetched by the recipient (retrieval confirmation, MDN displayed)
     FAILED = "failed"  # will not arrive (DSN failed, SET reject-submission): take the next channel
     DELAYED = "delayed"  # not yet delivered, the channel still tries (DSN delayed)
+    #: the recipient returned the Empfangsbekenntnis of a Zustellung gegen Empfangsbekenntnis (§ 5 Abs. 7 VwZG);
+    #: the event's ``at`` is the date the recipient put on it (the date of service)
+    ACKNOWLEDGED = "acknowledged"
 
 
 def size_text(n: int) -> str:
@@ -71,6 +74,36 @@ def _utc(at: datetime) -> datetime:
     if at.tzinfo is None:
         raise ValueError("times must carry a time zone")
     return at.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ServiceOrder:
+    """A notice to be served (förmliche Zustellung, VwZG): what the channel must show and the print shop prepare.
+
+    ``form`` is the form of service (``erechnung/config/service.toml``: zustellung_eb, zustellung_pzu,
+    einschreiben_rueckschein, einschreiben), ``marking`` what the message or the envelope must say
+    ("Zustellung gegen Empfangsbekenntnis", "Vermerk: Bitte mit Zustellungsurkunde zustellen"), ``reference`` the
+    Aktenzeichen, ``sender`` the authority, ``addressee`` the addressee's name and postal address (lines),
+    ``officer`` the official who serves (§ 5 Abs. 4 VwZG: the message names them; empty when not configured)."""
+
+    form: str
+    title: str
+    paragraph: str
+    marking: str
+    proof: str = ""  # empfangsbekenntnis | pzu | rueckschein | "" (none)
+    reference: str = ""
+    sender: str = ""
+    addressee: tuple[str, ...] = ()
+    officer: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"form": self.form, "title": self.title, "paragraph": self.paragraph, "marking": self.marking,
+                "proof": self.proof, "reference": self.reference, "sender": self.sender,
+                "addressee": list(self.addressee), "officer": self.officer}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ServiceOrder:
+        return cls(**{**data, "addressee": tuple(data.get("addressee", ()))})
 
 
 @dataclass(frozen=True)
@@ -93,6 +126,7 @@ class Delivery:
     subject: str = field(repr=False)
     body: str = field(default="", repr=False)
     sha256: str = ""
+    service: ServiceOrder | None = None  # a notice to be served (förmliche Zustellung); None: an ordinary one
 
     def __post_init__(self) -> None:
         if not self.delivery_id or not self.delivery_id.isprintable() or len(self.delivery_id) > 100:

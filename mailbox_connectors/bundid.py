@@ -188,15 +188,37 @@ def retrieval_events(maildir: Path | None, journal: Journal, address: str | None
                         if p.get_content_type() in ("application/json", "text/json", "text/plain"))
             body = json.loads(part.get_payload(decode=True))
             delivery_id, message_id = body["reference"], body["messageId"]
-            at = datetime.fromisoformat(body["retrievedAt"])
+            if body.get("type") == ACKNOWLEDGEMENT:
+                event = _acknowledgement_event(body, raw)
+            else:
+                event = StatusEvent(event_id=f"zbp-retrieved:{message_id}", delivery_id=delivery_id,
+                                    channel=CHANNEL, state=EventState.RETRIEVED,
+                                    at=datetime.fromisoformat(body["retrievedAt"]), evidence=raw,
+                                    evidence_type="message/rfc822")
         except (StopIteration, AttributeError, KeyError, TypeError, ValueError):
             log.warning("bundid: a mail in the retrieval-confirmation inbox is not a ZBP confirmation")
             continue
         if delivery_id in ours:
-            events.append(StatusEvent(event_id=f"zbp-retrieved:{message_id}", delivery_id=delivery_id,
-                                      channel=CHANNEL, state=EventState.RETRIEVED, at=at, evidence=raw,
-                                      evidence_type="message/rfc822"))
+            events.append(event)
     return events
+
+
+#: The ``type`` of a returned Empfangsbekenntnis in the confirmations inbox (the sandbox's; see its docstring).
+ACKNOWLEDGEMENT = "empfangsbekenntnis"
+
+
+def _acknowledgement_event(body: dict[str, Any], raw: bytes) -> StatusEvent:
+    """The returned Empfangsbekenntnis of a message served against acknowledgement (§ 5 Abs. 7 Satz 1 VwZG): an
+    ``acknowledged`` event at the date the recipient put on it; the whole mail (with the signed EB) is the
+    evidence. An EB without date or signature is no proof (ValueError: not taken)."""
+    at = datetime.fromisoformat(body["acknowledgedAt"])
+    signer = str(body.get("signedBy") or "").strip()
+    if at.tzinfo is None or not signer:
+        raise ValueError("an Empfangsbekenntnis needs a date with time zone and the recipient's signature")
+    return StatusEvent(event_id=f"zbp-eb:{body['messageId']}", delivery_id=body["reference"], channel=CHANNEL,
+                       state=EventState.ACKNOWLEDGED, at=at, evidence=raw, evidence_type="message/rfc822",
+                       reason=f"Empfangsbekenntnis zurück: Empfang am {at.date().isoformat()} bestätigt, "
+                              f"unterschrieben von {signer}")
 
 
 class BundIdBridgeConnector(MailboxConnector):

@@ -29,6 +29,9 @@ went into which envelope.
   they hold citizens' addresses and notices.
 * The manifest is formula-escaped as the intake error reports are (a name like ``=HYPERLINK(...)`` stays text in
   Excel).
+* A notice served by post (förmliche Zustellung: ``Delivery.service``) gets its Zustellumschlag and, for a PZU
+  (§ 3 VwZG) or a Rückschein (§ 4 VwZG), the pre-filled form before its cover sheet (``print_service``); the
+  manifest's ``service`` column names the form and its marking.
 * ``collect_events`` reports nothing: what happens after the hand-over to the print shop is not observed (the
   legal date of notification is computed from the posting day, not observed).
 """
@@ -68,7 +71,7 @@ CHANNEL = Channel.PRINT
 _KIND_TEXT = {DocumentKind.INVOICE: "Rechnung", DocumentKind.CREDIT_NOTE: "Gutschrift",
               DocumentKind.NOTICE: "Bescheid"}
 MANIFEST_FIELDS = ("letter", "delivery_id", "kind", "first_page", "last_page", "pages", "sheets", "sha256",
-                   "address")
+                   "address", "service")
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,12 @@ def _append_lines(path: Path, rows: list[dict]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _service_text(service: dict | None) -> str:
+    """The manifest's service column: the form and its marking ("keine" for an ordinary letter: an empty cell
+    would read like a formula's start to the manifest's own check)."""
+    return f"{service['form']}: {service['marking']}" if service else "keine"
 
 
 class PrintConnector(MailboxConnector):
@@ -253,6 +262,8 @@ class PrintConnector(MailboxConnector):
             row = {"letter": number, "file": name, "delivery_id": delivery.delivery_id, "kind": delivery.kind.value,
                    "pages": pages, "sha256": delivery.sha256, "address": address,
                    "accepted_at": datetime.now(timezone.utc).isoformat()}
+            if delivery.service is not None:  # förmliche Zustellung: envelope and PZU form pages (print_service)
+                row["service"] = delivery.service.to_json()
             _append_lines(self._open_dir / "letters.jsonl", [row])
         crashpoint("print.letter_taken")
         log.info("delivery %s: letter %d of print batch %s (%d pages)", delivery.delivery_id, number, batch_id, pages)
@@ -320,11 +331,19 @@ class PrintConnector(MailboxConnector):
 
         s = self.settings
         covers = self._covers(batch_id, letters, closed_at) if s.cover_sheets else None
+        served = self._service_pages(batch_id, letters, closed_at)
+        taken = 0  # service pages placed so far
         rows = []
         sources: list[pikepdf.Pdf] = []  # qpdf copies page contents when saving: the sources stay open until then
         with pikepdf.new() as batch:
             for i, letter in enumerate(letters):
                 first = len(batch.pages) + 1
+                if served is not None and letter.get("service"):
+                    from .print_service import pages_of
+
+                    for _ in pages_of(letter["service"]):
+                        batch.pages.append(served.pages[taken])
+                        taken += 1
                 if covers is not None:
                     batch.pages.append(covers.pages[i])
                 doc = pikepdf.open(io.BytesIO((folder / letter["file"]).read_bytes()))
@@ -339,17 +358,26 @@ class PrintConnector(MailboxConnector):
                 rows.append({"letter": letter["letter"], "delivery_id": letter["delivery_id"],
                              "kind": letter["kind"], "first_page": first, "last_page": first + count - 1,
                              "pages": count, "sheets": (count + 1) // 2 if s.duplex else count,
-                             "sha256": letter["sha256"], "address": " | ".join(letter["address"])})
+                             "sha256": letter["sha256"], "address": " | ".join(letter["address"]),
+                             "service": _service_text(letter.get("service"))})
             total = len(batch.pages)
             raw = io.BytesIO()
             batch.save(raw)
-        for source in [*sources, *([covers] if covers is not None else [])]:
+        for source in [*sources, *(x for x in (covers, served) if x is not None)]:
             source.close()
         if not target.exists():
             info = DocumentInfo(title=f"Druckauftrag {batch_id}", author=self._design().letterhead.name,
                                 subject=f"{len(letters)} Briefe, {total} Seiten")
             _write_private(target, finish(raw.getvalue(), info))
         return rows, total
+
+    def _service_pages(self, batch_id: str, letters: list[dict], closed_at: datetime) -> pikepdf.Pdf | None:
+        """The Zustellumschlag and PZU / Rückschein pages of the served letters (None: no letter is served)."""
+        if not any(letter.get("service") for letter in letters):
+            return None
+        from .print_service import service_pages
+
+        return service_pages(self._design(), batch_id, letters, closed_at, self.settings.return_address)
 
     def _design(self):  # type: ignore[no-untyped-def]
         from erechnung.config.design import load_design

@@ -206,6 +206,8 @@ class DeliverySection(Strict):
     retry: Retry = Field(default_factory=Retry)
     #: the invoice portals of public bodies, in order: the first that serves a recipient is its portal
     portals: list[Portal] = Field(default_factory=list)
+    #: the official a message served against acknowledgement names (§ 5 Abs. 4 VwZG; förmliche Zustellung)
+    service_officer: str = Field("", max_length=200)
     include: str | None = None  # a TOML file with more [email] / [bundid] / ... tables (same keys as here)
     # one table per channel with an adapter, under the channel's name (its entry in mailbox_connectors.registry)
     email: EmailChannel | None = None

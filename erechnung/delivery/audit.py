@@ -305,7 +305,8 @@ def _uncovered_dates(session: Session, dates: list, rules: Any | None) -> list[s
     times: dict[int, set[str]] = {}
     deemed: dict[int, str] = {}
     for e in session.execute(select(DeliveryEvent.delivery_id, DeliveryEvent.to_state, DeliveryEvent.at,
-                                    DeliveryEvent.detail).where(DeliveryEvent.delivery_id.in_(ids))):
+                                    DeliveryEvent.detail).where(DeliveryEvent.delivery_id.in_(ids))
+                            .order_by(DeliveryEvent.seq)):  # the last deemed_notified event decides
         seen = times.setdefault(e.delivery_id, set())
         seen.add(_utc_text(e.at))
         accepted = (e.detail or {}).get("accepted_at")

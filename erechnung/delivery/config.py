@@ -14,6 +14,7 @@ from erechnung.state.leases import worker_id
 
 from .consent import ConsentRules
 from .notification import LegalRuleError, LegalRules
+from .service_rules import ServiceRules
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class DeliveryConfig:
     provision_on_receipt: frozenset[str] = frozenset()
     #: the invoice portals of public bodies (``[[delivery.portals]]``), in the configuration's order
     portals: tuple[Portal, ...] = ()
+    #: the forms of service (förmliche Zustellung, ``service.toml``) and the official the served messages name
+    services: ServiceRules = field(default_factory=ServiceRules.load)
+    service_officer: str = ""
 
     def __post_init__(self) -> None:
         if self.land is not None and self.land not in LANDS:
@@ -69,7 +73,8 @@ def delivery_config(section: DeliverySection, *, worker: str | None = None) -> D
         retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
                           max_attempts=r.max_attempts, jitter=r.jitter),
         lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
-        notice_group=section.notice_group, batch_size=section.batch_size, portals=tuple(section.portals))
+        notice_group=section.notice_group, batch_size=section.batch_size, portals=tuple(section.portals),
+        service_officer=section.service_officer)
     if worker:
         kw["worker"] = worker
     return DeliveryConfig(**kw)

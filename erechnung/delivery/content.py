@@ -65,12 +65,22 @@ def delivery_format(session: Session, doc: Document) -> DeliveryFormat | None:
     return DeliveryFormat.XRECHNUNG if item.media_type.endswith("xml") else DeliveryFormat.ZUGFERD
 
 
-def channel_delivery(session: Session, d: Any, load: ContentLoader, doc: Document | None = None) -> ChannelDelivery:
-    """The channel's delivery of ``d`` (a delivery row: key, document, kind, address), its content from ``load``."""
+def channel_delivery(session: Session, d: Any, load: ContentLoader, doc: Document | None = None, *,
+                     services: Any = None, officer: str = "") -> ChannelDelivery:
+    """The channel's delivery of ``d`` (a delivery row: key, document, kind, address, route), its content from
+    ``load``; a notice served on this hop (förmliche Zustellung) carries its ``ServiceOrder``, and served against
+    acknowledgement its subject and text say so (§ 5 Abs. 4 VwZG: ``service.acknowledgement_text``)."""
     doc = doc if doc is not None else session.get(Document, d.document_id)
     content = load(session, doc)
     fmt = DeliveryFormat.of(doc.format) if doc.format != DocumentFormat.PASSTHROUGH else (
         DeliveryFormat.XRECHNUNG if content.media_type.endswith("xml") else DeliveryFormat.ZUGFERD)
+    title, body, order = content.subject or subject(doc), content.body, None
+    if services is not None and getattr(d, "route", None):
+        from .service import acknowledgement_text, service_order
+
+        order = service_order(d, content.data, services, officer)
+        if order is not None and order.proof == "empfangsbekenntnis":
+            title, body = f"{order.marking}: {title}", acknowledgement_text(order, title, content.filename)
     return ChannelDelivery(delivery_id=d.idempotency_key, kind=d.kind, format=fmt, content=content.data,
                            filename=content.filename, media_type=content.media_type, address=d.address,
-                           subject=content.subject or subject(doc), body=content.body)
+                           subject=title, body=body, service=order)

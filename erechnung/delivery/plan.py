@@ -48,12 +48,14 @@ def _document_size(session: Session, doc: Document) -> int | None:
 def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConfig, *, now: datetime | None = None,
                     connectors: Mapping[str, MailboxConnector] | None = None,
                     document_ids: Iterable[int] | None = None,
-                    register: Callable[[Session, Document], Any] | None = None) -> PlanResult:
+                    register: Callable[[Session, Document], Any] | None = None,
+                    service_of: Callable[[Session, Document], str | None] | None = None) -> PlanResult:
     """Queue the first delivery of every handed-over document that has none yet (or of ``document_ids``):
     route it (recipient from the persisted register, limits and available channels from ``connectors``) and
     insert delivery 1 on the route's first hop; no channel at all -> dead letter. Idempotent. Documents are
     planned ``PLAN_BATCH`` per transaction. A notice is queued for posting now: ``now``'s day in Berlin is its
-    posting day, whose consent model decides its electronic channels (``consent.toml``)."""
+    posting day, whose consent model decides its electronic channels (``consent.toml``). ``service_of`` names a
+    notice's form of service (förmliche Zustellung, ``service.served_route``), None for an ordinary delivery."""
     now = now or utcnow()
     result = PlanResult()
     limits = {name: c.capabilities.max_bytes for name, c in (connectors or {}).items()}
@@ -64,7 +66,7 @@ def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConf
         ids = plan_repo.unplanned(session, document_ids)
     for start in range(0, len(ids), PLAN_BATCH):
         _plan_batch(session_factory, ids[start:start + PLAN_BATCH], config, now, result, register, limits=limits,
-                    available=available, formats=formats)
+                    available=available, formats=formats, service_of=service_of)
     return result
 
 
@@ -74,7 +76,7 @@ PLAN_BATCH = 100
 
 def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: DeliveryConfig, now: datetime,
                 result: PlanResult, register: Callable[[Session, Document], Any] | None, *, limits, available,
-                formats) -> None:
+                formats, service_of: Callable[[Session, Document], str | None] | None = None) -> None:
     """Plan ``ids`` in one transaction: documents, archive items and register entries read with one query
     each, the first deliveries inserted with one INSERT ... ON CONFLICT DO NOTHING, their events appended
     under one chain-head lock."""
@@ -105,6 +107,11 @@ def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: 
                             formats=formats, document_format=delivery_format(session, doc),
                             portals=config.portals, posting_day=in_berlin(now).date(), consent=config.consent,
                             land=config.land)
+            form = service_of(session, doc) if service_of is not None else None
+            if form is not None:
+                from .service import served_route
+
+                planned = served_route(planned, form, config.services)
             if not planned.hops:
                 why = "; ".join(filter(None, (EVENT["no_channel"], planned.left_out())))
                 if add_dead_letter(session, doc.id, None, why, now):
@@ -133,7 +140,9 @@ def queue_values(document_id: int, kind: str, planned: Route | list, hop: int, s
                   address_ref=h.address_ref, address=h.address, kind=kind, legal_basis=h.legal_basis,
                   land=config.land, route=hops, state="queued", attempts=0, next_attempt_at=now,
                   notification_only=False, created_at=now, updated_at=now)
+    detail = {"channel": h.channel, "hop": hop, "sequence": sequence, "legal_basis": h.legal_basis}
+    if h.service:
+        detail["service"] = h.service  # förmliche Zustellung: the form of service of this hop
     event = dict(document_id=document_id, from_state=None, to_state="queued", at=now, source="planner",
-                 reason=reason, detail={"channel": h.channel, "hop": hop, "sequence": sequence,
-                                        "legal_basis": h.legal_basis})
+                 reason=reason, detail=detail)
     return values, event

@@ -79,14 +79,20 @@ class Hop:
     address: str  # what the channel gets (for print the address block, lines separated by \n)
     legal_basis: str | None = None
     notify_email: str | None = None
+    #: the form of service (``service.toml``) when the notice is served on this hop (förmliche Zustellung)
+    service: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"channel": self.channel, "address_ref": self.address_ref, "address": self.address,
+        data = {"channel": self.channel, "address_ref": self.address_ref, "address": self.address,
                 "legal_basis": self.legal_basis, "notify_email": self.notify_email}
+        if self.service:
+            data["service"] = self.service
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Hop:
-        return cls(**{k: data.get(k) for k in ("channel", "address_ref", "address", "legal_basis", "notify_email")})
+        return cls(**{k: data.get(k) for k in ("channel", "address_ref", "address", "legal_basis", "notify_email",
+                                                "service")})
 
 
 @dataclass(frozen=True)

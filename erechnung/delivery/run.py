@@ -116,6 +116,19 @@ class DeliveryState:
         """The documents' bytes, read from the archive by sha256 (``content.archive_content``)."""
         return archive_content(self.archive)
 
+    def service_of(self, delivery_config: DeliveryConfig):
+        """Which notices are served and how (förmliche Zustellung): the kind's ``service`` in the configuration's
+        notices.toml, the kind read from the notice in the archive (``service.archive_service_of``)."""
+        from erechnung.notices.config import load_config
+
+        from .service import archive_service_of
+
+        try:
+            notices = load_config(self.config.design().source.parent)
+        except Exception:  # noqa: BLE001 - no notice texts: no notice of this configuration is served
+            notices = None
+        return archive_service_of(self.archive, notices, delivery_config.services)
+
     def checkpoint(self) -> str:
         """Keep the chain's head in the archive; the report's line about it (a failure is reported, the run's
         deliveries stand)."""
@@ -149,7 +162,8 @@ class DeliveryState:
 def plan_step(st: DeliveryState, connectors: Mapping[str, MailboxConnector], delivery_config: DeliveryConfig, *,
               now: datetime | None = None, document_ids: list[int] | None = None) -> PlanResult:
     """Queue the first delivery of every handed-over document that has none (routes from the register)."""
-    return plan_deliveries(st.sf, delivery_config, now=now, connectors=connectors, document_ids=document_ids)
+    return plan_deliveries(st.sf, delivery_config, now=now, connectors=connectors, document_ids=document_ids,
+                           service_of=st.service_of(delivery_config))
 
 
 def send_step(st: DeliveryState, connectors: Mapping[str, MailboxConnector], delivery_config: DeliveryConfig, *,

@@ -151,7 +151,8 @@ def _claim(session_factory: sessionmaker[Session], channels: Iterable[str], now:
     return claimed
 
 
-def _prepare(session_factory: sessionmaker[Session], claimed: list[Any], load: ContentLoader) -> list[tuple]:
+def _prepare(session_factory: sessionmaker[Session], claimed: list[Any], load: ContentLoader,
+             config: DeliveryConfig | None = None) -> list[tuple]:
     """(claimed row, channel delivery or None, PermanentFailure or None) of a claimed batch, its documents and
     archive items read with one query each, in one short transaction before the first send."""
     out = []
@@ -160,7 +161,9 @@ def _prepare(session_factory: sessionmaker[Session], claimed: list[Any], load: C
         docs = {doc.id: doc for doc in repo.documents(session, {d.document_id for d in claimed})}
         for d in claimed:
             try:
-                out.append((d, channel_delivery(session, d, load, docs.get(d.document_id)), None))
+                out.append((d, channel_delivery(session, d, load, docs.get(d.document_id),
+                                                services=config.services if config is not None else None,
+                                                officer=config.service_officer if config is not None else ""), None))
             except Exception as exc:  # content missing, bad address: the channel cannot take it
                 if isinstance(exc, SQLAlchemyError):
                     session.rollback()  # an aborted transaction (PostgreSQL) must not fail the others too
@@ -181,7 +184,7 @@ def deliver_due(session_factory: sessionmaker[Session], connectors: Mapping[str,
         claimed = _claim(session_factory, connectors, at, config)
         if not claimed:
             break
-        for d, delivery, outcome in _prepare(session_factory, claimed, content):
+        for d, delivery, outcome in _prepare(session_factory, claimed, content, config):
             connector = connectors[d.channel]
             if outcome is None:
                 try:
@@ -277,6 +280,18 @@ def _record(session_factory: sessionmaker[Session], delivery_id: int, outcome: A
         fall_back(session, d, why, now, config, summary)
 
 
+def _served_sent(session: Session, delivery_id: int, config: DeliveryConfig, now: datetime) -> None:
+    """A served notice was taken by its channel: await the Empfangsbekenntnis, or store the fiction of an
+    Einschreiben (``service.on_sent``)."""
+    from erechnung.state.delivery_schema import Delivery
+
+    from .service import hop_form, on_sent
+
+    d = session.get(Delivery, delivery_id)
+    if d is not None and hop_form(d) is not None:
+        on_sent(session, d, config.services, config.rules.time_zone, now)
+
+
 def _record_receipt(session_factory: sessionmaker[Session], delivery_id: int, receipt: Any, now: datetime,
                     config: DeliveryConfig, summary: SendSummary, claimed: Any) -> None:
     """``sending -> sent`` with the receipt: one conditional UPDATE (this worker's claim, else nothing is
@@ -309,4 +324,6 @@ def _record_receipt(session_factory: sessionmaker[Session], delivery_id: int, re
                                                retrieved_at=repo.aware(row.retrieved_at))
             if result is not None:
                 store_dates(session, delivery_id, d.document_id, result, now)
+        elif d.kind == "notice" and getattr(d, "route", None):
+            _served_sent(session, delivery_id, config, now)
         summary.sent.append(delivery_id)

@@ -30,6 +30,8 @@ from .config import DeliveryConfig
 from .fallback import fall_back
 from .legal_dates import legal_dates
 from .notification import compute_notification_date, retrieval_deadline
+from .service import acknowledged, hop_form, no_acknowledgement
+from .service import overdue as service_overdue
 from .texts import EVENT
 
 #: How far a channel's clock may be behind ours: an event older than its delivery by more is not about it.
@@ -52,6 +54,8 @@ _EVENT_MOVES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     "retrieved": (("sent", "delivered"), "retrieved", "retrieved_at"),
     "failed": (("sent", "delivered"), "failed", ""),
     "delayed": (("sent",), "sent", ""),
+    # the returned Empfangsbekenntnis of a served notice (§ 5 Abs. 7 VwZG): served on its date (service.acknowledged)
+    "acknowledged": (("sent", "delivered", "retrieved"), "deemed_notified", ""),
 }
 
 
@@ -75,6 +79,7 @@ def track(session_factory: sessionmaker[Session], connectors: Mapping[str, Mailb
                 applied = 1
             done += applied
     _expire(session_factory, now, config, summary)
+    _service_overdue(session_factory, now, config, summary)
     _deem(session_factory, now, config, summary)
     return summary
 
@@ -102,6 +107,9 @@ def apply_event(session_factory: sessionmaker[Session], event, now: datetime, co
             return False
         state = str(event.state)
         sources, target, column = _EVENT_MOVES[state]
+        if state == "acknowledged" and hop_form(d) is None:
+            summary.ignored.append(event.event_id)  # an acknowledgement of a notice that was not served: not ours
+            return False
         if d.state not in sources:
             if state == "retrieved" and d.state == "deemed_notified" and d.retrieved_at is None:
                 target = "deemed_notified"  # a late retrieval changes nothing legally, but is kept as evidence
@@ -124,6 +132,10 @@ def apply_event(session_factory: sessionmaker[Session], event, now: datetime, co
                 summary.fell_back.append(new.id)
             else:
                 summary.dead.append(d.document_id)
+        elif state == "acknowledged":
+            acknowledged(session, d, event.at, config.services, config.rules.time_zone, now,
+                         evidence_sha256=event.evidence_sha256 if event.evidence else None)
+            summary.notified.append(d.id)
         else:
             legal_dates(session, d, config, now)
     return True
@@ -162,8 +174,8 @@ def _apply_batch(session_factory: sessionmaker[Session], events: list, now: date
                         summary.ignored.append(event.event_id)
                         done += 1
                         continue
-                if target == "failed":
-                    break  # falls back: apply_event, after this batch commits
+                if target == "failed" or state == "acknowledged":
+                    break  # falls back / served with its proof: apply_event, after this batch commits
                 from_state = d["state"]
                 values = changed.setdefault(d["id"], {})
                 if column:
@@ -206,8 +218,8 @@ def _expire(session_factory: sessionmaker[Session], now: datetime, config: Deliv
     for delivery_id in ids:
         with session_factory() as session, session.begin():
             d = repo.lock_delivery(session, delivery_id)
-            if d.state not in ("sent", "delivered") or d.retrieved_at is not None:
-                continue
+            if d.state not in ("sent", "delivered") or d.retrieved_at is not None or d.legal_basis is None:
+                continue  # no legal basis: a served notice awaiting its acknowledgement (_service_overdue)
             rule = config.rules.rule(d.legal_basis, d.land)
             reason = EVENT["expired"].format(deadline=repo.aware(d.deadline_at).isoformat(),
                                              days=rule.retrieval_deadline_days, title=rule.title)
@@ -217,6 +229,30 @@ def _expire(session_factory: sessionmaker[Session], now: datetime, config: Deliv
             d.state, d.updated_at = "expired", now
             summary.expired.append(d.id)
             new = fall_back(session, d, reason, now, config, resend=rule.on_deadline == "resend")
+            if new is not None:
+                summary.fell_back.append(new.id)
+            else:
+                summary.dead.append(d.document_id)
+
+
+def _service_overdue(session_factory: sessionmaker[Session], now: datetime, config: DeliveryConfig,
+                     summary: TrackSummary) -> None:
+    """Served notices whose Empfangsbekenntnis did not come back within its period: the fallback form (PZU by
+    post) takes over, or the configured fiction applies (``service.no_acknowledgement``)."""
+    with session_factory() as session:
+        ids = service_overdue(session, now)
+    for delivery_id in ids:
+        with session_factory() as session, session.begin():
+            d = repo.lock_delivery(session, delivery_id)
+            if d.state not in ("sent", "delivered", "retrieved") or d.deadline_at is None \
+                    or repo.aware(d.deadline_at) > now:
+                continue
+            outcome = no_acknowledgement(session, d, config.services, now)
+            if outcome == "fiction":
+                summary.notified.append(d.id)
+                continue
+            summary.expired.append(d.id)
+            new = fall_back(session, d, outcome, now, config)
             if new is not None:
                 summary.fell_back.append(new.id)
             else:

@@ -53,6 +53,9 @@ class KindTexts:
     procedure: str
     appeal: str
     remarks: tuple[str, ...]
+    #: the form of service when notices of this kind are served (förmliche Zustellung; the forms are in
+    #: erechnung/config/service.toml: zustellung_eb, zustellung_pzu, einschreiben_rueckschein, einschreiben)
+    service: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,18 @@ def _check_placeholders(text: str, source: str, where: str, extra: frozenset[str
                           fix="use one of " + ", ".join("{" + k + "}" for k in sorted(allowed)))
 
 
+def _service(table: Mapping[str, Any], where: str, source: str) -> str | None:
+    """A kind's ``service`` (None or "none": not served); its form is checked against service.toml where the
+    delivery plans it (``erechnung.delivery.service``): the notices layer does not know the forms."""
+    value = table.get("service")
+    if value is None or value == "none":
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise NoticeError(f"{where} service must name a form of service", field=source,
+                          fix='e.g. service = "zustellung_pzu" (erechnung/config/service.toml) or "none"')
+    return value.strip()
+
+
 def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
     def need(table: Mapping[str, Any], key: str, where: str) -> Any:
         if key not in table:
@@ -207,7 +222,7 @@ def _parse(data: Mapping[str, Any], source: str) -> NoticeConfig:
         kinds[kind] = KindTexts(title=need(table, "title", where), intro=need(table, "intro", where),
                                 procedure=need(table, "procedure", where),
                                 appeal=need(table, "appeal", where).strip(),
-                                remarks=tuple(table.get("remarks", ())))
+                                remarks=tuple(table.get("remarks", ())), service=_service(table, where, source))
     court, payment = need(data, "court", "top level"), need(data, "payment", "top level")
     notes = dict(data.get("automation_notes", {}))
     for kind, texts in kinds.items():

@@ -27,6 +27,7 @@ import email.parser
 import email.policy
 import email.utils
 import hashlib
+import io
 import json
 import mailbox
 import re
@@ -54,7 +55,25 @@ _HEX512 = re.compile(r"^[0-9a-fA-F]{128}$")
 _TEXT_FIELDS = {"sender": (True, 1, 255), "title": (True, 1, 1024), "service": (False, 1, 255),
                 "retrievalConfirmationAddress": (False, 0, 320), "replyAddress": (False, 0, 320),
                 "reference": (False, 0, 255), "senderUrl": (False, 0, 255), "applicationId": (False, 1, 255)}
+#: How a message served against acknowledgement begins (§ 5 Abs. 4 VwZG), title and content.
+EB_MARKING = "Zustellung gegen Empfangsbekenntnis"
 _FIELDS = {"mailboxUuid", "stork_qaa_level", "content", "attachments", *_TEXT_FIELDS}
+
+
+def _eb_document(stored: StoredMessage, at: _dt.datetime, signed_by: str) -> bytes:
+    """A one-page PDF "Empfangsbekenntnis" (what the citizen signs), for a sandbox acknowledgement."""
+    import pikepdf
+
+    text = (f"Empfangsbekenntnis. Erhalten am {at.date().isoformat()}: {stored.message.get('title', '')}. "
+            f"Unterschrift: {signed_by}").encode("latin-1", "replace").replace(b"(", b"[").replace(b")", b"]")
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(595, 842))
+    page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)))
+    page.Contents = pdf.make_stream(b"BT /F1 9 Tf 40 800 Td (" + text + b") Tj ET")
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
 
 
 def check_message(message: Any) -> list[str]:
@@ -165,6 +184,39 @@ class ZbpSandbox(SandboxServer):
                                      "reference": stored.message.get("reference"),
                                      "retrievedAt": when.isoformat()}).encode(), maintype="application",
                          subtype="json", cte="7bit")
+        mailbox.Maildir(str(self.confirmation_maildir), create=True).add(mail)
+        return True
+
+    def acknowledge(self, message_id: str, at: _dt.datetime, signed_by: str, *,
+                    document: bytes | None = None) -> bool:
+        """The citizen returns the Empfangsbekenntnis of a message served against acknowledgement (§ 5 Abs. 7
+        Satz 1 VwZG: dated and signed): the sandbox mails it, like a retrieval confirmation, to the message's
+        ``retrievalConfirmationAddress`` as JSON ``{"type": "empfangsbekenntnis", messageId, mailboxUuid,
+        reference, acknowledgedAt, signedBy}`` with the signed EB document attached (``document``, else a small
+        PDF the sandbox writes). The real ZBP has no published return path for an EB: this one is the sandbox's.
+        Refused (ValueError) for a message that is not marked "Zustellung gegen Empfangsbekenntnis" (§ 5 Abs. 4
+        VwZG): there is nothing to acknowledge. True when the message had a confirmation address."""
+        with self._lock:
+            stored = self.messages[message_id]
+        if not str(stored.message.get("title", "")).startswith(EB_MARKING) \
+                or not str(stored.message.get("content", "")).startswith(EB_MARKING):
+            raise ValueError(f"message {message_id} is not marked {EB_MARKING!r}: no acknowledgement to return")
+        address = stored.message.get("retrievalConfirmationAddress")
+        if not address:
+            return False
+        mail = email.message.EmailMessage()
+        mail["From"] = "ZBP Sandbox <noreply@zbp-sandbox.invalid>"
+        mail["To"] = address
+        mail["Subject"] = f"Empfangsbekenntnis: {stored.message.get('title', '')}"[:200]
+        mail["Date"] = email.utils.format_datetime(at)
+        mail["Message-ID"] = f"<{uuid.uuid4()}@zbp-sandbox.invalid>"
+        mail["X-ZBP-Message-Id"] = message_id
+        body = {"type": "empfangsbekenntnis", "messageId": message_id,
+                "mailboxUuid": stored.message["mailboxUuid"], "reference": stored.message.get("reference"),
+                "acknowledgedAt": at.isoformat(), "signedBy": signed_by}
+        mail.set_content(json.dumps(body).encode(), maintype="application", subtype="json", cte="7bit")
+        mail.add_attachment(document or _eb_document(stored, at, signed_by), maintype="application",
+                            subtype="pdf", filename="empfangsbekenntnis.pdf")
         mailbox.Maildir(str(self.confirmation_maildir), create=True).add(mail)
         return True
 

@@ -29,7 +29,7 @@ from mailbox_connectors.sandboxes.site import SandboxSite
 
 #: The keys of ``[delivery]`` that are not a channel's table.
 NOT_CHANNELS = {"land", "notice_group", "key_prefix", "journal_dir", "lease_seconds", "batch_size", "retry",
-                "include", "portals"}
+                "include", "portals", "service_officer"}
 
 
 def _settings_class(key: str) -> type:

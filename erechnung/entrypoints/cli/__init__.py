@@ -344,6 +344,44 @@ def tenants_command(
     raise typer.Exit(run_tenants(ctx.find_root().obj["installation"], as_json=as_json))
 
 
+# ---------------------------------------------------------------------------- förmliche Zustellung (issue 17)
+service_app = typer.Typer(name="service", no_args_is_help=True,
+                          help="Förmliche Zustellung: Nachweise (PZU, Rückschein) zu zugestellten Bescheiden.")
+
+
+@service_app.command("record")
+def service_record_command(
+    document: int = typer.Option(..., "--document", help="Die Nummer (id) des zugestellten Dokuments "
+                                                        "(erechnung status)."),
+    served_on: str = typer.Option(..., "--date", help="Tag der Zustellung laut Nachweis, JJJJ-MM-TT."),
+    form: str = typer.Option(..., "--form", help="Der zurückgekommene Nachweis: pzu (Postzustellungsurkunde) "
+                                                 "oder rueckschein (Rückschein)."),
+    how: str = typer.Option("persoenlich", "--art", help="Wie zugestellt wurde: persoenlich, ersatzzustellung, "
+                                                         "niederlegung (PZU) oder ersatzempfaenger (Rückschein)."),
+    served_by: str = typer.Option("", "--zusteller", help="Wer zugestellt hat (Name laut Nachweis)."),
+    scan: Optional[Path] = typer.Option(None, "--scan", exists=True, dir_okay=False,
+                                        help="Der eingescannte Nachweis (PDF oder Bild): Beweismittel im "
+                                             "Prüfprotokoll, mit --config auch im Archiv."),
+    note: str = typer.Option("", "--notiz", help="Eine Notiz zum Eintrag."),
+    by: Optional[str] = typer.Option(None, "--von", help="Wer den Nachweis einträgt (Vorgabe: Benutzer@Rechner)."),
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: ERECHNUNG_DB)."),
+    config: Optional[Path] = CONFIG_DB,
+) -> None:
+    """Den zurückgekommenen Nachweis einer förmlichen Zustellung eintragen: sein Datum wird der Tag der
+    Zustellung (= Bekanntgabe) des Bescheids, der Eintrag ein Ereignis im Prüfprotokoll."""
+    import getpass
+    import socket
+
+    from .delivery import run_service_record
+
+    raise typer.Exit(run_service_record(document, served_on, form, how, served_by=served_by,
+                                        entered_by=by or f"{getpass.getuser()}@{socket.gethostname()}", note=note,
+                                        scan=scan, db=_db_of(db, config), config=config))
+
+
+app.add_typer(service_app, name="service")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point (``erechnung = "erechnung.entrypoints.cli:main"``); ``--tenant``/``--installation``
     may follow the command (moved before it)."""

@@ -110,6 +110,8 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
                     if e["evidence_sha256"] else ""
                 console.print(f"  {e['at'][:19]}  {move:27} {e['source']:8} {escape(e['reason'] or '')}"
                               f"{escape(proof)}")
+    if document is not None:
+        _print_service(engine, document, console)
     if dead:
         console.print(f"[bold red]{len(dead)} nicht zustellbar:[/bold red]")
         for x in dead:
@@ -284,4 +286,83 @@ def run_sandbox(directory: Path, *, recipients: Optional[Path] = None, closed: t
         if s3_server is not None:
             s3_server.stop()
         site.stop()
+    return EXIT_OK
+
+
+def _print_service(engine, document: int, console) -> None:
+    """``status --document``: the form of service, the proof and the date of service with its paragraph
+    (förmliche Zustellung; nothing for a notice that is not served)."""
+    from rich.markup import escape
+
+    from erechnung.delivery.service import service_lines
+    from erechnung.state import transaction
+
+    with transaction(engine) as s:
+        lines = service_lines(s, document)
+    for line in lines:
+        console.print(escape(line))
+
+
+def run_service_record(document: int, served_on: str, form: str, how: str, *, served_by: str = "",
+                       entered_by: str, note: str = "", scan: Optional[Path] = None, db: Optional[str] = None,
+                       config: Optional[Path] = None, out=None) -> int:
+    """``erechnung service record``: enter the returned Postzustellungsurkunde or Rückschein of a served notice
+    (``erechnung.delivery.service.record_proof``); with ``--config`` the scan is also archived. Exit 0 recorded,
+    1 refused (the reason on stderr, German), 2 bad options or no database."""
+    from datetime import date
+
+    from rich.console import Console
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from erechnung.delivery.notification import LegalRules
+    from erechnung.delivery.service import ServiceRefused, record_proof
+    from erechnung.delivery.service_rules import ServiceRules
+    from erechnung.state import transaction
+    from erechnung.state.schema import Document, utcnow
+
+    out = out or sys.stdout
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # a reason is one line, also in a log
+    try:
+        day = date.fromisoformat(served_on)
+    except ValueError:
+        err.print(f"[red]Fehler:[/red] --date {served_on!r} ist kein Datum (JJJJ-MM-TT, z. B. 2026-11-25)")
+        return EXIT_USAGE
+    data = None
+    if scan is not None:
+        try:
+            data = scan.read_bytes()
+        except OSError as exc:
+            err.print(f"[red]Fehler:[/red] der Scan {scan} kann nicht gelesen werden: {exc.strerror or exc}")
+            return EXIT_USAGE
+    engine = _open(db, err)
+    if isinstance(engine, int):
+        return engine
+    try:
+        with transaction(engine) as s:
+            result = record_proof(s, document, proof=form, served_on=day, how=how, entered_by=entered_by,
+                                  served_by=served_by, note=note, scan=data,
+                                  scan_type="application/pdf" if scan is None or scan.suffix.lower() == ".pdf"
+                                  else "image/" + scan.suffix.lower().lstrip(".").replace("jpg", "jpeg"),
+                                  scan_name=scan.name if scan is not None else "", rules=ServiceRules.load(),
+                                  time_zone=LegalRules.load().time_zone, now=utcnow())
+            doc = s.get(Document, document)
+            department, number = doc.department, doc.number
+    except ServiceRefused as exc:
+        err.print(f"[red]Abgelehnt:[/red] {exc}")
+        return EXIT_BROKEN
+    except SQLAlchemyError as exc:
+        err.print(f"[red]Fehler:[/red] die Zustandsdatenbank: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        return EXIT_USAGE
+    finally:
+        engine.dispose()
+    if data is not None and config is not None:
+        from erechnung.config import load_config
+        from erechnung.delivery.run import DeliveryState
+
+        with DeliveryState(load_config(config), db) as st:
+            item = st.archive.put(data, kind="document", department=department, document_kind="notice",
+                                  media_type="application/pdf" if scan.suffix.lower() == ".pdf" else "image/jpeg",
+                                  document_id=str(document), original_name=f"{number or document}.{form}{scan.suffix}")
+        out.write(f"Scan archiviert: sha256 {item.sha256}\n")
+    out.write(f"Dokument {document}: {result.explanation}\n")
     return EXIT_OK

@@ -18,7 +18,7 @@ _D = Delivery.__table__
 
 #: What a claim hands to the send: the claimed delivery's columns (``id``, ``idempotency_key``, ``attempts`` ...).
 CLAIMED = (_D.c.id, _D.c.idempotency_key, _D.c.document_id, _D.c.channel, _D.c.address, _D.c.kind,
-           _D.c.legal_basis, _D.c.land, _D.c.attempts)
+           _D.c.legal_basis, _D.c.land, _D.c.attempts, _D.c.route, _D.c.hop)
 
 
 def claim(session: Session, channels: list[str], now: datetime, *, worker: str, lease_until: datetime,

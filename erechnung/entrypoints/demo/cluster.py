@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,9 +67,12 @@ class Cluster:
     api: str = ""
     databases: list[str] = field(default_factory=list)
     sandboxes: list = field(default_factory=list)
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     # -------------------------------------------------------------------------------------------- services
     def database(self, name: str) -> str:
+        """A new database ``<name>_<tag>``: the tag keeps two demos (or a demo and its test) on one server apart."""
+        name = f"{name}_{self.tag}"
         admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,9 +67,12 @@ class Cluster:
     api: str = ""
     databases: list[str] = field(default_factory=list)
     sandboxes: list = field(default_factory=list)
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     # -------------------------------------------------------------------------------------------- services
     def database(self, name: str) -> str:
+        """A new database ``<name>_<tag>``: the tag keeps two demos (or a demo and its test) on one server apart."""
+        name = f"{name}_{self.tag}"
         admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -98,6 +102,13 @@ class Cluster:
         boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id="cluster-demo",
                      aws_secret_access_key="cluster-demo-secret").create_bucket(
             Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id="cluster-demo",
+                              aws_secret_access_key="cluster-demo-secret")
+        return [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ERECHNUNG_CRASH"))}
@@ -192,7 +203,8 @@ def tenant_config(cluster: Cluster, tenant: str, examples: Path, db_url: str) ->
         body = re.sub(r"(?m)^\[delivery\]\n", f'[delivery]\ninclude = "{include}"\n', body, count=1)
     body += (f'\n[s3]\nendpoint_url = "{cluster.endpoint}"\nregion = "{REGION}"\naccess_key_id = "cluster-demo"\n'
              f'secret_access_key_file = "{(cluster.root / "secrets" / "s3-secret").resolve().as_posix()}"\n'
-             f'\n[cluster]\nshared_work = "s3://{bucket}/arbeit"\nworkers = 2\n'
+             f'\n[cluster]\nshared_work = "s3://{bucket}/arbeit"\nreports = "s3://{bucket}/berichte"\n'
+             'workers = 2\n'
              f'chunk_lease_seconds = {LEASE_SECONDS}\nwork_pool = "{POOL}"\ndeployment = "erechnung-chunks/chunks"\n')
     path = root / "config.toml"
     path.write_text(body, encoding="utf-8")
@@ -303,6 +315,9 @@ def main(root: Path = OUT, *, kill: bool = True) -> int:
                  f"verloren {led.lost}, "
                  f"Rechner {', '.join(sorted(led.workers))}, übernommene Abschnitte {led.taken_over}")
             taken_over += led.taken_over
+            reports = cluster.keys(f"erechnung-{t}", "berichte/")
+            _say(f"    Laufbericht in S3: {', '.join(reports) or 'fehlt'}")
+            lost += not reports
             for line in led.dead_letters:
                 _say(f"    nicht zustellbar (mit Grund festgehalten): {line}")
             documents, duplicates, lost = documents + led.documents, duplicates + led.duplicates, lost + led.lost

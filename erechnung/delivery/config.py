@@ -52,11 +52,15 @@ class DeliveryConfig:
     provision_on_receipt: frozenset[str] = frozenset()
     #: the invoice portals of public bodies (``[[delivery.portals]]``), in the configuration's order
     portals: tuple[Portal, ...] = ()
+    #: the open Land rules the municipality confirmed (``[delivery.legal] confirmed``: ``"HE:vwvfg_41_2"``)
+    confirmed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.land is not None and self.land not in LANDS:
             raise LegalRuleError(f"land {self.land!r} is not the code of a German Land: use one of "
                                  f"{' '.join(LANDS)} (configuration [delivery] land)")
+        if self.confirmed:  # the rules as this municipality may use them
+            object.__setattr__(self, "rules", self.rules.confirming(self.land, self.confirmed))
 
 
 def delivery_config(section: DeliverySection, *, worker: str | None = None) -> DeliveryConfig:
@@ -66,7 +70,8 @@ def delivery_config(section: DeliverySection, *, worker: str | None = None) -> D
         retry=RetryPolicy(base=timedelta(seconds=r.base_seconds), cap=timedelta(seconds=r.cap_seconds),
                           max_attempts=r.max_attempts, jitter=r.jitter),
         lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
-        notice_group=section.notice_group, batch_size=section.batch_size, portals=tuple(section.portals))
+        notice_group=section.notice_group, batch_size=section.batch_size, portals=tuple(section.portals),
+        confirmed=tuple(section.legal.confirmed))
     if worker:
         kw["worker"] = worker
     return DeliveryConfig(**kw)

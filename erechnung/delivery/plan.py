@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from erechnung.model.clock import in_berlin
 from erechnung.state import deliveries as repo
 from erechnung.state.deliveries import plan as plan_repo
 from erechnung.state.deliveries.dead_letters import add_dead_letter
@@ -101,7 +102,7 @@ def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: 
             planned = route(recipient, doc.kind, size=_document_size(session, doc), limits=limits,
                             available=available, rules=config.rules, notice_group=config.notice_group,
                             formats=formats, document_format=delivery_format(session, doc),
-                            portals=config.portals)
+                            portals=config.portals, land=config.land, on=in_berlin(now).date())
             if not planned.hops:
                 why = "; ".join(filter(None, (EVENT["no_channel"], planned.left_out())))
                 if add_dead_letter(session, doc.id, None, why, now):

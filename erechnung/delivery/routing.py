@@ -32,6 +32,9 @@ A channel is left out (``Route.skipped`` says why, for finance, in German: ``tex
   for notices on it (``notice_bases``);
 * the notice's legal basis needs a consent the recipient has not given (``requires_consent``; e.g. the
   retrieval model of § 41 Abs. 2a VwVfG needs ``notice_retrieval``);
+* the notice's legal basis is, in the authority's ``land``, a Land rule whose research is open and that the
+  configuration has not confirmed (``legal.toml`` ``confirmed = false``, ``[delivery.legal] confirmed``): no
+  notice travels under a rule that could not give it a date (``notification.UnconfirmedLegalRule``);
 * an invoice would go by email to a citizen without the ``email_invoices`` consent (businesses must accept
   e-invoices since 2025, public bodies receive them with their Leitweg-ID);
 * an invoice to a public body has no Leitweg-ID (BR-DE-15: it is the buyer reference);
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from erechnung.config.channels import Portal
@@ -160,9 +164,10 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
           limits: Mapping[str, int | None] | None = None, available: Iterable[str] | None = None,
           rules: LegalRules | None = None, notice_group: str = "default",
           formats: Mapping[str, frozenset[str]] | None = None, document_format: str | None = None,
-          portals: Iterable[Portal] = ()) -> Route:
+          portals: Iterable[Portal] = (), land: str | None = None, on: date | None = None) -> Route:
     """The channels for a document of ``kind`` (invoice, credit_note, notice) and ``size`` bytes to
-    ``recipient``, in order, with those left out and why (see the module docstring)."""
+    ``recipient``, in order, with those left out and why (see the module docstring); ``land`` and ``on`` (the
+    day the notice is planned) decide whether its Land rule is open and unconfirmed."""
     group = _kind_group(kind)
     rules = rules or LegalRules.load()
     available = None if available is None else frozenset(available)
@@ -208,6 +213,10 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
                 missing = [c for c in rules.rule(basis).requires_consent if c not in consents]
                 if missing:
                     reason = SKIP["needs_consent"].format(title=rules.rule(basis).title, consents=", ".join(missing))
+                elif land is not None and on is not None:
+                    open_rule = rules.unconfirmed(basis, land, on)
+                    if open_rule is not None:
+                        reason = str(open_rule)
         elif channel == EMAIL and recipient.kind is RecipientKind.CITIZEN \
                 and Consent.EMAIL_INVOICES.value not in consents:
             reason = SKIP["citizen_email_invoice"]

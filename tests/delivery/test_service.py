@@ -216,7 +216,8 @@ def test_an_earlier_retrieval_does_not_advance_the_third_day_after_provision(eng
     [d] = deliveries(engine)
     conns["bundid"].report(d.idempotency_key, "delivered", T0 + timedelta(minutes=1))
     conns["bundid"].report(d.idempotency_key, "retrieved", T0 + timedelta(hours=3))
-    summary = track(sf, conns, T0 + timedelta(hours=4), config=cfg)
+    assert track(sf, conns, T0 + timedelta(hours=4), config=cfg).notified == []
+    summary = track(sf, conns, T0 + timedelta(days=3, hours=2), config=cfg)  # Thu 26 Nov, 12:00 in Berlin
     assert summary.notified == [d.id]
     with transaction(engine) as s:
         nd = s.execute(select(NotificationDate)).scalar_one()

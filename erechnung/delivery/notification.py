@@ -198,7 +198,7 @@ class LegalRules:
             override = dict(base.get("land", {}).get(land) or {})
             if override:
                 source = f"Land {land}"
-                unknown = set(override) - (_RULE_KEYS - {"land", "requires_consent"})
+                unknown = set(override) - (_RULE_KEYS - {"land"})
                 if unknown:
                     raise LegalRuleError(f"rules.{basis}.land.{land}: unknown key(s) {', '.join(sorted(unknown))}")
                 missing = [k for k in _CITATION_KEYS if not str(override.get(k, "")).strip()]

@@ -195,5 +195,6 @@ def _inputs_text(inputs: dict[str, Any] | None) -> str:
     if not inputs:
         return ""
     keys = ("legal_basis", "land", "start_event", "start_at", "days", "period_end", "shifted_for",
-            "retrieved_at", "calendar", "calendar_version", "rules_version")
+            "retrieved_at", "calendar", "calendar_version", "rules_version", "rule_source", "citation",
+            "confirmed_by_configuration")
     return ", ".join(f"{k}={inputs.get(k)}" for k in keys if inputs.get(k) not in (None, [], ""))

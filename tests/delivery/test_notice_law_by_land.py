@@ -37,6 +37,8 @@ CASES = [
      "VwVfG NRW", "kommunen.nrw", "posted Fri 17 May 2024: day 3 is Whit Monday; a point in time, no shift"),
     ("NW", "ao_122_2", ("ao_122_2",), dict(notification_sent_at=at(2024, 5, 17)), date(2024, 5, 21),
      "§ 12 KAG NRW", "kommunen.nrw", "levy by post, Fri 17 May 2024: day 3 Whit Monday -> Tue (§ 108 Abs. 3 AO)"),
+    ("NW", "vwvfg_41_2", (), dict(notification_sent_at=at(2024, 5, 27)), date(2024, 5, 30),
+     "VwVfG NRW", "kommunen.nrw", "posted Mon 27 May 2024: day 3 Fronleichnam (Thu 30 May), no shift"),
     ("NW", "ao_122_2", ("ao_122_2",), dict(notification_sent_at=at(2024, 5, 27)), date(2024, 5, 31),
      "§ 12 KAG NRW", "kommunen.nrw", "levy posted Mon 27 May 2024: day 3 Fronleichnam (Thu 30 May) -> Fri"),
     ("NW", "ao_122a", ("ao_122a",), dict(provision_at=at(2025, 12, 31), notification_sent_at=at(2025, 12, 31)),

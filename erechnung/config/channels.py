@@ -195,7 +195,9 @@ class PrintChannel(Strict):
 class LegalConfirmations(Strict):
     """``[delivery.legal]``: the Land rules of ``legal.toml`` whose research is open (``confirmed = false``) that
     this municipality has checked against the law and confirms, as ``"<Land>:<rule>"`` (``"HE:vwvfg_41_2"``).
-    Until then no notice travels under such a rule (``delivery.notification.UnconfirmedLegalRule``)."""
+    Until then no notice travels under such a rule (``delivery.notification.UnconfirmedLegalRule``). A
+    confirmation names its Land: one of another Land than ``[delivery] land`` (a configuration copied from a
+    municipality elsewhere) confirms nothing here."""
 
     confirmed: list[str] = Field(default_factory=list)
 
@@ -255,14 +257,6 @@ class DeliverySection(Strict):
             raise custom("ist keine Gruppe der Rechtsgrundlagen (legal.toml, [notice_bases.<Gruppe>])",
                          f"erlaubt: {', '.join(groups)}")
         return v
-
-    @model_validator(mode="after")
-    def _confirmations_of_own_land(self) -> DeliverySection:
-        other = [c for c in self.legal.confirmed if c.partition(":")[0] != self.land]
-        if other:
-            raise custom(f"bestätigt Regeln eines anderen Landes als land = {self.land!r}: {', '.join(other)}",
-                         "nur Regeln des eigenen Landes bestätigen ([delivery] land)")
-        return self
 
     def with_included(self, data: dict[str, Any]) -> DeliverySection:
         """This section with the channel tables of an included file where this one names none."""

@@ -161,17 +161,17 @@ class LegalRules:
 
     def confirming(self, land: str | None, codes: Iterable[str]) -> LegalRules:
         """These rules with the municipality's confirmations (``[delivery.legal] confirmed``: ``"HE:vwvfg_41_2"``,
-        the Land's code and the rule's name): each must name the configured Land and a rule of this file."""
+        the Land's code and the rule's name): each must name a Land and a rule of this file; one of another Land
+        than ``land`` (a configuration copied from elsewhere) confirms nothing."""
         pairs = set()
         for code in codes:
             code_land, _, basis = str(code).partition(":")
             if not basis or code_land not in LANDS:
                 raise LegalRuleError(NOTIFICATION["confirm_format"].format(code=code))
-            if code_land != land:
-                raise LegalRuleError(NOTIFICATION["confirm_other_land"].format(code=code, land=land or "–"))
             if basis not in self.bases:
                 raise LegalRuleError(NOTIFICATION["confirm_unknown"].format(code=code, bases=", ".join(self.bases)))
-            pairs.add((code_land, basis))
+            if code_land == (land or "").upper():
+                pairs.add((code_land, basis))
         return dataclasses.replace(self, confirmed=frozenset(pairs))
 
     @property

@@ -94,8 +94,6 @@ NOTIFICATION: Mapping[str, str] = {
                     "confirmed = [\"{code}:{basis}\"]"),
     "confirm_format": ("[delivery.legal] confirmed: {code!r} ist keine Regel: Landeskürzel und Regel mit "
                        "Doppelpunkt angeben, z. B. \"HE:vwvfg_41_2\""),
-    "confirm_other_land": ("[delivery.legal] confirmed: {code!r} bestätigt eine Regel eines anderen Landes als des "
-                           "konfigurierten ({land}): nur Regeln des eigenen Landes ([delivery] land) bestätigen"),
     "confirm_unknown": "[delivery.legal] confirmed: {code!r} nennt keine Regel von legal.toml (bekannt: {bases})",
 }
 

@@ -55,8 +55,8 @@ def test_only_the_open_period_needs_confirmation():
 
 
 @pytest.mark.parametrize("land, codes, problem", [
-    ("NW", ["HE:vwvfg_41_2"], "anderen Landes"),
     ("HE", ["vwvfg_41_2"], "Landeskürzel und Regel"),
+    ("HE", ["XX:vwvfg_41_2"], "Landeskürzel und Regel"),
     ("HE", ["HE:vwvfg_41_9"], "keine Regel von legal.toml"),
 ])
 def test_a_wrong_confirmation_is_refused(land, codes, problem):
@@ -68,8 +68,12 @@ def test_confirmations_are_read_from_the_delivery_section_and_checked_at_load():
     section = DeliverySection.model_validate({"land": "HE", "legal": {"confirmed": ["HE:vwvfg_41_2"]}})
     cfg = delivery_config(section)
     assert ("HE", "vwvfg_41_2") in cfg.rules.confirmed and cfg.confirmed == ("HE:vwvfg_41_2",)
-    with pytest.raises(ValidationError, match="anderen Landes"):
-        DeliverySection.model_validate({"land": "NW", "legal": {"confirmed": ["HE:vwvfg_41_2"]}})
+    # a configuration copied from a Hessian municipality confirms nothing in North Rhine-Westphalia
+    copied = delivery_config(DeliverySection.model_validate({"land": "NW", "legal": {"confirmed": ["HE:vwvfg_41_2"]}}))
+    assert copied.rules.confirmed == frozenset()
+    with pytest.raises(UnconfirmedLegalRule):
+        compute_notification_date(copied.rules.confirming("NW", ["HE:vwvfg_41_2"]), "vwvfg_41_2", "HE",
+                                  notification_sent_at=POSTED)
     with pytest.raises(ValidationError, match="Landeskürzel"):
         DeliverySection.model_validate({"land": "HE", "legal": {"confirmed": ["vwvfg_41_2"]}})
 

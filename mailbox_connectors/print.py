@@ -47,6 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 
@@ -77,6 +78,9 @@ class PrintSettings:
     duplex: bool = False  # pad every letter (with its cover sheet) to an even page count
     return_address: str | None = None  # the line above the address; default: the design's
     design_path: Path | None = None  # default: the design in force (ERECHNUNG_DESIGN or the built-in one)
+    #: the municipality's own design, filled from its configuration (``Config.design()``): with several
+    #: municipalities in one installation each cover sheet must carry the sender's letterhead, not the default
+    design: Any = None
 
 
 @dataclass(frozen=True)
@@ -350,7 +354,7 @@ class PrintConnector(MailboxConnector):
     def _design(self):  # type: ignore[no-untyped-def]
         from erechnung.config.design import load_design
 
-        return load_design(self.settings.design_path)
+        return self.settings.design if self.settings.design is not None else load_design(self.settings.design_path)
 
     def _covers(self, batch_id: str, letters: list[dict], closed_at: datetime) -> pikepdf.Pdf:
         """One cover sheet per letter, all in one PDF (one reportlab document: fonts and letterhead once)."""

@@ -61,6 +61,8 @@ class Setup(Protocol):
 
     def journal(self, name: str) -> Journal: ...
 
+    def design(self) -> Any: ...  # the municipality's design (letterhead of the print cover sheets), or None
+
 
 @dataclass(frozen=True)
 class ChannelSandbox:
@@ -310,7 +312,7 @@ def _print(p: PrintChannel, setup: Setup) -> MailboxConnector:
     outbox = setup.path(p.outbox)
     assert outbox is not None
     return PrintConnector(PrintSettings(outbox=outbox, cover_sheets=p.cover_sheets, duplex=p.duplex,
-                                        return_address=p.return_address))
+                                        return_address=p.return_address, design=setup.design()))
 
 
 #: The print shop collects batches from a folder (``[delivery.print] outbox``): there is no server to stand in

@@ -19,6 +19,7 @@ Layout (``examples/config.toml`` is a complete example)::
     design = "design"                    # the design folder (relative to this file); default: the package's
                                          # neutral one, its {placeholders} filled from [municipality]
     [database]   url                     # default sqlite:///var/erechnung.sqlite3
+                 schema                  # PostgreSQL: the municipality's own schema (several in one database)
     [archive]    location, retention_years = {invoices = 8, notices = 10}
     [limits]     file_bytes (largest dropped file), batch_attempts (tries before a batch is set aside),
                  and what a file may hold: max_rows, max_columns, max_cells, ... (config/limits.py, the table)
@@ -41,10 +42,11 @@ from .channels import DeliverySection
 from .console import ConsoleSection
 from .s3 import S3Section
 from .stadtkasse import StadtkasseSection
+from .cluster import ClusterSection
 from .design import DEFAULT_DIR, Design, DesignError, load_design
 from .limits import Limits
 from .payments import PaymentsSection
-from .locations import Archive, Database, Location, parse_location
+from .locations import DEFAULT_DATABASE_URL, Archive, Database, Location, parse_location
 from .problems import ConfigError, ConfigProblem, Strict, checked, custom, problems_from, shown, toml_table
 
 
@@ -241,6 +243,7 @@ class Config(Strict):
     console: ConsoleSection = Field(default_factory=ConsoleSection)  # the web console's access (issue 14)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)  # matching bank entries (issue 15)
     stadtkasse: StadtkasseSection = Field(default_factory=StadtkasseSection)  # the booking export (issue 15)
+    cluster: ClusterSection = Field(default_factory=ClusterSection)  # runs over several machines (issue 16)
     s3: S3Section | None = None  # the S3 server of s3:// locations (else the include's, else boto3's own)
     source: str = "config.toml"
     base_dir: str = "."
@@ -314,6 +317,12 @@ def _cross_checks(data: Mapping[str, Any], file: str) -> list[ConfigProblem]:
                                          f"dieselbe Ablage wie departments.{zones[norm]}",
                                          "jede Abteilung braucht ihre eigene Ablage"))
             zones.setdefault(norm, dep_id)
+    database = data.get("database") if isinstance(data.get("database"), dict) else {}
+    if database.get("schema") is not None and not str(database.get("url", DEFAULT_DATABASE_URL)).startswith(
+            "postgresql"):
+        out.append(ConfigProblem(file, "database.schema", shown(database["schema"]), "gilt nur für PostgreSQL",
+                                 "entfernen Sie schema (SQLite: eine eigene Datei je Kommune) oder geben Sie "
+                                 "eine postgresql://-URL an"))
     console = data.get("console") if isinstance(data.get("console"), dict) else {}
     for i, user in enumerate(console.get("users") or ()):
         for dep_id in (user.get("departments") or ()) if isinstance(user, dict) else ():

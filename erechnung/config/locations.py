@@ -68,8 +68,26 @@ class Retention(Strict):
         return v
 
 
+#: A PostgreSQL schema name as erechnung accepts it: lower case, digits and ``_``, not PostgreSQL's own ``pg_``.
+SCHEMA_NAME = re.compile(r"(?!pg_)[a-z_][a-z0-9_]{0,62}")
+
+
 class Database(Strict):
+    """The state database: ``url``, and for PostgreSQL optionally the ``schema`` that holds this municipality's
+    tables (one schema per municipality in one database is the layout for an installation with several
+    municipalities: ``config/tenants.py``). ``database_url`` carries the schema in the URL (``?schema=``), where
+    ``state.make_engine`` sets the connections' ``search_path`` to it."""
+
     url: str = DEFAULT_DATABASE_URL
+    schema_name: str | None = Field(default=None, alias="schema")  # ``schema`` would shadow BaseModel.schema
+
+    @field_validator("schema_name")
+    @classmethod
+    def _schema(cls, v: str | None) -> str | None:
+        if v is not None and not SCHEMA_NAME.fullmatch(v):
+            raise custom("kein gültiger Schemaname",
+                         "nur Kleinbuchstaben, Ziffern und _ (nicht mit pg_ beginnend), z. B. schema = \"musterstadt\"")
+        return v
 
     @field_validator("url")
     @classmethod
@@ -95,9 +113,12 @@ def location_url(config: Config, location: Location) -> str:
 
 
 def database_url(config: Config) -> str:
-    """The configured database URL; a relative SQLite file is relative to the configuration's folder."""
+    """The configured database URL; a relative SQLite file is relative to the configuration's folder, a
+    PostgreSQL ``[database] schema`` is in the URL's query (``?schema=musterstadt``, read by ``make_engine``)."""
     url = make_url(config.database.url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
             and not url.database.startswith("file:") and not Path(url.database).is_absolute():
         url = url.set(database=str(config.path(url.database)))
+    if config.database.schema_name is not None:
+        url = url.update_query_dict({"schema": config.database.schema_name})
     return url.render_as_string(hide_password=False)

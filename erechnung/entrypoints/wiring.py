@@ -19,7 +19,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from erechnung.config.channels import DeliverySection
 from erechnung.delivery.config import delivery_config
@@ -112,7 +112,7 @@ def open_connectors(config: Any, *, only: tuple[str, ...] | None = None, worker:
     wired = Wired(section)
     journals = _path(base, section.journal_dir)
     assert journals is not None
-    setup = _Setup(base, journals)
+    setup = _Setup(base, journals, config.design)
     try:
         for entry in CHANNELS:
             settings = entry.configured(section)
@@ -139,6 +139,7 @@ class _Setup:
 
     base: Path
     journals: Path
+    design_of: Callable[[], Any] | None = None  # the configuration's design (Config.design)
 
     def path(self, value: str | None) -> Path | None:
         return _path(self.base, value)
@@ -148,6 +149,9 @@ class _Setup:
 
     def secret(self, env: str | None, file: str | None, key: str) -> str:
         return _secret(self.base, env, file, key)
+
+    def design(self) -> Any:
+        return self.design_of() if self.design_of is not None else None
 
     def journal(self, name: str) -> Journal:
         self.journals.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: whom we wrote to

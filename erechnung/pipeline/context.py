@@ -59,8 +59,9 @@ class WorkArea:
     that matters: a lost model is rebuilt from the archived batch, a lost rendering is rendered again. Documents
     hold personal data: files are created 0600, the folders 0700."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shared: Storage | None = None) -> None:
         self.root = Path(root)
+        self.shared = shared  # [cluster] shared_work: the models, for workers on other machines
         self.models = self.root / "models"
         self.rendered = self.root / "rendered"
         for d in (self.root, self.models, self.rendered):
@@ -77,13 +78,41 @@ class WorkArea:
         return self.models / f"{sha256(key.encode('utf-8')).hexdigest()[:40]}.pkl"
 
     def write_model(self, key: str, obj: Any) -> None:
-        self._write(self.model_path(key), pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if self.shared is not None:  # first where every machine finds it: a local copy alone would be lost with it
+            self.shared.put(self._shared_key(key), data)
+        self._write(self.model_path(key), data)
 
     def read_model(self, key: str) -> Any | None:
         try:
             return pickle.loads(self.model_path(key).read_bytes())
         except FileNotFoundError:
-            return None
+            if self.shared is None or not self.fetch_models([key]):
+                return None
+            return pickle.loads(self.model_path(key).read_bytes())
+
+    def _shared_key(self, key: str) -> str:
+        return f"models/{self.model_path(key).name}"
+
+    def fetch_models(self, keys: list[str] | tuple[str, ...]) -> int:
+        """Copy the models of ``keys`` missing here from the shared work area (a worker on another machine than
+        intake's); returns how many were fetched. A model in neither place is rebuilt from its archived batch
+        when the document is rendered (``steps.record_results``)."""
+        from ..storage import ObjectNotFoundError
+
+        if self.shared is None:
+            return 0
+        fetched = 0
+        for key in keys:
+            path = self.model_path(key)
+            if path.exists():
+                continue
+            try:
+                self._write(path, self.shared.get(self._shared_key(key)))
+                fetched += 1
+            except ObjectNotFoundError:
+                continue
+        return fetched
 
     def rendered_paths(self, document_id: int) -> tuple[Path, Path]:
         return self.rendered / f"{document_id}.doc", self.rendered / f"{document_id}.report"
@@ -110,6 +139,8 @@ class WorkArea:
             path.unlink(missing_ok=True)
         if key is not None:
             self.model_path(key).unlink(missing_ok=True)
+            if self.shared is not None:
+                self.shared.delete(self._shared_key(key))
 
     def rendered_ids(self) -> set[int]:
         ids = set()
@@ -118,6 +149,16 @@ class WorkArea:
             if stem.isdigit():
                 ids.add(int(stem))
         return ids
+
+
+def machine_work_dir(config: Config) -> Path:
+    """This machine's work area for the configuration: ``ERECHNUNG_WORK_DIR/<Gemeindeschlüssel>`` when the machine
+    sets one (a worker serving several municipalities keeps them apart), else ``var/work`` beside the
+    configuration."""
+    root = os.environ.get("ERECHNUNG_WORK_DIR")
+    if root:
+        return Path(root) / config.municipality.municipality_key
+    return config.path("var/work")
 
 
 @dataclass
@@ -147,7 +188,10 @@ class Pipeline:
         archive = Archive(open_storage(archive_url or location_url(config, config.archive.location),
                                        s3_options=s3_options(config)),
                           RetentionPolicy.configured(config.archive.retention_years))
-        work = WorkArea(Path(work_dir) if work_dir else config.path("var/work"))
+        shared = config.cluster.shared_work
+        work = WorkArea(Path(work_dir) if work_dir else machine_work_dir(config),
+                        shared=open_storage(location_url(config, shared), s3_options=s3_options(config))
+                        if shared is not None else None)
         reports = Path(report_dir) if report_dir else config.path("var/reports")
         return cls(config=config, engine=engine, archive=archive, work=work, report_dir=reports,
                    options=options or Options(), register_override=register, _owns_engine=owns)

@@ -13,6 +13,11 @@ created readable by its owner only (``0600``) and a folder created for it ``0700
 ``-wal``, ``-shm`` and ``-journal`` files the database file's permissions, so they are private as well. An
 existing file or folder keeps the mode its operator gave it.
 
+One PostgreSQL database can hold several municipalities, each in its own schema (``[database] schema``, in the
+URL as ``?schema=musterstadt``): every connection's ``search_path`` is that schema alone (set at connect, so no
+statement can reach another municipality's tables by an unqualified name), ``migrate`` creates the schema when it
+is missing and keeps Alembic's version table in it.
+
 ``migrate(url_or_engine)`` runs the Alembic migrations in ``migrations/`` up to the newest, under a lock
 (PostgreSQL advisory lock; SQLite's write lock), so several processes starting at once migrate once.
 """
@@ -36,6 +41,8 @@ PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 #: Alembic's version table, named for this project so a database shared with other tools cannot collide.
 VERSION_TABLE = "erechnung_schema_version"
+#: The engine's execution option holding the PostgreSQL schema of a ``?schema=`` URL (``schema_of``).
+SCHEMA_OPTION = "erechnung_schema"
 
 
 def database_url(url: str | None = None) -> str:
@@ -55,7 +62,31 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         return engine
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")
+    schema = u.query.get("schema") if u.get_backend_name() == "postgresql" else None
+    if schema is not None:
+        u, schema = u.difference_update_query(["schema"]), _checked_schema(schema)
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args["options"] = f"{connect_args.get('options', '')} -c search_path={schema}".strip()
+        kwargs["connect_args"] = connect_args
+        kwargs["execution_options"] = {**kwargs.get("execution_options", {}), SCHEMA_OPTION: schema}
     return create_engine(u, pool_pre_ping=True, **kwargs)
+
+
+def _checked_schema(schema: str | tuple[str, ...]) -> str:
+    """The ``?schema=`` of a PostgreSQL URL, refused unless it is a plain schema name (it becomes part of the
+    connection's options and of ``CREATE SCHEMA``)."""
+    from ..config.locations import SCHEMA_NAME
+
+    if isinstance(schema, tuple) or not SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"kein gültiger Schemaname in der Datenbank-URL: {schema!r} - nur Kleinbuchstaben, "
+                         "Ziffern und _ (nicht mit pg_ beginnend)")
+    return schema
+
+
+def schema_of(engine: Engine) -> str | None:
+    """The PostgreSQL schema the engine's connections work in (``?schema=`` of its URL), None: the default
+    (``public``)."""
+    return engine.get_execution_options().get(SCHEMA_OPTION)
 
 
 def _create_private(path: Path) -> None:
@@ -106,12 +137,13 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _alembic_config(connection):
+def _alembic_config(connection, schema: str | None = None):
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
+    cfg.attributes["schema"] = schema  # the version table lives in the municipality's schema too
     return cfg
 
 
@@ -124,7 +156,9 @@ def migrate(url_or_engine: str | Engine | None = None, revision: str = "head") -
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-            command.upgrade(_alembic_config(connection), revision)
+                if schema_of(engine) is not None:  # a checked name (make_engine): safe to quote as is
+                    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema_of(engine)}"'))
+            command.upgrade(_alembic_config(connection, schema_of(engine)), revision)
     finally:
         if engine is not url_or_engine:
             engine.dispose()
@@ -135,4 +169,6 @@ def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+        return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE,
+                                                            "version_table_schema": schema_of(engine)}
+                                          ).get_current_revision()

@@ -13,9 +13,15 @@ import socket
 import uuid
 
 
+def host_name() -> str:
+    """This machine's name in leases: ``ERECHNUNG_HOST`` when set (several workers on one host that must behave
+    as separate machines, as in ``make demo-cluster``), else the host name."""
+    return os.environ.get("ERECHNUNG_HOST") or socket.gethostname()
+
+
 def worker_id() -> str:
     """This process as a lease holder: ``host:pid:tag`` (the tag tells two holders of one process apart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{host_name()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def holder_is_dead(holder: str | None) -> bool:
@@ -24,7 +30,7 @@ def holder_is_dead(holder: str | None) -> bool:
     if not holder:
         return True
     parts = holder.split(":")
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != host_name() or not parts[1].isdigit():
         return False
     pid = int(parts[1])
     if pid == os.getpid():
@@ -51,4 +57,4 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
-__all__ = ["dead_holders", "holder_is_dead", "worker_id"]
+__all__ = ["dead_holders", "holder_is_dead", "host_name", "worker_id"]

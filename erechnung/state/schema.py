@@ -263,3 +263,4 @@ metadata = Base.metadata
 from . import delivery_schema  # noqa: E402,F401  (the delivery tracking tables join the same metadata)
 from . import console_schema  # noqa: E402,F401  (the console access log joins the same metadata)
 from . import receivables_schema  # noqa: E402,F401  (the Stadtkasse's tables join the same metadata)
+from . import work_chunks  # noqa: E402,F401  (the chunks any machine may work on join the same metadata)

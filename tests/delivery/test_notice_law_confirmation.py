@@ -84,13 +84,13 @@ def _citizen() -> Recipient:
 
 
 def test_planning_leaves_out_a_channel_whose_land_rule_is_unconfirmed():
-    planned = route(_citizen(), "notice", rules=RULES, land="HE", on=date(2026, 3, 2))
+    planned = route(_citizen(), "notice", rules=RULES, land="HE", posting_day=date(2026, 3, 2))
     assert planned.hops == () and "HE:vwvfg_41_2" in planned.explain()
     cfg = DeliveryConfig(land="HE", confirmed=("HE:vwvfg_41_2",))
-    ok = route(_citizen(), "notice", rules=cfg.rules, land="HE", on=date(2026, 3, 2))
+    ok = route(_citizen(), "notice", rules=cfg.rules, land="HE", posting_day=date(2026, 3, 2))
     assert ok.channels == ("print",) and ok.hops[0].legal_basis == "vwvfg_41_2"
     # a Land whose rule is settled needs nothing
-    assert route(_citizen(), "notice", rules=RULES, land="NI", on=date(2026, 3, 2)).channels == ("print",)
+    assert route(_citizen(), "notice", rules=RULES, land="NI", posting_day=date(2026, 3, 2)).channels == ("print",)
 
 
 CITED = 'title = "§ 1"\nbasis = "S. 1"\nsource = "https://example.org"\n'

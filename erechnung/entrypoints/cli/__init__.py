@@ -15,8 +15,19 @@ app = typer.Typer(name="erechnung", add_completion=False, no_args_is_help=True,
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    ctx: typer.Context,
+    tenant: Optional[str] = typer.Option(None, "--tenant", help="The municipality of the installation to work "
+                                                                 "on: its configuration for every --config "
+                                                                 "(also after the command)."),
+    installation: Optional[Path] = typer.Option(None, "--installation", dir_okay=False,
+                                                envvar="ERECHNUNG_INSTALLATION",
+                                                help="The installation file naming the municipalities (tenants)."),
+) -> None:
     """E-invoices for a municipality: validate (KoSIT-equivalent) and more."""
+    from .tenants import use_tenant
+
+    ctx.obj = use_tenant(ctx, tenant, installation)
 
 
 @app.command("validate")
@@ -135,6 +146,7 @@ app.add_typer(batches_app, name="batches")
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     config: Path = typer.Option(Path("examples/config.toml"), "--config", dir_okay=False,
                                 help="The municipality's configuration (TOML)."),
     department: Optional[str] = typer.Option(None, "--department", help="Only this department (default: all)."),
@@ -145,9 +157,11 @@ def run_command(
 ) -> None:
     """Run the pipeline once: intake, render and validate, archive, hand over; summary per department."""
     from .run import run_command as run_pipeline
+    from .tenants import tenant_folders
 
+    work_dir, report_dir = tenant_folders(ctx, config)
     raise typer.Exit(run_pipeline(config, department, no_prefect=no_prefect, workers=workers,
-                                  chunk_size=chunk_size, db=db))
+                                  chunk_size=chunk_size, db=db, work_dir=work_dir, report_dir=report_dir))
 
 
 from .notice import notice_app  # noqa: E402  (erechnung notice render|verify)
@@ -318,10 +332,27 @@ app.add_typer(dunning_app, name="dunning")
 app.command("debits")(debits_command)
 
 
+@app.command("tenants")
+def tenants_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per municipality per line on stdout."),
+) -> None:
+    """The municipalities of the installation (--installation / ERECHNUNG_INSTALLATION): configuration, database,
+    archive, OK or what is wrong; exit 1 when one is broken or shares storage with another."""
+    from .tenants import run_tenants
+
+    raise typer.Exit(run_tenants(ctx.find_root().obj["installation"], as_json=as_json))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Console entry point (``erechnung = "erechnung.entrypoints.cli:main"``)."""
+    """Console entry point (``erechnung = "erechnung.entrypoints.cli:main"``); ``--tenant``/``--installation``
+    may follow the command (moved before it)."""
+    import sys
+
+    from .tenants import tenant_options_first
+
     try:
-        app(args=argv, prog_name="erechnung")
+        app(args=tenant_options_first(sys.argv[1:] if argv is None else argv), prog_name="erechnung")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -18,7 +18,8 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_BUSY, EXIT_FAILED = 0, 1, 2, 3, 4
 
 
 def run_command(config: Path, department: Optional[str] = None, *, no_prefect: bool = False,
-                workers: Optional[int] = None, chunk_size: int = 500, db: Optional[str] = None, out=None) -> int:
+                workers: Optional[int] = None, chunk_size: int = 500, db: Optional[str] = None, out=None,
+                work_dir: Optional[Path] = None, report_dir: Optional[Path] = None) -> int:
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -54,7 +55,8 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
             from ...pipeline import Options, run
 
             summary = run(cfg, departments=department, db_url=db, progress=report,
-                          options=Options(workers=workers, chunk_size=chunk_size))
+                          options=Options(workers=workers, chunk_size=chunk_size), work_dir=work_dir,
+                          report_dir=report_dir)
             run_id, html, table, rejected = summary.run_id, summary.report_html, summary, len(summary.rejected)
             busy = [d.department for d in summary.departments if d.busy]
             problems = summary.problems()
@@ -65,7 +67,8 @@ def run_command(config: Path, department: Optional[str] = None, *, no_prefect: b
             from flows.pipeline import run_flow
 
             state = run_flow(config=str(config), department=department, workers=workers, chunk_size=chunk_size,
-                             db_url=db, progress=report, return_state=True)
+                             db_url=db, progress=report, return_state=True,
+                             **({"work_dir": str(work_dir), "report_dir": str(report_dir)} if work_dir else {}))
             result = state.result(raise_on_failure=False)
             if isinstance(result, BaseException):
                 if not isinstance(getattr(result, "result", None), dict):

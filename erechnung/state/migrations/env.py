@@ -15,6 +15,7 @@ if connection is None:  # pragma: no cover - only the programmatic path is suppo
     raise RuntimeError("run migrations with erechnung.state.migrate(url), which passes a connection")
 
 context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,
+                  version_table_schema=config.attributes.get("schema"),
                   render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
 with context.begin_transaction():
     context.run_migrations()

@@ -160,9 +160,10 @@ class LegalRules:
         return rules
 
     def confirming(self, land: str | None, codes: Iterable[str]) -> LegalRules:
-        """These rules with the municipality's confirmations (``[delivery.legal] confirmed``: ``"HE:vwvfg_41_2"``,
-        the Land's code and the rule's name): each must name a Land and a rule of this file; one of another Land
-        than ``land`` (a configuration copied from elsewhere) confirms nothing."""
+        """These rules with the municipality's confirmations added to any they hold (``[delivery.legal]
+        confirmed``: ``"HE:vwvfg_41_2"``, the Land's code and the rule's name): each must name a Land and a rule
+        of this file; one of another Land than ``land`` (a configuration copied from elsewhere) confirms
+        nothing."""
         pairs = set()
         for code in codes:
             code_land, _, basis = str(code).partition(":")
@@ -172,7 +173,7 @@ class LegalRules:
                 raise LegalRuleError(NOTIFICATION["confirm_unknown"].format(code=code, bases=", ".join(self.bases)))
             if code_land == (land or "").upper():
                 pairs.add((code_land, basis))
-        return dataclasses.replace(self, confirmed=frozenset(pairs))
+        return dataclasses.replace(self, confirmed=self.confirmed | pairs)
 
     @property
     def version(self) -> str:

@@ -192,6 +192,26 @@ class PrintChannel(Strict):
     return_address: str | None = None
 
 
+class LegalConfirmations(Strict):
+    """``[delivery.legal]``: the Land rules of ``legal.toml`` whose research is open (``confirmed = false``) that
+    this municipality has checked against the law and confirms, as ``"<Land>:<rule>"`` (``"HE:vwvfg_41_2"``).
+    Until then no notice travels under such a rule (``delivery.notification.UnconfirmedLegalRule``). A
+    confirmation names its Land: one of another Land than ``[delivery] land`` (a configuration copied from a
+    municipality elsewhere) confirms nothing here."""
+
+    confirmed: list[str] = Field(default_factory=list)
+
+    @field_validator("confirmed")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        for code in v:
+            land, _, rule = code.partition(":")
+            if land not in LANDS or not rule:
+                raise custom(f"{code!r} ist keine Regel: Landeskürzel und Regel mit Doppelpunkt",
+                             'z. B. confirmed = ["HE:vwvfg_41_2"] (Regeln: legal.toml, [rules.<Regel>.land.HE])')
+        return v
+
+
 class DeliverySection(Strict):
     """Every coded value is checked here, at load (a wrong one would otherwise surface only when a notice's
     legal date is computed, after it was sent): ``land`` against the table of the Länder (``model.codes.LANDS``),
@@ -199,6 +219,7 @@ class DeliverySection(Strict):
 
     land: str | None = None  # e.g. "NW": holidays and Land rules (legal.toml)
     notice_group: str = "default"  # legal.toml notice_bases group of the municipality's notices
+    legal: LegalConfirmations = Field(default_factory=LegalConfirmations)  # open Land rules it confirmed
     key_prefix: str = Field("erechnung", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
     journal_dir: str = "var/delivery-journals"  # what the postbox adapters sent, per delivery (JSON lines)
     lease_seconds: float = Field(300, gt=0)

@@ -328,7 +328,9 @@ def _uncovered_dates(session: Session, dates: list, rules: Any | None) -> list[s
                        f"Kette sagt {deemed[nd.delivery_id]}")
             continue
         if rules is not None and nd.rules_sha256 == rules.sha256:
-            result = compute_notification_date(rules, nd.legal_basis, nd.land, provision_at=_aware(nd.provision_at),
+            confirmed = (nd.inputs or {}).get("confirmed_by_configuration")  # as the municipality confirmed then
+            result = compute_notification_date(rules.confirming(nd.land, [confirmed]) if confirmed else rules,
+                                               nd.legal_basis, nd.land, provision_at=_aware(nd.provision_at),
                                                notification_sent_at=_aware(nd.notification_sent_at),
                                                retrieved_at=_aware(nd.retrieved_at))
             if result is None or result.date != nd.computed_date:

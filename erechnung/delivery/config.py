@@ -59,11 +59,15 @@ class DeliveryConfig:
     #: the forms of service (förmliche Zustellung, ``service.toml``) and the official the served messages name
     services: ServiceRules = field(default_factory=ServiceRules.load)
     service_officer: str = ""
+    #: the open Land rules the municipality confirmed (``[delivery.legal] confirmed``: ``"HE:vwvfg_41_2"``)
+    confirmed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.land is not None and self.land not in LANDS:
             raise LegalRuleError(f"land {self.land!r} is not the code of a German Land: use one of "
                                  f"{' '.join(LANDS)} (configuration [delivery] land)")
+        if self.confirmed:  # the rules as this municipality may use them
+            object.__setattr__(self, "rules", self.rules.confirming(self.land, self.confirmed))
 
 
 def delivery_config(section: DeliverySection, *, worker: str | None = None) -> DeliveryConfig:
@@ -74,7 +78,7 @@ def delivery_config(section: DeliverySection, *, worker: str | None = None) -> D
                           max_attempts=r.max_attempts, jitter=r.jitter),
         lease=timedelta(seconds=section.lease_seconds), key_prefix=section.key_prefix, land=section.land,
         notice_group=section.notice_group, batch_size=section.batch_size, portals=tuple(section.portals),
-        service_officer=section.service_officer)
+        service_officer=section.service_officer, confirmed=tuple(section.legal.confirmed))
     if worker:
         kw["worker"] = worker
     return DeliveryConfig(**kw)

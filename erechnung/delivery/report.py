@@ -62,6 +62,27 @@ def delivery_records(session: Session, *, document_id: int | None = None,
     return out
 
 
+def legal_date_lines(record: dict[str, Any]) -> list[str]:
+    """What ``erechnung status --document N`` says of a delivery's notification date: the date, the paragraph
+    of the Land that produced it and its source, the sentence it rests on (all from ``notification_inputs``;
+    dates stored before the Land entries carry only the paragraph)."""
+    inputs = record.get("notification_inputs") or {}
+    if not record.get("notification_date"):
+        return []
+    rule = inputs.get("rule_source") or "default"
+    where = "allgemeine Regel" if rule == "default" else f"Regel {rule}"
+    lines = [f"Bekanntgabe am {record['notification_date']} nach {inputs.get('title') or record['legal_basis']} "
+             f"({where}, {inputs.get('days')} Tage ab {inputs.get('start_day')}"
+             + (f", verschoben: {', '.join(inputs['shifted_for'])}" if inputs.get("shifted_for") else "") + ")"]
+    if inputs.get("basis_text"):
+        lines.append(f"  Grundlage: {inputs['basis_text']}")
+    lines.append(f"  Quelle: {inputs.get('citation') or 'nicht gespeichert (berechnet vor den Landeseinträgen)'}")
+    if inputs.get("confirmed_by_configuration"):
+        lines.append(f"  offene Recherche, bestätigt in der Konfiguration: {inputs['confirmed_by_configuration']}")
+    lines.append(f"  legal.toml {inputs.get('rules_version', '')} sha256:{str(inputs.get('rules_sha256', ''))[:16]}")
+    return lines
+
+
 def dead_letter_records(session: Session, *, batch_id: int | None = None,
                         document_id: int | None = None) -> list[dict[str, Any]]:
     q = select(DeadLetter, Document).join(Document, Document.id == DeadLetter.document_id) \
@@ -174,5 +195,6 @@ def _inputs_text(inputs: dict[str, Any] | None) -> str:
     if not inputs:
         return ""
     keys = ("legal_basis", "land", "start_event", "start_at", "days", "period_end", "shifted_for",
-            "retrieved_at", "calendar", "calendar_version", "rules_version")
+            "retrieved_at", "calendar", "calendar_version", "rules_version", "rule_source", "citation",
+            "confirmed_by_configuration")
     return ", ".join(f"{k}={inputs.get(k)}" for k in keys if inputs.get(k) not in (None, [], ""))

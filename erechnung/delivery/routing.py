@@ -34,6 +34,10 @@ A channel is left out (``Route.skipped`` says why, for finance, in German: ``tex
   :meth:`consent.ConsentRules.decide`; the day is passed in, never today) keeps it off the channel: § 9 Abs. 1 S. 2
   OZG presumes consent to the BundID postbox unless the recipient objected; § 41 Abs. 2a VwVfG and § 122a AO
   until 2026-12-31 need a consent recorded on or before that day; the reason names the paragraph;
+* the notice's legal basis is, in the authority's ``land``, a Land rule whose research is open and that the
+  configuration has not confirmed (``legal.toml`` ``confirmed = false``, ``[delivery.legal] confirmed``) in force
+  on the posting day or later: no notice travels under a rule that could not give it a date
+  (``notification.UnconfirmedLegalRule``);
 * an invoice would go by email to a citizen without the ``email_invoices`` consent (businesses must accept
   e-invoices since 2025, public bodies receive them with their Leitweg-ID);
 * an invoice to a public body has no Leitweg-ID (BR-DE-15: it is the buyer reference);
@@ -224,6 +228,10 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
             else:
                 assert posting_day is not None
                 reason = consent.decide(basis, recipient, posting_day, channel=channel, land=land).reason
+                if reason is None and land is not None:
+                    open_rule = rules.unconfirmed(basis, land, posting_day)
+                    if open_rule is not None:
+                        reason = str(open_rule)
         elif channel == EMAIL and recipient.kind is RecipientKind.CITIZEN \
                 and Consent.EMAIL_INVOICES.value not in consents:
             reason = SKIP["citizen_email_invoice"]

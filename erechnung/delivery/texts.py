@@ -97,6 +97,23 @@ NOTIFICATION: Mapping[str, str] = {
     "default_rule": "allgemeine Regel",
     "land_rule": "Regel {source}",
     "municipal_holiday": "Feiertag der Gemeinde ({day})",
+    "confirmed_by_configuration": ", bestätigt in der Konfiguration ({code})",
+    "unconfirmed": ("Die Bekanntgaberegel {title} für {land} (legal.toml, rules.{basis}.land.{code}, gültig ab "
+                    "{since}) ist nicht bestätigt: {open_point}. Solange berechnet erechnung unter ihr kein "
+                    "Bekanntgabedatum und plant keinen Bescheid auf einem Weg, der sie braucht. Prüfen Sie die Regel "
+                    "am Gesetzestext (Quelle: {source}) und bestätigen Sie sie in der Konfiguration: [delivery.legal] "
+                    "confirmed = [\"{code}:{basis}\"]"),
+    "confirm_format": ("[delivery.legal] confirmed: {code!r} ist keine Regel: Landeskürzel und Regel mit "
+                       "Doppelpunkt angeben, z. B. \"HE:vwvfg_41_2\""),
+    "confirm_unknown": "[delivery.legal] confirmed: {code!r} nennt keine Regel von legal.toml (bekannt: {bases})",
+}
+
+#: The Länder by their code (``model.codes.LANDS``), as the messages on legal dates name them.
+LAND_NAMES: Mapping[str, str] = {
+    "BW": "Baden-Württemberg", "BY": "Bayern", "BE": "Berlin", "BB": "Brandenburg", "HB": "Bremen",
+    "HH": "Hamburg", "HE": "Hessen", "MV": "Mecklenburg-Vorpommern", "NI": "Niedersachsen",
+    "NW": "Nordrhein-Westfalen", "RP": "Rheinland-Pfalz", "SL": "Saarland", "SN": "Sachsen",
+    "ST": "Sachsen-Anhalt", "SH": "Schleswig-Holstein", "TH": "Thüringen",
 }
 
 #: The events a notification period starts with (``LegalRule.start``), as the explanation names them.

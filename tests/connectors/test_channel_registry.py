@@ -28,7 +28,7 @@ from mailbox_connectors.registry import CHANNELS, ChannelSandbox, entry
 from mailbox_connectors.sandboxes.site import SandboxSite
 
 #: The keys of ``[delivery]`` that are not a channel's table.
-NOT_CHANNELS = {"land", "notice_group", "key_prefix", "journal_dir", "lease_seconds", "batch_size", "retry",
+NOT_CHANNELS = {"land", "notice_group", "legal", "key_prefix", "journal_dir", "lease_seconds", "batch_size", "retry",
                 "include", "portals", "service_officer"}
 
 

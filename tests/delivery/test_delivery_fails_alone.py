@@ -53,10 +53,14 @@ def _notice_and_invoice(engine):
 
 def _rules_without_ozg_9() -> LegalRules:
     """legal.toml as a later version might have it: § 9 OZG gone, postbox notices under § 41 Abs. 2a VwVfG."""
-    text = DEFAULT_RULES.read_text(encoding="utf-8")
-    head, rest = text.split("[rules.ozg_9]", 1)
-    rest = rest[rest.index("[rules.", 1):]
-    return LegalRules.from_text(head.replace('bundid = "ozg_9"', 'bundid = "vwvfg_41_2a"') + rest, "legal-neu.toml")
+    kept, dropped = [], False
+    for line in DEFAULT_RULES.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("["):  # the rule and its Land entries
+            dropped = line.startswith(("[rules.ozg_9]", "[rules.ozg_9."))
+        if not dropped:
+            kept.append(line)
+    return LegalRules.from_text("".join(kept).replace('bundid = "ozg_9"', 'bundid = "vwvfg_41_2a"'),
+                                "legal-neu.toml")
 
 
 def _by_key(engine):

@@ -207,22 +207,26 @@ def test_notice_in_the_postbox_is_deemed_notified_on_the_third_day_with_its_inpu
     assert transitions(engine, d.id)[-1] == ("delivered", "deemed_notified")
 
 
-def test_earlier_retrieval_makes_the_notice_notified_that_day(engine):
+def test_an_earlier_retrieval_does_not_advance_the_third_day_after_provision(engine):
+    # § 9 Abs. 1 S. 4 OZG: the 3rd day after provision (Mon 23 Nov -> Thu 26 Nov); S. 7 keeps the first retrieval
+    # decisive only against a renewed Bekanntgabe, so a retrieval on the provision day changes nothing
     doc, sf, cfg, conns = notice_setup(engine)
     conns["bundid"].now = T0
     deliver_due(sf, conns, T0, config=cfg, content=content)
     [d] = deliveries(engine)
     conns["bundid"].report(d.idempotency_key, "delivered", T0 + timedelta(minutes=1))
     conns["bundid"].report(d.idempotency_key, "retrieved", T0 + timedelta(hours=3))
-    summary = track(sf, conns, T0 + timedelta(hours=4), config=cfg)
+    assert track(sf, conns, T0 + timedelta(hours=4), config=cfg).notified == []
+    summary = track(sf, conns, T0 + timedelta(days=3, hours=2), config=cfg)  # Thu 26 Nov, 12:00 in Berlin
     assert summary.notified == [d.id]
     with transaction(engine) as s:
         nd = s.execute(select(NotificationDate)).scalar_one()
-        assert nd.computed_date == date(2026, 11, 23) and nd.retrieved_at is not None
+        assert nd.computed_date == date(2026, 11, 26) and nd.retrieved_at is not None
 
 
+# § 41 Abs. 2a VwVfG NRW is open research in legal.toml: the municipality (land NW) confirms it
 RETRIEVAL_RULES = LegalRules.from_text(DEFAULT_RULES.read_text(encoding="utf-8").replace(
-    'bundid = "ozg_9"', 'bundid = "vwvfg_41_2a"'))
+    'bundid = "ozg_9"', 'bundid = "vwvfg_41_2a"')).confirming("NW", ["NW:vwvfg_41_2a"])
 
 
 def test_notice_not_retrieved_within_ten_days_expires_and_falls_back_to_print(engine):

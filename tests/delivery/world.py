@@ -53,4 +53,6 @@ def add_documents(engine, n: int, *, kind: str = "invoice", who: Recipient | Non
 def config(**kw) -> DeliveryConfig:
     kw.setdefault("retry", RetryPolicy(max_attempts=3))
     kw.setdefault("land", "NW")
+    if kw["land"] == "NW":  # as Musterstadt (examples/config.toml): § 122 / § 122a AO via § 12 KAG NRW checked
+        kw.setdefault("confirmed", ("NW:ao_122a", "NW:ao_122_2"))
     return DeliveryConfig(**kw)

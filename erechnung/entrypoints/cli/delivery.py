@@ -54,7 +54,8 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
     from erechnung.state import transaction
 
     from erechnung.delivery.audit import verify_chain
-    from erechnung.delivery.report import batch_report_html, dead_letter_records, delivery_records, status_records
+    from erechnung.delivery.report import (batch_report_html, dead_letter_records, delivery_records,
+                                           legal_date_lines, status_records)
 
     out = out or sys.stdout
     err = Console(stderr=True, highlight=False)
@@ -104,6 +105,8 @@ def run_status(db: Optional[str] = None, *, as_json: bool = False, document: Opt
         for r in records:
             console.print(f"\n[bold]Zustellung {r['delivery_id']}[/bold] über {r['channel']} an {r['address_ref']}"
                           + (f" (Rechtsgrundlage {r['legal_basis']})" if r["legal_basis"] else ""))
+            for line in legal_date_lines(r):
+                console.print(f"  {escape(line)}")
             for e in r["events"]:
                 move = f"{e['from'] or '–'} → {e['to']}"
                 proof = f" [Nachweis {e['evidence_type']} sha256:{e['evidence_sha256'][:16]}]" \

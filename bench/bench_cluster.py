@@ -1,7 +1,7 @@
 """``make bench-cluster``: what a run over several machines costs per document, and how far more machines carry it
 (issue 16).
 
-    python bench/bench_cluster.py [--records 3000] [--workers 1 2] [--chunk-size 100] [--prefect]
+    python bench/bench_cluster.py [--records 2000] [--workers 1 2] [--chunk-size 100] [--prefect]
                                   [--machine-cores C] [--shared-cores C] [--keep]
 
 The same synthetic deliveries of Stadt Musterstadt as ``bench_pipeline.py`` (its mix and generator) run once per
@@ -480,11 +480,12 @@ def shared_components(ms: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def model(r: dict, machine_cores: int, shared_cores: int) -> tuple[list[tuple], dict]:
-    """Documents per second of N machines: min(N*c/w, C/s, and each single-process component's 1/s_k)."""
+def model(r: dict, machine_cores: int, shared_cores: int, *, leave_out: tuple[str, ...] = ()) -> dict:
+    """Documents per second of N machines: min(N*c/w, C/s, and each single-process component's 1/s_k); the
+    shared components in ``leave_out`` are taken as scaling out (an object store instead of the S3 stand-in)."""
     ms = per_document(r)
     w = ms["workers_process"] / 1000
-    shared = shared_components(ms)
+    shared = {k: v for k, v in shared_components(ms).items() if k not in leave_out}
     s = sum(shared.values()) / 1000
     caps = {"shared host (all together)": shared_cores / s if s else float("inf")}
     for k, v in shared.items():
@@ -494,12 +495,38 @@ def model(r: dict, machine_cores: int, shared_cores: int) -> tuple[list[tuple], 
     rows = []
     for n in MACHINES_N:
         machines = n * machine_cores / w
-        rate = min(machines, caps[first])
-        rows.append((n, machines, rate, "machines" if machines <= caps[first] else first))
+        rows.append((n, machines, min(machines, caps[first]), "machines" if machines <= caps[first] else first))
     largest = max(shared, key=shared.get)
-    return rows, {"w_ms": w * 1000, "s_ms": s * 1000, "caps": caps, "first": first, "largest": largest,
-                  "shared": shared, "caps_at": next((n for n, _m, _r, lim in rows if lim != "machines"), None),
-                  "n_exact": caps[first] * w / machine_cores}
+    return {"rows": rows, "w_ms": w * 1000, "s_ms": s * 1000, "caps": caps, "first": first, "largest": largest,
+            "shared": shared, "caps_at": next((n for n, _m, _r, lim in rows if lim != "machines"), None),
+            "n_exact": caps[first] * w / machine_cores}
+
+
+def print_model(r: dict, machine_cores: int, shared_cores: int) -> None:
+    m = model(r, machine_cores, shared_cores)
+    o = model(r, machine_cores, shared_cores, leave_out=("s3",))
+    print(f"\n{r['variant']}: N machines of c={machine_cores} cores, shared host of C={shared_cores} cores (from the "
+          f"run with {r['workers']} workers, {r['documents']} documents): w = {m['w_ms']:.2f} ms worker CPU per "
+          f"document, s = {m['s_ms']:.2f} ms shared ("
+          + ", ".join(f"{k} {v:.2f}" for k, v in sorted(m["shared"].items(), key=lambda kv: -kv[1])) + ")")
+    print("  caps of the shared side, docs/s: " + ", ".join(
+        f"{k} {v:.0f}" + (" (one process: one core)" if k in SINGLE_PROCESS else "")
+        for k, v in sorted(m["caps"].items(), key=lambda kv: kv[1])))
+    print(f"  {'N':>3} {'N*c/w':>7} {'docs/s':>7}  {'limited by':<28} {'docs/s':>7}  limited by (S3 scaling out: an "
+          "object store for the moto stand-in)")
+    for (n, machines, rate, limit), (_n, _mm, rate_o, limit_o) in zip(m["rows"], o["rows"]):
+        print(f"  {n:>3} {machines:>7.0f} {rate:>7.0f}  {limit:<28} {rate_o:>7.0f}  {limit_o}")
+    intake = per_document(r).get("coordinator_intake")
+    if intake:  # intake is a phase of its own before the chunks: in one run it adds to them (Amdahl)
+        chunks_only = {**r, "cpu": {k: v for k, v in r["cpu"].items() if k != "coordinator_intake"}}
+        n, _mm, rate, _l = model(chunks_only, machine_cores, shared_cores, leave_out=("s3",))["rows"][-1]
+        print(f"  one run alone: intake ({intake:.2f} ms per document, the coordinator, before any chunk) adds to "
+              f"the chunks' time: with S3 scaling out, N = {n} gives {1000 / (intake + 1000 / rate):.0f} docs/s "
+              f"over the whole run (the table is the steady state: runs or municipalities one after another)")
+    for what, x in (("", m), ("with S3 scaling out: ", o)):
+        print(f"  {what}first shared bottleneck: {x['first']} ({x['caps'][x['first']]:.0f} docs/s), reached at "
+              f"N = {x['n_exact']:.1f} machines (in the table from N = {x['caps_at']}); largest shared CPU per "
+              f"document: {x['largest']} ({x['shared'][x['largest']]:.2f} ms)")
 
 
 # ============================================================================================ output
@@ -525,27 +552,11 @@ def _print(results: list[dict], args) -> None:
               f"whole PostgreSQL server meanwhile {1000 * r['postgres_server_cpu'] / max(1, r['documents']):.2f} "
               f"ms/doc (other databases' work included); ledger: documents {led['documents']}, duplicates "
               f"{led['duplicates']}, lost {led['lost']}, machines {', '.join(led['machines'])}")
-    widest = max(results, key=lambda r: (r["workers"], r["variant"] == "prefect"))
-    rows, m = model(widest, args.machine_cores, args.shared_cores)
-    print(f"\nN machines of c={args.machine_cores} cores, shared host of C={args.shared_cores} cores "
-          f"(from the {widest['variant']} run with {widest['workers']} workers): w = {m['w_ms']:.2f} ms worker CPU "
-          f"per document, s = {m['s_ms']:.2f} ms shared ("
-          + ", ".join(f"{k} {v:.2f}" for k, v in sorted(m["shared"].items(), key=lambda kv: -kv[1])) + ")")
-    print("  caps of the shared side, docs/s: " + ", ".join(
-        f"{k} {v:.0f}" + (" (one process: one core)" if k in SINGLE_PROCESS else "")
-        for k, v in sorted(m["caps"].items(), key=lambda kv: kv[1])))
-    print(f"{'N':>5} {'N*c/w':>9} {'docs/s':>9}  limited by")
-    for n, machines, rate, limit in rows:
-        print(f"{n:>5} {machines:>9.0f} {rate:>9.0f}  {limit}")
-    print(f"first shared bottleneck: {m['first']} ({m['caps'][m['first']]:.0f} docs/s), reached at N = "
-          f"{m['n_exact']:.1f} machines (in the table from N = {m['caps_at']}); largest shared CPU per document: "
-          f"{m['largest']} ({m['shared'][m['largest']]:.2f} ms)")
-    if m["first"] == "s3":
-        rest = {k: v for k, v in m["caps"].items() if k not in ("s3", "shared host (all together)")}
-        if rest:
-            nxt = min(rest, key=rest.get)
-            print(f"  the S3 stand-in is moto (Python, one process); an object store scales out: next is {nxt} "
-                  f"({rest[nxt]:.0f} docs/s, N = {rest[nxt] * m['w_ms'] / 1000 / args.machine_cores:.1f})")
+    for variant in ("plain", "prefect"):
+        runs = [r for r in results if r["variant"] == variant]
+        if runs:
+            print_model(max(runs, key=lambda r: (r["workers"], r["documents"])), args.machine_cores,
+                        args.shared_cores)
     out = Path(args.out) / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
@@ -573,7 +584,7 @@ def _print(results: list[dict], args) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--records", type=int, default=3000)
+    ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--chunk-size", type=int, default=100)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])

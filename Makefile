@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts system-tools demo console test test-clock-ahead chaos bench-validate bench-hybrid bench-pipeline bench-cluster bench-delivery bench-matching prefect-server clean
+.PHONY: install artifacts system-tools demo demo-cluster console test test-clock-ahead chaos bench-validate bench-hybrid bench-pipeline bench-cluster bench-delivery bench-matching prefect-server clean
 
 install: $(STAMP) artifacts system-tools
 
@@ -40,6 +40,12 @@ artifacts: $(STAMP)
 
 demo: install
 	$(PY) -m erechnung.entrypoints.demo
+
+# Several machines (issue 16): a Prefect server on PostgreSQL, an S3 server on loopback, two workers with their own
+# work folders ("machines"), two municipalities' batches; one worker is killed mid-chunk. Ends with the line
+# "cluster demo: tenants 2, documents N, duplicates 0, lost 0, workers used 2"; everything it starts is stopped.
+demo-cluster: install
+	$(PY) -m erechnung.entrypoints.demo.cluster
 
 # The web console on the demo's data (after make demo): http://127.0.0.1:8080, demo accounts in examples/config.toml
 console: install

@@ -9,7 +9,7 @@
                       ``run_id`` until none is left (``drain``). Its parameters are ids and a path; everything else
                       comes from the configuration, the state database, the shared work area and the archive.
 
-Flow runs carry the municipality in their name and a ``mandant:<id>`` tag, so the Prefect UI shows which tenant a
+Flow runs carry the municipality in their name and a ``tenant:<id>`` tag, so the Prefect UI shows which tenant a
 run is for. The deployments for a work pool: ``python -m flows.cluster deploy --pool erechnung``; each machine
 runs ``prefect worker start --pool erechnung --type process`` (see README, "Mehrere Rechner").
 """
@@ -129,7 +129,7 @@ def cluster_run_flow(config: Optional[str] = None, tenant: Optional[str] = None,
         where = {"config": str(Path(config).resolve())} if given else {"tenant": name, "installation": installation}
         workers = _Workers(cluster.deployment, {**where, "tenant": name, "db_url": db_url,
                                                 "workers": worker_processes},
-                           tags=["erechnung", f"mandant:{name}"])
+                           tags=["erechnung", f"tenant:{name}"])
         tasks = PrefectTasks()
         summary = coordinate(p, department, start_workers=workers.start, workers_alive=workers.alive,
                              intake=lambda pp, deps, run_id: tasks.intake(pp, deps, run_id, None))
@@ -144,15 +144,39 @@ def cluster_run_flow(config: Optional[str] = None, tenant: Optional[str] = None,
                    "problems": summary.problems(), "failed_departments": summary.failed_departments()})
 
 
-def deploy(pool: str = "erechnung", name: str = "chunks") -> list:
-    """The chunk flow and the coordinator as deployments on ``pool`` (a process pool: the code is this project's
-    folder on every machine, the same installed version). Returns the deployment ids."""
+DEPLOYMENTS = (("flows/cluster.py:chunks_flow", "chunks"), ("flows/cluster.py:cluster_run_flow", "lauf"),
+               ("flows/delivery.py:deliver_flow", "zustellen"), ("flows/delivery.py:track_flow", "verfolgen"))
+
+
+def deploy(pool: str = "erechnung") -> list:
+    """The chunk flow, the coordinator, delivery and tracking as deployments on ``pool`` (a process pool: the code
+    is this project's folder on every machine, the same installed version). Delivery batches need no chunk table:
+    deliveries are claimed one by one under a lease (``erechnung.state.deliveries.send``), so delivery flow runs on
+    several machines at once send each delivery once. Returns the deployment ids."""
+    from prefect import Flow
+
     ids = []
-    for f, dep in ((chunks_flow, name), (cluster_run_flow, "lauf")):
-        entry = f"flows/cluster.py:{f.fn.__name__}"
-        ids.append(f.from_source(source=str(PROJECT), entrypoint=entry).deploy(
-            name=dep, work_pool_name=pool, tags=["erechnung"], print_next_steps=False))
+    for entry, name in DEPLOYMENTS:
+        ids.append(Flow.from_source(source=str(PROJECT), entrypoint=entry).deploy(
+            name=name, work_pool_name=pool, tags=["erechnung"], print_next_steps=False))
     return ids
+
+
+def run_on_pool(deployment: str, parameters: dict[str, Any], runs: int, tags: list[str]) -> list[str]:
+    """``runs`` flow runs of ``deployment`` at once on the work pool; waits for them and returns their end states."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    ids = [run_deployment(name=deployment, parameters=parameters, timeout=0, as_subflow=False, tags=tags).id
+           for _ in range(runs)]
+    with get_client(sync_client=True) as client:
+        while True:
+            states = [client.read_flow_run(i).state for i in ids]
+            if all(s.is_final() for s in states):
+                return [s.name for s in states]
+            time.sleep(1)
 
 
 if __name__ == "__main__":  # python -m flows.cluster deploy [--pool P]
@@ -168,9 +192,18 @@ if __name__ == "__main__":  # python -m flows.cluster deploy [--pool P]
     r.add_argument("--installation")
     r.add_argument("--department")
     r.add_argument("--chunk-size", type=int, default=500)
+    dl = sub.add_parser("deliver", help="delivery flow runs on the work pool at once (each delivery sent once)")
+    dl.add_argument("--config", required=True)
+    dl.add_argument("--tenant")
+    dl.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     if args.command == "deploy":
         print(deploy(args.pool))
+    elif args.command == "deliver":
+        states = run_on_pool("erechnung-deliver/zustellen", {"config": str(Path(args.config).resolve())}, args.runs,
+                             ["erechnung", f"tenant:{_tenant_of(args.config, args.tenant)}"])
+        print(states)
+        raise SystemExit(0 if all(s == "Completed" for s in states) else 1)
     else:
         print(cluster_run_flow(args.config, tenant=args.tenant, installation=args.installation,
                                department=args.department, chunk_size=args.chunk_size))

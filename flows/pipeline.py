@@ -166,7 +166,19 @@ class PrefectTasks:
         finish_chunk_task(quote(p), quote(st), quote((items, results)))
 
 
-@flow(name="erechnung-run", log_prints=False)
+def _run_name() -> str:
+    """The flow run's name in the UI: the municipality (several share one Prefect server) and the department."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    try:
+        name = load_config(params.get("config") or "examples/config.toml").municipality.name
+    except Exception:  # noqa: BLE001 - a broken configuration fails the run itself, with its message
+        name = Path(str(params.get("config"))).stem
+    return f"{name} – {params['department']}" if params.get("department") else name
+
+
+@flow(name="erechnung-run", flow_run_name=_run_name, log_prints=False)
 def run_flow(config: str = "examples/config.toml", department: Optional[str] = None, workers: Optional[int] = None,
              chunk_size: int = 500, db_url: Optional[str] = None, work_dir: Optional[str] = None,
              report_dir: Optional[str] = None,

@@ -2,6 +2,7 @@
 
     [cluster]
     shared_work = "s3://erechnung-work/musterstadt"   # where documents wait between intake and the workers
+    reports = "s3://erechnung-reports/musterstadt"    # where the run reports are kept too (no machine's disk)
     chunk_lease_seconds = 120                         # a chunk whose worker stops renewing is taken over after this
     workers = 2                                       # chunk flow runs a run starts on the work pool
     work_pool = "erechnung"                           # the Prefect work pool the chunk deployment runs on
@@ -21,10 +22,11 @@ from .problems import Strict
 
 class ClusterSection(Strict):
     shared_work: Location | None = None
+    reports: Location | None = None
     chunk_lease_seconds: int = Field(default=120, ge=10, le=3600)
     workers: int = Field(default=2, ge=1, le=256)
     work_pool: str = Field(default="erechnung", min_length=1, max_length=100)
     deployment: str = Field(default="erechnung-chunks/chunks", pattern=r"^[^/]+/[^/]+$")
 
-    _location = field_validator("shared_work", mode="before")(
+    _location = field_validator("shared_work", "reports", mode="before")(
         lambda v: parse_location(v) if isinstance(v, str) else v)

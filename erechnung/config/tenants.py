@@ -15,9 +15,10 @@ departments, drop zones, database, archive); the installation file only names th
 that no two municipalities share a place where data is kept (``conflicts``): the database (the same URL and
 the same PostgreSQL schema; the layout for many is one database with a schema per municipality, ``[database]
 schema``), the archive, a drop zone, the work and report folders, the delivery journals, the print outbox, the
-Stadtkasse's folders (one the same as or inside the other), the delivery key prefix (``[delivery] key_prefix``:
-Message-IDs and channel references) and the number ranges' prefixes (a number must name one municipality
-wherever documents of several meet: print shop, invoice portal, the provider's own lists).
+Stadtkasse's folders (one the same as or inside the other) and the delivery key prefix (``[delivery] key_prefix``:
+Message-IDs and channel references). Equal number-range prefixes are only a hint (``hints_of``): an invoice number
+is unique per seller (BT-1 with BT-27), so two municipalities may both number ``RE-2026-000001``; people reading
+the provider's lists may still want a municipality's short name in it.
 
 The database holds no column for the municipality: isolation is by storage, one database (schema) per tenant.
 For Prefect runs: ``run_label(tenant)`` and ``run_tags(tenant)``.
@@ -114,6 +115,7 @@ class Conflict:
     value: str
     problem: str
     fix: str
+    blocking: bool = True  # False: a hint (both may run; people may confuse what the two send)
 
     def __str__(self) -> str:
         (a, b), (ka, kb) = self.tenants, self.keys
@@ -132,7 +134,11 @@ class InstallationCheck:
         """What is wrong with this tenant, for people (empty: it may run)."""
         result = self.configs[tenant_id]
         out = [str(p) for p in result.problems] if isinstance(result, ConfigError) else []
-        return out + [str(c) for c in self.conflicts if tenant_id in c.tenants]
+        return out + [str(c) for c in self.conflicts if tenant_id in c.tenants and c.blocking]
+
+    def hints_of(self, tenant_id: str) -> list[str]:
+        """What may confuse people but keeps no tenant from running (equal number-range prefixes)."""
+        return [str(c) for c in self.conflicts if tenant_id in c.tenants and not c.blocking]
 
     @property
     def broken(self) -> list[str]:
@@ -310,9 +316,11 @@ def _pair(a: Tenant, ca: Config, b: Tenant, cb: Config) -> Iterator[Conflict]:
             yield Conflict(ids, (f"departments.{d.id}.number_range.prefix",
                                  f"departments.{prefixes_b[d.number_range.prefix]}.number_range.prefix"),
                            repr(d.number_range.prefix),
-                           "gleiches Nummernkreis-Präfix: dieselben Rechnungsnummern bei zwei Kommunen (Druckerei, "
-                           "Eingangsportale, Listen des Rechenzentrums)",
-                           "geben Sie den Nummernkreisen ein Kürzel der Kommune, z. B. prefix = \"MS-RE-2026-\"")
+                           "gleiches Nummernkreis-Präfix: dieselben Rechnungsnummern bei zwei Kommunen (zulässig: eine "
+                           "Nummer ist je Rechnungssteller eindeutig, BT-1 mit BT-27; verwechselbar in Listen des "
+                           "Rechenzentrums und der Druckerei)",
+                           "wenn gewünscht, geben Sie den Nummernkreisen ein Kürzel der Kommune, z. B. prefix = "
+                           "\"MS-RE-2026-\"", blocking=False)
 
 
 __all__ = ["Conflict", "INSTALLATION_ENV", "Installation", "InstallationCheck", "Tenant", "UnknownTenant",

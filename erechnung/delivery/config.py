@@ -12,6 +12,7 @@ from erechnung.config.channels import DeliverySection, Portal
 from erechnung.model.codes import LANDS
 from erechnung.state.leases import worker_id
 
+from .consent import ConsentRules
 from .notification import LegalRuleError, LegalRules
 
 
@@ -46,6 +47,8 @@ class DeliveryConfig:
     land: str | None = None  # the authority's Land: holidays and Land rules of the legal dates
     notice_group: str = "default"  # legal.toml notice_bases group of the municipality's notices
     rules: LegalRules = field(default_factory=LegalRules.load)
+    #: whether a notice may take an electronic channel: the consent model per legal basis (``consent.toml``)
+    consent: ConsentRules = field(default_factory=ConsentRules.load)
     worker: str = field(default_factory=default_worker)
     batch_size: int = 20
     #: channels whose receipt is the provision in the postbox (no separate "delivered" event)

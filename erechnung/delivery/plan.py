@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from erechnung.model.clock import in_berlin
 from erechnung.state import deliveries as repo
 from erechnung.state.deliveries import plan as plan_repo
 from erechnung.state.deliveries.dead_letters import add_dead_letter
@@ -51,7 +52,8 @@ def plan_deliveries(session_factory: sessionmaker[Session], config: DeliveryConf
     """Queue the first delivery of every handed-over document that has none yet (or of ``document_ids``):
     route it (recipient from the persisted register, limits and available channels from ``connectors``) and
     insert delivery 1 on the route's first hop; no channel at all -> dead letter. Idempotent. Documents are
-    planned ``PLAN_BATCH`` per transaction."""
+    planned ``PLAN_BATCH`` per transaction. A notice is queued for posting now: ``now``'s day in Berlin is its
+    posting day, whose consent model decides its electronic channels (``consent.toml``)."""
     now = now or utcnow()
     result = PlanResult()
     limits = {name: c.capabilities.max_bytes for name, c in (connectors or {}).items()}
@@ -101,7 +103,8 @@ def _plan_batch(session_factory: sessionmaker[Session], ids: list[int], config: 
             planned = route(recipient, doc.kind, size=_document_size(session, doc), limits=limits,
                             available=available, rules=config.rules, notice_group=config.notice_group,
                             formats=formats, document_format=delivery_format(session, doc),
-                            portals=config.portals)
+                            portals=config.portals, posting_day=in_berlin(now).date(), consent=config.consent,
+                            land=config.land)
             if not planned.hops:
                 why = "; ".join(filter(None, (EVENT["no_channel"], planned.left_out())))
                 if add_dead_letter(session, doc.id, None, why, now):

@@ -30,8 +30,10 @@ A channel is left out (``Route.skipped`` says why, for finance, in German: ``tex
   that a notice waits there;
 * the document is a notice and the channel is Peppol (invoices only), or ``legal.toml`` names no legal basis
   for notices on it (``notice_bases``);
-* the notice's legal basis needs a consent the recipient has not given (``requires_consent``; e.g. the
-  retrieval model of § 41 Abs. 2a VwVfG needs ``notice_retrieval``);
+* the consent model of the notice's legal basis in force on the planned posting day (``consent.toml``, decided by
+  :meth:`consent.ConsentRules.decide`; the day is passed in, never today) keeps it off the channel: § 9 Abs. 1 S. 2
+  OZG presumes consent to the BundID postbox unless the recipient objected; § 41 Abs. 2a VwVfG and § 122a AO
+  until 2026-12-31 need a consent recorded on or before that day; the reason names the paragraph;
 * an invoice would go by email to a citizen without the ``email_invoices`` consent (businesses must accept
   e-invoices since 2025, public bodies receive them with their Leitweg-ID);
 * an invoice to a public body has no Leitweg-ID (BR-DE-15: it is the buyer reference);
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from erechnung.config.channels import Portal
@@ -50,6 +53,7 @@ from erechnung.model.delivery import Channel
 from erechnung.model.documents import INVOICE_KINDS, DocumentKind
 from erechnung.model.recipients import Consent, Recipient, RecipientKind
 
+from .consent import ConsentRules
 from .notification import LegalRules
 from .texts import ROUTE, SKIP
 
@@ -160,11 +164,18 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
           limits: Mapping[str, int | None] | None = None, available: Iterable[str] | None = None,
           rules: LegalRules | None = None, notice_group: str = "default",
           formats: Mapping[str, frozenset[str]] | None = None, document_format: str | None = None,
-          portals: Iterable[Portal] = ()) -> Route:
+          portals: Iterable[Portal] = (), posting_day: date | None = None,
+          consent: ConsentRules | None = None, land: str | None = None) -> Route:
     """The channels for a document of ``kind`` (invoice, credit_note, notice) and ``size`` bytes to
-    ``recipient``, in order, with those left out and why (see the module docstring)."""
+    ``recipient``, in order, with those left out and why (see the module docstring). A notice needs
+    ``posting_day``, the planned day of posting (Europe/Berlin), whose consent model applies (``consent``, in
+    ``land``: the Land's override)."""
     group = _kind_group(kind)
+    if group == NOTICE and posting_day is None:
+        raise ValueError("routing a notice needs its planned posting day (posting_day): the consent model in "
+                         "force on that day decides, never today's")
     rules = rules or LegalRules.load()
+    consent = consent or ConsentRules.load()
     available = None if available is None else frozenset(available)
     limits = limits or {}
     order: list[str] = []
@@ -205,9 +216,8 @@ def route(recipient: Recipient, kind: str, *, size: int | None = None,
             if basis is None:
                 reason = SKIP["no_legal_basis"].format(channel=channel, group=notice_group)
             else:
-                missing = [c for c in rules.rule(basis).requires_consent if c not in consents]
-                if missing:
-                    reason = SKIP["needs_consent"].format(title=rules.rule(basis).title, consents=", ".join(missing))
+                assert posting_day is not None
+                reason = consent.decide(basis, recipient, posting_day, channel=channel, land=land).reason
         elif channel == EMAIL and recipient.kind is RecipientKind.CITIZEN \
                 and Consent.EMAIL_INVOICES.value not in consents:
             reason = SKIP["citizen_email_invoice"]

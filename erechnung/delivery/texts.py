@@ -21,7 +21,6 @@ SKIP: Mapping[str, str] = {
     "not_configured": "für {channel} ist kein Connector konfiguriert",
     "no_legal_basis": ("legal.toml nennt keine Rechtsgrundlage für Bescheide über {channel} "
                        "(notice_bases.{group})"),
-    "needs_consent": "{title} setzt die Einwilligung des Empfängers voraus ({consents})",
     "citizen_email_invoice": ("Bürgerinnen und Bürger erhalten Rechnungen per E-Mail nur mit ihrer Einwilligung "
                               "(email_invoices)"),
     "postbox_invoice": "das {channel}-Postfach nimmt Bescheide an, keine Rechnungen",
@@ -35,6 +34,18 @@ SKIP: Mapping[str, str] = {
                         "konfiguriert"),
     "portal_format": "email nimmt das Format {format} des Dokuments nicht an",
     "portal_size": "das Dokument hat {size}; das Portal {portal} nimmt höchstens {limit} je E-Mail",
+}
+
+#: Why ``consent.ConsentRules.decide`` keeps a notice off an electronic channel (a ``Skipped.reason``): the
+#: provision in force on the posting day, and what the register records.
+CONSENT: Mapping[str, str] = {
+    "needs_consent": "{paragraph} setzt die Einwilligung des Empfängers voraus ({consent}); keine im Verzeichnis",
+    "consent_later": ("{paragraph} setzt die Einwilligung des Empfängers voraus ({consent}); sie ist vom {given}, "
+                      "nach dem Versandtag {day}"),
+    "withdrawn": "{paragraph}: der Empfänger hat der elektronischen Bekanntgabe widersprochen ({since})",
+    "opted_out": ("{paragraph}: Einwilligung vermutet, aber der Empfänger hat der elektronischen Bekanntgabe "
+                  "widersprochen ({since})"),
+    "undated": "ohne Datum",
 }
 
 #: The one-line route (``Route.explain``) and its parts.

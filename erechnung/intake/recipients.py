@@ -11,7 +11,8 @@ from typing import Any
 from ..errors import RecordError
 from ..model import identifiers
 from ..model.delivery import Channel
-from ..model.recipients import CHANNEL_ADDRESS, MANDATE_ID, Consent, Recipient, RecipientKind, RecipientRegister
+from ..model.recipients import (CHANNEL_ADDRESS, MANDATE_ID, Consent, OptOut, Recipient, RecipientKind,
+                                RecipientRegister)
 from . import values
 from .formats import read_batch
 
@@ -57,6 +58,12 @@ COLUMNS: Mapping[str, str] = {
     "peppol-id": "peppol_id", "ust-idnr": "vat_id", "ust-idnr.": "vat_id", "kanäle": "channels",
     "kanaele": "channels", "einwilligungen": "consents", "sepa-mandat": "sepa_mandate_id",
     "mandatsreferenz": "sepa_mandate_id", "mandatsdatum": "sepa_mandate_date", "iban": "iban", "bic": "bic",
+    # consents and objections with their day and source (README, "Einwilligung und Widerspruch")
+    **{f"einwilligung{sep}{what}": field for sep in ("s", "-", "_", " ")
+       for what, field in (("datum", "consent_date"), ("quelle", "consent_source"))},
+    "widerspruch": "opt_outs", "widersprüche": "opt_outs", "widersprueche": "opt_outs",
+    **{f"widerspruch{sep}{what}": field for sep in ("s", "-", "_", " ")
+       for what, field in (("datum", "opt_out_date"), ("quelle", "opt_out_source"))},
     **{f: f for f in Recipient.model_fields},
 }
 _KINDS = {"bürger": "citizen", "buerger": "citizen", "bürgerin": "citizen", "privat": "citizen",
@@ -66,6 +73,10 @@ _CHANNELS = {"post": "print", "brief": "print", "druck": "print", "e-mail": "ema
              **{c.value: c.value for c in Channel}}
 _CONSENTS = {"e-mail-rechnung": "email_invoices", "abruf": "notice_retrieval", "abruf-bescheide": "notice_retrieval",
              "§ 41 abs. 2a vwvfg": "notice_retrieval", **{c.value: c.value for c in Consent}}
+#: Widerspruch: what the objection covers (every electronic notice, or one postbox)
+_OPT_OUTS = {"alle": "notice_retrieval", "abruf": "notice_retrieval", "elektronisch": "notice_retrieval",
+             "postfach": "notice_retrieval", "bundid": "bundid", "bundid-postfach": "bundid", "elster": "elster",
+             "elster-postfach": "elster", **{o.value: o.value for o in OptOut}}
 _LIST = re.compile(r"[,|/ ]+")
 
 
@@ -82,7 +93,8 @@ def _mandate_id(text: str) -> str:
 _VALUE_CHECKS = {"post_code": None, "email": identifiers.parse_email, "leitweg_id": identifiers.parse_leitweg_id,
                  "bundid_postbox": values.parse_uuid, "vat_id": identifiers.parse_vat_id,
                  "iban": identifiers.parse_iban, "bic": identifiers.parse_bic, "sepa_mandate_id": _mandate_id,
-                 "sepa_mandate_date": values.parse_date}
+                 "sepa_mandate_date": values.parse_date, "consent_date": values.parse_date,
+                 "opt_out_date": values.parse_date}
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,8 @@ def recipient_from_fields(fields: Mapping[str, str], columns: Mapping[str, str] 
                 data[field] = tuple(_codes(text, _CHANNELS, "die Kanäle", column))
             elif field == "consents":
                 data[field] = frozenset(_codes(text, _CONSENTS, "die Einwilligungen", column))
+            elif field == "opt_outs":
+                data[field] = frozenset(_codes(text, _OPT_OUTS, "den Widerspruch", column))
             elif field == "post_code":
                 data[field] = identifiers.parse_post_code(text, fields.get("country_code", "").strip() or "DE")
             elif field in _VALUE_CHECKS and _VALUE_CHECKS[field]:
@@ -148,6 +162,7 @@ def recipient_from_fields(fields: Mapping[str, str], columns: Mapping[str, str] 
                 errors.append(RecordError(column=columns.get(needed, needed), value="",
                                           problem=f"ein SEPA-Mandat ist angegeben, aber {what} fehlt",
                                           fix=f"tragen Sie {what} aus dem unterschriebenen Mandat ein"))
+    errors += _dated_without_what(data, fields, columns, errors)
     if errors:
         raise RecipientProblems(errors)
     try:
@@ -155,6 +170,27 @@ def recipient_from_fields(fields: Mapping[str, str], columns: Mapping[str, str] 
     except ValueError as exc:  # pragma: no cover - every rule of the model is checked above
         raise RecipientProblems([RecordError(problem=f"ungültige Angaben: {exc}", fix="prüfen Sie die Zeile")]) \
             from None
+
+
+def _dated_without_what(data: Mapping[str, Any], fields: Mapping[str, str], columns: Mapping[str, str],
+                        errors: list[RecordError]) -> list[RecordError]:
+    """A consent's or an objection's day or source stands beside it: one without it is a row error (what is
+    dated is unknown, and the pipeline would have to guess)."""
+    out = []
+    for what, header, name, dated in (
+            ("consents", "Einwilligungen", "eine Einwilligung", ("consent_date", "consent_source")),
+            ("opt_outs", "Widerspruch", "ein Widerspruch", ("opt_out_date", "opt_out_source"))):
+        header = columns.get(what, header)
+        if what in data or any(e.column == header for e in errors):
+            continue
+        for field in dated:
+            if field in data:
+                column = columns.get(field, field)
+                out.append(RecordError(column=column, value=fields.get(field, "").strip(),
+                                       problem=f"{column} ist angegeben, aber {name} nicht ({header} ist leer)",
+                                       fix=f"tragen Sie in {header} ein, worauf sich {column} bezieht, oder "
+                                           "löschen Sie den Wert"))
+    return out
 
 
 class RecipientProblems(RecordError):
@@ -180,6 +216,7 @@ def import_recipients_csv(data: bytes, name: str = "empfaenger.csv", *, encoding
             batch=name, column=unknown[0], problem=f"unbekannte Spalte {unknown[0]!r}",
             fix="erlaubt: Kundennummer, Art, Name, Anrede, Straße, Adresszusatz, PLZ, Ort, Land, E-Mail, "
                 "BundID-Postfach, ELSTER-Konto, Leitweg-ID, Peppol-ID, USt-IdNr, Kanäle, Einwilligungen, "
+                "Einwilligungsdatum, Einwilligungsquelle, Widerspruch, Widerspruchsdatum, Widerspruchsquelle, "
                 "SEPA-Mandat, Mandatsdatum, IBAN, BIC"),))
     field_of = {c: COLUMNS[c.lower()] for c in batch.columns}
     columns = {f: c for c, f in field_of.items()}

@@ -4,8 +4,11 @@ A recipient is found by the customer number (Personenkonto) the specialist syste
 the kind of recipient (citizen, company, public body), name and postal address, the addresses of the electronic
 channels (e-mail, BundID postbox ``mailboxUuid``, ELSTER account, Leitweg-ID or Peppol participant for e-invoices),
 the channels in order of preference, and the consents some channels need (e-mail delivery of invoices; retrieval
-of notices by data transmission, § 41 Abs. 2a VwVfG). Delivery chooses the channel; the register only makes sure
-that every channel named has its address.
+of notices by data transmission, § 41 Abs. 2a VwVfG), with the day and the source of the declaration, and the
+recipient's objections (Widerspruch) to electronic notices with theirs: § 9 Abs. 1 S. 2 OZG presumes consent to
+the postbox unless the user opted out, § 122a Abs. 2 AO (from 2027) lets a person ask for notices by post.
+Delivery chooses the channel (``delivery.consent`` decides on the posting day); the register only makes sure
+that every channel named has its address and that a date or source stands beside what it dates.
 
 Here the register is a frozen list with a lookup; intake imports it from CSV (``intake.recipients``), the state
 store persists it.
@@ -37,6 +40,15 @@ class Consent(StrEnum):
     NOTICE_RETRIEVAL = "notice_retrieval"  # notices for retrieval by data transmission, § 41 Abs. 2a VwVfG
 
 
+class OptOut(StrEnum):
+    """What an objection (Widerspruch, or the withdrawal of a consent) covers: every electronic notice, or one
+    postbox only (§ 9 Abs. 1 S. 2 OZG: the user excluded the postbox; § 122a Abs. 2 AO: notices by post)."""
+
+    NOTICE_RETRIEVAL = "notice_retrieval"  # all electronic notices (every postbox)
+    BUNDID = "bundid"  # the BundID postbox only
+    ELSTER = "elster"  # the ELSTER postbox only
+
+
 class Recipient(Frozen):
     customer_number: str
     kind: RecipientKind = RecipientKind.CITIZEN
@@ -55,6 +67,13 @@ class Recipient(Frozen):
     vat_id: str | None = None
     channels: tuple[Channel, ...] = (Channel.PRINT,)
     consents: frozenset[Consent] = frozenset()
+    # the day the consents were declared (None: not recorded; they count as given before any posting) and where
+    consent_date: date | None = None
+    consent_source: str | None = None
+    # objections to electronic notices (Widerspruch), the day they were declared (None: always in force) and where
+    opt_outs: frozenset[OptOut] = frozenset()
+    opt_out_date: date | None = None
+    opt_out_source: str | None = None
     # SEPA direct debit (issue 15): the mandate the debtor signed, and the account it names
     sepa_mandate_id: str | None = None  # Mandatsreferenz: up to 35 characters of the SEPA character set
     sepa_mandate_date: date | None = None  # the day the mandate was signed
@@ -93,6 +112,11 @@ class Recipient(Frozen):
                 raise ValueError(f"channel {channel.value} needs {' or '.join(need)}")
         if self.sepa_mandate_id and not (self.sepa_mandate_date and self.iban):
             raise ValueError("a SEPA mandate needs its date (sepa_mandate_date) and the debtor's IBAN")
+        for values, dated in (("consents", ("consent_date", "consent_source")),
+                              ("opt_outs", ("opt_out_date", "opt_out_source"))):
+            for field in dated:
+                if getattr(self, field) is not None and not getattr(self, values):
+                    raise ValueError(f"{field} without {values}: a date or source needs what it dates")
         return self
 
     @property

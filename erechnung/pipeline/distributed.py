@@ -25,12 +25,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Sequence
 
+from sqlalchemy import func, select
+
 from ..state import work_chunks
+from ..state.delivery_schema import DeadLetter, Delivery, DeliveryEvent
+from ..state.schema import ArchiveItem, Batch, Document, Record
+from ..state.work_chunks import WorkChunk
 from .context import Pipeline
+from .intake import intake as intake_step
 from .locks import renew as renew_departments
 from .pool import RenderPool
-from .run import (Progress, RunState, RunSummary, begin, fail, finish, leftovers, pool_for)
-from .intake import intake as intake_step
+from .run import Progress, RunState, RunSummary, begin, fail, finish, leftovers, pool_for
 from .steps import ArchiveReport, RenderReport, archive, chunks, hand_over, pending, record_results, render_items_of
 
 log = logging.getLogger(__name__)
@@ -109,10 +114,6 @@ def _count_earlier_verdicts(p: Pipeline, report: RenderReport, ids: set[int]) ->
     of a chunk was numbered when the run planned it): counted with the run, as the verdicts are this run's."""
     if not ids:
         return
-    from sqlalchemy import select
-
-    from ..state.schema import Document
-
     with p.transaction() as s:
         rows = s.execute(select(Document.id, Document.verdict).where(Document.id.in_(sorted(ids)))).all()
     for doc_id, verdict in rows:
@@ -298,14 +299,14 @@ class Ledger:
     lost: int
     workers: frozenset[str]  # the machines (lease hosts) that worked on chunks
     taken_over: int = 0  # chunks claimed by more than one worker (a worker died or lost its lease)
+    deliveries: int = 0  # deliveries sent (with ``delivered=True``)
+    dead_letters: tuple[str, ...] = ()  # documents that cannot be delivered, with the reason (recorded, not lost)
 
 
-def ledger(p: Pipeline) -> Ledger:
-    from sqlalchemy import func, select
-
-    from ..state.schema import ArchiveItem, Batch, Document, Record
-    from ..state.work_chunks import WorkChunk
-
+def ledger(p: Pipeline, *, delivered: bool = False) -> Ledger:
+    """The counts (see :class:`Ledger`); with ``delivered`` (after delivery) also: a delivery sent more than once
+    is a duplicate, a handed-over document with neither a delivery nor a dead letter (the reason it cannot be
+    delivered, for finance) is lost."""
     with p.transaction() as s:
         documents = s.execute(select(func.count()).select_from(Document)).scalar_one()
         twice_archived = s.execute(select(func.count()).select_from(
@@ -324,10 +325,25 @@ def ledger(p: Pipeline) -> Ledger:
         open_chunks = s.execute(select(func.count()).select_from(WorkChunk).where(WorkChunk.state != "done")
                                 ).scalar_one()
         chunk_holders = [row or [] for row in s.execute(select(WorkChunk.holders)).scalars()]
+        sent = sent_twice = undelivered = 0
+        dead: tuple[str, ...] = ()
+        if delivered:
+
+            per = select(DeliveryEvent.delivery_id, func.count().label("n")).where(
+                DeliveryEvent.to_state == "sent").group_by(DeliveryEvent.delivery_id).subquery()
+            sent = s.execute(select(func.count()).select_from(per)).scalar_one()
+            sent_twice = s.execute(select(func.count()).select_from(per).where(per.c.n > 1)).scalar_one()
+            undelivered = s.execute(select(func.count()).select_from(Document).where(
+                Document.state == "handed_over", ~Document.id.in_(select(Delivery.document_id)),
+                ~Document.id.in_(select(DeadLetter.document_id)))).scalar_one()
+            dead = tuple(f"{number or doc_id}: {reason}" for doc_id, number, reason in s.execute(
+                select(DeadLetter.document_id, Document.number, DeadLetter.reason)
+                .join(Document, Document.id == DeadLetter.document_id).order_by(DeadLetter.id)).all())
         holders = [h for row in chunk_holders for h in row]
-    return Ledger(documents, twice_archived + twice_recorded,
-                  unfinished_files + unfinished_docs + orphan_records + open_chunks,
-                  frozenset(h.split(":", 1)[0] for h in holders), sum(1 for row in chunk_holders if len(row) > 1))
+    return Ledger(documents, twice_archived + twice_recorded + sent_twice,
+                  unfinished_files + unfinished_docs + orphan_records + open_chunks + undelivered,
+                  frozenset(h.split(":", 1)[0] for h in holders),
+                  sum(1 for row in chunk_holders if len(row) > 1), sent, dead)
 
 
 __all__ = ["DrainReport", "Ledger", "coordinate", "collect", "drain", "lease_of", "ledger", "plan_chunks",

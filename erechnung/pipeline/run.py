@@ -314,6 +314,7 @@ def finish(p: Pipeline, st: RunState) -> RunSummary:
     summary.register_report = write_register_report(p, summary)
     summary.error_reports += write_warning_reports(p, st.render.warnings, summary.started)
     summary.report_html = write_run_report(summary, p.report_dir)
+    share_run_report(p, summary.report_html)
     with p.transaction() as s:
         finish_run(s, st.run_id, summary.counts())
     post_receivables(p)
@@ -597,6 +598,26 @@ def write_warning_reports(p: Pipeline, warnings: Sequence[tuple[int, tuple[str, 
                                                    department=dep.name, created=started.astimezone()))
         out.append((dep_id, f"{zone.url.rstrip('/')}/{base}.csv"))
     return out
+
+
+def share_run_report(p: Pipeline, path: Path) -> str | None:
+    """With ``[cluster] reports`` (several machines: no machine's disk is where people look), the run report is
+    also stored there under its file name; returns where, or None. A failure to store it is logged, not fatal:
+    the run is done and its report is on the coordinator's disk."""
+    from ..config import location_url
+    from ..config.s3 import s3_options
+    from ..storage import StorageError, open_storage
+
+    where = p.config.cluster.reports
+    if where is None:
+        return None
+    try:
+        storage = open_storage(location_url(p.config, where), s3_options=s3_options(p.config))
+        storage.put(path.name, path.read_bytes())
+    except (StorageError, OSError) as exc:
+        log.error("run report not stored in %s: %s", where, exc)
+        return None
+    return f"{storage.url.rstrip('/')}/{path.name}"
 
 
 def write_run_report(summary: RunSummary, folder: Path) -> Path:

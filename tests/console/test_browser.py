@@ -119,6 +119,8 @@ def test_find_a_document_and_open_its_report(browser, base_url, shots):
     auditor = _sign_in(browser, base_url, "pruefung")
     auditor.fill("input[name=kassenzeichen]", "5.0300.100001.4")  # Erika Mustermann's Abfallgebührenbescheid
     auditor.click("button:has-text('Suchen')")
+    auditor.wait_for_url("**kassenzeichen=5.0300.100001.4**")  # a click does not wait for the page it opens
+    auditor.locator("table a").first.wait_for(timeout=15000)
     assert auditor.locator("table a").count() == 1
     auditor.locator("table a").first.click()
     body = auditor.inner_text("body")

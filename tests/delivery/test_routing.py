@@ -1,11 +1,16 @@
 """Routing: the channel order per recipient and document kind, with the legal limits applied."""
 from __future__ import annotations
 
+from datetime import date
+
+import pytest
+
 from erechnung.config.channels import Portal
 from erechnung.delivery.routing import route
 from erechnung.model.recipients import Recipient
 
 UUID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+DAY = date(2026, 11, 23)  # the planned posting day of the notices (its consent model decides)
 
 
 def citizen(**kw) -> Recipient:
@@ -38,29 +43,29 @@ def test_citizen_gets_invoices_by_email_only_with_consent():
 def test_notice_is_never_sent_as_plain_email():
     r = citizen(email="anna@example.org", channels=("email", "print"),
                 consents=frozenset({"email_invoices", "notice_retrieval"}))
-    planned = route(r, "notice")
+    planned = route(r, "notice", posting_day=DAY)
     assert "email" not in planned.channels and planned.channels == ("print",)
     assert "ein Bescheid wird nie als einfacher E-Mail-Anhang versandt" in planned.explain()
 
 
 def test_notice_in_a_postbox_keeps_the_email_as_notification_only():
     r = citizen(email="anna@example.org", bundid_postbox=UUID, consents=frozenset({"notice_retrieval"}))
-    planned = route(r, "notice")
+    planned = route(r, "notice", posting_day=DAY)
     assert planned.channels == ("bundid", "print")
     assert planned.hops[0].notify_email == "anna@example.org" and planned.hops[0].legal_basis == "ozg_9"
     assert planned.hops[1].legal_basis == "vwvfg_41_2" and planned.hops[1].notify_email is None
 
 
-def test_notice_by_retrieval_needs_consent():
-    planned = route(citizen(bundid_postbox=UUID), "notice")
-    assert planned.channels == ("print",)
-    reasons = dict((s.channel, s.reason) for s in planned.skipped)
-    assert "Einwilligung des Empfängers voraus (notice_retrieval)" in reasons["bundid"]
+def test_a_notice_is_not_routed_without_its_posting_day():
+    """The consent model in force on the posting day decides (tests/delivery/test_consent.py); routing never
+    falls back to today's."""
+    with pytest.raises(ValueError, match="posting_day"):
+        route(citizen(bundid_postbox=UUID), "notice")
 
 
 def test_levy_notices_follow_the_ao():
     r = citizen(bundid_postbox=UUID, consents=frozenset({"notice_retrieval"}))
-    planned = route(r, "notice", notice_group="levy")
+    planned = route(r, "notice", posting_day=DAY, notice_group="levy")
     assert [h.legal_basis for h in planned.hops] == ["ao_122a", "ao_122_2"]
 
 
@@ -68,7 +73,7 @@ def test_company_notice_elster_then_print_invoice_peppol_email_print():
     """A business: Peppol if registered, else e-mail (issue 13); its notices in ELSTER."""
     r = company(email="rechnung@muster.de", elster_account="EL-123", peppol_id="9930:DE123456789",
                 consents=frozenset({"notice_retrieval"}))
-    assert route(r, "notice").channels == ("elster", "print")
+    assert route(r, "notice", posting_day=DAY).channels == ("elster", "print")
     assert route(r, "invoice").channels == ("peppol", "email", "print")
     assert route(r, "credit_note").channels == ("peppol", "email", "print")
     own_order = company(email="rechnung@muster.de", peppol_id="9930:DE123456789", channels=("email", "print"))
@@ -83,7 +88,7 @@ def test_public_body_invoice_peppol_email_with_leitweg_id_print():
     planned = route(r, "invoice")
     assert planned.channels == ("peppol", "email", "print")
     assert planned.hops[0].address == "0204:991-33333TEST-33"
-    assert route(r, "notice").channels == ("print",)
+    assert route(r, "notice", posting_day=DAY).channels == ("print",)
     without = route(public_body(email="eingang@kreis.de"), "invoice")
     assert without.channels == ("print",) and "Leitweg-ID" in without.explain()
 
@@ -134,9 +139,9 @@ def test_a_german_company_is_looked_up_in_peppol_by_its_vat_id():
 
 def test_a_company_without_elster_gets_its_notice_in_its_bundid_organisation_postbox():
     r = company(bundid_postbox=UUID, consents=frozenset({"notice_retrieval"}))
-    assert route(r, "notice").channels == ("bundid", "print")
+    assert route(r, "notice", posting_day=DAY).channels == ("bundid", "print")
     with_elster = company(bundid_postbox=UUID, elster_account="1234567890", consents=frozenset({"notice_retrieval"}))
-    assert route(with_elster, "notice").channels == ("elster", "bundid", "print")
+    assert route(with_elster, "notice", posting_day=DAY).channels == ("elster", "bundid", "print")
 
 
 PORTALS = [Portal(name="ZRE", email="xrechnung@zre.example", leitweg_prefixes=["991-"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import string
+from datetime import date
 
 import pytest
 
@@ -15,7 +16,7 @@ from erechnung.model.recipients import Recipient
 #: English words that would betray a phrase left untranslated (none of them is German).
 ENGLISH = re.compile(r"\b(the|is|not|no|by|of|and|only|takes|cannot|failed|after|again|needs|left|channel)\b")
 TABLES = {"SKIP": texts.SKIP, "ROUTE": texts.ROUTE, "EVENT": texts.EVENT, "NOTIFICATION": texts.NOTIFICATION,
-          "START_NAMES": texts.START_NAMES}
+          "START_NAMES": texts.START_NAMES, "CONSENT": texts.CONSENT}
 
 
 @pytest.mark.parametrize("table", sorted(TABLES))
@@ -41,6 +42,7 @@ def test_a_route_without_any_channel_explains_itself_in_german():
     assert not ENGLISH.search(text), text
     citizen = _recipient(kind="citizen", email="anna@example.org", peppol_id="9930:DE123456789",
                          channels=("email", "peppol", "print"))
-    notice = route(citizen, "notice", available={"email", "peppol", "print"}).explain()
+    notice = route(citizen, "notice", available={"email", "peppol", "print"},
+                   posting_day=date(2026, 11, 23)).explain()
     assert notice.startswith("print; ausgelassen: ") and "E-Mail-Anhang" in notice
     assert "Peppol überträgt Rechnungen, keine Bescheide" in notice and not ENGLISH.search(notice)

@@ -154,14 +154,19 @@ def test_two_machines_drain_a_run_and_one_killed_mid_chunk_loses_nothing(make_si
 
 
 def test_without_workers_the_coordinator_drains_the_chunks_itself(make_site, db_url, tmp_path):
-    """An empty work pool never hangs a run: no worker could be started, the coordinator does the chunks."""
+    """An empty work pool never hangs a run: no worker could be started, the coordinator does the chunks. The run
+    report is kept in ``[cluster] reports`` as well (on several machines no machine's disk is where people look)."""
     from erechnung.config import load_config
     from erechnung.pipeline import Options, Pipeline
     from erechnung.pipeline.distributed import coordinate
 
     site = _cluster_site(make_site, tmp_path / "site", db_url, str(tmp_path / "shared-work"))
+    with open(site.config_path, "r+", encoding="utf-8") as fh:
+        text = fh.read().replace("[cluster]\n", f'[cluster]\nreports = "{tmp_path / "shared-reports"}"\n')
+        fh.seek(0), fh.write(text), fh.truncate()
     with Pipeline.open(load_config(site.config_path), work_dir=site.root / "work", report_dir=site.root / "reports",
                        options=Options(workers=1, chunk_size=5)) as p:
         summary = coordinate(p, start_workers=lambda run_id, n: 0, poll=0.1)
     assert summary.timings["cluster"]["chunks"] >= 2
     check_exactly_once(site)
+    assert (tmp_path / "shared-reports" / summary.report_html.name).read_bytes() == summary.report_html.read_bytes()

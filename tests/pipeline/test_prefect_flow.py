@@ -194,3 +194,9 @@ def test_a_run_whose_department_failed_ends_failed_naming_it(prefect_run):
     # no console configured: the report says where the HTML file lies instead of a dead link
     note = arts["erechnung-run-report-html"]
     assert "liegt auf dem Server unter" in note["data"] and "file://" not in note["data"] and "](" not in note["data"]
+
+
+def test_the_run_is_named_after_the_municipality_so_a_shared_prefect_ui_shows_whose_it_is(prefect_run):
+    """Issue 16: many municipalities report to one Prefect server; each flow run says whose run it is."""
+    _, out = prefect_run
+    assert [r["name"] for r in out["runs"]] == ["Stadt Musterstadt", "Stadt Musterstadt"]

@@ -100,9 +100,6 @@ SHARED = {
                          ("delivery.print.outbox", "delivery.print.outbox"), "derselbe Ort"),
     "the delivery key prefix": (r'^key_prefix = "beispielheim"', 'key_prefix = "musterstadt"',
                                 ("delivery.key_prefix", "delivery.key_prefix"), "Zustellschlüssel"),
-    "a number range's prefix": (r'prefix = "BH-2026-"', 'prefix = "HST-2026-"',
-                                ("departments.steueramt.number_range.prefix", "departments.bauhof.number_range.prefix"),
-                                "Nummernkreis"),
 }
 
 
@@ -121,6 +118,21 @@ def test_two_municipalities_sharing_storage_are_refused_naming_both_the_keys_and
     assert told.startswith("musterstadt und beispielheim: ") and problem in told and " - " in told
     assert f"musterstadt.{keys[0]}" in told and f"beispielheim.{keys[1]}" in told
     assert check.broken == ["musterstadt", "beispielheim"] and not check.runnable()
+
+
+def test_an_equal_number_range_prefix_is_a_hint_not_a_refusal_as_a_number_is_unique_per_seller(tmp_path,
+                                                                                            make_installation):
+    """BT-1 is unique per seller (BT-27): two municipalities may both number HST-2026-00001; the check says so as a
+    hint naming both keys, and both may run."""
+    from erechnung.config.tenants import load_installation
+
+    path = make_installation(tmp_path)
+    _set(tmp_path / "beispielheim" / "config.toml", r'prefix = "BH-2026-"', 'prefix = "HST-2026-"')
+    check = load_installation(path).check()
+    assert [(c.keys, c.blocking) for c in check.conflicts] == [
+        (("departments.steueramt.number_range.prefix", "departments.bauhof.number_range.prefix"), False)]
+    assert check.ok and set(check.runnable()) == {"musterstadt", "beispielheim"}
+    assert "Nummernkreis" in check.hints_of("beispielheim")[0] and check.problems_of("beispielheim") == []
 
 
 def test_two_configurations_in_one_folder_share_work_and_report_folders_unless_the_installation_separates_them(

@@ -127,4 +127,6 @@ def run_tenants(installation: Optional[Path], *, as_json: bool = False, out=None
                 print(f"  Archiv:        {row['archive']}", file=out)
             for problem in row["problems"]:
                 print(f"  Fehler: {problem}", file=out)
+            for hint in check.hints_of(row["tenant"]):
+                print(f"  Hinweis: {hint}", file=out)
     return EXIT_BROKEN if not check.ok else EXIT_OK

@@ -10,6 +10,11 @@ chunk flow runs to the pool. While the first chunks are worked on, worker "rechn
 flow runs: a machine gone); "rechner-b" takes over its chunk after the lease. At the end every municipality's state
 is counted from its tables (:func:`erechnung.pipeline.distributed.ledger`) and the demo ends with
 ``cluster demo: tenants 2, documents N, duplicates 0, lost 0, workers used 2`` (exit 0), else exit 1.
+
+After the run the killed machine comes back, and each municipality's documents are delivered by two delivery flow
+runs at once on the pool (into each municipality's own sandboxes: SMTP, BundID, ELSTER, Peppol): a delivery sent
+twice counts as a duplicate, a document with neither a delivery nor a recorded reason why it cannot be delivered
+counts as lost.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,9 +66,13 @@ class Cluster:
     endpoint: str = ""
     api: str = ""
     databases: list[str] = field(default_factory=list)
+    sandboxes: list = field(default_factory=list)
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     # -------------------------------------------------------------------------------------------- services
     def database(self, name: str) -> str:
+        """A new database ``<name>_<tag>``: the tag keeps two demos (or a demo and its test) on one server apart."""
+        name = f"{name}_{self.tag}"
         admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -92,6 +102,13 @@ class Cluster:
         boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id="cluster-demo",
                      aws_secret_access_key="cluster-demo-secret").create_bucket(
             Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id="cluster-demo",
+                              aws_secret_access_key="cluster-demo-secret")
+        return [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ERECHNUNG_CRASH"))}
@@ -156,6 +173,8 @@ class Cluster:
                     proc.wait(timeout=15)
                 except (subprocess.TimeoutExpired, ProcessLookupError):
                     self.kill(name)
+        for site in self.sandboxes:
+            site.stop()
         if self.s3 is not None:
             self.s3.stop()
         admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -179,19 +198,37 @@ def tenant_config(cluster: Cluster, tenant: str, examples: Path, db_url: str) ->
     body = config_text(root, examples=examples, s3_zones=zones, database_url=db_url,
                        archive=f"s3://{bucket}/archiv")
     body = re.sub(r"(?m)^(\[database\]\n(?:.*\n)*?url = .*\n)", rf'\1schema = "{tenant}"\n', body, count=1)
-    body = re.sub(r'(?m)^key_prefix = .*$', f'key_prefix = "{tenant}"', body)
+    if not re.search(r"(?m)^include = ", body):  # the channels: its own sandboxes (Beispielheim's file has none)
+        include = (root / "sandbox" / "delivery.toml").as_posix()
+        body = re.sub(r"(?m)^\[delivery\]\n", f'[delivery]\ninclude = "{include}"\n', body, count=1)
     body += (f'\n[s3]\nendpoint_url = "{cluster.endpoint}"\nregion = "{REGION}"\naccess_key_id = "cluster-demo"\n'
              f'secret_access_key_file = "{(cluster.root / "secrets" / "s3-secret").resolve().as_posix()}"\n'
-             f'\n[cluster]\nshared_work = "s3://{bucket}/arbeit"\nworkers = 2\n'
+             f'\n[cluster]\nshared_work = "s3://{bucket}/arbeit"\nreports = "s3://{bucket}/berichte"\n'
+             'workers = 2\n'
              f'chunk_lease_seconds = {LEASE_SECONDS}\nwork_pool = "{POOL}"\ndeployment = "erechnung-chunks/chunks"\n')
     path = root / "config.toml"
     path.write_text(body, encoding="utf-8")
+    _start_sandboxes(cluster, root, examples)
     from ..cli.samples import drop_samples
 
     dropped = drop_samples(load_config(path), examples=examples)
     if dropped.failed:
         raise RuntimeError(f"{tenant}: Beispieldateien nicht abgelegt: {dropped.failed}")
     return path
+
+
+def _start_sandboxes(cluster: Cluster, root: Path, examples: Path) -> None:
+    """The municipality's delivery sandboxes (SMTP, BundID, ELSTER, Peppol) on loopback, in this process, with its
+    register: the configuration includes their ``delivery.toml``."""
+    from mailbox_connectors.sandboxes.site import SandboxSite
+
+    from ...intake.recipients import import_recipients_csv
+    from .delivery import NOT_IN_PEPPOL
+
+    register = import_recipients_csv((examples / "recipients.csv").read_bytes(), "recipients.csv").register
+    site = SandboxSite(root / "sandbox").start()
+    site.register(register, not_in_peppol=NOT_IN_PEPPOL)
+    cluster.sandboxes.append(site)
 
 
 def _killer(cluster: Cluster, urls: list[str], machine: str, stop: threading.Event, killed: list[str]) -> None:
@@ -261,24 +298,38 @@ def main(root: Path = OUT, *, kill: bool = True) -> int:
         if killed:
             _say(f"Worker {killed[0]} mitten im Abschnitt beendet (SIGKILL); die anderen übernehmen nach "
                  f"{LEASE_SECONDS} s Frist")
-        documents = duplicates = lost = taken_over = 0
+        cluster.start_worker(MACHINES[0])  # the machine is back for delivery
+        _say(f"{MACHINES[0]} wieder gestartet; Zustellung: je Kommune zwei Flow-Läufe zugleich auf dem Pool")
+        delivering = {t: subprocess.Popen(
+            [sys.executable, "-m", "flows.cluster", "deliver", "--config", str(configs[t]), "--tenant", t,
+             "--runs", "2"], cwd=PROJECT, env=cluster.env(PREFECT_HOME=str(root / "prefect-client")),
+            stdout=open(root / f"zustellung-{t}.log", "wb"), stderr=subprocess.STDOUT) for t in TENANTS}
+        failed += [f"{t} (Zustellung)" for t, proc in delivering.items() if proc.wait(timeout=900) != 0]
+        documents = duplicates = lost = taken_over = sent = 0
         hosts: set[str] = set()
         for t, path in configs.items():
             with Pipeline.open(load_config(path), work_dir=root / "pruefung" / t) as p:
-                led = ledger(p)
-            _say(f"  {t}: Belege {led.documents}, doppelt {led.duplicates}, verloren {led.lost}, "
+                led = ledger(p, delivered=True)
+            sent += led.deliveries
+            _say(f"  {t}: Belege {led.documents}, zugestellt {led.deliveries}, doppelt {led.duplicates}, "
+                 f"verloren {led.lost}, "
                  f"Rechner {', '.join(sorted(led.workers))}, übernommene Abschnitte {led.taken_over}")
             taken_over += led.taken_over
+            reports = cluster.keys(f"erechnung-{t}", "berichte/")
+            _say(f"    Laufbericht in S3: {', '.join(reports) or 'fehlt'}")
+            lost += not reports
+            for line in led.dead_letters:
+                _say(f"    nicht zustellbar (mit Grund festgehalten): {line}")
             documents, duplicates, lost = documents + led.documents, duplicates + led.duplicates, lost + led.lost
             hosts |= led.workers
         for t in failed:
-            _say(f"  Lauf {t} endete mit Fehler, siehe {root / f'lauf-{t}.log'}")
+            _say(f"  Lauf {t} endete mit Fehler, siehe {root}/lauf-*.log und zustellung-*.log")
         _say(f"({time.monotonic() - t0:.0f} s)")
         _say(f"cluster demo: tenants {len(TENANTS)}, documents {documents}, duplicates {duplicates}, lost {lost}, "
              f"workers used {len(hosts)}")
         if kill and not taken_over:
             _say("  kein Abschnitt wurde übernommen: der beendete Worker hielt keinen")
-        ok = not failed and not duplicates and not lost and len(hosts) == len(MACHINES) and documents
+        ok = not failed and not duplicates and not lost and len(hosts) == len(MACHINES) and documents and sent
         return 0 if ok and (taken_over or not kill) else 1
     finally:
         cluster.stop()

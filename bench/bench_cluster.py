@@ -91,6 +91,7 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -355,7 +356,7 @@ def from_tables(config: Path, root: Path) -> dict:
     from erechnung.config import load_config
     from erechnung.pipeline import Pipeline
     from erechnung.pipeline.distributed import ledger
-    from erechnung.state.schema import Document
+    from erechnung.state.schema import Batch, Document
     from erechnung.state.work_chunks import WorkChunk
 
     with Pipeline.open(load_config(config), work_dir=root / "pruefung") as p:
@@ -366,6 +367,7 @@ def from_tables(config: Path, root: Path) -> dict:
             verdicts = dict(s.execute(select(Document.verdict, func.count()).group_by(Document.verdict)).all())
             handed = s.execute(select(func.count()).select_from(Document).where(
                 Document.state == "handed_over")).scalar_one()
+            first_batch = s.execute(select(func.min(Batch.received_at))).scalar_one()
     firsts, seen = [], set()  # each worker's first chunk: its process warms up (fonts, rules, clients) there
     for r in rows:
         holder = (r.result or {}).get("holder")
@@ -382,7 +384,8 @@ def from_tables(config: Path, root: Path) -> dict:
             "first_chunks_cpu": sum(float(f.get("cpu", 0.0)) for f in firsts),
             "first_chunks_documents": sum(int(f.get("documents", 0)) for f in firsts),
             "rendered": verdicts.get("accept", 0), "rejected": verdicts.get("reject", 0), "handed_over": handed,
-            "documents_seconds": (last - first).total_seconds() if first and last else 0.0}
+            "documents_seconds": (last - first).total_seconds() if first and last else 0.0,
+            "first_batch_at": first_batch, "planned_at": first}
 
 
 def run_plain(workers: int, args) -> dict:
@@ -436,6 +439,7 @@ def run_plain(workers: int, args) -> dict:
         timings = summary.timings
         db_cpu, backends = sampler.backends("database")
         tables = from_tables(config, root)
+        del tables["first_batch_at"], tables["planned_at"]
         result = {
             "variant": "plain", "workers": workers, "records": args.records,
             "documents": tables["rendered"] + tables["rejected"], "run_seconds": round(wall, 2),
@@ -489,10 +493,14 @@ def run_prefect(workers: int, args) -> dict:
         with sampler:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers and servers run on: not reaped yet
             t0 = time.perf_counter()
-            coord = subprocess.run(
+            coord = subprocess.Popen(
                 [sys.executable, "-m", "flows.cluster", "run", "--config", str(config), "--chunk-size",
                  str(args.chunk_size)], cwd=ROOT, env=cluster.env(PREFECT_HOME=str(root / "prefect-client")),
                 stdout=subprocess.DEVNULL, stderr=open(root / "coordinator.log", "wb"))
+            timeline = []  # (when, the coordinator's CPU so far): its phases are split by the tables' times
+            while coord.poll() is None:
+                timeline.append((datetime.now(timezone.utc), proc_cpu(coord.pid)))
+                time.sleep(0.25)
             wall = time.perf_counter() - t0
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             time.sleep(2)  # the workers report their flow runs' end
@@ -503,8 +511,9 @@ def run_prefect(workers: int, args) -> dict:
         db_cpu, backends = sampler.backends("database")
         pdb_cpu, _n = sampler.backends("prefect_db")
         tables = from_tables(config, root)
+        phases = split(timeline, tables.pop("first_batch_at"), tables.pop("planned_at"))
         return {
-            "variant": "prefect", "workers": workers, "records": args.records,
+            "variant": "prefect", "coordinator_phases": phases, "workers": workers, "records": args.records,
             "documents": tables["rendered"] + tables["rejected"], "run_seconds": round(wall, 2),
             "cpu": {"coordinator": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
                     "database": db_cpu, "s3": sampler.process("s3"),
@@ -531,6 +540,19 @@ def others_cores(r: dict) -> float:
     """Cores' worth of CPU that other processes of the machine (other users) took during the run, on average."""
     ours = sum(v for k, v in r["cpu"].items() if k != "workers_chunks")
     return max(0.0, r.get("machine_busy_cpu", 0.0) - ours) / max(0.01, r.get("span", 1.0))
+
+
+def split(timeline: list[tuple], first_batch, planned) -> dict[str, float]:
+    """The coordinator's CPU seconds by phase, from its sampled CPU: start-up (until intake recorded its first file),
+    intake (until the chunks were planned), chunks (the rest, until its last sample)."""
+    def at(when) -> float:
+        before = [cpu for t, cpu in timeline if when is None or t <= when]
+        return before[-1] if before else 0.0
+
+    if not timeline:
+        return {}
+    start, intake = at(first_batch), at(planned)
+    return {"start_up": start, "intake": intake - start, "chunks": timeline[-1][1] - intake}
 
 
 def best(results: list[dict]) -> list[dict]:
@@ -660,6 +682,11 @@ def _print(results: list[dict], args) -> None:
               f"whole PostgreSQL server meanwhile {1000 * r['postgres_server_cpu'] / max(1, r['documents']):.2f} "
               f"ms/doc (other databases' work included); ledger: documents {led['documents']}, duplicates "
               f"{led['duplicates']}, lost {led['lost']}, machines {', '.join(led['machines'])}")
+        if r.get("coordinator_phases"):
+            ph = r["coordinator_phases"]
+            print(f"{'':>12} coordinator by phase (sampled): " + ", ".join(
+                f"{k.replace('_', '-')} {1000 * v / r['documents']:.2f}" for k, v in ph.items())
+                + " ms/doc (start-up: until intake recorded its first file)")
         if r.get("s3_requests"):
             req = r["s3_requests"]
             print(f"{'':>12} S3 stand-in: {sum(req.values()) / r['documents']:.1f} requests per document ("

@@ -40,7 +40,9 @@ the shared services' host (``--shared-cores``); each single-process Python compo
 Prefect server) also caps alone at ``1/s_k`` (one core: the GIL). The table is printed for N = 1 ... 32 from the run
 with the most workers, with the shared component that saturates first and the N where it caps, once as measured
 and once with the S3 stand-in taken as scaling out (an object store is no single Python process). The table is a
-steady state (runs of municipalities one after another); a single run's intake comes before its chunks, so one run
+steady state (runs of municipalities one after another); what the Prefect coordinator spends while it waits for
+its chunks is counted per second (cores taken off its own and the host's), not per document, as more machines
+shorten it rather than multiply it; a single run's intake comes before its chunks, so one run
 alone gets less (printed as "one run alone"). Fixed costs (start-up of worker processes, Prefect's client) are in
 the figures per document and shrink with ``--records``.
 
@@ -73,10 +75,14 @@ throughout), ``--prefect --repeat 2``, 2,000 records, 20 chunks of 100 (CPU ms p
 * First shared bottleneck: the S3 stand-in, ~50 docs/s (moto: one Python process, ~10 requests per document at
   ~2 ms CPU each: PUT 5, GET 2, HEAD 2, DELETE 1), reached below one machine of two cores. With an object store
   that scales out, the coordinator is next: plain ~300 docs/s (3.4 ms, nearly all intake), reached at N = 3.4
-  machines; through Prefect ~88 docs/s (11-12 ms: its coordinator process takes three times the CPU of
-  ``coordinate`` in-process, and it grew 8-9.5 ms per document from 200 to 2,000 records: more than start-up),
-  reached at N = 1.1. PostgreSQL (~1 ms per document on the run's backends) and the Prefect server (2-4 ms, its
-  database 0.2-0.5) come far later.
+  machines. Through Prefect its process took 11-12 ms per document; split by phase (a later ``--prefect-only``
+  run): start-up 0.8, intake 3.1-3.3 (as in-process), and 6.8-7.2 while the chunks were worked on, i.e. 0.15-0.22
+  of a core as long as a run waits (plain ``coordinate``: 0.2-0.5 ms per document); not profiled: likely polling
+  its flow runs (``flows.cluster._Workers.alive`` opens a sync client every poll) and Prefect's client services.
+  The model counts
+  that per second, not per document: with S3 scaling out, the Prefect run's shared host then caps at ~184 docs/s
+  (coordinator 190, Prefect server 258), reached at N = 2.2. PostgreSQL (~1 ms per document on the run's
+  backends) and the Prefect server's database (0.3-0.5) come far later.
 """
 from __future__ import annotations
 
@@ -608,17 +614,32 @@ def shared_components(ms: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def coordinator_waiting(r: dict) -> float | None:
+    """Cores the Prefect coordinator keeps busy while its chunks are worked on (polling its flow runs, Prefect's
+    client services): a cost per second of the run, which more machines do not multiply; None without phases."""
+    phases = r.get("coordinator_phases")
+    if not phases or not r.get("documents_seconds"):
+        return None
+    return phases["chunks"] / r["documents_seconds"]
+
+
 def model(r: dict, machine_cores: int, shared_cores: int, *, leave_out: tuple[str, ...] = ()) -> dict:
     """Documents per second of N machines: min(N*c/w, C/s, and each single-process component's 1/s_k); the
     shared components in ``leave_out`` are taken as scaling out (an object store instead of the S3 stand-in)."""
     ms = per_document(r)
     w = ms["workers_process"] / 1000
     shared = {k: v for k, v in shared_components(ms).items() if k not in leave_out}
+    waiting = coordinator_waiting(r)
+    if waiting is not None:  # per second of the run, not per document: taken off its core and the host's
+        shared["coordinator"] = 1000 * (r["coordinator_phases"]["start_up"] + r["coordinator_phases"]["intake"]) / max(
+            1, r["documents"])
+    waiting = waiting or 0.0
     s = sum(shared.values()) / 1000
-    caps = {"shared host (all together)": shared_cores / s if s else float("inf")}
+    caps = {"shared host (all together)": (shared_cores - waiting) / s if s else float("inf")}
     for k, v in shared.items():
         if v > 0:
-            caps[k] = min(shared_cores, 1 if k in SINGLE_PROCESS else shared_cores) * 1000 / v
+            cores = min(shared_cores, 1 if k in SINGLE_PROCESS else shared_cores)
+            caps[k] = (cores - (waiting if k == "coordinator" else 0.0)) * 1000 / v
     first = min(caps, key=caps.get)
     rows = []
     for n in MACHINES_N:
@@ -626,6 +647,7 @@ def model(r: dict, machine_cores: int, shared_cores: int, *, leave_out: tuple[st
         rows.append((n, machines, min(machines, caps[first]), "machines" if machines <= caps[first] else first))
     largest = max(shared, key=shared.get)
     return {"rows": rows, "w_ms": w * 1000, "s_ms": s * 1000, "caps": caps, "first": first, "largest": largest,
+            "waiting": waiting,
             "shared": shared, "caps_at": next((n for n, _m, _r, lim in rows if lim != "machines"), None),
             "n_exact": caps[first] * w / machine_cores}
 
@@ -637,6 +659,9 @@ def print_model(r: dict, machine_cores: int, shared_cores: int) -> None:
           f"run with {r['workers']} workers, {r['documents']} documents): w = {m['w_ms']:.2f} ms worker CPU per "
           f"document, s = {m['s_ms']:.2f} ms shared ("
           + ", ".join(f"{k} {v:.2f}" for k, v in sorted(m["shared"].items(), key=lambda kv: -kv[1])) + ")")
+    if m["waiting"]:
+        print(f"  the coordinator while the chunks are worked on: {m['waiting']:.2f} cores (per second, not per "
+              "document: taken off its core and the host's; its start-up and intake counted per document)")
     print("  caps of the shared side, docs/s: " + ", ".join(
         f"{k} {v:.0f}" + (" (one process: one core)" if k in SINGLE_PROCESS else "")
         for k, v in sorted(m["caps"].items(), key=lambda kv: kv[1])))

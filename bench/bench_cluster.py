@@ -79,9 +79,8 @@ throughout), ``--prefect --repeat 2``, 2,000 records, 20 chunks of 100 (CPU ms p
   run): start-up 0.8, intake 3.1-3.3 (as in-process), and 6.8-7.2 while the chunks were worked on, i.e. 0.15-0.22
   of a core as long as a run waits (plain ``coordinate``: 0.2-0.5 ms per document); not profiled: likely polling
   its flow runs (``flows.cluster._Workers.alive`` opens a sync client every poll) and Prefect's client services.
-  The model counts
-  that per second, not per document: with S3 scaling out, the Prefect run's shared host then caps at ~184 docs/s
-  (coordinator 190, Prefect server 258), reached at N = 2.2. PostgreSQL (~1 ms per document on the run's
+  The model counts that per second, not per document: with S3 scaling out, the Prefect run's shared host then
+  caps at ~184 docs/s (coordinator 190, Prefect server 258), reached at N = 2.2. PostgreSQL (~1 ms per document on the run's
   backends) and the Prefect server's database (0.3-0.5) come far later.
 """
 from __future__ import annotations

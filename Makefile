@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-deps
 
-.PHONY: install artifacts system-tools demo demo-cluster console test test-clock-ahead chaos bench-validate bench-hybrid bench-pipeline bench-delivery bench-matching prefect-server clean
+.PHONY: install artifacts system-tools demo demo-cluster console test test-clock-ahead chaos bench-validate bench-hybrid bench-pipeline bench-cluster bench-delivery bench-matching prefect-server clean
 
 install: $(STAMP) artifacts system-tools
 
@@ -83,6 +83,12 @@ RECORDS ?= 10000 100000
 BENCH_ARGS ?=
 bench-pipeline: install
 	$(PY) bench/bench_pipeline.py --records $(RECORDS) $(BENCH_ARGS)
+
+# A run over several machines (issue 16): CPU per document of coordinator, PostgreSQL, S3 stand-in (and Prefect
+# server), one worker vs two, and what N machines can carry. e.g. make bench-cluster CLUSTER_ARGS="--records 6000 --prefect"
+CLUSTER_ARGS ?=
+bench-cluster: install
+	$(PY) bench/bench_cluster.py $(CLUSTER_ARGS)
 
 # Deliveries per second per channel against the sandboxes on loopback (e-mail; BundID through FIT-Connect; Peppol).
 bench-delivery: install

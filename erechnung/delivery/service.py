@@ -61,11 +61,14 @@ class NoticeFacts:
     title: str  # the kind's title ("Hundesteuerbescheid")
     reference: str  # the Aktenzeichen
     authority: str
+    kind: str = ""  # the kind's id ("hundesteuerbescheid"; notices rendered before it was written: "")
 
 
 def notice_facts(pdf: bytes) -> NoticeFacts:
-    """The kind's title, the Aktenzeichen and the authority from the notice PDF's keywords
-    ("Bescheid, <Titel>, Aktenzeichen <Az>, ...") and author; empty where the PDF does not say."""
+    """The kind's title, the Aktenzeichen, the authority and the kind's id from the notice PDF's keywords
+    ("Bescheid, <Titel>, Aktenzeichen <Az>, ..., Art <kind>") and author; empty where the PDF does not say."""
+    from erechnung.notices.render import KIND_KEYWORD
+
     import pikepdf
 
     try:
@@ -78,7 +81,8 @@ def notice_facts(pdf: bytes) -> NoticeFacts:
     parts = [p.strip() for p in keywords.split(",")]
     title = parts[1] if len(parts) > 1 and parts[0] == "Bescheid" else ""
     reference = next((p.removeprefix("Aktenzeichen ").strip() for p in parts if p.startswith("Aktenzeichen ")), "")
-    return NoticeFacts(title, reference, author)
+    kind = next((p.removeprefix(KIND_KEYWORD).strip() for p in parts[2:] if p.startswith(KIND_KEYWORD)), "")
+    return NoticeFacts(title, reference, author, kind)
 
 
 def kind_services(notice_config: Any) -> dict[str, str]:
@@ -86,11 +90,19 @@ def kind_services(notice_config: Any) -> dict[str, str]:
     return {texts.title: texts.service for texts in notice_config.kinds.values() if getattr(texts, "service", None)}
 
 
+def kind_id_services(notice_config: Any) -> dict[str, str]:
+    """The form of service per notice kind id (``gebuehrenbescheid``): what a notice's PDF names since it carries
+    its kind's id, so that a reworded title never turns a served notice into an ordinary letter."""
+    return {getattr(kind, "value", str(kind)): texts.service for kind, texts in notice_config.kinds.items()
+            if getattr(texts, "service", None)}
+
+
 def archive_service_of(archive: Any, notice_config: Any, rules: ServiceRules) -> Callable[[Session, Document],
                                                                                            str | None]:
     """The planner's question "is this document served, and how?" answered from the notice's kind: its PDF in
     the archive names the kind (title), ``notices.toml`` the kind's form of service."""
     by_title = kind_services(notice_config) if notice_config is not None else {}
+    by_kind = kind_id_services(notice_config) if notice_config is not None else {}
     for form in by_title.values():
         rules.form(form)  # a misspelt form is an error now, not a letter sent the ordinary way
     if not by_title:
@@ -99,7 +111,8 @@ def archive_service_of(archive: Any, notice_config: Any, rules: ServiceRules) ->
     def service_of(session: Session, doc: Document) -> str | None:
         if doc.kind != "notice" or not doc.sha256:
             return None
-        return by_title.get(notice_facts(archive.get(doc.sha256)).title)
+        facts = notice_facts(archive.get(doc.sha256))
+        return by_kind.get(facts.kind) if facts.kind else by_title.get(facts.title)
 
     return service_of
 

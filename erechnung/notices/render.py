@@ -117,6 +117,11 @@ def _heading(notice: Notice) -> str:
     return f"{_title(notice)} über {notice.subject}"
 
 
+#: The keyword naming the notice kind's id (``Art gebuehrenbescheid``): what the delivery service reads to find
+#: the kind's form of service (``delivery.service.notice_facts``), stable when a municipality rewords its title.
+KIND_KEYWORD = "Art "
+
+
 def notice_info(notice: Notice, config: NoticeConfig) -> DocumentInfo:
     """Title, author, subject and keywords of the notice's PDF (document information and XMP)."""
     title = config.texts(notice.kind).title
@@ -125,6 +130,7 @@ def notice_info(notice: Notice, config: NoticeConfig) -> DocumentInfo:
         keywords.append(f"Kassenzeichen {notice.payment.kassenzeichen}")
     if notice.amends is not None:
         keywords.append(f"ändert {notice.amends.number} vom {de.day(notice.amends.issue_date)}")
+    keywords.append(f"{KIND_KEYWORD}{notice.kind.value}")  # the kind's id: its title may be reworded later
     return DocumentInfo(title=_heading(notice), author=notice.authority.name,
                         subject=f"{title} vom {de.day(notice.issue_date)} an {notice.addressee.name}",
                         keywords=", ".join(keywords), creator="erechnung")

@@ -50,14 +50,16 @@ def notices_with(service: str, kind: str = "gebuehrenbescheid"):
     return parse_config(text, "notices.toml")
 
 
-def notice_pdf(title: str = "Gebührenbescheid") -> bytes:
-    """A notice PDF whose document information names its kind and Aktenzeichen as ``notices.render`` writes it."""
+def notice_pdf(title: str = "Gebührenbescheid", kind: str | None = None) -> bytes:
+    """A notice PDF whose document information names its kind and Aktenzeichen as ``notices.render`` writes it
+    (``kind``: the kind's id as notices rendered now carry it; None: as notices rendered before)."""
     def draw(canvas):
         canvas.drawString(72, 700, f"Bescheid über Gebühren ({title})")
         canvas.showPage()
     return render(draw, DocumentInfo(title="Bescheid über Gebühren", author="Stadt Musterstadt",
                                      subject=f"{title} vom 02.11.2026 an Anna Muster",
-                                     keywords=f"Bescheid, {title}, Aktenzeichen {REFERENCE}"))
+                                     keywords=f"Bescheid, {title}, Aktenzeichen {REFERENCE}"
+                                              + (f", Art {kind}" if kind else "")))
 
 
 class World:
@@ -73,9 +75,9 @@ class World:
         self.notices = notices_with(service)
         self.who = who or recipient()
 
-    def notices_to_serve(self, n: int = 1, *, title: str = "Gebührenbescheid") -> list[int]:
+    def notices_to_serve(self, n: int = 1, *, title: str = "Gebührenbescheid", kind: str | None = None) -> list[int]:
         ids = add_documents(self.engine, n, kind="notice", who=self.who, prefix="GB-2026-")
-        data = notice_pdf(title)
+        data = notice_pdf(title, kind)
         self.archive.put(data, kind="document", department="kasse", media_type="application/pdf",
                          document_kind="notice")
         with transaction(self.engine) as s:
@@ -142,6 +144,16 @@ def test_a_notice_kind_served_by_pzu_goes_to_the_print_shop_with_envelope_markin
         assert len(pdf.pages) == 4  # envelope, PZU form, cover sheet, the notice's page
     manifest = batch.manifest.read_text(encoding="utf-8")
     assert "zustellung_pzu: Vermerk: Bitte mit Zustellungsurkunde zustellen" in manifest
+
+
+def test_a_served_kind_stays_served_when_the_municipality_rewords_its_title(engine, tmp_path):
+    """The notice carries its kind's id (``Art gebuehrenbescheid``): a title reworded in notices.toml after the
+    notice was rendered never turns a served notice into an ordinary letter."""
+    w = World(engine, tmp_path, "zustellung_pzu")
+    (doc,) = w.notices_to_serve(title="Gebührenbescheid (alte Bezeichnung)", kind="gebuehrenbescheid")
+    w.deliver(datetime.now(timezone.utc))
+    (d,) = w.deliveries(doc)
+    assert d.channel == "print" and d.route[d.hop]["service"] == "zustellung_pzu"
 
 
 def test_an_ordinary_notice_kind_is_not_served_and_gets_no_service_pages(engine, tmp_path):

@@ -142,6 +142,7 @@ def test_document_information_names_the_notice():
         assert str(doc.docinfo["/Title"]) == "Bescheid über die Hundesteuer 2026"
         assert str(doc.docinfo["/Author"]) == "Stadt Musterstadt"
         assert "22.1-HSt-0042" in str(doc.docinfo["/Keywords"])
+        assert str(doc.docinfo["/Keywords"]).endswith(", Art hundesteuerbescheid")  # the kind's id (issue 17)
 
 
 def test_a_long_notice_breaks_across_pages_with_numbers(tmp_path):

@@ -170,22 +170,9 @@ class ZbpSandbox(SandboxServer):
             stored = self.messages[message_id]
             when = at or _dt.datetime.now(_dt.timezone.utc)
             stored.retrieved_at = when.timestamp()
-        address = stored.message.get("retrievalConfirmationAddress")
-        if not address:
-            return False
-        mail = email.message.EmailMessage()
-        mail["From"] = "ZBP Sandbox <noreply@zbp-sandbox.invalid>"
-        mail["To"] = address
-        mail["Subject"] = f"Abrufbestätigung: {stored.message.get('title', '')}"[:200]
-        mail["Date"] = email.utils.format_datetime(when)
-        mail["Message-ID"] = f"<{uuid.uuid4()}@zbp-sandbox.invalid>"
-        mail["X-ZBP-Message-Id"] = message_id
-        mail.set_content(json.dumps({"messageId": message_id, "mailboxUuid": stored.message["mailboxUuid"],
-                                     "reference": stored.message.get("reference"),
-                                     "retrievedAt": when.isoformat()}).encode(), maintype="application",
-                         subtype="json", cte="7bit")
-        mailbox.Maildir(str(self.confirmation_maildir), create=True).add(mail)
-        return True
+        return self._mail_back(stored, message_id, "Abrufbestätigung", when,
+                               {"messageId": message_id, "mailboxUuid": stored.message["mailboxUuid"],
+                                "reference": stored.message.get("reference"), "retrievedAt": when.isoformat()})
 
     def acknowledge(self, message_id: str, at: _dt.datetime, signed_by: str, *,
                     document: bytes | None = None) -> bool:
@@ -201,22 +188,29 @@ class ZbpSandbox(SandboxServer):
         if not str(stored.message.get("title", "")).startswith(EB_MARKING) \
                 or not str(stored.message.get("content", "")).startswith(EB_MARKING):
             raise ValueError(f"message {message_id} is not marked {EB_MARKING!r}: no acknowledgement to return")
+        body = {"type": "empfangsbekenntnis", "messageId": message_id,
+                "mailboxUuid": stored.message["mailboxUuid"], "reference": stored.message.get("reference"),
+                "acknowledgedAt": at.isoformat(), "signedBy": signed_by}
+        return self._mail_back(stored, message_id, "Empfangsbekenntnis", at, body,
+                               pdf=lambda: document or _eb_document(stored, at, signed_by))
+
+    def _mail_back(self, stored: Any, message_id: str, subject: str, when: _dt.datetime, body: dict[str, Any], *,
+                   pdf: Any = None) -> bool:
+        """Mail what the citizen did (``body`` as JSON, ``pdf()`` attached) to the message's
+        ``retrievalConfirmationAddress``; False when it has none."""
         address = stored.message.get("retrievalConfirmationAddress")
         if not address:
             return False
         mail = email.message.EmailMessage()
         mail["From"] = "ZBP Sandbox <noreply@zbp-sandbox.invalid>"
         mail["To"] = address
-        mail["Subject"] = f"Empfangsbekenntnis: {stored.message.get('title', '')}"[:200]
-        mail["Date"] = email.utils.format_datetime(at)
+        mail["Subject"] = f"{subject}: {stored.message.get('title', '')}"[:200]
+        mail["Date"] = email.utils.format_datetime(when)
         mail["Message-ID"] = f"<{uuid.uuid4()}@zbp-sandbox.invalid>"
         mail["X-ZBP-Message-Id"] = message_id
-        body = {"type": "empfangsbekenntnis", "messageId": message_id,
-                "mailboxUuid": stored.message["mailboxUuid"], "reference": stored.message.get("reference"),
-                "acknowledgedAt": at.isoformat(), "signedBy": signed_by}
         mail.set_content(json.dumps(body).encode(), maintype="application", subtype="json", cte="7bit")
-        mail.add_attachment(document or _eb_document(stored, at, signed_by), maintype="application",
-                            subtype="pdf", filename="empfangsbekenntnis.pdf")
+        if pdf is not None:
+            mail.add_attachment(pdf(), maintype="application", subtype="pdf", filename="empfangsbekenntnis.pdf")
         mailbox.Maildir(str(self.confirmation_maildir), create=True).add(mail)
         return True
 

@@ -35,8 +35,9 @@ from .context import Pipeline
 from .intake import intake as intake_step
 from .locks import renew as renew_departments
 from .pool import RenderPool
-from .run import Progress, RunState, RunSummary, begin, fail, finish, leftovers, pool_for
-from .steps import ArchiveReport, RenderReport, archive, chunks, hand_over, pending, record_results, render_items_of
+from .run import (Progress, RunState, RunSummary, begin, documents_timed, fail, finish, leftovers, pool_for,
+                  take_in)
+from .steps import ArchiveReport, RenderReport, archive, chunks, hand_over, record_results, render_items_of
 
 log = logging.getLogger(__name__)
 
@@ -216,15 +217,8 @@ def coordinate(p: Pipeline, departments: str | Sequence[str] | None = None, *,
     department). The summary's ``timings["cluster"]`` says which worker did how much."""
     st = begin(p, departments)
     try:
-        t, cpu = time.perf_counter(), time.process_time()
-        if st.held:
-            st.intake = (intake or (lambda pp, deps, run_id: intake_step(pp, deps, run_id=run_id)))(
-                p, st.held, st.run_id)
-        st.timings["intake"] = time.perf_counter() - t
-        st.timings["intake_cpu"], cpu = time.process_time() - cpu, time.process_time()
-        t = time.perf_counter()
-        leftovers(p, st)
-        ids = pending(p, "render", st.held) if st.held else []
+        ids, t, cpu = take_in(p, st, lambda held: intake(p, held, st.run_id) if intake
+                              else intake_step(p, held, run_id=st.run_id))
         n_chunks = 0
         if ids:
             size = max(1, min(p.options.chunk_size, -(-len(ids) // (p.config.cluster.workers * 4))))
@@ -238,8 +232,7 @@ def coordinate(p: Pipeline, departments: str | Sequence[str] | None = None, *,
                 with pool:
                     drain(p, st.run_id, pool=pool)
             _wait(p, st, len(ids), start_workers, workers_alive, progress, poll)
-        st.timings["documents"] = time.perf_counter() - t
-        st.timings["documents_cpu"] = time.process_time() - cpu
+        documents_timed(st, t, cpu)
         cluster = collect(p, st) if n_chunks else {"workers": {}, "taken_over": 0, "chunks": 0}
         leftovers(p, st)  # a document a worker archived but could not hand over before it died
     except BaseException:
@@ -318,8 +311,8 @@ def ledger(p: Pipeline, *, delivered: bool = False) -> Ledger:
         unfinished_files = s.execute(select(func.count()).select_from(Batch).where(
             ~Batch.department.startswith("_"), Batch.status == "claimed")).scalar_one()
         unfinished_docs = s.execute(select(func.count()).select_from(Document).where(
-            ~(((Document.state == "handed_over")) | ((Document.state == "rejected") & Document.archived_at.is_not(None)))
-        )).scalar_one()
+            ~((Document.state == "handed_over")
+              | ((Document.state == "rejected") & Document.archived_at.is_not(None))))).scalar_one()
         orphan_records = s.execute(select(func.count()).select_from(Record).where(
             Record.status == "documented", Record.document_id.is_(None))).scalar_one()
         open_chunks = s.execute(select(func.count()).select_from(WorkChunk).where(WorkChunk.state != "done")

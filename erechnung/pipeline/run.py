@@ -384,6 +384,26 @@ class InPlace:
 IN_PLACE = InPlace()
 
 
+def take_in(p: Pipeline, st: RunState, intake: Callable[[list[str]], IntakeReport]) -> tuple[list[int], float, float]:
+    """Intake of the held departments (``intake(held)``, timed: ``intake``, ``intake_cpu``), then what earlier runs
+    left; returns the ids waiting for rendering and the wall and CPU clocks at which the documents phase began
+    (finishing the leftovers counts to it; :func:`documents_timed` ends it)."""
+    t, cpu = time.perf_counter(), time.process_time()
+    if st.held:
+        st.intake = intake(st.held)
+    st.timings["intake"] = time.perf_counter() - t
+    st.timings["intake_cpu"], cpu = time.process_time() - cpu, time.process_time()
+    t = time.perf_counter()
+    leftovers(p, st)
+    return (pending(p, "render", st.held) if st.held else []), t, cpu
+
+
+def documents_timed(st: RunState, t: float, cpu: float) -> None:
+    """The documents phase's wall and CPU seconds since :func:`take_in` returned ``t`` and ``cpu``."""
+    st.timings["documents"] = time.perf_counter() - t
+    st.timings["documents_cpu"] = time.process_time() - cpu
+
+
 def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
                  progress: Progress | None = None, steps: Steps = IN_PLACE) -> RunSummary:
     """The run on an open pipeline: hold the departments, intake, leftovers, then the documents chunk by chunk
@@ -391,14 +411,7 @@ def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
     st = begin(p, departments)
     started = early_pool(p) if st.held else None
     try:
-        t, cpu = time.perf_counter(), time.process_time()
-        if st.held:
-            st.intake = steps.intake(p, st.held, st.run_id, progress)
-        st.timings["intake"] = time.perf_counter() - t
-        st.timings["intake_cpu"], cpu = time.process_time() - cpu, time.process_time()
-        t = time.perf_counter()
-        leftovers(p, st)
-        ids = pending(p, "render", st.held) if st.held else []
+        ids, t, cpu = take_in(p, st, lambda held: steps.intake(p, held, st.run_id, progress))
         done = 0
         if ids:
             if progress:
@@ -412,8 +425,7 @@ def run_pipeline(p: Pipeline, departments: str | Sequence[str] | None = None, *,
                     done += len(items)
                     if progress:
                         progress("render", done, len(ids))
-        st.timings["documents"] = time.perf_counter() - t
-        st.timings["documents_cpu"] = time.process_time() - cpu
+        documents_timed(st, t, cpu)
     except BaseException:
         fail(p, st)
         raise
